@@ -1,0 +1,181 @@
+namespace CalRec.Tensors.NN;
+
+/// <summary>What <see cref="Module.load_state_dict"/> matched and what it did not.</summary>
+/// <param name="MissingKeys">Parameters of the module with no entry in the state dict.</param>
+/// <param name="UnexpectedKeys">Entries of the state dict that name no parameter.</param>
+public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
+
+/// <summary>
+/// Base class of trainable components. Parameters and sub-modules are registered by name and enumerated with
+/// dotted Hugging Face style names (<c>model.layers.0.self_attn.q_proj.weight</c>).
+/// </summary>
+public abstract class Module
+{
+    private readonly List<(string Name, Tensor Tensor)> _parameters = [];
+    private readonly List<(string Name, Module Module)> _modules = [];
+
+    /// <summary>Whether the module is in training mode (dropout active).</summary>
+    public bool training { get; private set; } = true;
+
+    /// <summary>Registers a trainable tensor under <paramref name="name"/> and marks it <c>requires_grad</c>.</summary>
+    protected Tensor RegisterParameter(string name, Tensor tensor)
+    {
+        ValidateName(name);
+        tensor.requires_grad = true;
+        tensor.MoveToOuterScope();
+        _parameters.Add((name, tensor));
+        return tensor;
+    }
+
+    /// <summary>Registers a child module under <paramref name="name"/>.</summary>
+    protected T RegisterModule<T>(string name, T module)
+        where T : Module
+    {
+        ValidateName(name);
+        _modules.Add((name, module));
+        return module;
+    }
+
+    /// <summary>Replaces the tensor of a registered parameter (for weight tying and loading).</summary>
+    protected void ReplaceParameter(string name, Tensor tensor)
+    {
+        for (int i = 0; i < _parameters.Count; i++)
+        {
+            if (_parameters[i].Name == name)
+            {
+                tensor.requires_grad = true;
+                _parameters[i] = (name, tensor);
+                return;
+            }
+        }
+
+        throw new KeyNotFoundException($"No parameter named '{name}' in {GetType().Name}.");
+    }
+
+    /// <summary>Every parameter with its dotted name, depth first in registration order. Shared tensors appear once.</summary>
+    public IEnumerable<(string Name, Tensor Parameter)> named_parameters()
+    {
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        foreach ((string name, Tensor p) in NamedParametersWithDuplicates(string.Empty))
+        {
+            if (seen.Add(p))
+            {
+                yield return (name, p);
+            }
+        }
+    }
+
+    /// <summary>Every distinct parameter.</summary>
+    public IEnumerable<Tensor> parameters() => named_parameters().Select(static x => x.Parameter);
+
+    /// <summary>Child modules with their dotted names (this module excluded).</summary>
+    public IEnumerable<(string Name, Module Module)> named_modules()
+    {
+        foreach ((string name, Module m) in _modules)
+        {
+            yield return (name, m);
+            foreach ((string sub, Module sm) in m.named_modules())
+            {
+                yield return ($"{name}.{sub}", sm);
+            }
+        }
+    }
+
+    /// <summary>Number of distinct scalar parameters.</summary>
+    public long parameter_count() => parameters().Sum(static p => (long)p.numel);
+
+    /// <summary>Name → tensor for every parameter (the tensors themselves, not copies).</summary>
+    public Dictionary<string, Tensor> state_dict()
+    {
+        var dict = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach ((string name, Tensor p) in named_parameters())
+        {
+            dict[name] = p;
+        }
+
+        return dict;
+    }
+
+    /// <summary>
+    /// Copies values from <paramref name="stateDict"/> into the matching parameters. A shape mismatch is always an
+    /// error naming the tensor; with <paramref name="strict"/>, so are missing and unexpected names.
+    /// </summary>
+    public LoadStateDictResult load_state_dict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    {
+        var missing = new List<string>();
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string name, Tensor p) in NamedParametersWithDuplicates(string.Empty))
+        {
+            if (!stateDict.TryGetValue(name, out Tensor? src))
+            {
+                missing.Add(name);
+                continue;
+            }
+
+            if (!src.shape.SequenceEqual(p.shape))
+            {
+                throw new InvalidDataException($"load_state_dict: '{name}' has shape {Tensor.FormatShape(src.shape)} in the state dict but {Tensor.FormatShape(p.shape)} in the model.");
+            }
+
+            used.Add(name);
+            src.Data.CopyTo(p.Data);
+        }
+
+        var unexpected = stateDict.Keys.Where(k => !used.Contains(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        if (strict && (missing.Count > 0 || unexpected.Count > 0))
+        {
+            throw new InvalidDataException(
+                $"load_state_dict (strict): missing keys [{string.Join(", ", missing)}]; unexpected keys [{string.Join(", ", unexpected)}].");
+        }
+
+        return new LoadStateDictResult(missing, unexpected);
+    }
+
+    /// <summary>Sets training mode on this module and all children.</summary>
+    public Module train(bool on = true)
+    {
+        training = on;
+        foreach ((_, Module m) in _modules)
+        {
+            m.train(on);
+        }
+
+        return this;
+    }
+
+    /// <summary>Sets evaluation mode (dropout off).</summary>
+    public Module eval() => train(false);
+
+    /// <summary>Zeroes every parameter's gradient.</summary>
+    public void zero_grad()
+    {
+        foreach (Tensor p in parameters())
+        {
+            p.zero_grad();
+        }
+    }
+
+    private IEnumerable<(string Name, Tensor Parameter)> NamedParametersWithDuplicates(string prefix)
+    {
+        foreach ((string name, Tensor t) in _parameters)
+        {
+            yield return (prefix + name, t);
+        }
+
+        foreach ((string name, Module m) in _modules)
+        {
+            foreach ((string n, Tensor t) in m.NamedParametersWithDuplicates($"{prefix}{name}."))
+            {
+                yield return (n, t);
+            }
+        }
+    }
+
+    private static void ValidateName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+        {
+            throw new ArgumentException($"Invalid module or parameter name '{name}': must be non-empty and contain no '.'.", nameof(name));
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using System.Numerics.Tensors;
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+
+namespace CalRec.Tensors;
+
+public sealed partial class Tensor
+{
+    private enum BinaryOp
+    {
+        Add,
+        Sub,
+        Mul,
+        Div,
+    }
+
+    /// <summary>Elementwise sum with broadcasting.</summary>
+    public Tensor add(Tensor other) => Binary(this, other, BinaryOp.Add, "add");
+
+    /// <summary>Elementwise difference with broadcasting.</summary>
+    public Tensor sub(Tensor other) => Binary(this, other, BinaryOp.Sub, "sub");
+
+    /// <summary>Elementwise product with broadcasting.</summary>
+    public Tensor mul(Tensor other) => Binary(this, other, BinaryOp.Mul, "mul");
+
+    /// <summary>Elementwise quotient with broadcasting.</summary>
+    public Tensor div(Tensor other) => Binary(this, other, BinaryOp.Div, "div");
+
+    /// <summary>Multiplies every element by a constant.</summary>
+    public Tensor mul(float scale)
+    {
+        Tensor x = this;
+        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        TensorPrimitives.Multiply(x.Data, scale, y.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () => TensorPrimitives.MultiplyAdd(y.grad!.Data, scale, x.GradSpan(), x.GradSpan()));
+        }
+
+        return y;
+    }
+
+    /// <summary>Adds a constant to every element.</summary>
+    public Tensor add(float value)
+    {
+        Tensor x = this;
+        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        TensorPrimitives.Add(x.Data, value, y.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () => x.AccumulateGrad(y.grad!.Data));
+        }
+
+        return y;
+    }
+
+    /// <summary>Negation.</summary>
+    public Tensor neg() => mul(-1f);
+
+    /// <summary>Elementwise exponential.</summary>
+    public Tensor exp()
+    {
+        Tensor x = this;
+        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        TensorPrimitives.Exp(x.Data, y.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () => TensorPrimitives.FusedMultiplyAdd(y.grad!.Data, y.Data, x.GradSpan(), x.GradSpan()));
+        }
+
+        return y;
+    }
+
+    /// <summary>Elementwise natural logarithm.</summary>
+    public Tensor log()
+    {
+        Tensor x = this;
+        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        TensorPrimitives.Log(x.Data, y.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () =>
+            {
+                Span<float> gx = x.GradSpan();
+                ReadOnlySpan<float> gy = y.grad!.Data, xv = x.Data;
+                for (int i = 0; i < gx.Length; i++)
+                {
+                    gx[i] += gy[i] / xv[i];
+                }
+            });
+        }
+
+        return y;
+    }
+
+    /// <summary>Sum of all elements, as a scalar tensor.</summary>
+    public Tensor sum()
+    {
+        Tensor x = this;
+        Tensor y = Result([], clear: false, Tape.ShouldRecord(x));
+        y.Data[0] = SumDeterministic(x.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () => TensorPrimitives.Add(x.GradSpan(), y.grad!.Data[0], x.GradSpan()));
+        }
+
+        return y;
+    }
+
+    /// <summary>Mean of all elements, as a scalar tensor.</summary>
+    public Tensor mean() => sum().mul(1f / Math.Max(1, numel));
+
+    internal static float SumDeterministic(ReadOnlySpan<float> values)
+    {
+        double acc = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            acc += values[i];
+        }
+
+        return (float)acc;
+    }
+
+    private static Tensor Binary(Tensor a, Tensor b, BinaryOp op, string name)
+    {
+        bool same = a._shape.AsSpan().SequenceEqual(b._shape);
+        int[] outShape = same ? a._shape : Broadcast.ResolveShape(a._shape, b._shape, name);
+        Tensor y = Result(outShape, clear: false, Tape.ShouldRecord(a, b));
+        int n = y.numel;
+        float[]? ea = null, eb = null;
+        ReadOnlySpan<float> av = a.Data, bv = b.Data;
+        if (a.numel != n)
+        {
+            ea = BufferPool.Rent(n, clear: false);
+            Broadcast.Expand(av, a._shape, ea, outShape);
+            av = ea;
+        }
+
+        if (b.numel != n)
+        {
+            eb = BufferPool.Rent(n, clear: false);
+            Broadcast.Expand(bv, b._shape, eb, outShape);
+            bv = eb;
+        }
+
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(av, bv, y.Data); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(av, bv, y.Data); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(av, bv, y.Data); break;
+            default: TensorPrimitives.Divide(av, bv, y.Data); break;
+        }
+
+        if (ea is not null)
+        {
+            BufferPool.Return(ea);
+        }
+
+        if (eb is not null)
+        {
+            BufferPool.Return(eb);
+        }
+
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () => BinaryBackward(a, b, y, op));
+        }
+
+        return y;
+    }
+
+    private static void BinaryBackward(Tensor a, Tensor b, Tensor y, BinaryOp op)
+    {
+        ReadOnlySpan<float> g = y.grad!.Data;
+        int n = g.Length;
+        if (op is BinaryOp.Add or BinaryOp.Sub)
+        {
+            if (a.requires_grad)
+            {
+                Broadcast.ReduceAdd(g, y._shape, a.GradSpan(), a._shape);
+            }
+
+            if (b.requires_grad)
+            {
+                Broadcast.ReduceAdd(g, y._shape, b.GradSpan(), b._shape, op == BinaryOp.Sub ? -1f : 1f);
+            }
+
+            return;
+        }
+
+        float[] ea = BufferPool.Rent(n, clear: false);
+        float[] eb = BufferPool.Rent(n, clear: false);
+        float[] tmp = BufferPool.Rent(n, clear: false);
+        Span<float> t = tmp.AsSpan(0, n);
+        Broadcast.Expand(a.Data, a._shape, ea, y._shape);
+        Broadcast.Expand(b.Data, b._shape, eb, y._shape);
+        ReadOnlySpan<float> av = ea.AsSpan(0, n), bv = eb.AsSpan(0, n);
+        if (a.requires_grad)
+        {
+            if (op == BinaryOp.Mul)
+            {
+                TensorPrimitives.Multiply(g, bv, t);
+            }
+            else
+            {
+                TensorPrimitives.Divide(g, bv, t);
+            }
+
+            Broadcast.ReduceAdd(t, y._shape, a.GradSpan(), a._shape);
+        }
+
+        if (b.requires_grad)
+        {
+            if (op == BinaryOp.Mul)
+            {
+                TensorPrimitives.Multiply(g, av, t);
+            }
+            else
+            {
+                // d(a/b)/db = -a / b^2 = -y / b
+                TensorPrimitives.Divide(y.Data, bv, t);
+                TensorPrimitives.Multiply(t, g, t);
+                TensorPrimitives.Negate(t, t);
+            }
+
+            Broadcast.ReduceAdd(t, y._shape, b.GradSpan(), b._shape);
+        }
+
+        BufferPool.Return(ea);
+        BufferPool.Return(eb);
+        BufferPool.Return(tmp);
+    }
+}

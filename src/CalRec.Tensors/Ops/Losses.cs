@@ -1,0 +1,201 @@
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.Threading;
+
+namespace CalRec.Tensors;
+
+public static partial class Functional
+{
+    /// <summary>Targets equal to this value are skipped by <see cref="cross_entropy"/> (PyTorch's default).</summary>
+    public const int IgnoreIndex = -100;
+
+    /// <summary>
+    /// Mean cross-entropy of <paramref name="logits"/> [N, C] against class <paramref name="targets"/> [N], skipping
+    /// targets equal to <paramref name="ignoreIndex"/>. With label smoothing ε the target distribution is
+    /// (1-ε)·onehot + ε/C, as in PyTorch. Returns 0 (with zero gradient) when every target is ignored.
+    /// </summary>
+    public static Tensor cross_entropy(Tensor logits, int[] targets, int ignoreIndex = IgnoreIndex, float labelSmoothing = 0f)
+    {
+        if (logits.ndim != 2 || targets.Length != logits.shape[0])
+        {
+            throw new ArgumentException($"cross_entropy: expects logits [N, C] and N targets, got {Tensor.FormatShape(logits.shape)} and {targets.Length} targets.");
+        }
+
+        if (labelSmoothing is < 0f or > 1f)
+        {
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), $"cross_entropy: label smoothing must be in [0, 1], got {labelSmoothing}.");
+        }
+
+        int n = logits.shape[0], c = logits.shape[1];
+        int count = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int target = targets[i];
+            if (target == ignoreIndex)
+            {
+                continue;
+            }
+
+            if ((uint)target >= (uint)c)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), $"cross_entropy: target {target} at row {i} is outside [0, {c}).");
+            }
+
+            count++;
+        }
+
+        float[] rowLoss = BufferPool.Rent(n, clear: false);
+        float[] lse = BufferPool.Rent(n, clear: false);
+        var work = new CrossEntropyWork(logits, targets, ignoreIndex, labelSmoothing, n, c, rowLoss, lse);
+        WorkerPool.Shared.Run(work, Math.Min(n, 4 * WorkerPool.Shared.ThreadCount));
+        double total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            total += rowLoss[i];
+        }
+
+        Tensor y = Tensor.Result([], clear: false, Tape.ShouldRecord(logits));
+        y.Data[0] = count == 0 ? 0f : (float)(total / count);
+        BufferPool.Return(rowLoss);
+        if (!y.requires_grad)
+        {
+            BufferPool.Return(lse);
+            return y;
+        }
+
+        Tape.Record(y, () =>
+        {
+            logits.GradTensor();
+            work.Scale = count == 0 ? 0f : y.grad!.Data[0] / count;
+            work.Backward = true;
+            WorkerPool.Shared.Run(work, Math.Min(n, 4 * WorkerPool.Shared.ThreadCount));
+            BufferPool.Return(lse);
+        });
+        return y;
+    }
+
+    /// <summary>
+    /// In-batch InfoNCE: row i of <paramref name="queries"/> [B, D] should match row i of <paramref name="keys"/> [B, D]
+    /// against every other row. Logits are dot products divided by <paramref name="temperature"/> (normalize the inputs
+    /// first for cosine similarity). Rows whose <paramref name="groupIds"/> are equal (the same item appearing twice in a
+    /// batch) are not used as each other's negatives. With <paramref name="symmetric"/> the key-to-query direction is
+    /// averaged in.
+    /// </summary>
+    public static Tensor info_nce(Tensor queries, Tensor keys, float temperature, int[]? groupIds = null, bool symmetric = false)
+    {
+        if (queries.ndim != 2 || !queries.shape.SequenceEqual(keys.shape))
+        {
+            throw new ArgumentException($"info_nce: expects two [B, D] tensors of equal shape, got {Tensor.FormatShape(queries.shape)} and {Tensor.FormatShape(keys.shape)}.");
+        }
+
+        if (temperature <= 0f)
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), $"info_nce: temperature must be positive, got {temperature}.");
+        }
+
+        int b = queries.shape[0];
+        if (groupIds is not null && groupIds.Length != b)
+        {
+            throw new ArgumentException($"info_nce: {groupIds.Length} group ids for a batch of {b}.");
+        }
+
+        int[] labels = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            labels[i] = i;
+        }
+
+        Tensor loss = cross_entropy(MaskDuplicates(queries.matmul(keys, transB: true).mul(1f / temperature), groupIds), labels);
+        if (!symmetric)
+        {
+            return loss;
+        }
+
+        Tensor reverse = cross_entropy(MaskDuplicates(keys.matmul(queries, transB: true).mul(1f / temperature), groupIds), labels);
+        return loss.add(reverse).mul(0.5f);
+    }
+
+    private static Tensor MaskDuplicates(Tensor logits, int[]? groupIds)
+    {
+        if (groupIds is null)
+        {
+            return logits;
+        }
+
+        int b = groupIds.Length;
+        Tensor? mask = null;
+        for (int i = 0; i < b; i++)
+        {
+            for (int j = 0; j < b; j++)
+            {
+                if (i != j && groupIds[i] == groupIds[j])
+                {
+                    mask ??= Tensor.zeros(b, b);
+                    mask.Data[(i * b) + j] = -1e9f;
+                }
+            }
+        }
+
+        return mask is null ? logits : logits.add(mask);
+    }
+
+    private sealed class CrossEntropyWork(Tensor logits, int[] targets, int ignoreIndex, float smoothing, int n, int c, float[] rowLoss, float[] lse)
+        : IParallelWork
+    {
+        public bool Backward;
+        public float Scale;
+
+        public void Execute(int part, int parts)
+        {
+            int begin = (int)((long)n * part / parts), end = (int)((long)n * (part + 1) / parts);
+            ReadOnlySpan<float> x = logits.Data;
+            if (!Backward)
+            {
+                for (int i = begin; i < end; i++)
+                {
+                    ReadOnlySpan<float> row = x.Slice(i * c, c);
+                    float l = LogSumExp(row);
+                    lse[i] = l;
+                    int target = targets[i];
+                    if (target == ignoreIndex)
+                    {
+                        rowLoss[i] = 0f;
+                        continue;
+                    }
+
+                    float nll = l - row[target];
+                    if (smoothing > 0f)
+                    {
+                        float meanNll = l - (System.Numerics.Tensors.TensorPrimitives.Sum(row) / c);
+                        nll = ((1f - smoothing) * nll) + (smoothing * meanNll);
+                    }
+
+                    rowLoss[i] = nll;
+                }
+
+                return;
+            }
+
+            Span<float> gx = logits.grad!.Data;
+            float uniform = smoothing / c;
+            for (int i = begin; i < end; i++)
+            {
+                int target = targets[i];
+                if (target == ignoreIndex)
+                {
+                    continue;
+                }
+
+                ReadOnlySpan<float> row = x.Slice(i * c, c);
+                Span<float> g = gx.Slice(i * c, c);
+                float l = lse[i];
+                for (int j = 0; j < c; j++)
+                {
+                    g[j] += Scale * (MathF.Exp(row[j] - l) - uniform);
+                }
+
+                g[target] -= Scale * (1f - smoothing);
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+
+namespace CalRec.Tensors.Tests;
+
+[TestFixture]
+public class EngineBehaviourTests
+{
+    [Test]
+    public void ShapeMismatchNamesOpAndBothShapes()
+    {
+        using var scope = TensorScope.Begin();
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.zeros(2, 3).add(Tensor.zeros(4, 5)));
+        Assert.That(ex!.Message, Does.Contain("add").And.Contain("[2, 3]").And.Contain("[4, 5]"));
+        ex = Assert.Throws<ArgumentException>(() => Tensor.zeros(2, 3).matmul(Tensor.zeros(4, 5)));
+        Assert.That(ex!.Message, Does.Contain("matmul").And.Contain("[2, 3]").And.Contain("[4, 5]"));
+        ex = Assert.Throws<ArgumentException>(() => Functional.linear(Tensor.zeros(2, 3), Tensor.zeros(4, 5)));
+        Assert.That(ex!.Message, Does.Contain("linear").And.Contain("[2, 3]").And.Contain("[4, 5]"));
+        Assert.Throws<ArgumentException>(() => Tensor.zeros(6).reshape(4, -1));
+    }
+
+    [Test]
+    public void NoGradRecordsNothingAndDetachCutsHistory()
+    {
+        using var scope = TensorScope.Begin();
+        var w = Tensor.ones(3);
+        w.requires_grad = true;
+        using (Tape.no_grad())
+        {
+            Assert.That(w.mul(2f).requires_grad, Is.False);
+        }
+
+        Tensor d = w.mul(2f).detach();
+        Assert.That(d.requires_grad, Is.False);
+        Assert.Throws<InvalidOperationException>(() => d.sum().backward());
+    }
+
+    [Test]
+    public void GradientsAccumulateAcrossBackwardCalls()
+    {
+        var w = Tensor.from([2f], 1);
+        w.requires_grad = true;
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = TensorScope.Begin();
+            w.mul(w).sum().backward();
+        }
+
+        Assert.That(w.grad!.Data[0], Is.EqualTo(12f));
+        w.zero_grad();
+        Assert.That(w.grad!.Data[0], Is.EqualTo(0f));
+    }
+
+    [Test]
+    public void ScopeReturnsBuffersAndKeepsMovedTensors()
+    {
+        Tensor kept;
+        Tensor dropped;
+        using (TensorScope.Begin())
+        {
+            dropped = Tensor.ones(1000);
+            kept = Tensor.ones(1000).MoveToOuterScope();
+        }
+
+        Assert.That(dropped.IsDisposed, Is.True);
+        Assert.That(kept.IsDisposed, Is.False);
+        Assert.That(kept.Data[999], Is.EqualTo(1f));
+    }
+
+    [Test]
+    public void SameSeedSameStream()
+    {
+        var a = new Generator(42);
+        var b = new Generator(42);
+        Assert.That(Enumerable.Range(0, 10).Select(_ => a.NextUInt64()), Is.EqualTo(Enumerable.Range(0, 10).Select(_ => b.NextUInt64())));
+        ulong[] state = a.GetState();
+        ulong next = a.NextUInt64();
+        b.SetState(state);
+        Assert.That(b.NextUInt64(), Is.EqualTo(next));
+    }
+
+    [Test]
+    public void OutOfRangeIdsAndTargetsAreClearErrors()
+    {
+        using var scope = TensorScope.Begin();
+        var table = Tensor.zeros(4, 2);
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.embedding([1, 9], [2], table))!.Message, Does.Contain("id 9 at position 1"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.cross_entropy(Tensor.zeros(2, 3), [0, 3]))!.Message, Does.Contain("target 3 at row 1"));
+    }
+}

@@ -1,0 +1,155 @@
+using CalRec.Tensors.Memory;
+using static CalRec.Tensors.Tests.GradCheck;
+using F = CalRec.Tensors.Functional;
+
+namespace CalRec.Tensors.Tests;
+
+[TestFixture]
+public class OpGradientTests
+{
+    private TensorScope? _scope;
+
+    [SetUp]
+    public void SetUp() => _scope = TensorScope.Begin();
+
+    [TearDown]
+    public void TearDown() => _scope?.Dispose();
+
+    [Test]
+    public void AddSameShape() => Check(x => x[0].add(x[1]), [Rand(1, 3, 5), Rand(2, 3, 5)]);
+
+    [Test]
+    public void AddRowBroadcastBias() => Check(x => x[0].add(x[1]), [Rand(1, 2, 3, 5), Rand(2, 5)]);
+
+    [Test]
+    public void SubGeneralBroadcast() => Check(x => x[0].sub(x[1]), [Rand(1, 2, 1, 3), Rand(2, 4, 1)]);
+
+    [Test]
+    public void MulBroadcastBothSides() => Check(x => x[0].mul(x[1]), [Rand(1, 3, 1), Rand(2, 1, 4)]);
+
+    [Test]
+    public void DivByPositive() => Check(x => x[0].div(x[1].mul(x[1]).add(1f)), [Rand(1, 2, 7), Rand(2, 7)]);
+
+    [Test]
+    public void ScaleExpLogSumMean() => Check(x => x[0].mul(0.5f).exp().add(1f).log().mean().add(x[0].sum()), [Rand(1, 3, 4)]);
+
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    [TestCase(false, true)]
+    [TestCase(true, true)]
+    public void MatMul2D(bool transA, bool transB)
+    {
+        Tensor a = transA ? Rand(1, 7, 5) : Rand(1, 5, 7);
+        Tensor b = transB ? Rand(2, 3, 7) : Rand(2, 7, 3);
+        Check(x => x[0].matmul(x[1], transA, transB), [a, b]);
+    }
+
+    [Test]
+    public void MatMulFoldsLeadingDims() => Check(x => x[0].matmul(x[1]), [Rand(1, 2, 3, 5), Rand(2, 5, 4)]);
+
+    [TestCase(false, true)]
+    [TestCase(true, false)]
+    public void BatchedMatMul(bool transA, bool transB)
+    {
+        Tensor a = transA ? Rand(1, 2, 5, 3) : Rand(1, 2, 3, 5);
+        Tensor b = transB ? Rand(2, 2, 4, 5) : Rand(2, 2, 5, 4);
+        Check(x => x[0].matmul(x[1], transA, transB), [a, b]);
+    }
+
+    [Test]
+    public void LinearWithBias() => Check(x => F.linear(x[0], x[1], x[2]), [Rand(1, 2, 3, 6), Rand(2, 4, 6), Rand(3, 4)]);
+
+    [Test]
+    public void EmbeddingScatterAddsRepeatedIds()
+    {
+        int[] ids = [3, 1, 3, 0, 3, 2];
+        Check(x => F.embedding(ids, [2, 3], x[0]), [Rand(1, 4, 5)]);
+    }
+
+    [Test]
+    public void RmsNorm() => Check(x => F.rms_norm(x[0], x[1]), [Rand(1, 3, 6), Rand(2, 6)]);
+
+    [Test]
+    public void LayerNorm() => Check(x => F.layer_norm(x[0], x[1], x[2]), [Rand(1, 3, 6), Rand(2, 6), Rand(3, 6)]);
+
+    [Test]
+    public void Gelu() => Check(x => F.gelu(x[0].mul(2f)), [Rand(1, 4, 5)]);
+
+    [Test]
+    public void Silu() => Check(x => F.silu(x[0].mul(2f)), [Rand(1, 4, 5)]);
+
+    [Test]
+    public void SwiGlu() => Check(x => F.swiglu(x[0], x[1]), [Rand(1, 3, 5), Rand(2, 3, 5)]);
+
+    [Test]
+    public void Softmax() => Check(x => F.softmax(x[0].mul(2f)), [Rand(1, 3, 7)]);
+
+    [Test]
+    public void LogSoftmax() => Check(x => F.log_softmax(x[0].mul(2f)), [Rand(1, 3, 7)]);
+
+    [Test]
+    public void DropoutSameMaskEachCall() => Check(x => F.dropout(x[0], 0.3f, training: true, new Generator(5)), [Rand(1, 4, 6)]);
+
+    [Test]
+    public void RopeWithOffsetAndExplicitPositions()
+    {
+        Check(x => F.rope(x[0], 10000f, startPosition: 3), [Rand(1, 2, 3, 2, 8)]);
+        int[] positions = [0, 5, 9, 2, 7, 1];
+        Check(x => F.rope(x[0], 500f, positions: positions), [Rand(2, 2, 3, 2, 8)]);
+    }
+
+    [Test]
+    public void CausalAttentionWithPaddingAndGroupedHeads()
+    {
+        using Tensor mask = Tensor.from([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], 2, 5);
+        Check(x => F.scaled_dot_product_attention(x[0], x[1], x[2], causal: true, mask),
+            [Rand(1, 2, 5, 4, 3), Rand(2, 2, 5, 2, 3), Rand(3, 2, 5, 2, 3)]);
+    }
+
+    [Test]
+    public void NonCausalAttentionWithMoreKeysThanQueries() =>
+        Check(x => F.scaled_dot_product_attention(x[0], x[1], x[2], causal: false),
+            [Rand(1, 1, 2, 2, 4), Rand(2, 1, 6, 1, 4), Rand(3, 1, 6, 1, 4)]);
+
+    [Test]
+    public void CausalAttentionAsKvCacheStep() =>
+        Check(x => F.scaled_dot_product_attention(x[0], x[1], x[2], causal: true),
+            [Rand(1, 1, 2, 2, 4), Rand(2, 1, 5, 2, 4), Rand(3, 1, 5, 2, 4)]);
+
+    [Test]
+    public void CrossEntropyWithIgnoreAndSmoothing()
+    {
+        int[] targets = [2, F.IgnoreIndex, 0, 4];
+        Check(x => F.cross_entropy(x[0].mul(3f), targets, labelSmoothing: 0.1f), [Rand(1, 4, 5)]);
+        Check(x => F.cross_entropy(x[0].mul(3f), targets), [Rand(2, 4, 5)]);
+    }
+
+    [Test]
+    public void MaskedMeanAndLastTokenPooling()
+    {
+        using Tensor mask = Tensor.from([1, 1, 0, 1, 0, 0], 2, 3);
+        Check(x => F.masked_mean_pool(x[0], mask), [Rand(1, 2, 3, 4)]);
+        Check(x => F.last_token_pool(x[0], [1, 2]), [Rand(2, 2, 3, 4)]);
+    }
+
+    [Test]
+    public void L2Normalize() => Check(x => F.l2_normalize(x[0]), [Rand(1, 3, 5)]);
+
+    [Test]
+    public void InfoNceWithDuplicatesAndSymmetric()
+    {
+        Check(x => F.info_nce(F.l2_normalize(x[0]), F.l2_normalize(x[1]), 0.5f, groupIds: [4, 7, 4, 1]), [Rand(1, 4, 6), Rand(2, 4, 6)]);
+        Check(x => F.info_nce(x[0], x[1], 2f, symmetric: true), [Rand(3, 3, 5), Rand(4, 3, 5)]);
+    }
+
+    [Test]
+    public void ConcatSliceGather()
+    {
+        Check(x => F.concat([x[0], x[1]], 1), [Rand(1, 2, 3, 2), Rand(2, 2, 1, 2)]);
+        Check(x => F.slice(x[0], 1, 1, 2), [Rand(3, 2, 4, 3)]);
+        Check(x => F.gather_rows(x[0], [2, 0, 2]), [Rand(4, 3, 5)]);
+    }
+
+    [Test]
+    public void ReshapeViewAndClone() => Check(x => x[0].reshape(3, -1).clone().mul(x[0].reshape(3, 4)), [Rand(1, 2, 6)]);
+}
