@@ -1,39 +1,24 @@
 using System.Numerics.Tensors;
 using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Kernels;
 using CalRec.Tensors.Memory;
+using CalRec.Tensors.Threading;
 
 namespace CalRec.Tensors;
 
 public static partial class Functional
 {
-    private const float GeluC = 0.7978845608028654f; // sqrt(2 / pi)
-    private const float GeluA = 0.044715f;
-
     /// <summary>GELU, tanh approximation (GPT-2's <c>gelu_new</c>).</summary>
     public static Tensor gelu(Tensor x)
     {
         Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
-        ReadOnlySpan<float> xv = x.Data;
-        Span<float> yv = y.Data;
-        for (int i = 0; i < xv.Length; i++)
-        {
-            float v = xv[i];
-            yv[i] = 0.5f * v * (1f + MathF.Tanh(GeluC * (v + (GeluA * v * v * v))));
-        }
-
+        ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluForward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
         if (y.requires_grad)
         {
             Tape.Record(y, () =>
             {
-                ReadOnlySpan<float> g = y.grad!.Data, xs = x.Data;
-                Span<float> gx = x.GradSpan();
-                for (int i = 0; i < xs.Length; i++)
-                {
-                    float v = xs[i];
-                    float th = MathF.Tanh(GeluC * (v + (GeluA * v * v * v)));
-                    float dth = (1f - (th * th)) * GeluC * (1f + (3f * GeluA * v * v));
-                    gx[i] += g[i] * ((0.5f * (1f + th)) + (0.5f * v * dth));
-                }
+                x.GradTensor();
+                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
             });
         }
 
@@ -44,21 +29,17 @@ public static partial class Functional
     public static Tensor silu(Tensor x)
     {
         Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
-        ReadOnlySpan<float> xv = x.Data;
-        Span<float> yv = y.Data;
-        TensorPrimitives.Sigmoid(xv, yv);
-        TensorPrimitives.Multiply(yv, xv, yv);
+        ParallelChunks.For(x.numel, (s, n) =>
+        {
+            TensorPrimitives.Sigmoid(x.Data.Slice(s, n), y.Data.Slice(s, n));
+            TensorPrimitives.Multiply(y.Data.Slice(s, n), x.Data.Slice(s, n), y.Data.Slice(s, n));
+        });
         if (y.requires_grad)
         {
             Tape.Record(y, () =>
             {
-                ReadOnlySpan<float> g = y.grad!.Data, xs = x.Data;
-                Span<float> gx = x.GradSpan();
-                for (int i = 0; i < xs.Length; i++)
-                {
-                    float s = 1f / (1f + MathF.Exp(-xs[i]));
-                    gx[i] += g[i] * s * (1f + (xs[i] * (1f - s)));
-                }
+                x.GradTensor();
+                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.SiluBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
             });
         }
 
@@ -74,32 +55,31 @@ public static partial class Functional
         }
 
         Tensor y = Tensor.Result(gate.ShapeArray, clear: false, Tape.ShouldRecord(gate, up));
-        ReadOnlySpan<float> gv = gate.Data, uv = up.Data;
-        Span<float> yv = y.Data;
-        TensorPrimitives.Sigmoid(gv, yv);
-        TensorPrimitives.Multiply(yv, gv, yv);
-        TensorPrimitives.Multiply(yv, uv, yv);
+        ParallelChunks.For(gate.numel, (s, n) =>
+        {
+            Span<float> ys = y.Data.Slice(s, n);
+            ReadOnlySpan<float> gs = gate.Data.Slice(s, n);
+            TensorPrimitives.Sigmoid(gs, ys);
+            TensorPrimitives.Multiply(ys, gs, ys);
+            TensorPrimitives.Multiply(ys, up.Data.Slice(s, n), ys);
+        });
         if (y.requires_grad)
         {
             Tape.Record(y, () =>
             {
-                ReadOnlySpan<float> g = y.grad!.Data, a = gate.Data, u = up.Data;
-                Span<float> ga = gate.requires_grad ? gate.GradSpan() : default;
-                Span<float> gu = up.requires_grad ? up.GradSpan() : default;
-                for (int i = 0; i < a.Length; i++)
+                bool needGate = gate.requires_grad, needUp = up.requires_grad;
+                if (needGate)
                 {
-                    float s = 1f / (1f + MathF.Exp(-a[i]));
-                    float silu = a[i] * s;
-                    if (!gu.IsEmpty)
-                    {
-                        gu[i] += g[i] * silu;
-                    }
-
-                    if (!ga.IsEmpty)
-                    {
-                        ga[i] += g[i] * u[i] * s * (1f + (a[i] * (1f - s)));
-                    }
+                    gate.GradTensor();
                 }
+
+                if (needUp)
+                {
+                    up.GradTensor();
+                }
+
+                ParallelChunks.For(gate.numel, (s, n) => ActivationKernels.SwiGluBackward(gate.Data.Slice(s, n), up.Data.Slice(s, n), y.grad!.Data.Slice(s, n),
+                    needGate ? gate.grad!.Data.Slice(s, n) : default, needUp ? up.grad!.Data.Slice(s, n) : default));
             });
         }
 

@@ -142,6 +142,9 @@ public static partial class Functional
     private sealed class CrossEntropyWork(Tensor logits, int[] targets, int ignoreIndex, float smoothing, int n, int c, float[] rowLoss, float[] lse)
         : IParallelWork
     {
+        [ThreadStatic]
+        private static float[]? t_row;
+
         public bool Backward;
         public float Scale;
 
@@ -149,12 +152,17 @@ public static partial class Functional
         {
             int begin = (int)((long)n * part / parts), end = (int)((long)n * (part + 1) / parts);
             ReadOnlySpan<float> x = logits.Data;
+            float[] scratch = t_row is { } r && r.Length >= c ? r : t_row = new float[c];
+            Span<float> tmp = scratch.AsSpan(0, c);
             if (!Backward)
             {
                 for (int i = begin; i < end; i++)
                 {
                     ReadOnlySpan<float> row = x.Slice(i * c, c);
-                    float l = LogSumExp(row);
+                    float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, tmp);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(tmp, tmp);
+                    float l = max + MathF.Log(System.Numerics.Tensors.TensorPrimitives.Sum(tmp));
                     lse[i] = l;
                     int target = targets[i];
                     if (target == ignoreIndex)
@@ -186,14 +194,12 @@ public static partial class Functional
                     continue;
                 }
 
-                ReadOnlySpan<float> row = x.Slice(i * c, c);
+                // g += Scale · (softmax - uniform) ; g[target] -= Scale · (1 - smoothing)
+                System.Numerics.Tensors.TensorPrimitives.Subtract(x.Slice(i * c, c), lse[i], tmp);
+                System.Numerics.Tensors.TensorPrimitives.Exp(tmp, tmp);
+                System.Numerics.Tensors.TensorPrimitives.Subtract(tmp, uniform, tmp);
                 Span<float> g = gx.Slice(i * c, c);
-                float l = lse[i];
-                for (int j = 0; j < c; j++)
-                {
-                    g[j] += Scale * (MathF.Exp(row[j] - l) - uniform);
-                }
-
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(tmp, Scale, g, g);
                 g[target] -= Scale * (1f - smoothing);
             }
         }

@@ -76,7 +76,10 @@ public sealed class AdamW
                 continue;
             }
 
-            Update(p.Data, p.grad.Data, m, v, 1f - (LearningRate * decay), stepSize, invSqrtBc2);
+            float decayFactor = 1f - (LearningRate * decay);
+            Tensor grad = p.grad;
+            Threading.ParallelChunks.For(p.numel, (s, n) =>
+                Update(p.Data.Slice(s, n), grad.Data.Slice(s, n), m.AsSpan(s, n), v.AsSpan(s, n), decayFactor, stepSize, invSqrtBc2));
         }
     }
 

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Globalization;
+using CalRec.Cli.Benchmarks;
+using CalRec.Tensors.Threading;
+using Spectre.Console;
+
+namespace CalRec.Cli.Commands;
+
+/// <summary><c>calrec bench gemm|train|tokenizer</c>.</summary>
+internal static class BenchCommands
+{
+    public static Command Create()
+    {
+        var cmd = new Command("bench", "Measure kernel, training and tokenizer throughput on this machine.");
+        var json = new Option<bool>("--json") { Description = "One JSON object per result line.", Recursive = true };
+        var threads = new Option<int?>("--threads") { Description = "Worker threads (default: all cores).", Recursive = true };
+        cmd.Options.Add(json);
+        cmd.Options.Add(threads);
+
+        var sizes = new Option<int[]>("--sizes") { Description = "Square sizes.", DefaultValueFactory = _ => [256, 512, 1024, 2048], AllowMultipleArgumentsPerToken = true };
+        var gemm = new Command("gemm", "SGEMM GFLOP/s of the managed kernel (and OpenBLAS when installed).") { sizes };
+        gemm.SetAction(p => Emit(p, json, threads, () => GemmBenchmark.Run(p.GetValue(sizes)!)));
+
+        var config = new Option<string>("--config") { Description = "S (d=256, 4 layers, batch 32x128) or M (d=512, 8 layers, batch 16x128).", DefaultValueFactory = _ => "S" };
+        var steps = new Option<int?>("--steps") { Description = "Timed steps (default as the PyTorch reference: S 5, M 4)." };
+        var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps };
+        train.SetAction(p => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps))]));
+
+        var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed.");
+        tokenizer.SetAction(p => Emit(p, json, threads, () => [TokenizerBenchmark.Run()]));
+
+        cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(train);
+        cmd.Subcommands.Add(tokenizer);
+        return cmd;
+    }
+
+    private static int Emit(ParseResult p, Option<bool> json, Option<int?> threads, Func<IEnumerable<BenchResult>> run)
+    {
+        if (p.GetValue(threads) is int t)
+        {
+            WorkerPool.SetSharedThreadCount(t);
+        }
+
+        bool asJson = p.GetValue(json);
+        Table? table = asJson ? null : new Table().AddColumns("name", "config", "threads", "GFLOP/s", "tokens/s", "MB/s", "managed B/step", "peak MB", "s/iter");
+        try
+        {
+            foreach (BenchResult r in run())
+            {
+                if (asJson)
+                {
+                    Console.WriteLine(r.ToJson());
+                }
+                else
+                {
+                    table!.AddRow(r.Name, r.Config, Str(r.Threads), Str(r.Gflops), Str(r.TokensPerSecond), Str(r.MegabytesPerSecond),
+                        Str(r.ManagedBytesPerStep), Str(r.PeakWorkingSetMb), Str(r.Seconds));
+                }
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+            return 2;
+        }
+
+        if (table is not null)
+        {
+            AnsiConsole.Write(table);
+        }
+
+        return 0;
+    }
+
+    private static string Str<T>(T? v) => v is null ? "-" : Convert.ToString(v, CultureInfo.InvariantCulture)!;
+}

@@ -1,0 +1,113 @@
+using CalRec.Models.Configuration;
+using CalRec.Tensors;
+using CalRec.Tensors.NN;
+using F = CalRec.Tensors.Functional;
+
+namespace CalRec.Models.Decoder;
+
+/// <summary>
+/// A causal decoder language model, Llama or GPT-2 family, with Hugging Face parameter names
+/// (<c>model.layers.0.self_attn.q_proj.weight</c>, <c>transformer.h.0.attn.c_attn.weight</c>, <c>lm_head.weight</c>).
+/// </summary>
+public sealed class DecoderLM : Module
+{
+    private readonly Generator _dropoutGenerator;
+
+    /// <summary>Creates a randomly initialized model; <paramref name="seed"/> fixes weights and dropout masks.</summary>
+    public DecoderLM(DecoderConfig config, ulong seed = 0)
+    {
+        Config = config.Validate();
+        var g = new Generator(seed);
+        _dropoutGenerator = new Generator(seed ^ 0x5DEECE66DUL);
+        if (config.Architecture == DecoderArchitecture.Gpt2)
+        {
+            Gpt2 = RegisterModule("transformer", new Gpt2Model(config, g));
+        }
+        else
+        {
+            Llama = RegisterModule("model", new LlamaModel(config, g));
+            if (!config.TieWordEmbeddings)
+            {
+                LmHead = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, false, g, config.InitializerRange));
+            }
+        }
+    }
+
+    /// <summary>The configuration.</summary>
+    public DecoderConfig Config { get; }
+
+    /// <summary>The Llama trunk, or null for GPT-2.</summary>
+    public LlamaModel? Llama { get; }
+
+    /// <summary>The GPT-2 trunk, or null for Llama.</summary>
+    public Gpt2Model? Gpt2 { get; }
+
+    /// <summary>The untied output projection, or null when tied to the embeddings.</summary>
+    public Linear? LmHead { get; }
+
+    /// <summary>The token embedding table [V, D].</summary>
+    public Tensor TokenEmbedding => Gpt2?.wte.weight ?? Llama!.embed_tokens.weight;
+
+    /// <summary>The output projection [V, D] (the embedding table when tied).</summary>
+    public Tensor OutputWeight => LmHead?.weight ?? TokenEmbedding;
+
+    /// <summary>
+    /// Final hidden states [B, T, D] for token <paramref name="ids"/> [B·T]. <paramref name="attentionMask"/> [B, T]
+    /// marks real tokens (1) and padding (0); token t sits at position <paramref name="startPosition"/> + t unless
+    /// <paramref name="positions"/> [B·T] gives explicit positions.
+    /// </summary>
+    public Tensor Hidden(int[] ids, int batch, int seq, Tensor? attentionMask = null, int startPosition = 0, int[]? positions = null)
+    {
+        if (startPosition + seq > Config.MaxPositions && Config.Architecture == DecoderArchitecture.Gpt2)
+        {
+            throw new ArgumentException($"Sequence of {startPosition + seq} positions exceeds n_positions = {Config.MaxPositions}.");
+        }
+
+        Func<Tensor, Tensor> dropout = x => F.dropout(x, Config.Dropout, training, _dropoutGenerator);
+        if (Gpt2 is { } gpt)
+        {
+            Tensor x = gpt.wte.forward(ids, batch, seq);
+            int[] pos = positions ?? DefaultPositions(batch, seq, startPosition);
+            x = dropout(x.add(F.embedding(pos, [batch, seq], gpt.wpe.weight)));
+            for (int i = 0; i < gpt.h.Count; i++)
+            {
+                x = gpt.h[i].forward(x, batch, seq, attentionMask, dropout);
+            }
+
+            return gpt.ln_f.forward(x);
+        }
+
+        LlamaModel m = Llama!;
+        Tensor h = dropout(m.embed_tokens.forward(ids, batch, seq));
+        for (int i = 0; i < m.layers.Count; i++)
+        {
+            h = m.layers[i].forward(h, batch, seq, attentionMask, startPosition, positions, dropout);
+        }
+
+        return m.norm.forward(h);
+    }
+
+    /// <summary>Vocabulary logits [N, V] for hidden states [..., D].</summary>
+    public Tensor Logits(Tensor hidden) => hidden.reshape(-1, Config.HiddenSize).matmul(OutputWeight, transB: true);
+
+    /// <summary>
+    /// Mean next-token cross-entropy: position i of <paramref name="ids"/> predicts <paramref name="targets"/>[i]
+    /// (use <see cref="Functional.IgnoreIndex"/> to skip positions).
+    /// </summary>
+    public Tensor Loss(int[] ids, int[] targets, int batch, int seq, Tensor? attentionMask = null, float labelSmoothing = 0f) =>
+        F.cross_entropy(Logits(Hidden(ids, batch, seq, attentionMask)), targets, labelSmoothing: labelSmoothing);
+
+    private static int[] DefaultPositions(int batch, int seq, int start)
+    {
+        int[] pos = new int[batch * seq];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int t = 0; t < seq; t++)
+            {
+                pos[(b * seq) + t] = start + t;
+            }
+        }
+
+        return pos;
+    }
+}
