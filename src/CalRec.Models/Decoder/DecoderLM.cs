@@ -1,4 +1,5 @@
 using CalRec.Models.Configuration;
+using CalRec.Models.Generation;
 using CalRec.Tensors;
 using CalRec.Tensors.NN;
 using F = CalRec.Tensors.Functional;
@@ -54,10 +55,22 @@ public sealed class DecoderLM : Module
     /// <summary>
     /// Final hidden states [B, T, D] for token <paramref name="ids"/> [B·T]. <paramref name="attentionMask"/> [B, T]
     /// marks real tokens (1) and padding (0); token t sits at position <paramref name="startPosition"/> + t unless
-    /// <paramref name="positions"/> [B·T] gives explicit positions.
+    /// <paramref name="positions"/> [B·T] gives explicit positions. With a <paramref name="cache"/> (inference), the
+    /// tokens continue the cached ones: positions start at the cache length, <paramref name="attentionMask"/> covers
+    /// every cached key plus the new ones [B, cache.Length + T], and the cache grows by T.
     /// </summary>
-    public Tensor Hidden(int[] ids, int batch, int seq, Tensor? attentionMask = null, int startPosition = 0, int[]? positions = null)
+    public Tensor Hidden(int[] ids, int batch, int seq, Tensor? attentionMask = null, int startPosition = 0, int[]? positions = null, KvCache? cache = null)
     {
+        if (cache is not null)
+        {
+            if (cache.Batch != batch)
+            {
+                throw new ArgumentException($"KV cache holds {cache.Batch} rows, the input {batch}.");
+            }
+
+            startPosition = cache.Length;
+        }
+
         if (startPosition + seq > Config.MaxPositions && Config.Architecture == DecoderArchitecture.Gpt2)
         {
             throw new ArgumentException($"Sequence of {startPosition + seq} positions exceeds n_positions = {Config.MaxPositions}.");
@@ -71,9 +84,10 @@ public sealed class DecoderLM : Module
             x = dropout(x.add(F.embedding(pos, [batch, seq], gpt.wpe.weight)));
             for (int i = 0; i < gpt.h.Count; i++)
             {
-                x = gpt.h[i].forward(x, batch, seq, attentionMask, dropout);
+                x = gpt.h[i].forward(x, batch, seq, attentionMask, dropout, cache, i);
             }
 
+            cache?.Advance(seq);
             return gpt.ln_f.forward(x);
         }
 
@@ -81,9 +95,10 @@ public sealed class DecoderLM : Module
         Tensor h = dropout(m.embed_tokens.forward(ids, batch, seq));
         for (int i = 0; i < m.layers.Count; i++)
         {
-            h = m.layers[i].forward(h, batch, seq, attentionMask, startPosition, positions, dropout);
+            h = m.layers[i].forward(h, batch, seq, attentionMask, startPosition, positions, dropout, cache, i);
         }
 
+        cache?.Advance(seq);
         return m.norm.forward(h);
     }
 

@@ -1,4 +1,5 @@
 using CalRec.Models.Configuration;
+using CalRec.Models.Generation;
 using CalRec.Tensors;
 using CalRec.Tensors.NN;
 using F = CalRec.Tensors.Functional;
@@ -24,15 +25,26 @@ public sealed class Gpt2Attention : Module
     /// <summary>Output projection.</summary>
     public Linear c_proj { get; }
 
-    /// <summary>x [B, T, D] → [B, T, D].</summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask)
+    /// <summary>x [B, T, D] → [B, T, D]; with a <paramref name="cache"/>, keys/values are appended and attention covers the cache.</summary>
+    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, KvCache? cache = null, int layer = 0)
     {
         int d = _c.HiddenSize;
         Tensor qkv = c_attn.forward(x);
         Tensor q = F.slice(qkv, -1, 0, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
         Tensor k = F.slice(qkv, -1, d, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
         Tensor v = F.slice(qkv, -1, 2 * d, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
-        return c_proj.forward(F.scaled_dot_product_attention(q, k, v, causal: true, keyMask).reshape(b, t, d));
+        Tensor o;
+        if (cache is null)
+        {
+            o = F.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
+        }
+        else
+        {
+            cache.Write(layer, k, v);
+            o = F.cached_attention(q, cache.Keys(layer), cache.Values(layer), cache.Length + t, keyMask);
+        }
+
+        return c_proj.forward(o.reshape(b, t, d));
     }
 }
 
@@ -81,9 +93,9 @@ public sealed class Gpt2Block : Module
     public Gpt2Mlp mlp { get; }
 
     /// <summary>Residual attention then residual MLP.</summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, Func<Tensor, Tensor> dropout)
+    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, Func<Tensor, Tensor> dropout, KvCache? cache = null, int layer = 0)
     {
-        x = x.add(dropout(attn.forward(ln_1.forward(x), b, t, keyMask)));
+        x = x.add(dropout(attn.forward(ln_1.forward(x), b, t, keyMask, cache, layer)));
         return x.add(dropout(mlp.forward(ln_2.forward(x))));
     }
 }

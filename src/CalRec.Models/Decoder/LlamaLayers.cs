@@ -1,4 +1,5 @@
 using CalRec.Models.Configuration;
+using CalRec.Models.Generation;
 using CalRec.Tensors;
 using CalRec.Tensors.NN;
 using F = CalRec.Tensors.Functional;
@@ -33,13 +34,26 @@ public sealed class LlamaAttention : Module
     /// <summary>Output projection.</summary>
     public Linear o_proj { get; }
 
-    /// <summary>x [B, T, D] → [B, T, D]; see <see cref="DecoderLM.Hidden"/> for the position and mask arguments.</summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions)
+    /// <summary>
+    /// x [B, T, D] → [B, T, D]; see <see cref="DecoderLM.Hidden"/> for the position and mask arguments. With a
+    /// <paramref name="cache"/>, the new keys/values are appended to it and attention covers everything cached.
+    /// </summary>
+    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions, KvCache? cache = null, int layer = 0)
     {
         Tensor q = F.rope(q_proj.forward(x).reshape(b, t, _c.NumHeads, _c.HeadDim), _c.RopeTheta, start, positions);
         Tensor k = F.rope(k_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim), _c.RopeTheta, start, positions);
         Tensor v = v_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim);
-        Tensor o = F.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
+        Tensor o;
+        if (cache is null)
+        {
+            o = F.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
+        }
+        else
+        {
+            cache.Write(layer, k, v);
+            o = F.cached_attention(q, cache.Keys(layer), cache.Values(layer), cache.Length + t, keyMask);
+        }
+
         return o_proj.forward(o.reshape(b, t, _c.HiddenSize));
     }
 }
@@ -93,9 +107,9 @@ public sealed class LlamaDecoderLayer : Module
     public LlamaMlp mlp { get; }
 
     /// <summary>Residual attention then residual MLP.</summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions, Func<Tensor, Tensor> dropout)
+    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions, Func<Tensor, Tensor> dropout, KvCache? cache = null, int layer = 0)
     {
-        x = x.add(dropout(self_attn.forward(input_layernorm.forward(x), b, t, keyMask, start, positions)));
+        x = x.add(dropout(self_attn.forward(input_layernorm.forward(x), b, t, keyMask, start, positions, cache, layer)));
         return x.add(dropout(mlp.forward(post_attention_layernorm.forward(x))));
     }
 }

@@ -197,7 +197,8 @@ public static partial class Functional
         return y;
     }
 
-    internal static float LogSumExp(ReadOnlySpan<float> x)
+    /// <summary>log Σ exp(x), computed stably; -∞ for an all -∞ input.</summary>
+    public static float LogSumExp(ReadOnlySpan<float> x)
     {
         float max = TensorPrimitives.Max(x);
         if (float.IsNegativeInfinity(max))

@@ -44,7 +44,7 @@ public static partial class Functional
         bool track = Tape.ShouldRecord(q, k, v);
         Tensor o = Tensor.Result(q.ShapeArray, clear: false, track);
         Tensor probs = Tensor.empty(b, hq, t, s);
-        var work = new AttentionWork(q, k, v, o, probs, keyPaddingMask, causal, t, s, hq, hkv, d);
+        var work = new AttentionWork(q, k, v, o, probs, keyPaddingMask, causal, t, s, s, hq, hkv, d);
         WorkerPool.Shared.Run(work, b * hkv);
         if (!track)
         {
@@ -70,8 +70,37 @@ public static partial class Functional
         return o;
     }
 
+    /// <summary>
+    /// Inference-only attention over the first <paramref name="kvLength"/> positions of preallocated key/value caches
+    /// [B, capacity, Hkv, D] (a KV cache); no autograd record. Same masking rules as
+    /// <see cref="scaled_dot_product_attention"/> with S = <paramref name="kvLength"/>.
+    /// </summary>
+    public static Tensor cached_attention(Tensor q, Tensor kCache, Tensor vCache, int kvLength, Tensor? keyPaddingMask = null)
+    {
+        if (q.ndim != 4 || kCache.ndim != 4 || !kCache.shape.SequenceEqual(vCache.shape) || q.shape[0] != kCache.shape[0] || q.shape[3] != kCache.shape[3])
+        {
+            throw new ArgumentException($"cached_attention: expects q [B, T, Hq, D] and caches [B, capacity, Hkv, D], got {Tensor.FormatShape(q.shape)} and {Tensor.FormatShape(kCache.shape)}.");
+        }
+
+        int b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], capacity = kCache.shape[1], hkv = kCache.shape[2];
+        if (kvLength < t || kvLength > capacity || hq % hkv != 0)
+        {
+            throw new ArgumentException($"cached_attention: {t} queries over {kvLength} cached keys (capacity {capacity}), {hq} query heads over {hkv} kv heads.");
+        }
+
+        if (keyPaddingMask is not null && (keyPaddingMask.ndim != 2 || keyPaddingMask.shape[0] != b || keyPaddingMask.shape[1] != kvLength))
+        {
+            throw new ArgumentException($"cached_attention: key padding mask {Tensor.FormatShape(keyPaddingMask.shape)} does not match [B, S] = [{b}, {kvLength}].");
+        }
+
+        Tensor o = Tensor.Result(q.ShapeArray, clear: false, track: false);
+        using Tensor probs = Tensor.empty(b, hq, t, kvLength);
+        WorkerPool.Shared.Run(new AttentionWork(q, kCache, vCache, o, probs, keyPaddingMask, causal: true, t, kvLength, capacity, hq, hkv, d), b * hkv);
+        return o;
+    }
+
     private sealed unsafe class AttentionWork(Tensor q, Tensor k, Tensor v, Tensor o, Tensor probs, Tensor? mask, bool causal,
-        int t, int s, int hq, int hkv, int d) : IParallelWork
+        int t, int s, int kvStride, int hq, int hkv, int d) : IParallelWork
     {
         [ThreadStatic]
         private static float[]? t_scratch;
@@ -92,8 +121,8 @@ public static partial class Functional
             {
                 float* qh = scratch, kh = qh + (t * d), vh = kh + (s * d), oh = vh + (s * d);
                 float* dq = oh + (t * d), dk = dq + (t * d), dv = dk + (s * d), dp = dv + (s * d);
-                Gather(pk, kh, bi, s, hkv, g, d);
-                Gather(pv, vh, bi, s, hkv, g, d);
+                Gather(pk, kh, bi, s, hkv, g, d, kvStride);
+                Gather(pv, vh, bi, s, hkv, g, d, kvStride);
                 if (Backward)
                 {
                     new Span<float>(dk, s * d).Clear();
@@ -104,7 +133,7 @@ public static partial class Functional
                 {
                     int h = (g * rep) + r;
                     float* p = pp + ((((long)bi * hq) + h) * t * s);
-                    Gather(pq, qh, bi, t, hq, h, d);
+                    Gather(pq, qh, bi, t, hq, h, d, t);
                     if (!Backward)
                     {
                         Forward(qh, kh, vh, oh, p, bi, scale);
@@ -117,7 +146,7 @@ public static partial class Functional
                     {
                         fixed (float* pgo = o.grad!.Buffer)
                         {
-                            Gather(pgo, oh, bi, t, hq, h, d);
+                            Gather(pgo, oh, bi, t, hq, h, d, t);
                         }
 
                         // dV += Pᵀ·dO ; dP = dO·Vᵀ ; dS = P ⊙ (dP - rowsum(dP ⊙ P)) · scale
@@ -210,11 +239,11 @@ public static partial class Functional
             Gemm.SgemmSerial(false, false, t, d, s, p, s, vh, d, oh, d, accumulate: false);
         }
 
-        private static void Gather(float* src, float* dst, int bi, int len, int heads, int h, int d)
+        private static void Gather(float* src, float* dst, int bi, int len, int heads, int h, int d, int batchStride)
         {
             for (int i = 0; i < len; i++)
             {
-                Buffer.MemoryCopy(src + ((((long)bi * len) + i) * heads * d) + ((long)h * d), dst + ((long)i * d), d * sizeof(float), d * sizeof(float));
+                Buffer.MemoryCopy(src + ((((long)bi * batchStride) + i) * heads * d) + ((long)h * d), dst + ((long)i * d), d * sizeof(float), d * sizeof(float));
             }
         }
 
