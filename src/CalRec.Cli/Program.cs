@@ -15,6 +15,7 @@ public static class Program
         var root = new RootCommand("calrec: train and serve LLM-style sequential recommenders on the CPU.");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(TokenizerCommands.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommands.Create());
         return root;
     }

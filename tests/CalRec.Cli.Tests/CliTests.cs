@@ -99,5 +99,19 @@ public class CliTests
         double before = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         double after = double.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.That(after, Is.LessThan(before / 10), "40 steps on the templated catalogue text cut perplexity by far more than 10x");
+
+        (code, output) = Run("generate", "--model", outDir, "--prompt", "title:", "--beams", "3", "--max-new-tokens", "6", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        var lines = output.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(lines, Has.Count.EqualTo(3));
+        foreach (JsonElement line in lines)
+        {
+            int[] ids = line.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.That(ids, Has.Length.InRange(1, 6));
+            Assert.That(line.GetProperty("text").GetString(), Is.EqualTo(tok.Decode(ids)));
+            Assert.That(line.GetProperty("logprob").GetDouble(), Is.LessThan(0));
+        }
+
+        Assert.That(Run("generate", "--model", Path.Combine(_dir, "missing"), "--prompt", "x").Code, Is.EqualTo(2));
     }
 }

@@ -29,7 +29,12 @@ internal static class BenchCommands
         var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed.");
         tokenizer.SetAction(p => Emit(p, json, threads, () => [TokenizerBenchmark.Run()]));
 
+        var preset = new Option<FileInfo>("--preset") { Description = "Model preset config.", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
+        var generate = new Command("generate", "Greedy generation tokens/s with and without the KV cache.") { preset };
+        generate.SetAction(p => Emit(p, json, threads, () => GenerationBenchmark.Run(p.GetValue(preset)!.FullName)));
+
         cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(generate);
         cmd.Subcommands.Add(train);
         cmd.Subcommands.Add(tokenizer);
         return cmd;
