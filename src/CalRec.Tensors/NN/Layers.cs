@@ -16,8 +16,58 @@ public sealed class Linear : Module
     /// <summary>Bias [out], or null.</summary>
     public Tensor? bias { get; }
 
-    /// <summary>Applies the layer to [..., in].</summary>
-    public Tensor forward(Tensor x) => Functional.linear(x, weight, bias);
+    /// <summary>The attached low-rank adapter, or null.</summary>
+    public LoraAdapter? Lora { get; private set; }
+
+    /// <summary>Applies the layer (and its adapter, if any) to [..., in].</summary>
+    public Tensor forward(Tensor x)
+    {
+        Tensor y = Functional.linear(x, weight, bias);
+        return Lora is { } lora ? y.add(lora.forward(x, training)) : y;
+    }
+
+    /// <summary>Attaches a fresh LoRA adapter (registered as <c>lora_A</c>/<c>lora_B</c> under this layer).</summary>
+    public LoraAdapter AttachLora(int rank, float alpha, float dropout, Generator generator)
+    {
+        if (Lora is not null)
+        {
+            throw new InvalidOperationException("This layer already has a LoRA adapter.");
+        }
+
+        Lora = new LoraAdapter(weight.shape[1], weight.shape[0], rank, alpha, dropout, generator);
+        foreach ((string name, Module m) in Lora.Children())
+        {
+            RegisterModule(name, m);
+        }
+
+        return Lora;
+    }
+
+    /// <summary>Folds the adapter into the weight (W += (alpha/r)·B·A) and detaches it.</summary>
+    public void MergeLora()
+    {
+        if (Lora is not { } lora)
+        {
+            throw new InvalidOperationException("This layer has no LoRA adapter to merge.");
+        }
+
+        using (Autograd.Tape.no_grad())
+        {
+            int outF = weight.shape[0], inF = weight.shape[1];
+            Kernels.Gemm.Multiply(Scaled(lora.lora_B.weight, lora.Scale), lora.lora_A.weight.Data, weight.Data, outF, inF, lora.Rank, accumulate: true);
+        }
+
+        UnregisterModule("lora_A");
+        UnregisterModule("lora_B");
+        Lora = null;
+    }
+
+    private static float[] Scaled(Tensor t, float scale)
+    {
+        float[] result = t.ToArray();
+        System.Numerics.Tensors.TensorPrimitives.Multiply(result, scale, result);
+        return result;
+    }
 }
 
 /// <summary>Lookup table from ids to vectors, weight [num, dim].</summary>

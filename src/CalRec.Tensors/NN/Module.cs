@@ -36,6 +36,19 @@ public abstract class Module
         return module;
     }
 
+    /// <summary>Removes a registered child module.</summary>
+    protected void UnregisterModule(string name)
+    {
+        int removed = _modules.RemoveAll(m => m.Name == name);
+        if (removed == 0)
+        {
+            throw new KeyNotFoundException($"No module named '{name}' in {GetType().Name}.");
+        }
+    }
+
+    /// <summary>The direct child modules with their names.</summary>
+    public IEnumerable<(string Name, Module Module)> Children() => _modules;
+
     /// <summary>Replaces the tensor of a registered parameter (for weight tying and loading).</summary>
     protected void ReplaceParameter(string name, Tensor tensor)
     {
