@@ -23,6 +23,10 @@ internal sealed record BenchResult
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? TokensPerSecond { get; init; }
 
+    [JsonPropertyName("texts_per_s")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? TextsPerSecond { get; init; }
+
     [JsonPropertyName("mb_per_s")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? MegabytesPerSecond { get; init; }

@@ -33,7 +33,11 @@ internal static class BenchCommands
         var generate = new Command("generate", "Greedy generation tokens/s with and without the KV cache.") { preset };
         generate.SetAction(p => Emit(p, json, threads, () => GenerationBenchmark.Run(p.GetValue(preset)!.FullName)));
 
+        var embed = new Command("embed", "Item-text embedding throughput (mean pooling).") { preset };
+        embed.SetAction(p => Emit(p, json, threads, () => [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
+
         cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(embed);
         cmd.Subcommands.Add(generate);
         cmd.Subcommands.Add(train);
         cmd.Subcommands.Add(tokenizer);
@@ -48,7 +52,7 @@ internal static class BenchCommands
         }
 
         bool asJson = p.GetValue(json);
-        Table? table = asJson ? null : new Table().AddColumns("name", "config", "threads", "GFLOP/s", "tokens/s", "MB/s", "managed B/step", "peak MB", "s/iter");
+        var results = new List<BenchResult>();
         try
         {
             foreach (BenchResult r in run())
@@ -57,21 +61,29 @@ internal static class BenchCommands
                 {
                     Console.WriteLine(r.ToJson());
                 }
-                else
-                {
-                    table!.AddRow(r.Name, r.Config, Str(r.Threads), Str(r.Gflops), Str(r.TokensPerSecond), Str(r.MegabytesPerSecond),
-                        Str(r.ManagedBytesPerStep), Str(r.PeakWorkingSetMb), Str(r.Seconds));
-                }
+
+                results.Add(r);
             }
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
             return 2;
         }
 
-        if (table is not null)
+        if (!asJson)
         {
+            // Only the columns some result fills, so the table stays readable in a narrow terminal.
+            (string Header, Func<BenchResult, string> Cell)[] columns =
+            [
+                ("name", r => r.Name), ("config", r => r.Config), ("threads", r => Str(r.Threads)), ("GFLOP/s", r => Str(r.Gflops)),
+                ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
+                ("managed B/step", r => Str(r.ManagedBytesPerStep)), ("peak MB", r => Str(r.PeakWorkingSetMb)), ("s/iter", r => Str(r.Seconds)),
+            ];
+            var used = columns.Where(c => results.Any(r => c.Cell(r) != "-")).ToList();
+            var table = new Table();
+            used.ForEach(c => table.AddColumn(c.Header));
+            results.ForEach(r => table.AddRow(used.Select(c => Markup.Escape(c.Cell(r))).ToArray()));
             AnsiConsole.Write(table);
         }
 
