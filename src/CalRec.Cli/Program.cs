@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(TokenizerCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(BenchCommands.Create());
         return root;
     }

@@ -16,58 +16,34 @@ public static class HuggingFaceCheckpoint
 {
     /// <summary>
     /// Writes the model (and tokenizer, when given) into <paramref name="directory"/>. Files are written into a
-    /// temporary folder first and moved into place, so an interrupted save never leaves a half-written model.
+    /// temporary folder first and swapped into place, so an interrupted save never leaves a half-written model.
     /// </summary>
-    public static void Save(DecoderLM model, BpeTokenizer? tokenizer, string directory)
+    public static void Save(DecoderLM model, BpeTokenizer? tokenizer, string directory) =>
+        AtomicDirectory.Write(directory, tmp => WriteFiles(model, tokenizer, tmp));
+
+    /// <summary>Writes config.json, model.safetensors and (when given) tokenizer.json into an existing folder.</summary>
+    public static void WriteFiles(DecoderLM model, BpeTokenizer? tokenizer, string folder)
     {
-        string target = Path.GetFullPath(directory);
-        string parent = Path.GetDirectoryName(target)!;
-        Directory.CreateDirectory(parent);
-        string tmp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(tmp);
-        try
+        model.Config.Save(Path.Combine(folder, "config.json"));
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var owned = new List<Tensor>();
+        foreach ((string name, Tensor p) in model.named_parameters())
         {
-            model.Config.Save(Path.Combine(tmp, "config.json"));
-            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            var owned = new List<Tensor>();
-            foreach ((string name, Tensor p) in model.named_parameters())
+            if (model.Config.Architecture == DecoderArchitecture.Gpt2 && IsConv1D(name))
             {
-                if (model.Config.Architecture == DecoderArchitecture.Gpt2 && IsConv1D(name))
-                {
-                    Tensor tr = Transpose(p);
-                    owned.Add(tr);
-                    tensors[name] = tr;
-                }
-                else
-                {
-                    tensors[name] = p;
-                }
+                Tensor tr = Transpose(p);
+                owned.Add(tr);
+                tensors[name] = tr;
             }
-
-            SafeTensorsWriter.Save(Path.Combine(tmp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
-            owned.ForEach(t => t.Dispose());
-            tokenizer?.Save(Path.Combine(tmp, "tokenizer.json"));
-            string backup = target + $".old-{Guid.NewGuid():N}";
-            if (Directory.Exists(target))
+            else
             {
-                Directory.Move(target, backup);
-            }
-
-            Directory.Move(tmp, target);
-            if (Directory.Exists(backup))
-            {
-                Directory.Delete(backup, recursive: true);
+                tensors[name] = p;
             }
         }
-        catch
-        {
-            if (Directory.Exists(tmp))
-            {
-                Directory.Delete(tmp, recursive: true);
-            }
 
-            throw;
-        }
+        SafeTensorsWriter.Save(Path.Combine(folder, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        owned.ForEach(t => t.Dispose());
+        tokenizer?.Save(Path.Combine(folder, "tokenizer.json"));
     }
 
     /// <summary>

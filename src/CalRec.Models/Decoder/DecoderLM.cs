@@ -37,6 +37,9 @@ public sealed class DecoderLM : Module
     /// <summary>The configuration.</summary>
     public DecoderConfig Config { get; }
 
+    /// <summary>The generator of dropout masks (its state belongs in training checkpoints).</summary>
+    public Generator DropoutGenerator => _dropoutGenerator;
+
     /// <summary>The Llama trunk, or null for GPT-2.</summary>
     public LlamaModel? Llama { get; }
 

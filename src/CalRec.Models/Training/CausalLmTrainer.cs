@@ -1,8 +1,13 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
+using CalRec.Tensors.Serialization;
+using CalRec.Text.Tokenization;
 
 namespace CalRec.Models.Training;
 
@@ -30,6 +35,9 @@ public sealed record CausalLmTrainerOptions
     /// <summary>Validate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 50;
 
+    /// <summary>Stop after this many validations without improvement (0: never stop early).</summary>
+    public int Patience { get; init; }
+
     /// <summary>Seed for batch order.</summary>
     public ulong Seed { get; init; } = 1;
 }
@@ -38,7 +46,7 @@ public sealed record CausalLmTrainerOptions
 /// <param name="Step">1-based step.</param>
 /// <param name="Loss">Training loss of the step.</param>
 /// <param name="LearningRate">Learning rate used.</param>
-/// <param name="TokensPerSecond">Training throughput so far.</param>
+/// <param name="TokensPerSecond">Training throughput of this run so far.</param>
 /// <param name="ValidationLoss">Validation loss when evaluated at this step, else null.</param>
 public sealed record LmStepReport(int Step, float Loss, float LearningRate, double TokensPerSecond, float? ValidationLoss)
 {
@@ -47,11 +55,45 @@ public sealed record LmStepReport(int Step, float Loss, float LearningRate, doub
 }
 
 /// <summary>
-/// Next-token training of a <see cref="DecoderLM"/> on packed windows with AdamW, warmup + cosine decay and gradient
-/// clipping. Cancellation stops after the current step.
+/// Next-token training of a <see cref="DecoderLM"/> on packed windows with AdamW (β = 0.9, 0.95), warmup + cosine decay,
+/// gradient clipping, periodic validation and optional early stopping. The whole training state (weights, optimizer
+/// moments, step, batch order and position, dropout generator, early-stopping record) can be checkpointed and restored,
+/// and a restored run continues exactly as the uninterrupted one would (same seed and thread count).
 /// </summary>
-public sealed class CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions options)
+public sealed class CausalLmTrainer
 {
+    private const string StateFile = "trainer_state.json";
+    private const string OptimizerFile = "optimizer.safetensors";
+    private readonly DecoderLM _model;
+    private readonly CausalLmTrainerOptions _options;
+    private readonly AdamW _optimizer;
+    private readonly LearningRateSchedule _schedule;
+    private readonly Generator _order;
+    private int[] _permutation = [];
+    private int _cursor;
+
+    /// <summary>Creates a trainer at step 0.</summary>
+    public CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions options)
+    {
+        _model = model;
+        _options = options;
+        _optimizer = new AdamW(AdamW.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
+        _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
+        _order = new Generator(options.Seed);
+    }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>Best validation loss seen, or null.</summary>
+    public float? BestValidationLoss { get; private set; }
+
+    /// <summary>Validations since the best one.</summary>
+    public int EvaluationsWithoutImprovement { get; private set; }
+
+    /// <summary>Whether early stopping has triggered.</summary>
+    public bool StoppedEarly => _options.Patience > 0 && EvaluationsWithoutImprovement >= _options.Patience;
+
     /// <summary>Mean loss over up to <paramref name="maxWindows"/> windows of <paramref name="data"/>, without gradients.</summary>
     public float Evaluate(PackedTokenDataset data, int maxWindows = 64)
     {
@@ -61,10 +103,10 @@ public sealed class CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions opti
             throw new InvalidOperationException($"Validation data has no complete window of {data.SequenceLength + 1} tokens.");
         }
 
-        bool wasTraining = model.training;
-        model.eval();
+        bool wasTraining = _model.training;
+        _model.eval();
         double total = 0;
-        int t = data.SequenceLength, b = Math.Min(options.BatchSize, windows), done = 0;
+        int t = data.SequenceLength, b = Math.Min(_options.BatchSize, windows), done = 0;
         int[] ids = new int[b * t], targets = new int[b * t];
         using (Tape.no_grad())
         {
@@ -77,16 +119,19 @@ public sealed class CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions opti
                 }
 
                 using TensorScope scope = TensorScope.Begin();
-                total += model.Loss(ids[..(rows * t)], targets[..(rows * t)], rows, t).item() * rows;
+                total += _model.Loss(ids[..(rows * t)], targets[..(rows * t)], rows, t).item() * rows;
                 done += rows;
             }
         }
 
-        model.train(wasTraining);
+        _model.train(wasTraining);
         return (float)(total / windows);
     }
 
-    /// <summary>Trains for the configured steps, reporting each one.</summary>
+    /// <summary>
+    /// Trains from the current step up to the configured number of steps (or until early stopping or cancellation,
+    /// which both stop after a complete step), reporting each step.
+    /// </summary>
     public IEnumerable<LmStepReport> Train(PackedTokenDataset train, PackedTokenDataset? validation, CancellationToken cancellation = default)
     {
         if (train.WindowCount == 0)
@@ -94,43 +139,162 @@ public sealed class CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions opti
             throw new InvalidOperationException($"Training data has no complete window of {train.SequenceLength + 1} tokens.");
         }
 
-        var opt = new AdamW(AdamW.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
-        var schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
-        var order = new Generator(options.Seed);
-        int[] perm = Enumerable.Range(0, train.WindowCount).ToArray();
-        order.Shuffle<int>(perm);
-        int cursor = 0, t = train.SequenceLength, b = options.BatchSize;
+        if (_permutation.Length == 0)
+        {
+            _permutation = Enumerable.Range(0, train.WindowCount).ToArray();
+            _order.Shuffle<int>(_permutation);
+        }
+        else if (_permutation.Length != train.WindowCount)
+        {
+            throw new InvalidOperationException($"The checkpoint was made with {_permutation.Length} training windows, the data now has {train.WindowCount}.");
+        }
+
+        int t = train.SequenceLength, b = _options.BatchSize, startStep = Step;
         int[] ids = new int[b * t], targets = new int[b * t];
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        model.train();
-        for (int step = 0; step < options.Steps && !cancellation.IsCancellationRequested; step++)
+        _model.train();
+        while (Step < _options.Steps && !cancellation.IsCancellationRequested && !StoppedEarly)
         {
             for (int r = 0; r < b; r++)
             {
-                if (cursor == perm.Length)
+                if (_cursor == _permutation.Length)
                 {
-                    order.Shuffle<int>(perm);
-                    cursor = 0;
+                    _order.Shuffle<int>(_permutation);
+                    _cursor = 0;
                 }
 
-                train.Fill(perm[cursor++], r, ids, targets);
+                train.Fill(_permutation[_cursor++], r, ids, targets);
             }
 
             float loss;
-            opt.LearningRate = schedule.At(step);
+            _optimizer.LearningRate = _schedule.At(Step);
             using (TensorScope.Begin())
             {
-                opt.zero_grad();
-                Tensor l = model.Loss(ids, targets, b, t);
+                _optimizer.zero_grad();
+                Tensor l = _model.Loss(ids, targets, b, t);
                 l.backward();
-                GradientClipping.clip_grad_norm_(model.parameters(), options.ClipNorm);
-                opt.step();
+                GradientClipping.clip_grad_norm_(_model.parameters(), _options.ClipNorm);
+                _optimizer.step();
                 loss = l.item();
             }
 
-            bool evalNow = validation is not null && ((options.EvalEvery > 0 && (step + 1) % options.EvalEvery == 0) || step + 1 == options.Steps);
-            double tps = (double)(step + 1) * b * t / clock.Elapsed.TotalSeconds;
-            yield return new LmStepReport(step + 1, loss, opt.LearningRate, tps, evalNow ? Evaluate(validation!) : null);
+            Step++;
+            float? val = null;
+            if (validation is not null && ((_options.EvalEvery > 0 && Step % _options.EvalEvery == 0) || Step == _options.Steps))
+            {
+                val = Evaluate(validation);
+                if (BestValidationLoss is null || val < BestValidationLoss)
+                {
+                    BestValidationLoss = val;
+                    EvaluationsWithoutImprovement = 0;
+                }
+                else
+                {
+                    EvaluationsWithoutImprovement++;
+                }
+            }
+
+            double tps = (double)(Step - startStep) * b * t / clock.Elapsed.TotalSeconds;
+            yield return new LmStepReport(Step, loss, _optimizer.LearningRate, tps, val);
         }
+    }
+
+    /// <summary>
+    /// Writes a resumable checkpoint folder atomically: the model in Hugging Face layout (plus tokenizer), the optimizer
+    /// moments (<c>optimizer.safetensors</c>) and the trainer state (<c>trainer_state.json</c>).
+    /// </summary>
+    public void SaveCheckpoint(string directory, BpeTokenizer? tokenizer, JsonObject? extra = null) => AtomicDirectory.Write(directory, tmp =>
+    {
+        HuggingFaceCheckpoint.WriteFiles(_model, tokenizer, tmp);
+        Dictionary<Tensor, string> names = ParameterNames();
+        var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var owned = new List<Tensor>();
+        foreach ((Tensor p, float[] m, float[] v) in _optimizer.State())
+        {
+            Tensor mt = Tensor.from(m, p.shape.ToArray()), vt = Tensor.from(v, p.shape.ToArray());
+            owned.Add(mt);
+            owned.Add(vt);
+            moments["exp_avg." + names[p]] = mt;
+            moments["exp_avg_sq." + names[p]] = vt;
+        }
+
+        SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), moments);
+        owned.ForEach(x => x.Dispose());
+        var state = new JsonObject
+        {
+            ["format_version"] = 1,
+            ["step"] = Step,
+            ["optimizer_step"] = _optimizer.StepCount,
+            ["cursor"] = _cursor,
+            ["permutation"] = new JsonArray(_permutation.Select(i => (JsonNode)i).ToArray()),
+            ["order_rng"] = new JsonArray(_order.GetState().Select(x => (JsonNode)x.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()),
+            ["dropout_rng"] = new JsonArray(_model.DropoutGenerator.GetState().Select(x => (JsonNode)x.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()),
+            ["best_validation_loss"] = BestValidationLoss,
+            ["evaluations_without_improvement"] = EvaluationsWithoutImprovement,
+            ["extra"] = extra?.DeepClone(),
+        };
+        File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+    });
+
+    private Dictionary<Tensor, string> ParameterNames()
+    {
+        var names = new Dictionary<Tensor, string>(ReferenceEqualityComparer.Instance);
+        foreach ((string name, Tensor p) in _model.named_parameters())
+        {
+            names[p] = name;
+        }
+
+        return names;
+    }
+
+    /// <summary>
+    /// Restores the trainer state and optimizer moments from a checkpoint written by <see cref="SaveCheckpoint"/>
+    /// (the model weights are restored separately, by loading the folder with <see cref="HuggingFaceCheckpoint.Load"/>).
+    /// Returns the checkpoint's extra object.
+    /// </summary>
+    public JsonObject? RestoreCheckpoint(string directory)
+    {
+        string statePath = Path.Combine(directory, StateFile);
+        JsonObject state;
+        try
+        {
+            state = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject ?? throw new InvalidDataException($"{statePath}: not a JSON object.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{statePath}: not valid JSON ({ex.Message}).", ex);
+        }
+
+        if (state["format_version"]?.GetValue<int>() is not 1)
+        {
+            throw new InvalidDataException($"{statePath}: unsupported format_version {state["format_version"]} (this build reads version 1).");
+        }
+
+        Dictionary<Tensor, string> names = ParameterNames();
+        using (var reader = new SafeTensorsReader(Path.Combine(directory, OptimizerFile)))
+        {
+            foreach ((Tensor p, float[] m, float[] v) in _optimizer.State())
+            {
+                using Tensor mt = reader.ReadTensor("exp_avg." + names[p]);
+                using Tensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
+                if (mt.numel != m.Length || vt.numel != v.Length)
+                {
+                    throw new InvalidDataException($"{reader.Path}: moments of '{names[p]}' do not match the parameter's size.");
+                }
+
+                mt.Data.CopyTo(m);
+                vt.Data.CopyTo(v);
+            }
+        }
+
+        Step = state["step"]!.GetValue<int>();
+        _optimizer.RestoreStepCount(state["optimizer_step"]!.GetValue<long>());
+        _cursor = state["cursor"]!.GetValue<int>();
+        _permutation = state["permutation"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
+        _order.SetState(state["order_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        _model.DropoutGenerator.SetState(state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        BestValidationLoss = state["best_validation_loss"]?.GetValue<float>();
+        EvaluationsWithoutImprovement = state["evaluations_without_improvement"]!.GetValue<int>();
+        return state["extra"] as JsonObject;
     }
 }

@@ -92,10 +92,10 @@ public sealed class AdamW
         }
     }
 
-    /// <summary>The moment buffers in parameter order, for checkpoints.</summary>
-    public IEnumerable<(float[] M, float[] V)> MomentBuffers() => _state.Select(s => (s.M, s.V));
+    /// <summary>Each parameter with its first and second moment buffers (for checkpoints; restore by writing into them).</summary>
+    public IEnumerable<(Tensor Parameter, float[] M, float[] V)> State() => _state.Select(s => (s.Param, s.M, s.V));
 
-    /// <summary>Restores the step count (moments are restored through <see cref="MomentBuffers"/>).</summary>
+    /// <summary>Restores the step count (moments are restored through <see cref="State"/>).</summary>
     public void RestoreStepCount(long steps) => StepCount = steps;
 
     private void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, float decayFactor, float stepSize, float invSqrtBc2)

@@ -1,0 +1,256 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CalRec.Data;
+using CalRec.Data.Normalized;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Training;
+using CalRec.Text.Tokenization;
+using Spectre.Console;
+
+namespace CalRec.Cli.Commands;
+
+/// <summary>
+/// <c>calrec pretrain</c>: causal-LM pretraining of a decoder on catalogue text. Writes <c>OUT/model</c> (best by validation
+/// loss, Hugging Face layout), <c>OUT/checkpoint</c> (resumable: weights, optimizer moments, data position, RNG states) and
+/// <c>OUT/train_log.jsonl</c> (one JSON object per step). <c>--resume</c> continues the run in OUT with its saved settings.
+/// </summary>
+internal static class PretrainCommand
+{
+    public static Command Create()
+    {
+        var corpus = new Option<FileInfo[]>("--corpus") { Description = "Text files, one document per line.", AllowMultipleArgumentsPerToken = true };
+        var data = new Option<DirectoryInfo[]>("--data") { Description = "Datasets in the normalized layout (items.tsv, sequences.jsonl): item texts and serialized histories.", AllowMultipleArgumentsPerToken = true };
+        var config = new Option<FileInfo>("--config") { Description = "Model preset (Hugging Face config.json).", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
+        var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "Existing tokenizer.json (default: train one on the corpus)." };
+        var vocab = new Option<int?>("--vocab-size") { Description = "Vocabulary size of a newly trained tokenizer (default: the preset's)." };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Run folder.", Required = true };
+        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 1000, Description = "Optimizer steps." };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Sequences per step." };
+        var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per sequence." };
+        var lr = new Option<float>("--lr") { DefaultValueFactory = _ => 2e-3f, Description = "Peak learning rate." };
+        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 50, Description = "Warmup steps." };
+        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 100, Description = "Validate every N steps." };
+        var patience = new Option<int>("--patience") { DefaultValueFactory = _ => 0, Description = "Stop after N validations without improvement (0: off)." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100, Description = "Write a resumable checkpoint every N steps." };
+        var maxHistory = new Option<int>("--max-history") { DefaultValueFactory = _ => 20, Description = "Most recent items per serialized history." };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1UL, Description = "Seed for weights, data split and batch order." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint." };
+        var cmd = new Command("pretrain", "Pretrain a decoder LM on catalogue text (items and histories).")
+        {
+            corpus, data, config, tokenizer, vocab, output, steps, batch, seqLen, lr, warmup, evalEvery, patience, checkpointEvery, maxHistory, seed, resume,
+        };
+        cmd.SetAction((p, ct) =>
+        {
+            try
+            {
+                var settings = new JsonObject
+                {
+                    ["corpus"] = new JsonArray((p.GetValue(corpus) ?? []).Select(f => (JsonNode)f.FullName).ToArray()),
+                    ["data"] = new JsonArray((p.GetValue(data) ?? []).Select(d => (JsonNode)d.FullName).ToArray()),
+                    ["config"] = p.GetValue(config)!.FullName,
+                    ["tokenizer"] = p.GetValue(tokenizer)?.FullName,
+                    ["vocab_size"] = p.GetValue(vocab),
+                    ["steps"] = p.GetValue(steps),
+                    ["batch_size"] = p.GetValue(batch),
+                    ["seq_len"] = p.GetValue(seqLen),
+                    ["lr"] = p.GetValue(lr),
+                    ["warmup"] = p.GetValue(warmup),
+                    ["eval_every"] = p.GetValue(evalEvery),
+                    ["patience"] = p.GetValue(patience),
+                    ["checkpoint_every"] = p.GetValue(checkpointEvery),
+                    ["max_history"] = p.GetValue(maxHistory),
+                    ["seed"] = p.GetValue(seed),
+                };
+                return Task.FromResult(Run(p.GetValue(output)!.FullName, settings, p.GetValue(resume), ct));
+            }
+            catch (Exception ex) when (ex is DataFormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return Task.FromResult(2);
+            }
+        });
+        return cmd;
+    }
+
+    private static int Run(string outDir, JsonObject settings, bool resume, CancellationToken ct)
+    {
+        string checkpointDir = Path.Combine(outDir, "checkpoint"), modelDir = Path.Combine(outDir, "model"), logPath = Path.Combine(outDir, "train_log.jsonl");
+        DecoderLM model;
+        BpeTokenizer tok;
+        if (resume)
+        {
+            if (!Directory.Exists(checkpointDir))
+            {
+                throw new DirectoryNotFoundException($"--resume: {checkpointDir} does not exist.");
+            }
+
+            (model, BpeTokenizer? saved) = HuggingFaceCheckpoint.Load(checkpointDir);
+            tok = saved ?? throw new InvalidDataException($"{checkpointDir}: no tokenizer.json.");
+            settings = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointDir, "trainer_state.json")))!["extra"]!.AsObject().DeepClone().AsObject();
+            AnsiConsole.MarkupLineInterpolated($"resuming [green]{checkpointDir}[/]");
+        }
+        else
+        {
+            if (Directory.Exists(checkpointDir))
+            {
+                throw new ArgumentException($"{outDir} already holds a run; use --resume to continue it or choose another --out.");
+            }
+
+            tok = null!;
+            model = null!;
+        }
+
+        List<string> docs = Documents(settings);
+        if (docs.Count < 2)
+        {
+            throw new ArgumentException("The corpus is empty: give --corpus files and/or --data folders with text.");
+        }
+
+        ulong seed = settings["seed"]!.GetValue<ulong>();
+        if (!resume)
+        {
+            DecoderConfig preset = DecoderConfig.Load(settings["config"]!.GetValue<string>());
+            string? tokPath = settings["tokenizer"]?.GetValue<string>();
+            if (tokPath is not null)
+            {
+                tok = BpeTokenizer.FromFile(tokPath);
+            }
+            else
+            {
+                int vocabSize = settings["vocab_size"]?.GetValue<int>() ?? preset.VocabSize;
+                AnsiConsole.MarkupLineInterpolated($"training a {vocabSize}-id byte-level BPE tokenizer on {docs.Count:N0} documents");
+                tok = BpeTokenizer.Train(docs, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = ["<|endoftext|>", "<|item|>", "<|pad|>"] });
+            }
+
+            model = new DecoderLM(preset with { VocabSize = tok.VocabularySize, EosTokenId = tok.TokenToId("<|endoftext|>") }, seed);
+        }
+
+        int seq = settings["seq_len"]!.GetValue<int>();
+        int eos = tok.TokenToId("<|endoftext|>") ?? 0;
+        var order = Enumerable.Range(0, docs.Count).ToArray();
+        new CalRec.Tensors.Generator(seed ^ 0xD1B54A32D192ED03UL).Shuffle<int>(order);
+        int valCount = Math.Max(1, docs.Count / 20);
+        var encoded = order.Select(i => tok.EncodeToIds(docs[i])).ToList();
+        var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
+        var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
+        var options = new CausalLmTrainerOptions
+        {
+            Steps = settings["steps"]!.GetValue<int>(),
+            BatchSize = settings["batch_size"]!.GetValue<int>(),
+            LearningRate = settings["lr"]!.GetValue<float>(),
+            WarmupSteps = settings["warmup"]!.GetValue<int>(),
+            EvalEvery = settings["eval_every"]!.GetValue<int>(),
+            Patience = settings["patience"]!.GetValue<int>(),
+            Seed = seed,
+        };
+        var trainer = new CausalLmTrainer(model, options);
+        if (resume)
+        {
+            trainer.RestoreCheckpoint(checkpointDir);
+            TruncateLog(logPath, trainer.Step);
+        }
+        else
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(logPath, string.Empty);
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"{model.Config.ModelType} decoder, {model.parameter_count():N0} parameters; {trainData.TokenCount:N0} training and {valData.TokenCount:N0} validation tokens; steps {trainer.Step}..{options.Steps} of {options.BatchSize}x{seq}");
+        int checkpointEvery = Math.Max(1, settings["checkpoint_every"]!.GetValue<int>());
+        using (var log = new StreamWriter(logPath, append: true))
+        {
+            foreach (LmStepReport r in trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct))
+            {
+                var line = new JsonObject { ["step"] = r.Step, ["loss"] = r.Loss, ["lr"] = r.LearningRate, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1) };
+                if (r.ValidationLoss is float v)
+                {
+                    line["val_loss"] = v;
+                    line["val_ppl"] = Math.Round(Math.Exp(v), 3);
+                }
+
+                log.WriteLine(line.ToJsonString());
+                log.Flush();
+                if (r.ValidationLoss is float vl)
+                {
+                    if (trainer.BestValidationLoss == vl)
+                    {
+                        HuggingFaceCheckpoint.Save(model, tok, modelDir);
+                    }
+
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {r.Step,6}  loss {r.Loss:F3}  val loss {vl:F3}  val ppl {Math.Exp(vl):F2}  {r.TokensPerSecond:F0} tok/s"));
+                }
+                else if (r.Step % 10 == 0)
+                {
+                    double eta = (options.Steps - r.Step) * (double)options.BatchSize * seq / Math.Max(1, r.TokensPerSecond);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {r.Step,6}  loss {r.Loss:F3}  lr {r.LearningRate:E2}  {r.TokensPerSecond:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):hh\\:mm\\:ss}"));
+                }
+
+                if (r.Step % checkpointEvery == 0)
+                {
+                    trainer.SaveCheckpoint(checkpointDir, tok, settings);
+                }
+            }
+        }
+
+        trainer.SaveCheckpoint(checkpointDir, tok, settings);
+        if (!Directory.Exists(modelDir))
+        {
+            HuggingFaceCheckpoint.Save(model, tok, modelDir);
+        }
+
+        string why = ct.IsCancellationRequested ? "cancelled" : trainer.StoppedEarly ? "stopped early" : "done";
+        AnsiConsole.MarkupLineInterpolated($"{why} at step {trainer.Step}; best validation loss {trainer.BestValidationLoss?.ToString("F3", CultureInfo.InvariantCulture) ?? "-"}; model in [green]{modelDir}[/], checkpoint in {checkpointDir}");
+        return ct.IsCancellationRequested ? 130 : 0;
+    }
+
+    private static List<string> Documents(JsonObject settings)
+    {
+        var docs = new List<string>();
+        foreach (string file in settings["corpus"]!.AsArray().Select(n => n!.GetValue<string>()))
+        {
+            docs.AddRange(File.ReadLines(file).Where(l => l.Length > 0));
+        }
+
+        int maxHistory = settings["max_history"]!.GetValue<int>();
+        foreach (string dir in settings["data"]!.AsArray().Select(n => n!.GetValue<string>()))
+        {
+            var items = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (CatalogItem item in NormalizedDataset.ReadItems(Path.Combine(dir, "items.tsv")))
+            {
+                items[item.Id] = item.ToText();
+                docs.Add(items[item.Id]);
+            }
+
+            string sequences = Path.Combine(dir, "sequences.jsonl");
+            long line = 0;
+            foreach (UserSequence user in NormalizedDataset.ReadSequences(sequences))
+            {
+                line++;
+                var texts = new List<string>();
+                foreach (string id in user.Items.TakeLast(maxHistory))
+                {
+                    texts.Add(items.TryGetValue(id, out string? text) ? text : throw new DataFormatException(sequences, line, "items", $"item id '{id}' is not in items.tsv"));
+                }
+
+                docs.Add(string.Join(" <|item|> ", texts));
+            }
+        }
+
+        return docs;
+    }
+
+    private static void TruncateLog(string path, int step)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var keep = File.ReadLines(path).Where(l => l.Length > 0 && JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= step).ToList();
+        File.WriteAllLines(path, keep);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Text;
+using System.Text.Json;
+
+namespace CalRec.Data.Normalized;
+
+/// <summary>A catalogue row of <c>items.tsv</c>.</summary>
+/// <param name="Id">Item id.</param>
+/// <param name="Title">Title (may be empty).</param>
+/// <param name="Extra">Free <c>key=value; ...</c> attributes.</param>
+public sealed record CatalogItem(string Id, string Title, string Extra)
+{
+    /// <summary>The item as text for language modelling: the title, then the attributes that are not bookkeeping.</summary>
+    public string ToText()
+    {
+        var parts = new List<string> { $"title: {Title}" };
+        foreach (string kv in Extra.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = kv.IndexOf('=');
+            string key = eq > 0 ? kv[..eq] : kv;
+            if (key is not ("asin" or "text"))
+            {
+                parts.Add(eq > 0 ? $"{key}: {kv[(eq + 1)..]}" : kv);
+            }
+        }
+
+        return string.Join("; ", parts);
+    }
+}
+
+/// <summary>A user's chronological history from <c>sequences.jsonl</c>.</summary>
+/// <param name="User">User id.</param>
+/// <param name="Items">Item ids, oldest first.</param>
+/// <param name="Timestamps">Unix seconds per item, or null when the source has only an order.</param>
+public sealed record UserSequence(string User, IReadOnlyList<string> Items, IReadOnlyList<long>? Timestamps);
+
+/// <summary>
+/// Streaming readers of the normalized layout (<c>items.tsv</c> with header <c>item_id, title, extra</c>;
+/// <c>sequences.jsonl</c> with <c>{"user", "items", "ts"}</c> per line). Errors name the file, line and field.
+/// </summary>
+public static class NormalizedDataset
+{
+    /// <summary>Reads <c>items.tsv</c>.</summary>
+    public static IEnumerable<CatalogItem> ReadItems(string path)
+    {
+        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+        long lineNo = 1;
+        string? header = ReadLine(reader, path, lineNo);
+        string[] expected = ["item_id", "title", "extra"];
+        if (header is null || !header.Split('\t').Take(3).SequenceEqual(expected))
+        {
+            throw new DataFormatException(path, 1, "header", $"expected the columns 'item_id<TAB>title<TAB>extra', found '{header}'");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        string? line;
+        while ((line = ReadLine(reader, path, ++lineNo)) is not null)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            string[] cols = line.Split('\t');
+            if (cols.Length < 2)
+            {
+                throw new DataFormatException(path, lineNo, "title", $"expected 3 tab-separated columns, found {cols.Length}");
+            }
+
+            if (cols[0].Length == 0)
+            {
+                throw new DataFormatException(path, lineNo, "item_id", "empty item id");
+            }
+
+            if (!seen.Add(cols[0]))
+            {
+                throw new DataFormatException(path, lineNo, "item_id", $"duplicated item id '{cols[0]}'");
+            }
+
+            yield return new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
+        }
+    }
+
+    /// <summary>Reads <c>sequences.jsonl</c>.</summary>
+    public static IEnumerable<UserSequence> ReadSequences(string path)
+    {
+        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
+        long lineNo = 0;
+        string? line;
+        while ((line = ReadLine(reader, path, ++lineNo)) is not null)
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            yield return ParseSequence(line, path, lineNo);
+        }
+    }
+
+    private static UserSequence ParseSequence(string line, string path, long lineNo)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(line);
+        }
+        catch (JsonException ex)
+        {
+            throw new DataFormatException(path, lineNo, "(line)", $"not valid JSON ({ex.Message})");
+        }
+
+        using (doc)
+        {
+            JsonElement root = doc.RootElement;
+            if (!root.TryGetProperty("user", out JsonElement user) || user.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
+            {
+                throw new DataFormatException(path, lineNo, "user", "missing or not a string");
+            }
+
+            if (!root.TryGetProperty("items", out JsonElement items) || items.ValueKind != JsonValueKind.Array)
+            {
+                throw new DataFormatException(path, lineNo, "items", "missing or not an array");
+            }
+
+            var ids = new List<string>(items.GetArrayLength());
+            foreach (JsonElement e in items.EnumerateArray())
+            {
+                ids.Add(e.ValueKind switch
+                {
+                    JsonValueKind.String => e.GetString()!,
+                    JsonValueKind.Number => e.GetRawText(),
+                    _ => throw new DataFormatException(path, lineNo, "items", $"item {ids.Count} is {e.ValueKind}, not a string id"),
+                });
+            }
+
+            List<long>? ts = null;
+            if (root.TryGetProperty("ts", out JsonElement tsEl) && tsEl.ValueKind == JsonValueKind.Array)
+            {
+                ts = new List<long>(tsEl.GetArrayLength());
+                foreach (JsonElement e in tsEl.EnumerateArray())
+                {
+                    if (!e.TryGetInt64(out long t))
+                    {
+                        throw new DataFormatException(path, lineNo, "ts", $"timestamp {ts.Count} is not an integer");
+                    }
+
+                    ts.Add(t);
+                }
+
+                if (ts.Count != ids.Count)
+                {
+                    throw new DataFormatException(path, lineNo, "ts", $"{ts.Count} timestamps for {ids.Count} items");
+                }
+            }
+
+            string userId = user.ValueKind == JsonValueKind.String ? user.GetString()! : user.GetRawText();
+            return new UserSequence(userId, ids, ts);
+        }
+    }
+
+    private static string? ReadLine(StreamReader reader, string path, long lineNo)
+    {
+        try
+        {
+            return reader.ReadLine();
+        }
+        catch (DecoderFallbackException ex)
+        {
+            throw new DataFormatException(path, lineNo, "(line)", $"not valid UTF-8 ({ex.Message})");
+        }
+    }
+}

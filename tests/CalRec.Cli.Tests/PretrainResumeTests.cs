@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using CalRec.Data.Synthetic;
+
+namespace CalRec.Cli.Tests;
+
+/// <summary>
+/// Resuming from a checkpoint continues training exactly: a run killed with a real process kill and resumed produces the
+/// same per-step losses and the same final weights as an uninterrupted run (same seed, same thread count).
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public class PretrainResumeTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "calrec-resume-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, true);
+
+    [Test]
+    public void KilledAndResumedRunMatchesUninterruptedRun()
+    {
+        string corpus = Path.Combine(_dir, "corpus.txt");
+        SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 2, UsersPerDomain = 60 });
+        var text = data.Items.ToDictionary(i => i.Id, i => i.ToText());
+        File.WriteAllLines(corpus, data.Items.Select(i => i.ToText()).Concat(data.Users.Select(u => string.Join(" <|item|> ", u.Items.Select(id => text[id])))));
+        string[] common = ["pretrain", "--corpus", corpus, "--config", Preset(), "--vocab-size", "400", "--steps", "300", "--checkpoint-every", "10",
+            "--eval-every", "50", "--seq-len", "32", "--batch-size", "4", "--seed", "3"];
+
+        string straight = Path.Combine(_dir, "straight");
+        Assert.That(RunToEnd([.. common, "--out", straight]), Is.EqualTo(0));
+
+        string killed = Path.Combine(_dir, "killed");
+        using (Process p = Start([.. common, "--out", killed]))
+        {
+            string log = Path.Combine(killed, "train_log.jsonl");
+            var clock = Stopwatch.StartNew();
+            while (LogLines(log) < 35 && !p.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                Thread.Sleep(5);
+            }
+
+            Assert.That(p.HasExited, Is.False, "the run must still be going when it is killed (make it longer if this fails)");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+
+        int killedAt = LogLines(Path.Combine(killed, "train_log.jsonl"));
+        Assert.That(killedAt, Is.LessThan(300));
+        Assert.That(RunToEnd(["pretrain", "--out", killed, "--resume"]), Is.EqualTo(0));
+
+        string[] a = Steps(Path.Combine(straight, "train_log.jsonl")), b = Steps(Path.Combine(killed, "train_log.jsonl"));
+        Assert.That(a, Has.Length.EqualTo(300));
+        Assert.That(b, Is.EqualTo(a), $"killed after about {killedAt} logged steps; every step's loss must match");
+        Assert.That(File.ReadAllBytes(Path.Combine(killed, "checkpoint", "model.safetensors")), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, "checkpoint", "model.safetensors"))));
+        Assert.That(File.ReadAllBytes(Path.Combine(killed, "checkpoint", "optimizer.safetensors")), Is.EqualTo(File.ReadAllBytes(Path.Combine(straight, "checkpoint", "optimizer.safetensors"))));
+    }
+
+    [Test]
+    public void SecondRunIntoTheSameFolderNeedsResume()
+    {
+        string corpus = Path.Combine(_dir, "c.txt");
+        File.WriteAllLines(corpus, Enumerable.Repeat("title: Gentle Cleanser; brand: Loti; category: beauty > cleanser", 200));
+        string[] args = ["pretrain", "--corpus", corpus, "--config", Preset(), "--vocab-size", "300", "--steps", "2", "--seq-len", "16", "--batch-size", "2", "--out", Path.Combine(_dir, "run")];
+        Assert.That(RunToEnd(args), Is.EqualTo(0));
+        Assert.That(RunToEnd(args), Is.EqualTo(2));
+        Assert.That(RunToEnd(["pretrain", "--out", Path.Combine(_dir, "nothing"), "--resume"]), Is.EqualTo(2));
+    }
+
+    private static string Preset([CallerFilePath] string here = "") => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "models", "tiny.json"));
+
+    private static string[] Steps(string log) => File.ReadLines(log).Select(l =>
+    {
+        JsonElement e = JsonDocument.Parse(l).RootElement;
+        return $"{e.GetProperty("step")} {e.GetProperty("loss")} {e.GetProperty("lr")} {(e.TryGetProperty("val_loss", out JsonElement v) ? v.ToString() : "-")}";
+    }).ToArray();
+
+    private static int LogLines(string path)
+    {
+        try
+        {
+            return File.Exists(path) ? File.ReadLines(path).Count(l => l.EndsWith('}')) : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static Process Start(string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "calrec.dll"));
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static int RunToEnd(string[] args)
+    {
+        using Process p = Start(args);
+        p.WaitForExit();
+        return p.ExitCode;
+    }
+}
