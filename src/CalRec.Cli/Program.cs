@@ -7,7 +7,15 @@ namespace CalRec.Cli;
 public static class Program
 {
     /// <summary>Parses the command line and runs the chosen command.</summary>
-    public static Task<int> Main(string[] args) => BuildRoot().Parse(args).InvokeAsync();
+    /// <remarks>
+    /// On Ctrl+C the running command's cancellation token fires and long commands stop after their current step and save
+    /// a checkpoint; the process waits up to <see cref="ShutdownGrace"/> for that before exiting with code 130.
+    /// </remarks>
+    public static Task<int> Main(string[] args) =>
+        BuildRoot().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = ShutdownGrace });
+
+    /// <summary>How long Ctrl+C waits for a command to finish its clean stop.</summary>
+    public static TimeSpan ShutdownGrace { get; } = TimeSpan.FromMinutes(5);
 
     /// <summary>The full command tree (also used by tests).</summary>
     public static RootCommand BuildRoot()

@@ -65,6 +65,36 @@ public class PretrainResumeTests
     }
 
     [Test]
+    public void CtrlCSavesACheckpointAtTheLastCompletedStepAndExits130()
+    {
+        string corpus = Path.Combine(_dir, "c.txt");
+        SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 30 });
+        File.WriteAllLines(corpus, data.Items.Select(i => i.ToText()));
+        string run = Path.Combine(_dir, "interrupted");
+        using Process p = Start(["pretrain", "--corpus", corpus, "--config", Preset(), "--vocab-size", "400", "--steps", "100000", "--checkpoint-every", "1000",
+            "--seq-len", "32", "--batch-size", "4", "--out", run]);
+        string log = Path.Combine(run, "train_log.jsonl");
+        var clock = Stopwatch.StartNew();
+        while (LogLines(log) < 20 && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Thread.Sleep(5);
+        }
+
+        Assert.That(p.HasExited, Is.False);
+        using (Process kill = Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            kill.WaitForExit();
+        }
+
+        Assert.That(p.WaitForExit(TimeSpan.FromSeconds(60)), Is.True, "SIGINT stops the run");
+        Assert.That(p.ExitCode, Is.EqualTo(130));
+        int lastLogged = LogLines(log);
+        using JsonDocument state = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoint", "trainer_state.json")));
+        Assert.That(state.RootElement.GetProperty("step").GetInt32(), Is.EqualTo(lastLogged), "the checkpoint holds every completed step");
+        Assert.That(lastLogged, Is.LessThan(1000), "stopped long before a periodic checkpoint would have been written");
+    }
+
+    [Test]
     public void SecondRunIntoTheSameFolderNeedsResume()
     {
         string corpus = Path.Combine(_dir, "c.txt");

@@ -185,3 +185,45 @@ public class PresetTests
         Assert.That(File.ReadAllText(Path.Combine(ModelsDir(), "README.md")), Does.Contain(parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)));
     }
 }
+
+[TestFixture]
+public class CheckpointErrorTests
+{
+    [Test]
+    public void TokenizerLargerThanVocabularyIsAClearError()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "calrec-vocab-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var tok = CalRec.Text.Tokenization.BpeTokenizer.Train(["abc abd abe"], new CalRec.Text.Tokenization.BpeTrainerOptions { VocabularySize = 300, MinFrequency = 1 });
+            Assert.That(tok.VocabularySize, Is.GreaterThan(DecoderTests.Llama.VocabSize));
+            HuggingFaceCheckpoint.Save(new DecoderLM(DecoderTests.Llama), tok, dir);
+            var ex = Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir));
+            Assert.That(ex!.Message, Does.Contain("tokenizer has").And.Contain("vocab_size is 50"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+    }
+
+    [Test]
+    public void MissingFolderPiecesAreNamed()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "calrec-empty-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Assert.That(Assert.Throws<FileNotFoundException>(() => HuggingFaceCheckpoint.Load(dir))!.Message, Does.Contain("no config.json"));
+            DecoderTests.Llama.Save(Path.Combine(dir, "config.json"));
+            Assert.That(Assert.Throws<FileNotFoundException>(() => HuggingFaceCheckpoint.Load(dir))!.Message, Does.Contain("neither model.safetensors"));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

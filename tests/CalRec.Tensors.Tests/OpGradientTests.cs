@@ -76,6 +76,9 @@ public class OpGradientTests
     public void Gelu() => Check(x => F.gelu(x[0].mul(2f)), [Rand(1, 4, 5)]);
 
     [Test]
+    public void ReluAwayFromTheKink() => Check(x => F.relu(x[0].mul(x[0]).add(-0.3f)), [Rand(1, 4, 5)]);
+
+    [Test]
     public void Silu() => Check(x => F.silu(x[0].mul(2f)), [Rand(1, 4, 5)]);
 
     [Test]

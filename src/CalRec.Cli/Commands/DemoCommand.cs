@@ -26,7 +26,7 @@ internal static class DemoCommand
         var steps = new Option<int>("--steps") { Description = "Training steps.", DefaultValueFactory = _ => 300 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for data, weights and batch order.", DefaultValueFactory = _ => 42UL };
         var cmd = new Command("demo", "Run the main job end to end on the embedded synthetic catalogue.") { output, steps, seed };
-        cmd.SetAction((p, ct) => Task.FromResult(Run(p.GetValue(output)!, p.GetValue(steps), p.GetValue(seed), ct)));
+        cmd.SetAction((p, ct) => Task.Run(() => Run(p.GetValue(output)!, p.GetValue(steps), p.GetValue(seed), ct), CancellationToken.None));
         return cmd;
     }
 

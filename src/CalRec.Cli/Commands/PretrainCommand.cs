@@ -43,7 +43,7 @@ internal static class PretrainCommand
         {
             corpus, data, config, tokenizer, vocab, output, steps, batch, seqLen, lr, warmup, evalEvery, patience, checkpointEvery, maxHistory, seed, resume,
         };
-        cmd.SetAction((p, ct) =>
+        cmd.SetAction((p, ct) => Task.Run(() =>
         {
             try
             {
@@ -65,14 +65,14 @@ internal static class PretrainCommand
                     ["max_history"] = p.GetValue(maxHistory),
                     ["seed"] = p.GetValue(seed),
                 };
-                return Task.FromResult(Run(p.GetValue(output)!.FullName, settings, p.GetValue(resume), ct));
+                return Run(p.GetValue(output)!.FullName, settings, p.GetValue(resume), ct);
             }
             catch (Exception ex) when (ex is DataFormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException)
             {
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return Task.FromResult(2);
+                return 2;
             }
-        });
+        }, CancellationToken.None));
         return cmd;
     }
 

@@ -1,3 +1,5 @@
+using CalRec.Data.Core;
+using CalRec.Data.Normalized;
 using CalRec.Tensors;
 
 namespace CalRec.Data.Synthetic;
@@ -69,6 +71,12 @@ public sealed class SyntheticCatalog
 
     /// <summary>The users, each with a chronological history.</summary>
     public IReadOnlyList<SyntheticUser> Users { get; }
+
+    /// <summary>The catalogue and histories as an <see cref="InteractionDataset"/> (attributes in <c>extra</c>).</summary>
+    public InteractionDataset ToDataset(string name = "synthetic") => InteractionDataset.Create(
+        name,
+        Items.Select(i => new CatalogItem(i.Id, i.Title, $"brand={i.Brand}; category={i.Category}; domain={i.Domain}")).ToList(),
+        Users.Select(u => new UserSequence(u.Id, u.Items, null)));
 
     /// <summary>Generates the dataset.</summary>
     public static SyntheticCatalog Generate(SyntheticCatalogOptions? options = null)

@@ -25,6 +25,30 @@ public static partial class Functional
         return y;
     }
 
+    /// <summary>ReLU: <c>max(x, 0)</c> (gradient 0 at 0).</summary>
+    public static Tensor relu(Tensor x)
+    {
+        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        TensorPrimitives.Max(x.Data, 0f, y.Data);
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () =>
+            {
+                ReadOnlySpan<float> g = y.grad!.Data, xs = x.Data;
+                Span<float> gx = x.GradSpan();
+                for (int i = 0; i < xs.Length; i++)
+                {
+                    if (xs[i] > 0f)
+                    {
+                        gx[i] += g[i];
+                    }
+                }
+            });
+        }
+
+        return y;
+    }
+
     /// <summary>SiLU (swish): <c>x·σ(x)</c>.</summary>
     public static Tensor silu(Tensor x)
     {

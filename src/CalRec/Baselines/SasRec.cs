@@ -1,0 +1,183 @@
+using CalRec.Data.Splits;
+using CalRec.Evaluation;
+using CalRec.Tensors;
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.Optim;
+
+namespace CalRec.Baselines;
+
+/// <summary>SASRec hyper-parameters (defaults: the public implementation's, with full-softmax cross-entropy).</summary>
+public sealed record SasRecOptions
+{
+    /// <summary>Embedding and hidden size.</summary>
+    public int Hidden { get; init; } = 64;
+
+    /// <summary>Transformer blocks.</summary>
+    public int Blocks { get; init; } = 2;
+
+    /// <summary>Attention heads.</summary>
+    public int Heads { get; init; } = 1;
+
+    /// <summary>Most recent items the model reads.</summary>
+    public int MaxLength { get; init; } = 50;
+
+    /// <summary>Dropout rate.</summary>
+    public float Dropout { get; init; } = 0.5f;
+
+    /// <summary>Users per step.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Adam learning rate.</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Most passes over the users.</summary>
+    public int MaxEpochs { get; init; } = 200;
+
+    /// <summary>Stop after this many epochs without a better validation NDCG@10.</summary>
+    public int Patience { get; init; } = 5;
+
+    /// <summary>Stop after this much training time (the best epoch so far is kept).</summary>
+    public TimeSpan? TimeBudget { get; init; }
+
+    /// <summary>Seed for weights, dropout and batch order.</summary>
+    public ulong Seed { get; init; } = 42;
+}
+
+/// <summary>Progress after one SASRec epoch.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Loss">Mean training loss of the epoch.</param>
+/// <param name="ValidationNdcg10">Validation NDCG@10 after the epoch.</param>
+/// <param name="Seconds">Training seconds of the epoch (validation excluded).</param>
+public sealed record SasRecEpochReport(int Epoch, double Loss, double ValidationNdcg10, double Seconds);
+
+/// <summary>A fitted SASRec: scores every item from the last <see cref="SasRecOptions.MaxLength"/> items of a history.</summary>
+public sealed class SasRecScorer : IRecommenderScorer
+{
+    private const int ChunkUsers = 512;
+
+    internal SasRecScorer(SasRecModel model) => Model = model;
+
+    internal SasRecModel Model { get; }
+
+    /// <inheritdoc />
+    public int ItemCount => Model.ItemCount;
+
+    /// <inheritdoc />
+    public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
+    {
+        Model.eval();
+        int t = Model.MaxLength, n = ItemCount;
+        for (int start = 0; start < histories.Count; start += ChunkUsers)
+        {
+            int b = Math.Min(ChunkUsers, histories.Count - start);
+            int[] rows = new int[b * t];
+            for (int i = 0; i < b; i++)
+            {
+                SasRec.FillLeftPadded(histories[start + i], rows.AsSpan(i * t, t));
+            }
+
+            using TensorScope scope = TensorScope.Begin();
+            using Tape.NoGradScope noGrad = Tape.no_grad();
+            Tensor hidden = Model.Forward(rows, b, t);
+            int[] last = Enumerable.Range(0, b).Select(i => (i * t) + t - 1).ToArray();
+            Model.Scores(Functional.gather_rows(hidden.reshape(b * t, -1), last)).Data.CopyTo(scores.Slice(start * n, b * n));
+        }
+    }
+}
+
+/// <summary>Trains SASRec on the training part of a leave-one-out split, every position at once, with full-softmax cross-entropy.</summary>
+public static class SasRec
+{
+    /// <summary>
+    /// Trains with early stopping on validation NDCG@10 and returns the scorer with the best epoch's weights.
+    /// </summary>
+    public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecOptions options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default)
+    {
+        int n = split.Data.ItemCount, t = options.MaxLength;
+        var model = new SasRecModel(n, options.Hidden, options.Blocks, options.Heads, t, options.Dropout, options.Seed);
+        var scorer = new SasRecScorer(model);
+        var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
+        var order = new Generator(options.Seed + 1);
+        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
+        double best = double.NegativeInfinity;
+        float[][]? bestWeights = null;
+        int sinceBest = 0;
+        var budget = System.Diagnostics.Stopwatch.StartNew();
+        for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            order.Shuffle<int>(users);
+            model.train();
+            double lossSum = 0;
+            int steps = 0;
+            for (int start = 0; start < users.Length && !cancellation.IsCancellationRequested; start += options.BatchSize)
+            {
+                int b = Math.Min(options.BatchSize, users.Length - start);
+                int[] rows = new int[b * t], targets = new int[b * t];
+                for (int i = 0; i < b; i++)
+                {
+                    int[] s = split.Train[users[start + i]];
+                    FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
+                    Span<int> tg = targets.AsSpan(i * t, t);
+                    tg.Fill(Functional.IgnoreIndex);
+                    int len = Math.Min(t, s.Length - 1);
+                    for (int j = 0; j < len; j++)
+                    {
+                        tg[t - len + j] = s[s.Length - len + j];
+                    }
+                }
+
+                using TensorScope scope = TensorScope.Begin();
+                opt.zero_grad();
+                Tensor loss = Functional.cross_entropy(model.Scores(model.Forward(rows, b, t).reshape(b * t, options.Hidden)), targets);
+                loss.backward();
+                opt.step();
+                lossSum += loss.item();
+                steps++;
+            }
+
+            double seconds = clock.Elapsed.TotalSeconds;
+            RankingMetrics val = RankingEvaluator.Evaluate(scorer, split.Validation, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
+            double ndcg = val["ndcg@10"].Value;
+            progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
+            if (ndcg > best)
+            {
+                best = ndcg;
+                sinceBest = 0;
+                bestWeights = model.parameters().Select(p => p.ToArray()).ToArray();
+            }
+            else if (++sinceBest >= options.Patience)
+            {
+                break;
+            }
+
+            if (options.TimeBudget is { } limit && budget.Elapsed > limit)
+            {
+                break;
+            }
+        }
+
+        if (bestWeights is not null)
+        {
+            int i = 0;
+            foreach (Tensor p in model.parameters())
+            {
+                bestWeights[i++].CopyTo(p.Data);
+            }
+        }
+
+        model.eval();
+        return scorer;
+    }
+
+    internal static void FillLeftPadded(ReadOnlySpan<int> items, Span<int> row)
+    {
+        int t = row.Length, len = Math.Min(t, items.Length);
+        row[..(t - len)].Clear();
+        for (int j = 0; j < len; j++)
+        {
+            row[t - len + j] = items[items.Length - len + j] + 1;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+using CalRec.Baselines;
+using CalRec.Data.Core;
+using CalRec.Data.Normalized;
+using CalRec.Data.Splits;
+using CalRec.Evaluation;
+
+namespace CalRec.Tests;
+
+[TestFixture]
+public class RankingEvaluatorTests
+{
+    private sealed class FixedScorer(float[] scores) : IRecommenderScorer
+    {
+        public int ItemCount => scores.Length;
+
+        public void Score(IReadOnlyList<int[]> histories, Span<float> output)
+        {
+            for (int i = 0; i < histories.Count; i++)
+            {
+                scores.CopyTo(output.Slice(i * scores.Length, scores.Length));
+            }
+        }
+    }
+
+    [Test]
+    public void RankCountsHigherScoresAndBreaksTiesByIndex()
+    {
+        float[] s = [0.1f, 0.5f, 0.5f, 0.9f, 0.2f];
+        Assert.That(RankingEvaluator.RankOf(s, 2, null), Is.EqualTo(2), "0.9 is higher; item 1 ties and comes first");
+        Assert.That(RankingEvaluator.RankOf(s, 1, null), Is.EqualTo(1));
+        Assert.That(RankingEvaluator.RankOf(s, 2, [3]), Is.EqualTo(1), "seen item 3 is removed");
+        Assert.That(RankingEvaluator.RankOf(s, 2, [1, 3]), Is.EqualTo(0));
+        Assert.That(RankingEvaluator.RankOf(s, 0, [0]), Is.EqualTo(4), "the target itself is never excluded");
+    }
+
+    [Test]
+    public void MetricsMatchHandComputedValues()
+    {
+        // Target ranks 0, 1, 4 and 6 among 8 items with scores 7..0 for items 0..7 (no exclusion).
+        float[] scores = [7, 6, 5, 4, 3, 2, 1, 0];
+        EvaluationCase[] cases = [new(0, [], 0), new(1, [], 1), new(2, [], 4), new(3, [], 6)];
+        RankingMetrics m = RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { Ks = [1, 5, 20], BootstrapSamples = 200 });
+        Assert.That(m.Ranks, Is.EqualTo(new[] { 0, 1, 4, 6 }));
+        Assert.That(m["hr@1"].Value, Is.EqualTo(0.25));
+        Assert.That(m["hr@5"].Value, Is.EqualTo(0.75));
+        Assert.That(m["recall@20"].Value, Is.EqualTo(1.0), "K larger than the catalogue counts every target");
+        Assert.That(m["ndcg@5"].Value, Is.EqualTo((1 + (1 / Math.Log2(3)) + (1 / Math.Log2(6))) / 4).Within(1e-12));
+        Assert.That(m["mrr@5"].Value, Is.EqualTo((1 + 0.5 + 0.2) / 4).Within(1e-12));
+        Assert.That(m["ndcg@20"].Value, Is.EqualTo((1 + (1 / Math.Log2(3)) + (1 / Math.Log2(6)) + (1 / Math.Log2(8))) / 4).Within(1e-12));
+        Assert.That(m.CoverageAtMaxK, Is.EqualTo(1.0));
+        MetricWithInterval ci = m["ndcg@5"];
+        Assert.That(ci.Low, Is.LessThanOrEqualTo(ci.Value));
+        Assert.That(ci.High, Is.GreaterThanOrEqualTo(ci.Value));
+        Assert.That(ci.High - ci.Low, Is.GreaterThan(0));
+        Assert.That(m.ToDictionary()["users"], Is.EqualTo(4));
+    }
+
+    [Test]
+    public void SeenItemsAreExcludedByDefaultAndCanBeKept()
+    {
+        float[] scores = [9, 8, 7, 6];
+        EvaluationCase[] cases = [new(0, [0, 1], 2)];
+        Assert.That(RankingEvaluator.Evaluate(new FixedScorer(scores), cases).Ranks[0], Is.EqualTo(0));
+        Assert.That(RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { ExcludeSeen = false }).Ranks[0], Is.EqualTo(2));
+    }
+
+    [Test]
+    public void MostPopularOnLeaveOneOutSplit()
+    {
+        var items = Enumerable.Range(0, 5).Select(i => new CatalogItem($"i{i}", $"item {i}", string.Empty)).ToList();
+        UserSequence[] users =
+        [
+            new("a", ["i0", "i1", "i2", "i3"], null),
+            new("b", ["i0", "i1", "i4", "i2"], null),
+            new("c", ["i1", "i0", "i3", "i4"], null),
+        ];
+        var split = new LeaveOneOutSplit(InteractionDataset.Create("toy", items, users));
+        Assert.That(split.Train.Select(t => t.Length), Is.EqualTo(new[] { 2, 2, 2 }));
+        Assert.That(split.Test.Select(c => c.Target), Is.EqualTo(new[] { 3, 2, 4 }));
+        Assert.That(split.Validation.Select(c => c.Target), Is.EqualTo(new[] { 2, 4, 3 }));
+        var pop = new MostPopularScorer(split.Train, 5);
+        Assert.That(pop.Counts, Is.EqualTo(new float[] { 3, 3, 0, 0, 0 }));
+        RankingMetrics m = RankingEvaluator.Evaluate(pop, split.Test, new RankingEvaluatorOptions { Ks = [1, 3], BootstrapSamples = 0 });
+        // User a: seen {0,1,2}; remaining 3 (0), 4 (0): target 3 ties with 4 and wins by index -> rank 0.
+        // User b: seen {0,1,4}; remaining 2, 3: target 2 -> rank 0. User c: seen {1,0,3}; remaining 2, 4: target 4 -> rank 1.
+        Assert.That(m.Ranks, Is.EqualTo(new[] { 0, 0, 1 }));
+    }
+
+    [Test]
+    public void PairedComparisonOfIdenticalModelsIsZero()
+    {
+        float[] scores = [3, 2, 1];
+        EvaluationCase[] cases = [new(0, [], 1), new(1, [], 2)];
+        RankingMetrics a = RankingEvaluator.Evaluate(new FixedScorer(scores), cases);
+        MetricWithInterval d = a.CompareNdcg(a, 10);
+        Assert.That((d.Value, d.Low, d.High), Is.EqualTo((0.0, 0.0, 0.0)));
+    }
+}
