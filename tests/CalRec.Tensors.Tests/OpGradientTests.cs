@@ -28,6 +28,9 @@ public class OpGradientTests
     public void MulBroadcastBothSides() => Check(x => x[0].mul(x[1]), [Rand(1, 3, 1), Rand(2, 1, 4)]);
 
     [Test]
+    public void MulTrailingDimensionBroadcast() => Check(x => x[0].mul(x[1]), [Rand(1, 2, 3, 4), Rand(2, 2, 3, 1)]);
+
+    [Test]
     public void DivByPositive() => Check(x => x[0].div(x[1].mul(x[1]).add(1f)), [Rand(1, 2, 7), Rand(2, 7)]);
 
     [Test]

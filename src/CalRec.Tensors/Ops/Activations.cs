@@ -200,9 +200,19 @@ public static partial class Functional
 
         float keep = 1f / (1f - p);
         float[] mask = BufferPool.Rent(x.numel, clear: false);
-        for (int i = 0; i < x.numel; i++)
+        // Two keep/drop decisions per 64 random bits: element dropped when its 32-bit half is below p·2³².
+        uint threshold = (uint)Math.Min(uint.MaxValue, (double)p * 4294967296.0);
+        int count = x.numel, i = 0;
+        for (; i + 1 < count; i += 2)
         {
-            mask[i] = generator.NextFloat() >= p ? keep : 0f;
+            ulong bits = generator.NextUInt64();
+            mask[i] = (uint)bits >= threshold ? keep : 0f;
+            mask[i + 1] = (uint)(bits >> 32) >= threshold ? keep : 0f;
+        }
+
+        if (i < count)
+        {
+            mask[i] = (uint)generator.NextUInt64() >= threshold ? keep : 0f;
         }
 
         Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));

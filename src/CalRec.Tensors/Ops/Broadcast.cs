@@ -47,6 +47,17 @@ internal static class Broadcast
             return;
         }
 
+        if (TrailingRepeat(srcShape, outShape) is int repeat)
+        {
+            // [..., 1] against [..., d]: each value fills d consecutive outputs (masks over the feature axis).
+            for (int i = 0; i < src.Length; i++)
+            {
+                dst.Slice(i * repeat, repeat).Fill(src[i]);
+            }
+
+            return;
+        }
+
         int[] strides = SourceStrides(srcShape, outShape);
         int[] index = new int[outShape.Length];
         for (int i = 0; i < dst.Length; i++)
@@ -95,6 +106,16 @@ internal static class Broadcast
             return;
         }
 
+        if (TrailingRepeat(dstShape, outShape) is int repeat)
+        {
+            for (int i = 0; i < dst.Length; i++)
+            {
+                dst[i] += sign * System.Numerics.Tensors.TensorPrimitives.Sum(full.Slice(i * repeat, repeat));
+            }
+
+            return;
+        }
+
         int[] strides = SourceStrides(dstShape, outShape);
         int[] index = new int[outShape.Length];
         for (int i = 0; i < full.Length; i++)
@@ -108,6 +129,25 @@ internal static class Broadcast
             dst[s] += sign * full[i];
             Increment(index, outShape);
         }
+    }
+
+    /// <summary>When <paramref name="small"/> equals <paramref name="big"/> except for a last dimension of 1, the size of that dimension in <paramref name="big"/>.</summary>
+    private static int? TrailingRepeat(int[] small, int[] big)
+    {
+        if (small.Length != big.Length || small.Length == 0 || small[^1] != 1)
+        {
+            return null;
+        }
+
+        for (int i = 0; i < small.Length - 1; i++)
+        {
+            if (small[i] != big[i])
+            {
+                return null;
+            }
+        }
+
+        return big[^1];
     }
 
     private static bool IsSuffix(int[] small, int[] big)

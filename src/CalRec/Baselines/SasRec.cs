@@ -42,6 +42,12 @@ public sealed record SasRecOptions
 
     /// <summary>Seed for weights, dropout and batch order.</summary>
     public ulong Seed { get; init; } = 42;
+
+    /// <summary>
+    /// Initial item table, row-major [items, Hidden] (LLM2SASRec: PCA-reduced language-model embeddings). Rescaled to the
+    /// default initialization's standard deviation and kept trainable. Null: random initialization.
+    /// </summary>
+    public float[]? InitialItemEmbeddings { get; init; }
 }
 
 /// <summary>Progress after one SASRec epoch.</summary>
@@ -67,10 +73,11 @@ public sealed class SasRecScorer : IRecommenderScorer
     public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
     {
         Model.eval();
-        int t = Model.MaxLength, n = ItemCount;
+        int n = ItemCount;
         for (int start = 0; start < histories.Count; start += ChunkUsers)
         {
             int b = Math.Min(ChunkUsers, histories.Count - start);
+            int t = Math.Max(1, Math.Min(Model.MaxLength, Enumerable.Range(start, b).Max(i => histories[i].Length)));
             int[] rows = new int[b * t];
             for (int i = 0; i < b; i++)
             {
@@ -94,12 +101,29 @@ public static class SasRec
     /// </summary>
     public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecOptions options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default)
     {
-        int n = split.Data.ItemCount, t = options.MaxLength;
-        var model = new SasRecModel(n, options.Hidden, options.Blocks, options.Heads, t, options.Dropout, options.Seed);
+        int n = split.Data.ItemCount, maxT = options.MaxLength;
+        var model = new SasRecModel(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
+        if (options.InitialItemEmbeddings is { } init)
+        {
+            if (init.Length != n * options.Hidden)
+            {
+                throw new ArgumentException($"Initial item embeddings have {init.Length} values; {n} items x {options.Hidden} dimensions need {n * options.Hidden}.");
+            }
+
+            double variance = init.Select(x => (double)x * x).Average() - Math.Pow(init.Average(x => (double)x), 2);
+            float scale = (float)(1.0 / Math.Sqrt(options.Hidden) / Math.Sqrt(Math.Max(variance, 1e-12)));
+            Span<float> table = model.item_emb.weight.Data[options.Hidden..];
+            System.Numerics.Tensors.TensorPrimitives.Multiply(init, scale, table);
+        }
+
         var scorer = new SasRecScorer(model);
         var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
         var order = new Generator(options.Seed + 1);
-        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
+        // Users sorted by history length and cut into batches, so each batch pads only to its own longest history;
+        // the batch order is shuffled every epoch.
+        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2)
+            .OrderBy(u => Math.Min(maxT, split.Train[u].Length - 1)).ThenBy(u => u).ToArray();
+        int[] batchStarts = Enumerable.Range(0, (users.Length + options.BatchSize - 1) / options.BatchSize).Select(i => i * options.BatchSize).ToArray();
         double best = double.NegativeInfinity;
         float[][]? bestWeights = null;
         int sinceBest = 0;
@@ -107,30 +131,40 @@ public static class SasRec
         for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            order.Shuffle<int>(users);
+            order.Shuffle<int>(batchStarts);
             model.train();
             double lossSum = 0;
             int steps = 0;
-            for (int start = 0; start < users.Length && !cancellation.IsCancellationRequested; start += options.BatchSize)
+            foreach (int start in batchStarts)
             {
+                if (cancellation.IsCancellationRequested)
+                {
+                    break;
+                }
+
                 int b = Math.Min(options.BatchSize, users.Length - start);
-                int[] rows = new int[b * t], targets = new int[b * t];
+                int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[users[i]].Length - 1));
+                int[] rows = new int[b * t];
+                var positions = new List<int>(b * 16);
+                var targets = new List<int>(b * 16);
                 for (int i = 0; i < b; i++)
                 {
                     int[] s = split.Train[users[start + i]];
                     FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
-                    Span<int> tg = targets.AsSpan(i * t, t);
-                    tg.Fill(Functional.IgnoreIndex);
                     int len = Math.Min(t, s.Length - 1);
                     for (int j = 0; j < len; j++)
                     {
-                        tg[t - len + j] = s[s.Length - len + j];
+                        positions.Add((i * t) + t - len + j);
+                        targets.Add(s[s.Length - len + j]);
                     }
                 }
 
+                // Every position with a next item is a training example; the item softmax is computed for those
+                // positions only (short histories leave most of the window as padding).
                 using TensorScope scope = TensorScope.Begin();
                 opt.zero_grad();
-                Tensor loss = Functional.cross_entropy(model.Scores(model.Forward(rows, b, t).reshape(b * t, options.Hidden)), targets);
+                Tensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
+                Tensor loss = Functional.cross_entropy(model.Scores(hidden), [.. targets]);
                 loss.backward();
                 opt.step();
                 lossSum += loss.item();

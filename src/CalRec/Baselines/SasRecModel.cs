@@ -49,15 +49,25 @@ internal sealed class SasRecModel : Module
 
     public LayerNorm last_layernorm { get; }
 
-    /// <summary>Hidden states [B, T, d] for left-padded item rows <paramref name="rows"/> [B·T] (0 = padding, item i = i + 1).</summary>
+    /// <summary>
+    /// Hidden states [B, T, d] for left-padded item rows <paramref name="rows"/> [B·T] (0 = padding, item i = i + 1),
+    /// T at most <see cref="MaxLength"/>. Positions count back from the end of the full window (the last item is always
+    /// at position MaxLength - 1), so a batch padded only to its longest history computes exactly what a full-length
+    /// window would.
+    /// </summary>
     public Tensor Forward(int[] rows, int b, int t)
     {
+        if (t > _maxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(t), $"Window of {t} items exceeds the model's {_maxLength}.");
+        }
+
         float[] maskData = new float[b * t];
         int[] positions = new int[b * t];
         for (int i = 0; i < b * t; i++)
         {
             maskData[i] = rows[i] != 0 ? 1f : 0f;
-            positions[i] = i % t;
+            positions[i] = _maxLength - t + (i % t);
         }
 
         Tensor mask = Tensor.from(maskData, b, t);

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CalRec.Baselines;
+using CalRec.Data;
+using CalRec.Data.Core;
+using CalRec.Data.Splits;
+using CalRec.Evaluation;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Tensors.LinearAlgebra;
+using CalRec.Text.Tokenization;
+using Spectre.Console;
+
+namespace CalRec.Cli.Commands;
+
+/// <summary>
+/// <c>calrec report baselines</c>: trains MostPopular and SASRec on a dataset's leave-one-out training split and evaluates
+/// them on the test split (full ranking, seen items excluded), printing one table (or JSON lines) with confidence
+/// intervals, training time and peak memory. This is the command behind docs/results.md.
+/// </summary>
+internal static class ReportCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<DirectoryInfo>("--data") { Description = "Dataset folder in the normalized layout.", Required = true };
+        var hidden = new Option<int>("--hidden") { DefaultValueFactory = _ => 64, Description = "SASRec hidden size." };
+        var maxLen = new Option<int>("--max-length") { DefaultValueFactory = _ => 50, Description = "SASRec history length." };
+        var dropout = new Option<float>("--dropout") { DefaultValueFactory = _ => 0.5f, Description = "SASRec dropout." };
+        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 200, Description = "SASRec epoch limit." };
+        var patience = new Option<int>("--patience") { DefaultValueFactory = _ => 5, Description = "SASRec early-stopping patience (epochs)." };
+        var minutes = new Option<double>("--minutes") { DefaultValueFactory = _ => 10, Description = "SASRec training time budget." };
+        var lr = new Option<float>("--lr") { DefaultValueFactory = _ => 1e-3f, Description = "SASRec learning rate." };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128, Description = "SASRec users per step." };
+        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 42UL, Description = "Seed." };
+        var json = new Option<bool>("--json") { Description = "One JSON object per model." };
+        var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
+        var baselines = new Command("baselines", "Train and evaluate MostPopular, SASRec and (with --lm) LLMSeqSim and LLM2SASRec on one dataset.")
+        {
+            data, hidden, maxLen, dropout, epochs, patience, minutes, lr, batch, seed, json, lm,
+        };
+        baselines.SetAction((p, ct) => Task.Run(() =>
+        {
+            try
+            {
+                return Run(p.GetValue(data)!.FullName, new SasRecOptions
+                {
+                    Hidden = p.GetValue(hidden),
+                    MaxLength = p.GetValue(maxLen),
+                    Dropout = p.GetValue(dropout),
+                    MaxEpochs = p.GetValue(epochs),
+                    Patience = p.GetValue(patience),
+                    TimeBudget = TimeSpan.FromMinutes(p.GetValue(minutes)),
+                    LearningRate = p.GetValue(lr),
+                    BatchSize = p.GetValue(batch),
+                    Seed = p.GetValue(seed),
+                }, p.GetValue(json), p.GetValue(lm)?.FullName, ct);
+            }
+            catch (Exception ex) when (ex is DataFormatException or FileNotFoundException or DirectoryNotFoundException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
+                return 2;
+            }
+        }, CancellationToken.None));
+        var cmd = new Command("report", "Produce result tables.");
+        cmd.Subcommands.Add(baselines);
+        return cmd;
+    }
+
+    private static int Run(string folder, SasRecOptions sasrec, bool json, string? lmFolder, CancellationToken ct)
+    {
+        InteractionDataset data = InteractionDataset.Load(folder);
+        var split = new LeaveOneOutSplit(data);
+        if (!json)
+        {
+            AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions; {split.Test.Count:N0} test users");
+        }
+
+        var eval = new RankingEvaluatorOptions { Ks = [1, 5, 10, 20] };
+        var rows = new List<(string Name, RankingMetrics Metrics, double TrainSeconds, string Notes)>();
+        var clock = Stopwatch.StartNew();
+        var pop = new MostPopularScorer(split.Train, data.ItemCount);
+        rows.Add(("MostPopular", RankingEvaluator.Evaluate(pop, split.Test, eval), clock.Elapsed.TotalSeconds, string.Empty));
+
+        rows.Add(TrainSasRec("SASRec", split, sasrec, json, eval, ct));
+
+        if (lmFolder is not null)
+        {
+            clock.Restart();
+            (DecoderLM lm, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(lmFolder);
+            var embedder = new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{lmFolder}: no tokenizer.json."), Pooling.Mean);
+            float[] itemVectors = embedder.Encode(data.Items.Select(i => i.ToText()).ToList(), ct);
+            double embedSeconds = clock.Elapsed.TotalSeconds;
+            if (!json)
+            {
+                AnsiConsole.MarkupLineInterpolated($"  embedded {data.ItemCount:N0} item texts with {Path.GetFileName(lmFolder)} ({lm.parameter_count():N0} parameters) in {embedSeconds:F0} s");
+            }
+
+            foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
+            {
+                var sim = new LlmSeqSimScorer(itemVectors, embedder.Dimension, agg);
+                rows.Add(($"LLMSeqSim ({agg})", RankingEvaluator.Evaluate(sim, split.Test, eval), embedSeconds, "no training; embedding time"));
+            }
+
+            Pca pca = Pca.Fit(itemVectors, embedder.Dimension, sasrec.Hidden);
+            rows.Add(TrainSasRec("LLM2SASRec", split, sasrec with { InitialItemEmbeddings = pca.Transform(itemVectors) }, json, eval, ct));
+        }
+
+        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        if (json)
+        {
+            foreach ((string name, RankingMetrics m, double secs, string notes) in rows)
+            {
+                var o = new Dictionary<string, object> { ["dataset"] = data.Name, ["model"] = name, ["train_seconds"] = Math.Round(secs, 1), ["peak_working_set_mb"] = Math.Round(peakMb), ["notes"] = notes };
+                foreach ((string k, double v) in m.ToDictionary())
+                {
+                    o[k] = Math.Round(v, 5);
+                }
+
+                Console.WriteLine(JsonSerializer.Serialize(o));
+            }
+
+            return 0;
+        }
+
+        var table = new Table().AddColumns("model", "NDCG@10", "HR@10", "NDCG@20", "HR@20", "train s", "notes");
+        // One row per model, intervals in brackets.
+        foreach ((string name, RankingMetrics m, double secs, string notes) in rows)
+        {
+            string[] cells = [name, m["ndcg@10"].ToString(), m["hr@10"].ToString(), m["ndcg@20"].ToString(), m["hr@20"].ToString(),
+                secs.ToString("F0", CultureInfo.InvariantCulture), notes];
+            table.AddRow(cells.Select(Markup.Escape).ToArray());
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"peak working set {peakMb:F0} MB; intervals are bootstrap 95% over test users");
+        return 0;
+    }
+
+    private static (string, RankingMetrics, double, string) TrainSasRec(string label, LeaveOneOutSplit split, SasRecOptions options, bool json,
+        RankingEvaluatorOptions eval, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        int epochs = 0, bestEpoch = 0;
+        double best = double.NegativeInfinity;
+        SasRecScorer model = SasRec.Fit(split, options, r =>
+        {
+            epochs = r.Epoch;
+            if (r.ValidationNdcg10 > best)
+            {
+                best = r.ValidationNdcg10;
+                bestEpoch = r.Epoch;
+            }
+
+            if (!json)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label} epoch {r.Epoch,3}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4}, {r.Seconds:F1} s"));
+            }
+        }, ct);
+        double seconds = clock.Elapsed.TotalSeconds;
+        return ($"{label} (CE, d={options.Hidden}, len={options.MaxLength}, dropout={options.Dropout})", RankingEvaluator.Evaluate(model, split.Test, eval), seconds,
+            $"{epochs} epochs, best {bestEpoch}");
+    }
+}
