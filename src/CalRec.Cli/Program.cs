@@ -26,6 +26,7 @@ public static class Program
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
         return root;
     }

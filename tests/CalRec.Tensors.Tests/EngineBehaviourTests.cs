@@ -88,3 +88,44 @@ public class EngineBehaviourTests
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.cross_entropy(Tensor.zeros(2, 3), [0, 3]))!.Message, Does.Contain("target 3 at row 1"));
     }
 }
+
+[TestFixture]
+[NonParallelizable]
+public class BufferPoolTests
+{
+    [TestCase(1, 16)]
+    [TestCase(17, 20)]
+    [TestCase(1000, 1024)]
+    [TestCase(1025, 1280)]
+    [TestCase(1281, 1536)]
+    [TestCase(77_000_000, 83_886_080)]
+    public void SizeClassesWasteAtMostAQuarter(int length, int expected)
+    {
+        Assert.That(BufferPool.SizeClass(length), Is.EqualTo(expected));
+        Assert.That(BufferPool.SizeClass(length), Is.LessThanOrEqualTo(Math.Max(16, length * 1.25)));
+    }
+
+    [Test]
+    public void PoolNeverHoldsMoreThanItsCap()
+    {
+        long saved = BufferPool.MaxPooledBytes;
+        try
+        {
+            BufferPool.Trim();
+            BufferPool.MaxPooledBytes = 1 << 20;
+            for (int i = 1; i < 200; i++)
+            {
+                BufferPool.Return(BufferPool.Rent(1000 * i, clear: false));
+            }
+
+            Assert.That(BufferPool.PooledBytes, Is.LessThanOrEqualTo(1 << 20));
+            float[] again = BufferPool.Rent(1000, clear: true);
+            Assert.That(again.AsSpan(0, 1000).ToArray(), Is.All.EqualTo(0f), "cleared on request");
+        }
+        finally
+        {
+            BufferPool.MaxPooledBytes = saved;
+            BufferPool.Trim();
+        }
+    }
+}

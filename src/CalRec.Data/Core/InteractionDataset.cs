@@ -20,9 +20,11 @@ public sealed class InteractionDataset
 {
     private readonly Dictionary<string, int> _itemIndex;
 
-    private InteractionDataset(string name, IReadOnlyList<CatalogItem> items, IReadOnlyList<string> users, IReadOnlyList<int[]> sequences, IReadOnlyList<string> warnings)
+    private InteractionDataset(string name, IReadOnlyList<CatalogItem> items, IReadOnlyList<string> users, IReadOnlyList<int[]> sequences,
+        IReadOnlyList<long[]>? timestamps, IReadOnlyList<string> warnings)
     {
         Name = name;
+        Timestamps = timestamps;
         Items = items;
         Users = users;
         Sequences = sequences;
@@ -45,6 +47,9 @@ public sealed class InteractionDataset
 
     /// <summary>Item indices per user, oldest first.</summary>
     public IReadOnlyList<int[]> Sequences { get; }
+
+    /// <summary>Unix seconds per interaction (same shape as <see cref="Sequences"/>), or null when any user lacks them.</summary>
+    public IReadOnlyList<long[]>? Timestamps { get; }
 
     /// <summary>Problems skipped while reading (empty with <see cref="BadRecordPolicy.Fail"/>).</summary>
     public IReadOnlyList<string> Warnings { get; }
@@ -95,6 +100,8 @@ public sealed class InteractionDataset
 
         var userIds = new List<string>();
         var sequences = new List<int[]>();
+        var timestamps = new List<long[]>();
+        bool allTimed = true;
         var warnings = new List<string>();
         var seenUsers = new HashSet<string>(StringComparer.Ordinal);
         long unknown = 0, empty = 0;
@@ -106,11 +113,18 @@ public sealed class InteractionDataset
             }
 
             var seq = new List<int>(u.Items.Count);
-            foreach (string id in u.Items)
+            var ts = new List<long>(u.Items.Count);
+            for (int k = 0; k < u.Items.Count; k++)
             {
+                string id = u.Items[k];
                 if (index.TryGetValue(id, out int i))
                 {
                     seq.Add(i);
+                    if (u.Timestamps is not null)
+                    {
+                        ts.Add(u.Timestamps[k]);
+                    }
+
                     continue;
                 }
 
@@ -138,6 +152,8 @@ public sealed class InteractionDataset
 
             userIds.Add(u.User);
             sequences.Add([.. seq]);
+            allTimed &= u.Timestamps is not null;
+            timestamps.Add([.. ts]);
         }
 
         if (unknown > 0)
@@ -150,6 +166,6 @@ public sealed class InteractionDataset
             warnings.Add($"{empty} users with empty histories skipped");
         }
 
-        return new InteractionDataset(name, items, userIds, sequences, warnings);
+        return new InteractionDataset(name, items, userIds, sequences, allTimed ? timestamps : null, warnings);
     }
 }

@@ -132,15 +132,15 @@ public sealed partial class Tensor
         if (a.numel != n)
         {
             ea = BufferPool.Rent(n, clear: false);
-            Broadcast.Expand(av, a._shape, ea, outShape);
-            av = ea;
+            Broadcast.Expand(av, a._shape, ea.AsSpan(0, n), outShape);
+            av = ea.AsSpan(0, n);
         }
 
         if (b.numel != n)
         {
             eb = BufferPool.Rent(n, clear: false);
-            Broadcast.Expand(bv, b._shape, eb, outShape);
-            bv = eb;
+            Broadcast.Expand(bv, b._shape, eb.AsSpan(0, n), outShape);
+            bv = eb.AsSpan(0, n);
         }
 
         switch (op)
@@ -192,8 +192,8 @@ public sealed partial class Tensor
         float[] eb = BufferPool.Rent(n, clear: false);
         float[] tmp = BufferPool.Rent(n, clear: false);
         Span<float> t = tmp.AsSpan(0, n);
-        Broadcast.Expand(a.Data, a._shape, ea, y._shape);
-        Broadcast.Expand(b.Data, b._shape, eb, y._shape);
+        Broadcast.Expand(a.Data, a._shape, ea.AsSpan(0, n), y._shape);
+        Broadcast.Expand(b.Data, b._shape, eb.AsSpan(0, n), y._shape);
         ReadOnlySpan<float> av = ea.AsSpan(0, n), bv = eb.AsSpan(0, n);
         if (a.requires_grad)
         {
