@@ -33,18 +33,7 @@ public sealed class Gpt2Attention : Module
         Tensor q = F.slice(qkv, -1, 0, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
         Tensor k = F.slice(qkv, -1, d, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
         Tensor v = F.slice(qkv, -1, 2 * d, d).reshape(b, t, _c.NumHeads, _c.HeadDim);
-        Tensor o;
-        if (cache is null)
-        {
-            o = F.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
-        }
-        else
-        {
-            cache.Write(layer, k, v);
-            o = F.cached_attention(q, cache.Keys(layer), cache.Values(layer), cache.Length + t, keyMask);
-        }
-
-        return c_proj.forward(o.reshape(b, t, d));
+        return c_proj.forward(KvCache.Attend(q, k, v, keyMask, cache, layer).reshape(b, t, d));
     }
 }
 

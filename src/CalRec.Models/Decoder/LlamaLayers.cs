@@ -43,18 +43,7 @@ public sealed class LlamaAttention : Module
         Tensor q = F.rope(q_proj.forward(x).reshape(b, t, _c.NumHeads, _c.HeadDim), _c.RopeTheta, start, positions);
         Tensor k = F.rope(k_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim), _c.RopeTheta, start, positions);
         Tensor v = v_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim);
-        Tensor o;
-        if (cache is null)
-        {
-            o = F.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
-        }
-        else
-        {
-            cache.Write(layer, k, v);
-            o = F.cached_attention(q, cache.Keys(layer), cache.Values(layer), cache.Length + t, keyMask);
-        }
-
-        return o_proj.forward(o.reshape(b, t, _c.HiddenSize));
+        return o_proj.forward(KvCache.Attend(q, k, v, keyMask, cache, layer).reshape(b, t, _c.HiddenSize));
     }
 }
 

@@ -65,6 +65,21 @@ public sealed class KvCache : IDisposable
     internal void Advance(int tokens) => Length += tokens;
 
     /// <summary>
+    /// Causal attention for one layer: over q/k/v alone without a cache, or, with one, after appending k/v to it and
+    /// attending over everything cached (the new positions included).
+    /// </summary>
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyMask, KvCache? cache, int layer)
+    {
+        if (cache is null)
+        {
+            return Functional.scaled_dot_product_attention(q, k, v, causal: true, keyMask);
+        }
+
+        cache.Write(layer, k, v);
+        return Functional.cached_attention(q, cache.Keys(layer), cache.Values(layer), cache.Length + q.shape[1], keyMask);
+    }
+
+    /// <summary>
     /// Rebuilds the rows so that new row i is old row <paramref name="sources"/>[i] (beam search reordering; the number of
     /// rows may change).
     /// </summary>
