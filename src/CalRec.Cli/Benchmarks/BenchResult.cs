@@ -27,6 +27,10 @@ internal sealed record BenchResult
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? TextsPerSecond { get; init; }
 
+    [JsonPropertyName("users_per_s")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? UsersPerSecond { get; init; }
+
     [JsonPropertyName("mb_per_s")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? MegabytesPerSecond { get; init; }

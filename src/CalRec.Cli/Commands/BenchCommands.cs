@@ -36,8 +36,12 @@ internal static class BenchCommands
         var embed = new Command("embed", "Item-text embedding throughput (mean pooling).") { preset };
         embed.SetAction(p => Emit(p, json, threads, () => [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
 
+        var evaluate = new Command("evaluate", "Full-ranking evaluation users/s at amazon-beauty's size.");
+        evaluate.SetAction(p => Emit(p, json, threads, () => [EvaluationBenchmark.Run()]));
+
         cmd.Subcommands.Add(gemm);
         cmd.Subcommands.Add(embed);
+        cmd.Subcommands.Add(evaluate);
         cmd.Subcommands.Add(generate);
         cmd.Subcommands.Add(train);
         cmd.Subcommands.Add(tokenizer);
@@ -77,7 +81,7 @@ internal static class BenchCommands
             (string Header, Func<BenchResult, string> Cell)[] columns =
             [
                 ("name", r => r.Name), ("config", r => r.Config), ("threads", r => Str(r.Threads)), ("GFLOP/s", r => Str(r.Gflops)),
-                ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
+                ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("users/s", r => Str(r.UsersPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
                 ("managed B/step", r => Str(r.ManagedBytesPerStep)), ("peak MB", r => Str(r.PeakWorkingSetMb)), ("s/iter", r => Str(r.Seconds)),
             ];
             var used = columns.Where(c => results.Any(r => c.Cell(r) != "-")).ToList();

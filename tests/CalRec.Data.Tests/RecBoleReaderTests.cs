@@ -1,0 +1,57 @@
+using CalRec.Data.Core;
+using CalRec.Data.Readers;
+
+namespace CalRec.Data.Tests;
+
+[TestFixture]
+public class RecBoleReaderTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "calrec-recbole-" + Guid.NewGuid().ToString("N"), "toy");
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(Path.GetDirectoryName(_dir)!, true);
+
+    [Test]
+    public void OrdersByTimeWithStableTiesAndAppliesTheRatingThreshold()
+    {
+        File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user_id:token\titem_id:token\trating:float\ttimestamp:float\nu1\t2\t5\t300\nu1\t1\t4\t100\nu1\t3\t1\t200\nu2\t1\t5\t50\nu2\t3\t5\t50\n");
+        File.WriteAllText(Path.Combine(_dir, "toy.item"), "item_id:token\tmovie_title:token_seq\tclass:token_seq\n1\tToy Story\tAnimation\n2\tHeat\tAction\n3\tJumanji\t\n");
+        InteractionDataset all = RecBoleAtomicReader.Load(_dir);
+        Assert.That(all.Sequences[0].Select(i => all.Items[i].Id), Is.EqualTo(new[] { "1", "3", "2" }));
+        Assert.That(all.Sequences[1].Select(i => all.Items[i].Id), Is.EqualTo(new[] { "1", "3" }), "equal timestamps keep file order");
+        Assert.That(all.Items[0].ToText(), Is.EqualTo("title: Toy Story; class: Animation"));
+        InteractionDataset liked = RecBoleAtomicReader.Load(_dir, minRating: 4);
+        Assert.That(liked.Sequences[0].Select(i => liked.Items[i].Id), Is.EqualTo(new[] { "1", "2" }));
+    }
+
+    [Test]
+    public void BadRowsNameFileLineAndField()
+    {
+        File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user_id:token\titem_id:token\ttimestamp:float\nu1\t1\tsoon\n");
+        Assert.That(Assert.Throws<DataFormatException>(() => RecBoleAtomicReader.Load(_dir))!.Message, Does.Contain("toy.inter:2: field 'timestamp'"));
+        File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user:token\titem_id:token\nu1\t1\n");
+        Assert.That(Assert.Throws<DataFormatException>(() => RecBoleAtomicReader.Load(_dir))!.Message, Does.Contain("missing column 'user_id'"));
+    }
+
+    [Test]
+    public void ReadsTheSharedMovieLensAtomicFiles()
+    {
+        string dir = Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "ml-100k"));
+        if (!File.Exists(Path.Combine(dir, "ml-100k.inter")))
+        {
+            Assert.Ignore($"../shared/data/ml-100k is not present ({dir}); this check needs the shared datasets.");
+        }
+
+        InteractionDataset d = RecBoleAtomicReader.Load(dir);
+        Assert.That((d.Users.Count, d.ItemCount, d.InteractionCount), Is.EqualTo((943, 1682, 100_000L)));
+        InteractionDataset normalized = InteractionDataset.Load(dir);
+        Assert.That(d.InteractionCount, Is.EqualTo(normalized.InteractionCount));
+    }
+}
