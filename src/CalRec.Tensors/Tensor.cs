@@ -190,7 +190,7 @@ public sealed partial class Tensor : IDisposable
         Tape.RunBackward();
     }
 
-    /// <summary>Clears the gradient (returns its buffer to the pool).</summary>
+    /// <summary>Sets the gradient to zero (the buffer is kept for the next backward pass).</summary>
     public void zero_grad()
     {
         if (grad is { } g)

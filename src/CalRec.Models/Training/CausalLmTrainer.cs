@@ -119,7 +119,9 @@ public sealed class CausalLmTrainer
                 }
 
                 using TensorScope scope = TensorScope.Begin();
-                total += _model.Loss(ids[..(rows * t)], targets[..(rows * t)], rows, t).item() * rows;
+                // Full batches use the buffers as they are; only a final partial batch needs shorter copies.
+                int[] batchIds = rows == b ? ids : ids[..(rows * t)], batchTargets = rows == b ? targets : targets[..(rows * t)];
+                total += _model.Loss(batchIds, batchTargets, rows, t).item() * rows;
                 done += rows;
             }
         }
