@@ -75,7 +75,7 @@ public class DatasetTests
     {
         File.WriteAllBytes(Path.Combine(_dir, "items.tsv"), [.. Encoding.UTF8.GetBytes("item_id\ttitle\textra\n1\t"), 0xC3, 0x28, (byte)'\n']);
         File.WriteAllText(Path.Combine(_dir, "sequences.jsonl"), string.Empty);
-        Assert.That(Assert.Throws<DataFormatException>(() => InteractionDataset.Load(_dir))!.Message, Does.Contain("not valid UTF-8"));
+        Assert.That(Assert.Throws<DataFormatException>(() => InteractionDataset.Load(_dir))!.Message, Does.Contain("items.tsv:2: field '(line)': not valid UTF-8"));
     }
 
     [Test]

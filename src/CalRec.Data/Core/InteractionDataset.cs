@@ -60,12 +60,23 @@ public sealed class InteractionDataset
     /// <summary>Total interactions.</summary>
     public long InteractionCount => Sequences.Sum(s => (long)s.Length);
 
+    /// <summary>The domain of item <paramref name="item"/>: its own tag, or the dataset name when it has none.</summary>
+    public string DomainOf(int item) => Items[item].Domain ?? Name;
+
+    /// <summary>The distinct domains of the catalogue, in order of first appearance.</summary>
+    public IReadOnlyList<string> Domains => Enumerable.Range(0, ItemCount).Select(DomainOf).Distinct(StringComparer.Ordinal).ToList();
+
     /// <summary>The index of item <paramref name="id"/>, or null.</summary>
     public int? IndexOf(string id) => _itemIndex.TryGetValue(id, out int i) ? i : null;
 
     /// <summary>Builds a dataset from in-memory records (tests, generated data).</summary>
     public static InteractionDataset Create(string name, IReadOnlyList<CatalogItem> items, IEnumerable<UserSequence> users, BadRecordPolicy policy = BadRecordPolicy.Fail) =>
-        Build(name, items, users.Select((u, i) => (u, (long)i + 1)), "(memory)", policy);
+        Build(name, items, users.Select((u, i) => (u, (long)i + 1)), "(memory)", policy, []);
+
+    /// <summary>Builds a dataset from a reader's records, adding the reader's own warnings first.</summary>
+    internal static InteractionDataset FromReader(string name, IReadOnlyList<CatalogItem> items, IEnumerable<UserSequence> users, string source, BadRecordPolicy policy,
+        IEnumerable<string> readerWarnings) =>
+        Build(name, items, users.Select((u, i) => (u, (long)i + 1)), source, policy, readerWarnings);
 
     /// <summary>
     /// Reads a folder in the normalized layout (<c>items.tsv</c>, <c>sequences.jsonl</c>). Unknown item ids in sequences
@@ -84,10 +95,11 @@ public sealed class InteractionDataset
 
         var items = NormalizedDataset.ReadItems(itemsPath).ToList();
         return Build(Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), items,
-            NormalizedDataset.ReadSequences(seqPath).Select((u, i) => (u, (long)i + 1)), seqPath, policy);
+            NormalizedDataset.ReadSequences(seqPath).Select((u, i) => (u, (long)i + 1)), seqPath, policy, []);
     }
 
-    private static InteractionDataset Build(string name, IReadOnlyList<CatalogItem> items, IEnumerable<(UserSequence User, long Line)> users, string source, BadRecordPolicy policy)
+    private static InteractionDataset Build(string name, IReadOnlyList<CatalogItem> items, IEnumerable<(UserSequence User, long Line)> users, string source, BadRecordPolicy policy,
+        IEnumerable<string> readerWarnings)
     {
         var index = new Dictionary<string, int>(items.Count, StringComparer.Ordinal);
         for (int i = 0; i < items.Count; i++)
@@ -102,7 +114,7 @@ public sealed class InteractionDataset
         var sequences = new List<int[]>();
         var timestamps = new List<long[]>();
         bool allTimed = true;
-        var warnings = new List<string>();
+        var warnings = new List<string>(readerWarnings);
         var seenUsers = new HashSet<string>(StringComparer.Ordinal);
         long unknown = 0, empty = 0;
         foreach ((UserSequence u, long line) in users)
@@ -159,6 +171,12 @@ public sealed class InteractionDataset
         if (unknown > 0)
         {
             warnings.Insert(0, $"{unknown} interactions with unknown item ids skipped");
+        }
+
+        var untitled = items.Where(i => string.IsNullOrWhiteSpace(i.Title)).Select(i => i.Id).ToList();
+        if (untitled.Count > 0 && untitled.Count < items.Count)
+        {
+            warnings.Add($"{untitled.Count} items have empty titles (first: {string.Join(", ", untitled.Take(5))}); their text is the attributes alone");
         }
 
         if (empty > 0)

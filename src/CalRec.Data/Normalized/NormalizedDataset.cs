@@ -1,5 +1,6 @@
-using System.Text;
 using System.Text.Json;
+using CalRec.Data.Core;
+using CalRec.Data.Readers;
 
 namespace CalRec.Data.Normalized;
 
@@ -7,8 +8,24 @@ namespace CalRec.Data.Normalized;
 /// <param name="Id">Item id.</param>
 /// <param name="Title">Title (may be empty).</param>
 /// <param name="Extra">Free <c>key=value; ...</c> attributes.</param>
-public sealed record CatalogItem(string Id, string Title, string Extra)
+/// <param name="Domain">The item's domain (category) when the source tags one; see <see cref="InteractionDataset.DomainOf"/>.</param>
+public sealed record CatalogItem(string Id, string Title, string Extra, string? Domain = null)
 {
+    /// <summary>The value of attribute <paramref name="key"/> in <see cref="Extra"/>, or null.</summary>
+    public string? Attribute(string key)
+    {
+        foreach (string kv in Extra.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = kv.IndexOf('=');
+            if (eq > 0 && kv.AsSpan(0, eq).Trim().SequenceEqual(key))
+            {
+                return kv[(eq + 1)..].Trim();
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The item as text for language modelling: the title, then the attributes that are not bookkeeping.</summary>
     public string ToText()
     {
@@ -42,21 +59,19 @@ public static class NormalizedDataset
     /// <summary>Reads <c>items.tsv</c>.</summary>
     public static IEnumerable<CatalogItem> ReadItems(string path)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        long lineNo = 1;
-        string? header = ReadLine(reader, path, lineNo);
         string[] expected = ["item_id", "title", "extra"];
-        if (header is null || !header.Split('\t').Take(3).SequenceEqual(expected))
-        {
-            throw new DataFormatException(path, 1, "header", $"expected the columns 'item_id<TAB>title<TAB>extra', found '{header}'");
-        }
-
+        bool headerSeen = false;
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        string? line;
-        while ((line = ReadLine(reader, path, ++lineNo)) is not null)
+        foreach ((long lineNo, string line) in TextLines.Read(path))
         {
-            if (line.Length == 0)
+            if (!headerSeen)
             {
+                if (lineNo != 1 || !line.Split('\t').Take(3).SequenceEqual(expected))
+                {
+                    throw new DataFormatException(path, 1, "header", $"expected the columns 'item_id<TAB>title<TAB>extra', found '{(lineNo == 1 ? line : string.Empty)}'");
+                }
+
+                headerSeen = true;
                 continue;
             }
 
@@ -76,23 +91,21 @@ public static class NormalizedDataset
                 throw new DataFormatException(path, lineNo, "item_id", $"duplicated item id '{cols[0]}'");
             }
 
-            yield return new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
+            var item = new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
+            yield return item with { Domain = item.Attribute("domain") };
+        }
+
+        if (!headerSeen)
+        {
+            throw new DataFormatException(path, 1, "header", "empty file: expected the columns 'item_id<TAB>title<TAB>extra'");
         }
     }
 
     /// <summary>Reads <c>sequences.jsonl</c>.</summary>
     public static IEnumerable<UserSequence> ReadSequences(string path)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        long lineNo = 0;
-        string? line;
-        while ((line = ReadLine(reader, path, ++lineNo)) is not null)
+        foreach ((long lineNo, string line) in TextLines.Read(path))
         {
-            if (line.Length == 0)
-            {
-                continue;
-            }
-
             yield return ParseSequence(line, path, lineNo);
         }
     }
@@ -155,18 +168,6 @@ public static class NormalizedDataset
 
             string userId = user.ValueKind == JsonValueKind.String ? user.GetString()! : user.GetRawText();
             return new UserSequence(userId, ids, ts);
-        }
-    }
-
-    private static string? ReadLine(StreamReader reader, string path, long lineNo)
-    {
-        try
-        {
-            return reader.ReadLine();
-        }
-        catch (DecoderFallbackException ex)
-        {
-            throw new DataFormatException(path, lineNo, "(line)", $"not valid UTF-8 ({ex.Message})");
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using CalRec.Data.Core;
 using CalRec.Data.Normalized;
 
@@ -26,106 +25,84 @@ public static class RecBoleAtomicReader
             throw new FileNotFoundException($"{folder}: missing {name}.inter (RecBole atomic files).", inter);
         }
 
-        var perUser = new Dictionary<string, List<(double Time, long Order, string Item)>>(StringComparer.Ordinal);
-        var userOrder = new List<string>();
-        var seenItems = new List<string>();
-        var seenItemSet = new HashSet<string>(StringComparer.Ordinal);
-        long row = 0;
-        foreach ((long line, string[] header, string[] cols) in Rows(inter))
+        var bad = new BadRecords(policy);
+        List<CatalogItem>? items = File.Exists(item) ? ReadItems(item) : null;
+        var known = items?.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        var log = new InteractionLog();
+        foreach ((long line, string[] header, string[] cols) in Rows(inter, bad))
         {
             int u = Column(header, "user_id", inter), i = Column(header, "item_id", inter);
-            int r = Array.FindIndex(header, h => h == "rating"), t = Array.FindIndex(header, h => h == "timestamp");
+            int r = Array.IndexOf(header, "rating"), t = Array.IndexOf(header, "timestamp");
             string user = cols[u], itemId = cols[i];
             if (user.Length == 0 || itemId.Length == 0)
             {
-                throw new DataFormatException(inter, line, user.Length == 0 ? "user_id" : "item_id", "empty id");
+                bad.Report(inter, line, user.Length == 0 ? "user_id" : "item_id", "empty id");
+                continue;
             }
 
-            if (r >= 0 && minRating is double min && Number(cols[r], inter, line, "rating") < min)
+            if (known is not null && !known.Contains(itemId))
+            {
+                bad.Report(inter, line, "item_id", $"item id '{itemId}' is not in {Path.GetFileName(item)}");
+                continue;
+            }
+
+            double? rating = r >= 0 ? Number(cols[r], inter, line, "rating", bad) : null;
+            double? time = t >= 0 ? Number(cols[t], inter, line, "timestamp", bad) : null;
+            if ((r >= 0 && rating is null) || (t >= 0 && time is null) || (minRating is double min && rating < min))
             {
                 continue;
             }
 
-            double time = t >= 0 ? Number(cols[t], inter, line, "timestamp") : row;
-            if (!perUser.TryGetValue(user, out var list))
-            {
-                perUser[user] = list = [];
-                userOrder.Add(user);
-            }
-
-            list.Add((time, row++, itemId));
-            if (seenItemSet.Add(itemId))
-            {
-                seenItems.Add(itemId);
-            }
+            log.Add(user, itemId, time);
         }
 
-        var items = new List<CatalogItem>();
-        if (File.Exists(item))
-        {
-            var known = new HashSet<string>(StringComparer.Ordinal);
-            foreach ((long line, string[] header, string[] cols) in Rows(item))
-            {
-                int id = Column(header, "item_id", item);
-                if (!known.Add(cols[id]))
-                {
-                    throw new DataFormatException(item, line, "item_id", $"duplicated item id '{cols[id]}'");
-                }
-
-                int titleCol = Array.FindIndex(header, h => h.Contains("title", StringComparison.Ordinal));
-                string extra = string.Join("; ", header.Select((h, k) => (h, k)).Where(x => x.k != id && x.k != titleCol && cols[x.k].Length > 0).Select(x => $"{x.h}={cols[x.k]}"));
-                items.Add(new CatalogItem(cols[id], titleCol >= 0 ? cols[titleCol] : string.Empty, extra));
-            }
-        }
-        else
-        {
-            items.AddRange(seenItems.Select(id => new CatalogItem(id, string.Empty, string.Empty)));
-        }
-
-        var users = userOrder.Select(user =>
-        {
-            var ordered = perUser[user].OrderBy(x => x.Time).ThenBy(x => x.Order).ToList();
-            return new UserSequence(user, ordered.Select(x => x.Item).ToList(), ordered.Select(x => (long)x.Time).ToList());
-        });
-        return InteractionDataset.Create(name, items, users, policy);
+        return InteractionDataset.FromReader(name, items ?? log.CatalogOfSeenItems(), log.Sequences(), inter, policy, bad.Warnings());
     }
 
-    private static IEnumerable<(long Line, string[] Header, string[] Columns)> Rows(string path)
+    private static List<CatalogItem> ReadItems(string item)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(false, throwOnInvalidBytes: true));
-        long line = 1;
-        string? first = reader.ReadLine() ?? throw new DataFormatException(path, 1, "header", "empty file");
-        string[] header = first.Split('\t').Select(h => h.Split(':')[0]).ToArray();
-        string? text;
-        while (true)
+        var items = new List<CatalogItem>();
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((long line, string[] header, string[] cols) in Rows(item, new BadRecords(BadRecordPolicy.Fail)))
         {
-            line++;
-            try
+            int id = Column(header, "item_id", item);
+            if (!known.Add(cols[id]))
             {
-                text = reader.ReadLine();
-            }
-            catch (DecoderFallbackException ex)
-            {
-                throw new DataFormatException(path, line, "(line)", $"not valid UTF-8 ({ex.Message})");
+                throw new DataFormatException(item, line, "item_id", $"duplicated item id '{cols[id]}'");
             }
 
-            if (text is null)
-            {
-                yield break;
-            }
+            int titleCol = Array.FindIndex(header, h => h.Contains("title", StringComparison.Ordinal));
+            string extra = string.Join("; ", header.Select((h, k) => (h, k)).Where(x => x.k != id && x.k != titleCol && cols[x.k].Length > 0).Select(x => $"{x.h}={cols[x.k]}"));
+            items.Add(new CatalogItem(cols[id], titleCol >= 0 ? cols[titleCol] : string.Empty, extra));
+        }
 
-            if (text.Length == 0)
+        return items;
+    }
+
+    private static IEnumerable<(long Line, string[] Header, string[] Columns)> Rows(string path, BadRecords bad)
+    {
+        string[]? header = null;
+        foreach ((long line, string text) in TextLines.Read(path))
+        {
+            if (header is null)
             {
+                header = text.Split('\t').Select(h => h.Split(':')[0]).ToArray();
                 continue;
             }
 
             string[] cols = text.Split('\t');
             if (cols.Length != header.Length)
             {
-                throw new DataFormatException(path, line, header[Math.Min(cols.Length, header.Length - 1)], $"expected {header.Length} tab-separated columns, found {cols.Length}");
+                bad.Report(path, line, header[Math.Min(cols.Length, header.Length - 1)], $"expected {header.Length} tab-separated columns, found {cols.Length}");
+                continue;
             }
 
             yield return (line, header, cols);
+        }
+
+        if (header is null)
+        {
+            throw new DataFormatException(path, 1, "header", "empty file");
         }
     }
 
@@ -135,6 +112,14 @@ public static class RecBoleAtomicReader
         return i >= 0 ? i : throw new DataFormatException(path, 1, name, $"missing column '{name}' (header: {string.Join(", ", header)})");
     }
 
-    private static double Number(string text, string path, long line, string field) =>
-        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw new DataFormatException(path, line, field, $"'{text}' is not a number");
+    private static double? Number(string text, string path, long line, string field, BadRecords bad)
+    {
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+        {
+            return v;
+        }
+
+        bad.Report(path, line, field, $"'{text}' is not a number");
+        return null;
+    }
 }
