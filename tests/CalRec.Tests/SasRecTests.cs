@@ -25,6 +25,35 @@ public class SasRecTests
     }
 
     [Test]
+    public void BinaryCrossEntropyWithSampledNegativesAlsoLearns()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
+        var options = new SasRecOptions
+        {
+            Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, MinEpochs = 5, Seed = 1,
+            Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 2,
+        };
+        var reports = new List<SasRecEpochReport>();
+        SasRecScorer sasrec = SasRec.Fit(split, options, reports.Add);
+        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
+        RankingMetrics pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
+        RankingMetrics seq = RankingEvaluator.Evaluate(sasrec, split.Test, eval);
+        TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec (BCE) {seq["ndcg@10"]} after {reports.Count} epochs");
+        Assert.That(reports[0].Loss, Is.LessThan(3 * Math.Log(2) + 0.05), "starts near 3 ln 2 (one positive, two negatives at chance)");
+        Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
+        Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value));
+    }
+
+    [Test]
+    public void EarlyStoppingWaitsForTheMinimumEpochs()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
+        var reports = new List<SasRecEpochReport>();
+        SasRec.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, BatchSize = 64, LearningRate = 0f, MaxEpochs = 9, Patience = 1, MinEpochs = 6, Seed = 5 }, reports.Add);
+        Assert.That(reports, Has.Count.EqualTo(6), "with lr 0 validation never improves after epoch 1; stopping waits for epoch 6");
+    }
+
+    [Test]
     public void SameSeedSameModel()
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 60 }).ToDataset());

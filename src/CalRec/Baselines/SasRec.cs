@@ -7,6 +7,19 @@ using CalRec.Tensors.Optim;
 
 namespace CalRec.Baselines;
 
+/// <summary>The training loss of SASRec.</summary>
+public enum SasRecLoss
+{
+    /// <summary>Softmax cross-entropy over the whole catalogue at every position (the stronger variant).</summary>
+    CrossEntropy,
+
+    /// <summary>
+    /// Binary cross-entropy of the next item against sampled negatives (the original paper's loss): for each position,
+    /// log σ(s⁺) + Σ log(1 − σ(s⁻)) over <see cref="SasRecOptions.NegativeSamples"/> items the user never interacted with.
+    /// </summary>
+    BinaryCrossEntropy,
+}
+
 /// <summary>SASRec hyper-parameters (defaults: the public implementation's, with full-softmax cross-entropy).</summary>
 public sealed record SasRecOptions
 {
@@ -36,6 +49,15 @@ public sealed record SasRecOptions
 
     /// <summary>Stop after this many epochs without a better validation NDCG@10.</summary>
     public int Patience { get; init; } = 5;
+
+    /// <summary>Epochs always trained before early stopping may stop training (small sets plateau early, then improve).</summary>
+    public int MinEpochs { get; init; } = 20;
+
+    /// <summary>The loss.</summary>
+    public SasRecLoss Loss { get; init; } = SasRecLoss.CrossEntropy;
+
+    /// <summary>Negatives per position with <see cref="SasRecLoss.BinaryCrossEntropy"/>.</summary>
+    public int NegativeSamples { get; init; } = 1;
 
     /// <summary>Stop after this much training time (the best epoch so far is kept).</summary>
     public TimeSpan? TimeBudget { get; init; }
@@ -119,6 +141,7 @@ public static class SasRec
         var scorer = new SasRecScorer(model);
         var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
         var order = new Generator(options.Seed + 1);
+        var negatives = new Generator(options.Seed + 2);
         // Users sorted by history length and cut into batches, so each batch pads only to its own longest history;
         // the batch order is shuffled every epoch.
         int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2)
@@ -164,7 +187,9 @@ public static class SasRec
                 using TensorScope scope = TensorScope.Begin();
                 opt.zero_grad();
                 Tensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
-                Tensor loss = Functional.cross_entropy(model.Scores(hidden), [.. targets]);
+                Tensor loss = options.Loss == SasRecLoss.CrossEntropy
+                    ? Functional.cross_entropy(model.Scores(hidden), [.. targets])
+                    : BinaryLoss(model, hidden, targets, SampleNegatives(split, users, start, b, t, options.NegativeSamples, negatives, n));
                 loss.backward();
                 opt.step();
                 lossSum += loss.item();
@@ -181,7 +206,7 @@ public static class SasRec
                 sinceBest = 0;
                 bestWeights = model.parameters().Select(p => p.ToArray()).ToArray();
             }
-            else if (++sinceBest >= options.Patience)
+            else if (++sinceBest >= options.Patience && epoch >= options.MinEpochs)
             {
                 break;
             }
@@ -203,6 +228,53 @@ public static class SasRec
 
         model.eval();
         return scorer;
+    }
+
+    /// <summary>
+    /// Mean binary cross-entropy of the positives against their negatives. Each score s becomes the logits row [0, s] of
+    /// a two-class softmax, whose cross-entropy is softplus(−s) for the positive class and softplus(s) for the negative:
+    /// exactly −log σ(s) and −log(1 − σ(s)).
+    /// </summary>
+    private static Tensor BinaryLoss(SasRecModel model, Tensor hidden, List<int> targets, int[][] negatives)
+    {
+        int p = targets.Count, d = hidden.shape[1];
+        Tensor h = hidden.reshape(p, 1, d);
+        Tensor RowScores(int[] items) => h.matmul(model.item_emb.forward(items, p, 1), transB: true).reshape(p, 1);
+        Tensor zeros = Tensor.zeros(p, 1);
+        Tensor loss = Functional.cross_entropy(Functional.concat([zeros, RowScores(targets.Select(i => i + 1).ToArray())], 1), Enumerable.Repeat(1, p).ToArray());
+        foreach (int[] neg in negatives)
+        {
+            loss = loss.add(Functional.cross_entropy(Functional.concat([zeros, RowScores(neg)], 1), new int[p]));
+        }
+
+        return loss;
+    }
+
+    // Per training position, items (as table rows, item + 1) outside the user's training history, in position order.
+    private static int[][] SampleNegatives(LeaveOneOutSplit split, int[] users, int start, int b, int t, int count, Generator g, int itemCount)
+    {
+        var result = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
+        for (int i = 0; i < b; i++)
+        {
+            int[] s = split.Train[users[start + i]];
+            var seen = new HashSet<int>(s);
+            int len = Math.Min(t, s.Length - 1);
+            for (int j = 0; j < len; j++)
+            {
+                foreach (List<int> list in result)
+                {
+                    int item;
+                    do
+                    {
+                        item = g.NextInt(itemCount);
+                    }
+                    while (seen.Contains(item) && seen.Count < itemCount);
+                    list.Add(item + 1);
+                }
+            }
+        }
+
+        return result.Select(l => l.ToArray()).ToArray();
     }
 
     internal static void FillLeftPadded(ReadOnlySpan<int> items, Span<int> row)

@@ -18,9 +18,12 @@ public readonly record struct MetricWithInterval(double Value, double Low, doubl
 /// </summary>
 public sealed class RankingMetrics
 {
-    internal RankingMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed)
+    internal RankingMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed, string protocol)
     {
         Ks = ks;
+        Protocol = protocol;
+        _bootstrapSamples = bootstrapSamples;
+        _seed = seed;
         Ranks = ranks;
         CoverageAtMaxK = coverage;
         var hr = new List<MetricWithInterval>();
@@ -38,6 +41,15 @@ public sealed class RankingMetrics
         Mrr = mrr;
     }
 
+    private readonly int _bootstrapSamples;
+    private readonly ulong _seed;
+
+    /// <summary>How the ranks were obtained (full ranking, or the sampled-negatives protocol), for labelling results.</summary>
+    public string Protocol { get; }
+
+    /// <summary>Whether these are sampled-negative metrics rather than full-ranking ones.</summary>
+    public bool IsSampled => Protocol.StartsWith("sampled", StringComparison.Ordinal);
+
     /// <summary>Cut-offs K.</summary>
     public IReadOnlyList<int> Ks { get; }
 
@@ -50,7 +62,7 @@ public sealed class RankingMetrics
     /// <summary>MRR@K, per K.</summary>
     public IReadOnlyList<MetricWithInterval> Mrr { get; }
 
-    /// <summary>Fraction of the catalogue appearing in at least one top-max(K) list.</summary>
+    /// <summary>Fraction of the catalogue appearing in at least one top-max(K) list (NaN for sampled metrics and subsets).</summary>
     public double CoverageAtMaxK { get; }
 
     /// <summary>0-based rank of each user's target (seen items excluded), in evaluation-case order.</summary>
@@ -92,10 +104,43 @@ public sealed class RankingMetrics
             d[$"mrr@{Ks[i]}"] = Mrr[i].Value;
         }
 
-        d[$"coverage@{Ks.Max()}"] = CoverageAtMaxK;
+        if (!double.IsNaN(CoverageAtMaxK))
+        {
+            d[$"coverage@{Ks.Max()}"] = CoverageAtMaxK;
+        }
+
         d["users"] = Users;
         return d;
     }
+
+    /// <summary>
+    /// The metrics of a subset of the evaluated users, grouped by <paramref name="groupOfCase"/> (for example the domain
+    /// of each case's target item); groups in order of first appearance. Coverage is not defined for a subset.
+    /// </summary>
+    public IReadOnlyList<(string Group, RankingMetrics Metrics)> BreakDown(Func<int, string> groupOfCase)
+    {
+        var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var order = new List<string>();
+        for (int i = 0; i < Users; i++)
+        {
+            string g = groupOfCase(i);
+            if (!groups.TryGetValue(g, out var list))
+            {
+                groups[g] = list = [];
+                order.Add(g);
+            }
+
+            list.Add(Ranks[i]);
+        }
+
+        return order.Select(g => (g, new RankingMetrics(Ks, [.. groups[g]], double.NaN, _bootstrapSamples, _seed, Protocol))).ToList();
+    }
+
+    /// <summary>Per-domain metrics: cases grouped by the domain of their target item in <paramref name="data"/>.</summary>
+    public IReadOnlyList<(string Group, RankingMetrics Metrics)> ByTargetDomain(IReadOnlyList<Data.Splits.EvaluationCase> cases, Data.Core.InteractionDataset data) =>
+        cases.Count != Users
+            ? throw new ArgumentException($"{cases.Count} cases for metrics of {Users} users.")
+            : BreakDown(i => data.DomainOf(cases[i].Target));
 
     /// <summary>
     /// Paired comparison on the same users: mean of (this − other) for NDCG@<paramref name="k"/> with a bootstrap 95%
