@@ -25,6 +25,10 @@ public static class Program
         root.Subcommands.Add(TokenizerCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(PretrainCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvaluateCommand.Create());
+        root.Subcommands.Add(RecommendCommand.CreateRecommend());
+        root.Subcommands.Add(RecommendCommand.CreateScore());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());

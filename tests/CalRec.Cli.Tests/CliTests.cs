@@ -43,6 +43,58 @@ public class CliTests
     }
 
     [Test]
+    public void ImportTrainEvaluateRecommendAndScore()
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 150 }).ToDataset(), db);
+        (int code, string output) = Run("data", "stats", "--data", db, "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.GreaterThan(2), "overall plus one line per domain");
+
+        string model = Path.Combine(_dir, "sasrec.zip");
+        (code, output) = Run("train", "--recommender", "sasrec", "--target", db, "--out", model, "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("epoch 2"));
+
+        (code, output) = Run("evaluate", "--model", model, "--data", db, "--json", "--by-domain");
+        Assert.That(code, Is.EqualTo(0), output);
+        using (JsonDocument doc = JsonDocument.Parse(output))
+        {
+            JsonElement root = doc.RootElement;
+            Assert.That(root.GetProperty("users").GetInt32(), Is.EqualTo(450));
+            Assert.That(root.GetProperty("ndcg@10").GetDouble(), Is.InRange(0.0, 1.0));
+            Assert.That(root.GetProperty("hr@10").GetDouble(), Is.GreaterThanOrEqualTo(root.GetProperty("ndcg@10").GetDouble()));
+            Assert.That(root.GetProperty("protocol").GetString(), Is.EqualTo("full ranking, seen items excluded"));
+            Assert.That(root.GetProperty("domains").EnumerateObject().Sum(d => d.Value.GetProperty("users").GetInt32()), Is.EqualTo(450));
+        }
+
+        var data = Data.Storage.SqliteStore.Load(db);
+        string history = string.Join(",", data.Sequences[0].Take(3).Select(i => data.Items[i].Id));
+        (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "4", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(4));
+        Assert.That(lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("id").GetString()), Has.None.AnyOf(history.Split(',')));
+
+        string input = Path.Combine(_dir, "histories.jsonl");
+        File.WriteAllLines(input, ["{\"user\": \"a\", \"items\": [\"" + data.Items[0].Id + "\"]}", "{\"user\": \"b\", \"items\": [\"" + data.Items[1].Id + "\"]}"]);
+        string scored = Path.Combine(_dir, "recs.jsonl");
+        (code, output) = Run("score", "--model", model, "--input", input, "--out", scored, "--k", "3");
+        Assert.That(code, Is.EqualTo(0), output);
+        string[] rows = File.ReadAllLines(scored);
+        Assert.That(rows.Select(r => JsonDocument.Parse(r).RootElement.GetProperty("user").GetString()), Is.EqualTo(new[] { "a", "b" }));
+        Assert.That(JsonDocument.Parse(rows[0]).RootElement.GetProperty("items").GetArrayLength(), Is.EqualTo(3));
+
+        (code, output) = Run("recommend", "--model", model, "--history", "nope");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(output, Does.Contain("'nope' (position 1) is not in the model's catalogue"));
+        (code, output) = Run("train", "--recommender", "llmseqsim", "--target", db, "--out", Path.Combine(_dir, "x.zip"));
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(output, Does.Contain("needs --lm"));
+        Assert.That(File.Exists(Path.Combine(_dir, "x.zip")), Is.False);
+    }
+
+    [Test]
     public void TokenizerTrainThenEncodeJson()
     {
         string corpus = Path.Combine(_dir, "corpus.txt");

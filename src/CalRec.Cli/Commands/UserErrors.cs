@@ -9,7 +9,7 @@ internal static class UserErrors
     public const int ExitCode = 2;
 
     public static bool Is(Exception ex) =>
-        ex is DataFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
+        ex is DataFormatException or Persistence.ModelFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
             or InvalidDataException or ArgumentException;
 
     public static int Report(Exception ex)

@@ -101,6 +101,8 @@ public sealed class InteractionDataset
     private static InteractionDataset Build(string name, IReadOnlyList<CatalogItem> items, IEnumerable<(UserSequence User, long Line)> users, string source, BadRecordPolicy policy,
         IEnumerable<string> readerWarnings)
     {
+        // A 'domain=' attribute tags the item's domain when the source did not set one directly.
+        items = items.Select(i => i.Domain is null && i.Attribute("domain") is string d ? i with { Domain = d } : i).ToList();
         var index = new Dictionary<string, int>(items.Count, StringComparer.Ordinal);
         for (int i = 0; i < items.Count; i++)
         {

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using CalRec.Data.Core;
 using CalRec.Data.Readers;
@@ -100,6 +101,25 @@ public static class NormalizedDataset
             throw new DataFormatException(path, 1, "header", "empty file: expected the columns 'item_id<TAB>title<TAB>extra'");
         }
     }
+
+    /// <summary>
+    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems"/>). A domain not already
+    /// among the attributes is written as <c>domain=</c>; tabs and line breaks inside fields become spaces.
+    /// </summary>
+    public static void WriteItems(string path, IEnumerable<CatalogItem> items)
+    {
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
+        writer.Write("item_id\ttitle\textra\n");
+        foreach (CatalogItem item in items)
+        {
+            string extra = item.Domain is not null && item.Attribute("domain") != item.Domain
+                ? string.Join("; ", new[] { item.Extra, $"domain={item.Domain}" }.Where(s => s.Length > 0))
+                : item.Extra;
+            writer.Write($"{Field(item.Id)}\t{Field(item.Title)}\t{Field(extra)}\n");
+        }
+    }
+
+    private static string Field(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
 
     /// <summary>Reads <c>sequences.jsonl</c>.</summary>
     public static IEnumerable<UserSequence> ReadSequences(string path)

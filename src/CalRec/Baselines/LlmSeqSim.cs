@@ -59,6 +59,12 @@ public sealed class LlmSeqSimScorer : IRecommenderScorer
     /// <inheritdoc />
     public int ItemCount => _items.Length / _dim;
 
+    /// <summary>Embedding dimension.</summary>
+    public int Dimension => _dim;
+
+    /// <summary>The L2-normalized item embeddings, row-major [items, Dimension].</summary>
+    public ReadOnlySpan<float> ItemEmbeddings => _items;
+
     /// <summary>How the history is combined.</summary>
     public SessionAggregation Aggregation { get; }
 

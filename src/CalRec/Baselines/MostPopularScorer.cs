@@ -20,6 +20,9 @@ public sealed class MostPopularScorer : IRecommenderScorer
         }
     }
 
+    /// <summary>Uses given popularity <paramref name="counts"/> (one per item).</summary>
+    public MostPopularScorer(float[] counts) => _counts = (float[])counts.Clone();
+
     /// <inheritdoc />
     public int ItemCount => _counts.Length;
 

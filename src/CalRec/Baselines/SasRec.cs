@@ -84,9 +84,9 @@ public sealed class SasRecScorer : IRecommenderScorer
 {
     private const int ChunkUsers = 512;
 
-    internal SasRecScorer(SasRecModel model) => Model = model;
+    internal SasRecScorer(SasRecNetwork model) => Model = model;
 
-    internal SasRecModel Model { get; }
+    internal SasRecNetwork Model { get; }
 
     /// <inheritdoc />
     public int ItemCount => Model.ItemCount;
@@ -124,7 +124,7 @@ public static class SasRec
     public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecOptions options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default)
     {
         int n = split.Data.ItemCount, maxT = options.MaxLength;
-        var model = new SasRecModel(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
+        var model = new SasRecNetwork(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
         if (options.InitialItemEmbeddings is { } init)
         {
             if (init.Length != n * options.Hidden)
@@ -235,7 +235,7 @@ public static class SasRec
     /// a two-class softmax, whose cross-entropy is softplus(−s) for the positive class and softplus(s) for the negative:
     /// exactly −log σ(s) and −log(1 − σ(s)).
     /// </summary>
-    private static Tensor BinaryLoss(SasRecModel model, Tensor hidden, List<int> targets, int[][] negatives)
+    private static Tensor BinaryLoss(SasRecNetwork model, Tensor hidden, List<int> targets, int[][] negatives)
     {
         int p = targets.Count, d = hidden.shape[1];
         Tensor h = hidden.reshape(p, 1, d);

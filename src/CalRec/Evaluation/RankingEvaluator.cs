@@ -165,6 +165,7 @@ public static class RankingEvaluator
             int count = Math.Min(cases.Count - start, scores.Length / n);
             int begin = (int)((long)count * part / parts), end = (int)((long)count * (part + 1) / parts);
             var heap = new PriorityQueue<int, (float, int)>(maxK + 1);
+            Span<int> top = new int[maxK];
             for (int i = begin; i < end; i++)
             {
                 EvaluationCase c = cases[start + i];
@@ -179,33 +180,10 @@ public static class RankingEvaluator
                 seen?.Remove(c.Target);
                 ranks[start + i] = RankOf(row, c.Target, seen);
 
-                heap.Clear();
-                for (int j = 0; j < n; j++)
+                int found = TopK.Select(row, maxK, seen, heap, top);
+                foreach (int j in top[..found])
                 {
-                    if (seen is not null && seen.Contains(j))
-                    {
-                        continue;
-                    }
-
-                    if (heap.Count == maxK)
-                    {
-                        heap.TryPeek(out _, out (float Score, int NegIndex) min);
-                        if (row[j] < min.Score || (row[j] == min.Score && -j < min.NegIndex))
-                        {
-                            continue;
-                        }
-                    }
-
-                    heap.Enqueue(j, (row[j], -j));
-                    if (heap.Count > maxK)
-                    {
-                        heap.Dequeue();
-                    }
-                }
-
-                while (heap.Count > 0)
-                {
-                    covered[heap.Dequeue()] = true;
+                    covered[j] = true;
                 }
             }
         }

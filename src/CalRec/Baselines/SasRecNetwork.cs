@@ -10,13 +10,13 @@ namespace CalRec.Baselines;
 /// LayerNorm → ReLU point-wise feed-forward with residual], a final LayerNorm, and scores against the item table.
 /// Item index i is embedding row i + 1; row 0 is padding.
 /// </summary>
-internal sealed class SasRecModel : Module
+internal sealed class SasRecNetwork : Module
 {
     private readonly int _d, _heads, _maxLength;
     private readonly float _dropout;
     private readonly Generator _dropoutGenerator;
 
-    public SasRecModel(int itemCount, int hidden, int blocks, int heads, int maxLength, float dropout, ulong seed)
+    public SasRecNetwork(int itemCount, int hidden, int blocks, int heads, int maxLength, float dropout, ulong seed)
     {
         var g = new Generator(seed);
         _d = hidden;
@@ -40,6 +40,12 @@ internal sealed class SasRecModel : Module
     public int ItemCount { get; }
 
     public int MaxLength => _maxLength;
+
+    public int Hidden => _d;
+
+    public int Heads => _heads;
+
+    public float Dropout => _dropout;
 
     public Embedding item_emb { get; }
 

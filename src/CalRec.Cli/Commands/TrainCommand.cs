@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Diagnostics;
+using CalRec.Baselines;
+using CalRec.Cli.Options;
+using CalRec.Data.Core;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Prediction;
+using CalRec.Trainers;
+using CalRec.Text.Tokenization;
+using Spectre.Console;
+
+namespace CalRec.Cli.Commands;
+
+/// <summary><c>calrec train</c>: fit a recommender on a dataset's leave-one-out training split and save it as a model zip.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var recommender = new Option<string>("--recommender") { Description = "mostpop, sasrec, llmseqsim or llm2sasrec.", Required = true };
+        var target = new Option<string>("--target") { Description = "Training dataset: a folder or file in any supported format, or a .db.", Required = true };
+        var output = new Option<string>("--out") { Description = "Model zip to write (replaced atomically).", Required = true };
+        var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder in Hugging Face layout (from calrec pretrain) for llmseqsim and llm2sasrec item-text embeddings." };
+        var pooling = new Option<string>("--pooling") { Description = "Text-embedding pooling: mean or last.", DefaultValueFactory = _ => "mean" };
+        var aggregation = new Option<string>("--aggregation") { Description = "LLMSeqSim session aggregation: last, mean, linear, harmonic, log.", DefaultValueFactory = _ => "last" };
+        var sasrec = new SasRecArguments();
+        var cmd = new Command("train", "Train a recommender and save it as a model zip.") { recommender, target, output, lm, pooling, aggregation };
+        sasrec.AddTo(cmd);
+        var reading = new DatasetArguments();
+        reading.AddTo(cmd);
+        cmd.SetAction((p, ct) => Task.Run(() =>
+        {
+            try
+            {
+                return Run(p, p.GetValue(recommender)!, p.GetValue(target)!, p.GetValue(output)!, p.GetValue(lm)?.FullName, p.GetValue(pooling)!,
+                    p.GetValue(aggregation)!, sasrec.Read(p), reading, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                AnsiConsole.MarkupLine("[yellow]cancelled:[/] no model written.");
+                return 130;
+            }
+            catch (Exception ex) when (UserErrors.Is(ex))
+            {
+                return UserErrors.Report(ex);
+            }
+        }, CancellationToken.None));
+        return cmd;
+    }
+
+    private static int Run(ParseResult p, string kind, string target, string output, string? lmFolder, string pooling, string aggregation, SasRecOptions options,
+        DatasetArguments reading, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var ctx = new RecContext((int)options.Seed);
+        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
+        InteractionDataset data = reading.Load(p, target);
+        foreach (string w in data.Warnings)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions");
+        RecommenderTrainer trainer = kind.ToLowerInvariant() switch
+        {
+            "mostpop" or "mostpopular" => ctx.Trainers.MostPopular(),
+            "sasrec" => ctx.Trainers.SasRec(options),
+            "llmseqsim" => ctx.Trainers.LlmSeqSim(Encoder(lmFolder, pooling, kind), ParseAggregation(aggregation)),
+            "llm2sasrec" => ctx.Trainers.Llm2SasRec(Encoder(lmFolder, pooling, kind), options),
+            _ => throw new ArgumentException($"--recommender: unknown recommender '{kind}' (mostpop, sasrec, llmseqsim, llm2sasrec)."),
+        };
+        RecommenderModel model = trainer.Fit(data, ct);
+        ctx.Model.Save(model, output);
+        AnsiConsole.MarkupLineInterpolated($"saved {model.Kind} model ({model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    }
+
+    private static LanguageModelEmbedder Encoder(string? folder, string pooling, string kind)
+    {
+        if (folder is null)
+        {
+            throw new ArgumentException($"--recommender {kind} needs --lm: a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
+        }
+
+        (DecoderLM lm, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(folder);
+        Pooling mode = pooling.ToLowerInvariant() switch
+        {
+            "mean" => Pooling.Mean,
+            "last" => Pooling.LastToken,
+            _ => throw new ArgumentException($"--pooling: '{pooling}' is not mean or last."),
+        };
+        return new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{folder}: no tokenizer.json."), mode);
+    }
+
+    private static SessionAggregation ParseAggregation(string text) => text.ToLowerInvariant() switch
+    {
+        "last" => SessionAggregation.Last,
+        "mean" => SessionAggregation.Mean,
+        "linear" => SessionAggregation.LinearDecay,
+        "harmonic" => SessionAggregation.HarmonicDecay,
+        "log" => SessionAggregation.LogDecay,
+        _ => throw new ArgumentException($"--aggregation: '{text}' is not last, mean, linear, harmonic or log."),
+    };
+}

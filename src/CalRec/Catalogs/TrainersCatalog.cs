@@ -1,0 +1,31 @@
+using CalRec.Baselines;
+using CalRec.Models.Embeddings;
+using CalRec.Trainers;
+
+namespace CalRec.Catalogs;
+
+/// <summary>Recommender trainers of a <see cref="RecContext"/>. Each has a simple overload and one taking its options.</summary>
+public sealed class TrainersCatalog
+{
+    private readonly RecContext _context;
+
+    internal TrainersCatalog(RecContext context) => _context = context;
+
+    /// <summary>MostPopular: training-split item counts, the same list for everyone.</summary>
+    public MostPopularTrainer MostPopular() => new();
+
+    /// <summary>SASRec with the most used settings; the rest keep <see cref="SasRecOptions"/>'s defaults and the context seed.</summary>
+    public SasRecTrainer SasRec(int hidden = 64, int maxLength = 50, float dropout = 0.5f, int maxEpochs = 200, SasRecLoss loss = SasRecLoss.CrossEntropy) =>
+        SasRec(new SasRecOptions { Hidden = hidden, MaxLength = maxLength, Dropout = dropout, MaxEpochs = maxEpochs, Loss = loss, Seed = _context.Seed });
+
+    /// <summary>SASRec with every setting given.</summary>
+    public SasRecTrainer SasRec(SasRecOptions options) => new(_context, options, encoder: null);
+
+    /// <summary>LLM2SASRec: SASRec whose item table starts from PCA-reduced <paramref name="encoder"/> embeddings of the item texts.</summary>
+    public SasRecTrainer Llm2SasRec(ITextEncoder encoder, SasRecOptions? options = null) =>
+        new(_context, options ?? new SasRecOptions { Seed = _context.Seed }, encoder);
+
+    /// <summary>LLMSeqSim: sessions as aggregated item-text embeddings, items ranked by cosine similarity.</summary>
+    public LlmSeqSimTrainer LlmSeqSim(ITextEncoder encoder, SessionAggregation aggregation = SessionAggregation.Last, int maxHistory = 50) =>
+        new(_context, encoder, aggregation, maxHistory);
+}

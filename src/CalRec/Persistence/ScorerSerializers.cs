@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+using CalRec.Baselines;
+using CalRec.Evaluation;
+using CalRec.Tensors;
+using CalRec.Tensors.NN;
+using CalRec.Tensors.Serialization;
+
+namespace CalRec.Persistence;
+
+/// <summary>
+/// Saves and loads each model kind's scorer as a versioned component folder inside the model zip. A kind's files are
+/// plain formats: JSON settings and safetensors weights with the module's parameter names.
+/// </summary>
+internal static class ScorerSerializers
+{
+    private const int MostPopularVersion = 1, SasRecVersion = 1, LlmSeqSimVersion = 1;
+
+    /// <summary>The newest version of component <paramref name="name"/> this build reads (0: unknown).</summary>
+    public static int SupportedVersion(string name) => name switch
+    {
+        "mostpop" => MostPopularVersion,
+        "sasrec" => SasRecVersion,
+        "llmseqsim" => LlmSeqSimVersion,
+        _ => 0,
+    };
+
+    public static IEnumerable<(string Component, int Version)> Save(string kind, IRecommenderScorer scorer, string stage)
+    {
+        switch (scorer)
+        {
+            case MostPopularScorer pop:
+            {
+                string dir = Directory.CreateDirectory(Path.Combine(stage, "mostpop")).FullName;
+                using (TensorScope())
+                {
+                    SafeTensorsWriter.Save(Path.Combine(dir, "counts.safetensors"), [new("counts", Tensor.from(pop.Counts.ToArray(), pop.ItemCount))]);
+                }
+
+                return [("mostpop", MostPopularVersion)];
+            }
+
+            case SasRecScorer sas:
+            {
+                string dir = Directory.CreateDirectory(Path.Combine(stage, "sasrec")).FullName;
+                SasRecNetwork net = sas.Model;
+                var config = new JsonObject
+                {
+                    ["item_count"] = net.ItemCount,
+                    ["hidden"] = net.Hidden,
+                    ["blocks"] = net.Blocks.Count,
+                    ["heads"] = net.Heads,
+                    ["max_length"] = net.MaxLength,
+                    ["dropout"] = net.Dropout,
+                };
+                File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+                SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"), net.state_dict());
+                return [("sasrec", SasRecVersion)];
+            }
+
+            case LlmSeqSimScorer sim:
+            {
+                string dir = Directory.CreateDirectory(Path.Combine(stage, "llmseqsim")).FullName;
+                var config = new JsonObject { ["aggregation"] = sim.Aggregation.ToString(), ["max_history"] = sim.MaxHistory, ["dimension"] = sim.Dimension };
+                File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+                using (TensorScope())
+                {
+                    SafeTensorsWriter.Save(Path.Combine(dir, "item_embeddings.safetensors"), [new("items", Tensor.from(sim.ItemEmbeddings, sim.ItemCount, sim.Dimension))]);
+                }
+
+                return [("llmseqsim", LlmSeqSimVersion)];
+            }
+
+            default:
+                throw new NotSupportedException($"Model kind '{kind}' ({scorer.GetType().Name}) cannot be saved.");
+        }
+    }
+
+    public static IRecommenderScorer Load(string kind, string stage, int itemCount, string path)
+    {
+        IRecommenderScorer scorer = kind switch
+        {
+            "mostpop" => new MostPopularScorer(ReadOne(Path.Combine(stage, "mostpop", "counts.safetensors"), "counts", path)),
+            "sasrec" or "llm2sasrec" => LoadSasRec(Path.Combine(stage, "sasrec"), path),
+            "llmseqsim" => LoadLlmSeqSim(Path.Combine(stage, "llmseqsim"), path),
+            _ => throw new ModelFormatException(path, $"model kind '{kind}' is unknown to this version of CalRec.MLNet"),
+        };
+        return scorer.ItemCount == itemCount
+            ? scorer
+            : throw new ModelFormatException(path, $"the {kind} component scores {scorer.ItemCount} items but the catalogue has {itemCount}");
+    }
+
+    private static SasRecScorer LoadSasRec(string dir, string path)
+    {
+        JsonObject c = ReadConfig(dir, path);
+        var net = new SasRecNetwork(Int(c, "item_count", path), Int(c, "hidden", path), Int(c, "blocks", path), Int(c, "heads", path), Int(c, "max_length", path),
+            (float)(c["dropout"]?.GetValue<double>() ?? 0), seed: 0);
+        using var reader = Open(Path.Combine(dir, "model.safetensors"), path);
+        LoadStateDictResult result = net.load_state_dict(reader.ReadAll(), strict: false);
+        if (result.MissingKeys.Count > 0 || result.UnexpectedKeys.Count > 0)
+        {
+            throw new ModelFormatException(path, $"sasrec weights do not match the config (missing: {string.Join(", ", result.MissingKeys.Take(3))}; unexpected: {string.Join(", ", result.UnexpectedKeys.Take(3))})");
+        }
+
+        net.eval();
+        return new SasRecScorer(net);
+    }
+
+    private static LlmSeqSimScorer LoadLlmSeqSim(string dir, string path)
+    {
+        JsonObject c = ReadConfig(dir, path);
+        if (!Enum.TryParse(c["aggregation"]?.GetValue<string>(), out SessionAggregation aggregation))
+        {
+            throw new ModelFormatException(path, $"llmseqsim/config.json: unknown aggregation '{c["aggregation"]}'");
+        }
+
+        return new LlmSeqSimScorer(ReadOne(Path.Combine(dir, "item_embeddings.safetensors"), "items", path), Int(c, "dimension", path), aggregation, Int(c, "max_history", path));
+    }
+
+    private static JsonObject ReadConfig(string dir, string path)
+    {
+        string file = Path.Combine(dir, "config.json");
+        return File.Exists(file) && JsonNode.Parse(File.ReadAllText(file)) is JsonObject o
+            ? o
+            : throw new ModelFormatException(path, $"missing or invalid {Path.GetFileName(dir)}/config.json");
+    }
+
+    private static int Int(JsonObject o, string key, string path) =>
+        o[key]?.GetValue<int>() ?? throw new ModelFormatException(path, $"config has no '{key}'");
+
+    private static float[] ReadOne(string file, string name, string path)
+    {
+        using SafeTensorsReader reader = Open(file, path);
+        using (TensorScope())
+        {
+            return reader.Contains(name) ? reader.ReadTensor(name).ToArray() : throw new ModelFormatException(path, $"{Path.GetFileName(file)} has no tensor '{name}'");
+        }
+    }
+
+    private static SafeTensorsReader Open(string file, string path)
+    {
+        try
+        {
+            return new SafeTensorsReader(file);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException)
+        {
+            throw new ModelFormatException(path, $"{Path.GetFileName(file)}: {ex.Message}", ex);
+        }
+    }
+
+    private static Tensors.Memory.TensorScope TensorScope() => Tensors.Memory.TensorScope.Begin();
+}

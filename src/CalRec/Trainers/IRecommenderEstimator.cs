@@ -1,0 +1,19 @@
+using CalRec.Data.Core;
+using CalRec.Data.Splits;
+using CalRec.Prediction;
+
+namespace CalRec.Trainers;
+
+/// <summary>
+/// A recommender trainer (ML.NET's estimator): <see cref="Fit(InteractionDataset, CancellationToken)"/> trains on a
+/// dataset's leave-one-out training part, uses its validation targets for model selection, never sees its test
+/// targets, and returns the fitted <see cref="RecommenderModel"/>.
+/// </summary>
+public interface IRecommenderEstimator
+{
+    /// <summary>Splits <paramref name="data"/> leave-one-out and trains on it.</summary>
+    RecommenderModel Fit(InteractionDataset data, CancellationToken cancellation = default) => Fit(new LeaveOneOutSplit(data), cancellation);
+
+    /// <summary>Trains on <paramref name="split"/>'s training sequences, selecting on its validation cases.</summary>
+    RecommenderModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default);
+}
