@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using CalRec.Baselines;
+using CalRec.Cli.Options;
 using CalRec.Data;
 using CalRec.Data.Core;
 using CalRec.Data.Splits;
@@ -25,43 +26,25 @@ internal static class ReportCommand
 {
     public static Command Create()
     {
-        var data = new Option<DirectoryInfo>("--data") { Description = "Dataset folder in the normalized layout.", Required = true };
-        var hidden = new Option<int>("--hidden") { DefaultValueFactory = _ => 64, Description = "SASRec hidden size." };
-        var maxLen = new Option<int>("--max-length") { DefaultValueFactory = _ => 50, Description = "SASRec history length." };
-        var dropout = new Option<float>("--dropout") { DefaultValueFactory = _ => 0.5f, Description = "SASRec dropout." };
-        var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 200, Description = "SASRec epoch limit." };
-        var patience = new Option<int>("--patience") { DefaultValueFactory = _ => 5, Description = "SASRec early-stopping patience (epochs)." };
-        var minutes = new Option<double>("--minutes") { DefaultValueFactory = _ => 10, Description = "SASRec training time budget." };
-        var lr = new Option<float>("--lr") { DefaultValueFactory = _ => 1e-3f, Description = "SASRec learning rate." };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 128, Description = "SASRec users per step." };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 42UL, Description = "Seed." };
+        var data = new Option<string>("--data") { Description = "Dataset: a folder or file in any supported format, or a .db.", Required = true };
+        var sasrec = new SasRecArguments();
         var json = new Option<bool>("--json") { Description = "One JSON object per model." };
         var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
         var baselines = new Command("baselines", "Train and evaluate MostPopular, SASRec and (with --lm) LLMSeqSim and LLM2SASRec on one dataset.")
         {
-            data, hidden, maxLen, dropout, epochs, patience, minutes, lr, batch, seed, json, lm,
+            data, json, lm,
         };
+        sasrec.AddTo(baselines);
         baselines.SetAction((p, ct) => Task.Run(() =>
         {
             try
             {
-                return Run(p.GetValue(data)!.FullName, new SasRecOptions
-                {
-                    Hidden = p.GetValue(hidden),
-                    MaxLength = p.GetValue(maxLen),
-                    Dropout = p.GetValue(dropout),
-                    MaxEpochs = p.GetValue(epochs),
-                    Patience = p.GetValue(patience),
-                    TimeBudget = TimeSpan.FromMinutes(p.GetValue(minutes)),
-                    LearningRate = p.GetValue(lr),
-                    BatchSize = p.GetValue(batch),
-                    Seed = p.GetValue(seed),
-                }, p.GetValue(json), p.GetValue(lm)?.FullName, ct);
+                SasRecOptions options = sasrec.Read(p);
+                return Run(p.GetValue(data)!, options with { TimeBudget = options.TimeBudget ?? TimeSpan.FromMinutes(10) }, p.GetValue(json), p.GetValue(lm)?.FullName, ct);
             }
-            catch (Exception ex) when (ex is DataFormatException or FileNotFoundException or DirectoryNotFoundException)
+            catch (Exception ex) when (UserErrors.Is(ex))
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
+                return UserErrors.Report(ex);
             }
         }, CancellationToken.None));
         var cmd = new Command("report", "Produce result tables.");
@@ -71,7 +54,7 @@ internal static class ReportCommand
 
     private static int Run(string folder, SasRecOptions sasrec, bool json, string? lmFolder, CancellationToken ct)
     {
-        InteractionDataset data = InteractionDataset.Load(folder);
+        InteractionDataset data = Data.Readers.DatasetReader.Load(folder);
         var split = new LeaveOneOutSplit(data);
         if (!json)
         {
@@ -160,7 +143,7 @@ internal static class ReportCommand
             }
         }, ct);
         double seconds = clock.Elapsed.TotalSeconds;
-        return ($"{label} (CE, d={options.Hidden}, len={options.MaxLength}, dropout={options.Dropout})", RankingEvaluator.Evaluate(model, split.Test, eval), seconds,
+        return ($"{label} ({(options.Loss == SasRecLoss.CrossEntropy ? "CE" : "BCE")}, d={options.Hidden}, len={options.MaxLength}, dropout={options.Dropout})", RankingEvaluator.Evaluate(model, split.Test, eval), seconds,
             $"{epochs} epochs, best {bestEpoch}");
     }
 }
