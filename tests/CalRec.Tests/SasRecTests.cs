@@ -8,17 +8,23 @@ namespace CalRec.Tests;
 [TestFixture]
 public class SasRecTests
 {
-    [Test]
-    public void LearnsTheSyntheticRoutinesAndBeatsMostPopular()
+    private static (List<SasRecEpochReport> Reports, RankingMetrics Popularity, RankingMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecOptions options)
     {
-        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
-        var options = new SasRecOptions { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
         var reports = new List<SasRecEpochReport>();
         SasRecScorer sasrec = SasRec.Fit(split, options, reports.Add);
         var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
         RankingMetrics pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
         RankingMetrics seq = RankingEvaluator.Evaluate(sasrec, split.Test, eval);
-        TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec {seq["ndcg@10"]} after {reports.Count} epochs");
+        TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec ({options.Loss}) {seq["ndcg@10"]} after {reports.Count} epochs");
+        return (reports, pop, seq);
+    }
+
+    [Test]
+    public void LearnsTheSyntheticRoutinesAndBeatsMostPopular()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
+        var options = new SasRecOptions { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
+        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
         Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
         Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value), "the routines are learnable, popularity cannot follow them");
         Assert.That(seq.CompareNdcg(pop, 10).Low, Is.GreaterThan(0), "the paired difference is not noise");
@@ -33,12 +39,7 @@ public class SasRecTests
             Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, MinEpochs = 5, Seed = 1,
             Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 2,
         };
-        var reports = new List<SasRecEpochReport>();
-        SasRecScorer sasrec = SasRec.Fit(split, options, reports.Add);
-        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
-        RankingMetrics pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
-        RankingMetrics seq = RankingEvaluator.Evaluate(sasrec, split.Test, eval);
-        TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec (BCE) {seq["ndcg@10"]} after {reports.Count} epochs");
+        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
         Assert.That(reports[0].Loss, Is.LessThan(3 * Math.Log(2) + 0.05), "starts near 3 ln 2 (one positive, two negatives at chance)");
         Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
         Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value));
