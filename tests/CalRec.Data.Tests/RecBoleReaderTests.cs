@@ -39,19 +39,4 @@ public class RecBoleReaderTests
         File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user:token\titem_id:token\nu1\t1\n");
         Assert.That(Assert.Throws<DataFormatException>(() => RecBoleAtomicReader.Load(_dir))!.Message, Does.Contain("missing column 'user_id'"));
     }
-
-    [Test]
-    public void ReadsTheSharedMovieLensAtomicFiles()
-    {
-        string dir = Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "ml-100k"));
-        if (!File.Exists(Path.Combine(dir, "ml-100k.inter")))
-        {
-            Assert.Ignore($"../shared/data/ml-100k is not present ({dir}); this check needs the shared datasets.");
-        }
-
-        InteractionDataset d = RecBoleAtomicReader.Load(dir);
-        Assert.That((d.Users.Count, d.ItemCount, d.InteractionCount), Is.EqualTo((943, 1682, 100_000L)));
-        InteractionDataset normalized = InteractionDataset.Load(dir);
-        Assert.That(d.InteractionCount, Is.EqualTo(normalized.InteractionCount));
-    }
 }
