@@ -102,6 +102,11 @@ internal static class ReportCommand
                     o[k] = Math.Round(v, 5);
                 }
 
+                foreach (string k in m.Ks.SelectMany(k => (string[])[$"ndcg@{k}", $"hr@{k}"]))
+                {
+                    o[k + "_ci"] = new[] { Math.Round(m[k].Low, 5), Math.Round(m[k].High, 5) };
+                }
+
                 Console.WriteLine(JsonSerializer.Serialize(o));
             }
 
