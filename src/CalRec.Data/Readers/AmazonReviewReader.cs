@@ -105,22 +105,19 @@ public static class AmazonReviewReader
             var attributes = new List<string>();
             if (categoryPath.Count > 0)
             {
-                attributes.Add($"category={Clean(categoryPath[^1])}");
+                attributes.Add($"category={DelimitedReader.Clean(categoryPath[^1])}");
             }
 
             if (!string.IsNullOrWhiteSpace(brand))
             {
-                attributes.Add($"brand={Clean(brand)}");
+                attributes.Add($"brand={DelimitedReader.Clean(brand)}");
             }
 
-            items.Add(new CatalogItem(asin, Clean(Text(m, "title") ?? string.Empty), string.Join("; ", attributes), categoryPath.Count > 0 ? Clean(categoryPath[0]) : null));
+            items.Add(new CatalogItem(asin, DelimitedReader.Clean(Text(m, "title") ?? string.Empty), string.Join("; ", attributes), categoryPath.Count > 0 ? DelimitedReader.Clean(categoryPath[0]) : null));
         }
 
         return items;
     }
-
-    // Separators of the normalized layout cannot appear inside a field.
-    private static string Clean(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ').Replace(';', ',').Trim();
 
     private static JsonDocument? Parse(string text, string path, long line, BadRecords bad)
     {

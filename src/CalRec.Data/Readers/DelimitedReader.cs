@@ -168,7 +168,8 @@ public static class DelimitedReader
             : null;
     }
 
-    private static string Clean(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ').Replace(';', ',').Trim();
+    /// <summary>A field made safe for the normalized layout: no tabs, line breaks or attribute separators.</summary>
+    internal static string Clean(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ').Replace(';', ',').Trim();
 
     private static char DelimiterFor(string path, ColumnMap map) =>
         map.Delimiter ?? (path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tsv.gz", StringComparison.OrdinalIgnoreCase) ? '\t' : ',');

@@ -29,10 +29,15 @@ public static class RecBoleAtomicReader
         List<CatalogItem>? items = File.Exists(item) ? ReadItems(item) : null;
         var known = items?.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
         var log = new InteractionLog();
+        int u = -1, i = -1, r = -1, t = -1;
         foreach ((long line, string[] header, string[] cols) in Rows(inter, bad))
         {
-            int u = Column(header, "user_id", inter), i = Column(header, "item_id", inter);
-            int r = Array.IndexOf(header, "rating"), t = Array.IndexOf(header, "timestamp");
+            if (u < 0)
+            {
+                (u, i) = (Column(header, "user_id", inter), Column(header, "item_id", inter));
+                (r, t) = (Array.IndexOf(header, "rating"), Array.IndexOf(header, "timestamp"));
+            }
+
             string user = cols[u], itemId = cols[i];
             if (user.Length == 0 || itemId.Length == 0)
             {
