@@ -7,7 +7,7 @@ internal static class TopK
     /// Writes the indices of the <paramref name="k"/> best items not in <paramref name="excluded"/>, best first, into
     /// <paramref name="result"/> and returns how many were written (fewer when the catalogue runs out).
     /// </summary>
-    public static int Select(ReadOnlySpan<float> row, int k, IReadOnlySet<int>? excluded, PriorityQueue<int, (float Score, int NegIndex)> heap, Span<int> result)
+    public static int Select(ReadOnlySpan<float> row, int k, HashSet<int>? excluded, PriorityQueue<int, (float Score, int NegIndex)> heap, Span<int> result)
     {
         heap.Clear();
         for (int j = 0; j < row.Length; j++)
