@@ -29,6 +29,7 @@ public sealed class RecContext
         Data = new DataOperationsCatalog();
         Trainers = new TrainersCatalog(this);
         Ranking = new RankingCatalog(this);
+        Text = new TextCatalog();
         Model = new ModelOperationsCatalog();
     }
 
@@ -43,6 +44,9 @@ public sealed class RecContext
 
     /// <summary>Recommender trainers.</summary>
     public TrainersCatalog Trainers { get; }
+
+    /// <summary>Item text templates, tokenizers and text encoders.</summary>
+    public TextCatalog Text { get; }
 
     /// <summary>Full-ranking evaluation.</summary>
     public RankingCatalog Ranking { get; }

@@ -154,6 +154,7 @@ public class OpGradientTests
         Check(x => F.concat([x[0], x[1]], 1), [Rand(1, 2, 3, 2), Rand(2, 2, 1, 2)]);
         Check(x => F.slice(x[0], 1, 1, 2), [Rand(3, 2, 4, 3)]);
         Check(x => F.gather_rows(x[0], [2, 0, 2]), [Rand(4, 3, 5)]);
+        Check(x => F.segment_mean(x[0], [0, 1, 3], [2, 3, 1]), [Rand(5, 4, 3)]);
     }
 
     [Test]

@@ -69,6 +69,46 @@ public sealed class InteractionDataset
     /// <summary>The index of item <paramref name="id"/>, or null.</summary>
     public int? IndexOf(string id) => _itemIndex.TryGetValue(id, out int i) ? i : null;
 
+    /// <summary>
+    /// The part of the dataset in <paramref name="domain"/>: the domain's items, and each user's interactions with them
+    /// (order and timestamps kept); users with none are dropped. The result is named "NAME/DOMAIN".
+    /// </summary>
+    public InteractionDataset ForDomain(string domain)
+    {
+        var keep = new int[ItemCount];
+        var items = new List<CatalogItem>();
+        for (int i = 0; i < ItemCount; i++)
+        {
+            keep[i] = string.Equals(DomainOf(i), domain, StringComparison.Ordinal) ? items.Count : -1;
+            if (keep[i] >= 0)
+            {
+                items.Add(Items[i]);
+            }
+        }
+
+        if (items.Count == 0)
+        {
+            throw new ArgumentException($"Dataset '{Name}' has no item in domain '{domain}' (domains: {string.Join(", ", Domains)}).", nameof(domain));
+        }
+
+        var users = new List<string>();
+        var sequences = new List<int[]>();
+        var timestamps = Timestamps is null ? null : new List<long[]>();
+        for (int u = 0; u < Sequences.Count; u++)
+        {
+            int[] s = Sequences[u];
+            var positions = Enumerable.Range(0, s.Length).Where(k => keep[s[k]] >= 0).ToArray();
+            if (positions.Length > 0)
+            {
+                users.Add(Users[u]);
+                sequences.Add(positions.Select(k => keep[s[k]]).ToArray());
+                timestamps?.Add(positions.Select(k => Timestamps![u][k]).ToArray());
+            }
+        }
+
+        return new InteractionDataset($"{Name}/{domain}", items, users, sequences, timestamps, Warnings);
+    }
+
     /// <summary>Builds a dataset from in-memory records (tests, generated data).</summary>
     public static InteractionDataset Create(string name, IReadOnlyList<CatalogItem> items, IEnumerable<UserSequence> users, BadRecordPolicy policy = BadRecordPolicy.Fail) =>
         Build(name, items, users.Select((u, i) => (u, (long)i + 1)), "(memory)", policy, []);

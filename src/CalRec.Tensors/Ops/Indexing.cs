@@ -287,6 +287,62 @@ public static partial class Functional
         return y;
     }
 
+    /// <summary>
+    /// Mean of each segment of rows of <paramref name="x"/> [N, D]: segment s covers rows
+    /// <c>starts[s] .. starts[s] + lengths[s] - 1</c> (segments may overlap; every length must be positive). Result [S, D].
+    /// Used to pool one item's tokens inside a serialized history.
+    /// </summary>
+    public static Tensor segment_mean(Tensor x, int[] starts, int[] lengths)
+    {
+        if (x.ndim != 2 || starts.Length != lengths.Length)
+        {
+            throw new ArgumentException($"segment_mean: expects x [N, D] and as many starts as lengths, got {Tensor.FormatShape(x.shape)}, {starts.Length} and {lengths.Length}.");
+        }
+
+        int n = x.shape[0], d = x.shape[1], segments = starts.Length;
+        for (int s = 0; s < segments; s++)
+        {
+            if (lengths[s] <= 0 || starts[s] < 0 || starts[s] + lengths[s] > n)
+            {
+                throw new ArgumentOutOfRangeException(nameof(starts), $"segment_mean: segment {s} [{starts[s]}, {starts[s] + lengths[s]}) is empty or outside [0, {n}).");
+            }
+        }
+
+        Tensor y = Tensor.Result([segments, d], clear: true, Tape.ShouldRecord(x));
+        ReadOnlySpan<float> xv = x.Data;
+        Span<float> yv = y.Data;
+        for (int s = 0; s < segments; s++)
+        {
+            Span<float> yr = yv.Slice(s * d, d);
+            for (int r = starts[s]; r < starts[s] + lengths[s]; r++)
+            {
+                System.Numerics.Tensors.TensorPrimitives.Add(yr, xv.Slice(r * d, d), yr);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.Multiply(yr, 1f / lengths[s], yr);
+        }
+
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () =>
+            {
+                Span<float> gx = x.GradSpan();
+                ReadOnlySpan<float> g = y.grad!.Data;
+                for (int s = 0; s < segments; s++)
+                {
+                    float scale = 1f / lengths[s];
+                    for (int r = starts[s]; r < starts[s] + lengths[s]; r++)
+                    {
+                        Span<float> dst = gx.Slice(r * d, d);
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g.Slice(s * d, d), scale, dst, dst);
+                    }
+                }
+            });
+        }
+
+        return y;
+    }
+
     /// <summary>Picks position <c>positions[b]</c> of each sequence in <paramref name="x"/> [B, T, D] (last-token pooling). Result [B, D].</summary>
     public static Tensor last_token_pool(Tensor x, int[] positions)
     {

@@ -28,4 +28,23 @@ public sealed class TrainersCatalog
     /// <summary>LLMSeqSim: sessions as aggregated item-text embeddings, items ranked by cosine similarity.</summary>
     public LlmSeqSimTrainer LlmSeqSim(ITextEncoder encoder, SessionAggregation aggregation = SessionAggregation.Last, int maxHistory = 50) =>
         new(_context, encoder, aggregation, maxHistory);
+
+    /// <summary>
+    /// CALRec with the most used settings (the rest keep <see cref="CalRecTrainer.Options"/>'s defaults and the context
+    /// seed): a backbone preset trained from scratch (or a Hugging Face checkpoint folder), both finetuning stages, dense
+    /// retrieval.
+    /// </summary>
+    public CalRecTrainer CalRec(string backbone = "mini", int stage1Epochs = 2, int stage2Epochs = 4, int batchSize = 16, int maxHistory = 10) =>
+        CalRec(new CalRecTrainer.Options
+        {
+            Backbone = backbone,
+            Stage1 = new CalRecStageOptions { Epochs = stage1Epochs, LearningRate = 1e-3f },
+            Stage2 = new CalRecStageOptions { Epochs = stage2Epochs, LearningRate = 5e-4f },
+            BatchSize = batchSize,
+            MaxHistory = maxHistory,
+            Seed = _context.Seed,
+        });
+
+    /// <summary>CALRec with every setting given.</summary>
+    public CalRecTrainer CalRec(CalRecTrainer.Options options) => new(_context, options);
 }

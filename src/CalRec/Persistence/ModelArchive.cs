@@ -94,8 +94,8 @@ internal static class ModelArchive
             string kind = manifest["kind"]?.GetValue<string>() ?? throw new ModelFormatException(path, "the manifest names no model kind");
             var catalog = NormalizedDataset.ReadItems(Path.Combine(stage, "catalog", "items.tsv")).ToList();
             TrainingInfo training = TrainingFromJson(JsonNode.Parse(File.ReadAllText(Path.Combine(stage, "training.json")))!.AsObject());
-            var scorer = ScorerSerializers.Load(kind, stage, catalog.Count, path);
-            return new RecommenderModel(kind, scorer, catalog, training);
+            var scorer = ScorerSerializers.Load(kind, stage, catalog.Count, path, catalog);
+            return scorer is CalRec.TwoTower.CalRecScorer towers ? new CalRecModel(towers, catalog, training) : new RecommenderModel(kind, scorer, catalog, training);
         }
         finally
         {

@@ -1,5 +1,12 @@
 using System.Text.Json.Nodes;
 using CalRec.Baselines;
+using CalRec.Data.Normalized;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Text.Templates;
+using CalRec.Text.Tokenization;
+using CalRec.TwoTower;
 using CalRec.Evaluation;
 using CalRec.Tensors;
 using CalRec.Tensors.NN;
@@ -13,7 +20,7 @@ namespace CalRec.Persistence;
 /// </summary>
 internal static class ScorerSerializers
 {
-    private const int MostPopularVersion = 1, SasRecVersion = 1, LlmSeqSimVersion = 1;
+    private const int MostPopularVersion = 1, SasRecVersion = 1, LlmSeqSimVersion = 1, CalRecVersion = 1;
 
     /// <summary>The newest version of component <paramref name="name"/> this build reads (0: unknown).</summary>
     public static int SupportedVersion(string name) => name switch
@@ -21,6 +28,7 @@ internal static class ScorerSerializers
         "mostpop" => MostPopularVersion,
         "sasrec" => SasRecVersion,
         "llmseqsim" => LlmSeqSimVersion,
+        "calrec" => CalRecVersion,
         _ => 0,
     };
 
@@ -70,18 +78,42 @@ internal static class ScorerSerializers
                 return [("llmseqsim", LlmSeqSimVersion)];
             }
 
+            case CalRecScorer cal:
+            {
+                string dir = Directory.CreateDirectory(Path.Combine(stage, "calrec")).FullName;
+                HuggingFaceCheckpoint.WriteFiles(cal.Backbone, cal.Tokenizer, Directory.CreateDirectory(Path.Combine(dir, "backbone")).FullName);
+                CalRecSettings s = cal.Settings;
+                var config = new JsonObject
+                {
+                    ["template"] = s.Template?.Source,
+                    ["pooling"] = s.Pooling.ToString(),
+                    ["max_history"] = s.MaxHistory,
+                    ["max_item_tokens"] = s.MaxItemTokens,
+                    ["max_history_tokens"] = s.MaxHistoryTokens,
+                    ["dimension"] = cal.Dimension,
+                };
+                File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+                using (TensorScope())
+                {
+                    SafeTensorsWriter.Save(Path.Combine(dir, "item_index.safetensors"), [new("items", Tensor.from(cal.ItemEmbeddings, cal.ItemCount, cal.Dimension))]);
+                }
+
+                return [("calrec", CalRecVersion)];
+            }
+
             default:
                 throw new NotSupportedException($"Model kind '{kind}' ({scorer.GetType().Name}) cannot be saved.");
         }
     }
 
-    public static IRecommenderScorer Load(string kind, string stage, int itemCount, string path)
+    public static IRecommenderScorer Load(string kind, string stage, int itemCount, string path, IReadOnlyList<CatalogItem> catalog)
     {
         IRecommenderScorer scorer = kind switch
         {
             "mostpop" => new MostPopularScorer(ReadOne(Path.Combine(stage, "mostpop", "counts.safetensors"), "counts", path)),
             "sasrec" or "llm2sasrec" => LoadSasRec(Path.Combine(stage, "sasrec"), path),
             "llmseqsim" => LoadLlmSeqSim(Path.Combine(stage, "llmseqsim"), path),
+            "calrec" => LoadCalRec(Path.Combine(stage, "calrec"), path, catalog),
             _ => throw new ModelFormatException(path, $"model kind '{kind}' is unknown to this version of CalRec.MLNet"),
         };
         return scorer.ItemCount == itemCount
@@ -114,6 +146,52 @@ internal static class ScorerSerializers
         }
 
         return new LlmSeqSimScorer(ReadOne(Path.Combine(dir, "item_embeddings.safetensors"), "items", path), Int(c, "dimension", path), aggregation, Int(c, "max_history", path));
+    }
+
+    private static CalRecScorer LoadCalRec(string dir, string path, IReadOnlyList<CatalogItem> catalog)
+    {
+        JsonObject c = ReadConfig(dir, path);
+        if (!Enum.TryParse(c["pooling"]?.GetValue<string>(), out Pooling pooling))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: unknown pooling '{c["pooling"]}'");
+        }
+
+        ItemTextTemplate? template;
+        try
+        {
+            template = c["template"]?.GetValue<string>() is string t ? ItemTextTemplate.Parse(t) : null;
+        }
+        catch (FormatException ex)
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: {ex.Message}", ex);
+        }
+
+        DecoderLM backbone;
+        BpeTokenizer? tokenizer;
+        try
+        {
+            (backbone, tokenizer) = HuggingFaceCheckpoint.Load(Path.Combine(dir, "backbone"));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or ArgumentException)
+        {
+            throw new ModelFormatException(path, $"calrec/backbone: {ex.Message}", ex);
+        }
+
+        if (tokenizer is null)
+        {
+            throw new ModelFormatException(path, "calrec/backbone has no tokenizer.json");
+        }
+
+        backbone.eval();
+        var settings = new CalRecSettings(template, pooling, Int(c, "max_history", path), Int(c, "max_item_tokens", path), Int(c, "max_history_tokens", path));
+        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens);
+        float[] items = ReadOne(Path.Combine(dir, "item_index.safetensors"), "items", path);
+        if (items.Length != catalog.Count * backbone.Config.HiddenSize)
+        {
+            throw new ModelFormatException(path, $"calrec/item_index.safetensors holds {items.Length} values, not {catalog.Count} items x {backbone.Config.HiddenSize}");
+        }
+
+        return new CalRecScorer(backbone, tokenizer, table, settings, items);
     }
 
     private static JsonObject ReadConfig(string dir, string path)

@@ -34,7 +34,7 @@ public sealed record TrainingInfo(string Dataset, DateTimeOffset TrainedAtUtc, d
 /// lazy, streaming <see cref="Transform"/>, and what it was trained with. Save and load it with
 /// <see cref="Catalogs.ModelOperationsCatalog"/>.
 /// </summary>
-public sealed class RecommenderModel : IRecommenderScorer
+public class RecommenderModel : IRecommenderScorer
 {
     private const int BatchSize = 256;
     private readonly Dictionary<string, int> _index;

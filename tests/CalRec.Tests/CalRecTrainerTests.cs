@@ -1,0 +1,147 @@
+using CalRec.Data.Core;
+using CalRec.Data.Normalized;
+using CalRec.Data.Splits;
+using CalRec.Data.Synthetic;
+using CalRec.Evaluation;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Persistence;
+using CalRec.Prediction;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+using CalRec.Trainers;
+using CalRec.TwoTower;
+
+namespace CalRec.Tests;
+
+[TestFixture]
+public class CalRecTrainerTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "calrec-two-tower-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, true);
+
+    private static InteractionDataset Synthetic(int usersPerDomain) =>
+        SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = usersPerDomain }).ToDataset();
+
+    /// <summary>Small but real: tiny backbone, short pretraining, one mixture epoch, two target epochs.</summary>
+    private static CalRecTrainer.Options Fast(ulong seed = 3) => new()
+    {
+        Backbone = "tiny",
+        VocabularySize = 600,
+        PretrainSteps = 60,
+        PretrainSequenceLength = 96,
+        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+        Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
+        BatchSize = 16,
+        MaxHistory = 6,
+        MaxItemTokens = 16,
+        ValidationUsers = 200,
+        Seed = seed,
+    };
+
+    [Test]
+    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain()
+    {
+        var ctx = new RecContext(seed: 1);
+        InteractionDataset all = Synthetic(250);
+        InteractionDataset target = all.ForDomain("beauty");
+        IReadOnlyList<InteractionDataset> mixture = all.Domains.Select(all.ForDomain).ToList();
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecModel model = ctx.Trainers.CalRec(Fast()).Fit(target, mixture);
+
+        var split = new LeaveOneOutSplit(target);
+        double calrec = RankingEvaluator.Evaluate(model, split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        double pop = RankingEvaluator.Evaluate(ctx.Trainers.MostPopular().Fit(split), split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        TestContext.Out.WriteLine($"CALRec NDCG@10 {calrec:F4}, MostPopular {pop:F4}");
+        TestContext.Out.WriteLine(string.Join("\n", log));
+        Assert.That(log, Has.Some.Contains("stage1:").And.Some.Contains("stage2:"));
+        Assert.That(calrec, Is.GreaterThan(pop * 1.5).And.GreaterThan(pop + 0.05), "CALRec should clearly beat popularity on learnable routines");
+        Assert.That(model.Training.ValidationNdcg10, Is.Not.Null);
+    }
+
+    private static (DecoderLM Model, HistoryBatch Batch) WiringSetup()
+    {
+        InteractionDataset data = Synthetic(20).ForDomain("office");
+        var ctx = new RecContext(seed: 1);
+        var tok = ctx.Text.TrainTokenizer(data.Items, 400);
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        var table = new ItemTextTable(data.Items, tok, null, 12);
+        var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray())).ToList();
+        return (model, HistoryBatch.Build(examples));
+    }
+
+    private static float[] Gradient(DecoderLM model, HistoryBatch batch, LossWeights w, Pooling pooling)
+    {
+        model.zero_grad();
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, batch, w, pooling, 0.1f, out _).backward();
+        }
+
+        return model.parameters().SelectMany(p => p.grad!.Data.ToArray()).ToArray();
+    }
+
+    [TestCase(Pooling.LastToken)]
+    [TestCase(Pooling.Mean)]
+    public void EachLossWeightControlsExactlyItsOwnGradientContribution(Pooling pooling)
+    {
+        (DecoderLM model, HistoryBatch batch) = WiringSetup();
+        float[] all = Gradient(model, batch, new LossWeights(1f, 1f, 1f), pooling);
+        var terms = new[] { new LossWeights(1f, 0f, 0f), new LossWeights(0f, 1f, 0f), new LossWeights(0f, 0f, 1f) };
+        var without = new[] { new LossWeights(0f, 1f, 1f), new LossWeights(1f, 0f, 1f), new LossWeights(1f, 1f, 0f) };
+        float scale = all.Max(MathF.Abs);
+        for (int t = 0; t < 3; t++)
+        {
+            float[] only = Gradient(model, batch, terms[t], pooling);
+            float[] rest = Gradient(model, batch, without[t], pooling);
+            Assert.That(only.Max(MathF.Abs), Is.GreaterThan(scale * 1e-3f), $"term {t} contributes no gradient");
+            double err = 0;
+            for (int i = 0; i < all.Length; i++)
+            {
+                err = Math.Max(err, Math.Abs(all[i] - rest[i] - only[i]));
+            }
+
+            Assert.That(err, Is.LessThan(scale * 1e-4), $"term {t}: full gradient minus the others' is not that term's gradient");
+        }
+
+        // A weight scales its term: w_ut = 2 doubles the user-item contribution.
+        float[] doubled = Gradient(model, batch, new LossWeights(0f, 0f, 2f), pooling);
+        float[] single = Gradient(model, batch, new LossWeights(0f, 0f, 1f), pooling);
+        Assert.That(doubled.Zip(single, (a, b) => Math.Abs(a - (2 * b))).Max(), Is.LessThan(scale * 1e-4));
+    }
+
+    [Test]
+    public void BatchLayoutTrainsEveryTargetOnceAndDeduplicatesRepeatedItems()
+    {
+        InteractionDataset data = Synthetic(10).ForDomain("beauty");
+        var tok = new RecContext().Text.TrainTokenizer(data.Items, 400);
+        var table = new ItemTextTable(data.Items, tok, null, 8);
+        HistoryBatch b = HistoryBatch.Build([new(table, 0, 0, [3, 5, 7]), new(table, 0, 1, [5, 7])]);
+        Assert.That(b.TargetKeys, Has.Length.EqualTo(3), "targets: 5 and 7 of row 0, 7 of row 1");
+        Assert.That(b.UniqueItems.Select(u => u.Item), Is.EqualTo(new[] { 5, 7 }));
+        Assert.That(b.TargetKeys, Is.EqualTo(new[] { 0, 1, 1 }));
+        int l3 = table.Tokens(3).Length, l5 = table.Tokens(5).Length;
+        Assert.That(b.UserLengths[0], Is.EqualTo(l3 + 1), "the first user prefix ends at the separator after item 3");
+        Assert.That(b.Ids[b.UserStarts[0] + b.UserLengths[0] - 1], Is.EqualTo(table.Separator));
+        Assert.That(b.TargetStarts[0], Is.EqualTo(l3 + 1));
+        Assert.That(b.TargetLengths[0], Is.EqualTo(l5 + 1));
+        // LM targets: the tokens of every target item and its separator, each predicted from the position before.
+        int expected = (table.Tokens(5).Length + 1) + (table.Tokens(7).Length + 1) + (table.Tokens(7).Length + 1);
+        Assert.That(b.LmTargets, Has.Length.EqualTo(expected));
+        for (int i = 0; i < b.LmPositions.Length; i++)
+        {
+            Assert.That(b.Ids[b.LmPositions[i] + 1], Is.EqualTo(b.LmTargets[i]));
+        }
+    }
+}
