@@ -1,125 +1,156 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
+using CalRec.Baselines;
+using CalRec.Cli.Options;
+using CalRec.Data.Core;
+using CalRec.Data.Splits;
 using CalRec.Data.Synthetic;
+using CalRec.Evaluation;
 using CalRec.Models.Checkpoints;
-using CalRec.Models.Configuration;
-using CalRec.Models.Decoder;
-using CalRec.Models.Training;
-using CalRec.Tensors;
-using CalRec.Tensors.Autograd;
-using CalRec.Tensors.Memory;
-using CalRec.Text.Tokenization;
+using CalRec.Prediction;
+using CalRec.Trainers;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
 
 /// <summary>
-/// <c>calrec demo</c>: the end-to-end job on the embedded synthetic catalogue. Generates the catalogue and user histories,
-/// trains a BPE tokenizer on their text, pretrains a small Llama-style LM on item texts and serialized histories (loss per
-/// step, validation perplexity), saves the model folder, and prints a greedy continuation.
+/// <c>calrec demo</c>: the main job end to end. On the embedded default (a seeded synthetic catalogue in three domains,
+/// generated here) or on given datasets (<c>--target</c>, <c>--domain</c>, <c>--mixture</c>): trains MostPopular and
+/// SASRec on the target, then CALRec (stage 0 LM pretraining, stage 1 on the mixture, stage 2 on the target), evaluates
+/// all three on the target's leave-one-out test split with full ranking, prints the table, saves the CALRec model zip
+/// and its backbone, reloads the zip and recommends for one user.
 /// </summary>
 internal static class DemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<DirectoryInfo>("--out") { Description = "Model folder to write.", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("runs", "demo")) };
-        var steps = new Option<int>("--steps") { Description = "Training steps.", DefaultValueFactory = _ => 300 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed for data, weights and batch order.", DefaultValueFactory = _ => 42UL };
-        var cmd = new Command("demo", "Run the main job end to end on the embedded synthetic catalogue.") { output, steps, seed };
-        cmd.SetAction((p, ct) => Task.Run(() => Run(p.GetValue(output)!, p.GetValue(steps), p.GetValue(seed), ct), CancellationToken.None));
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder (model zip, backbone, results).", DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("runs", "demo")) };
+        var target = new Option<string?>("--target") { Description = "Target dataset (default: the embedded synthetic catalogue, domain 'beauty')." };
+        var users = new Option<int>("--users-per-domain") { Description = "Users per domain of the synthetic catalogue.", DefaultValueFactory = _ => 600 };
+        var sasrecMinutes = new Option<double>("--sasrec-minutes") { Description = "SASRec training budget in minutes.", DefaultValueFactory = _ => 2 };
+        var calrec = new CalRecArguments();
+        var shared = new SasRecArguments();
+        var reading = new DatasetArguments();
+        var pooling = new Option<string?>("--pooling") { Description = "CALRec pooling: mean or last." };
+        var cmd = new Command("demo", "Run the main job end to end: baselines and two-stage CALRec on the embedded synthetic catalogue (or given datasets), evaluated side by side.")
+        {
+            output, target, users, sasrecMinutes, pooling,
+        };
+        calrec.AddTo(cmd);
+        cmd.Options.Add(shared.Seed);
+        cmd.Options.Add(shared.BatchSize);
+        cmd.Options.Add(shared.Patience);
+        reading.AddTo(cmd);
+        cmd.SetAction((p, ct) => Task.Run(() =>
+        {
+            try
+            {
+                return Run(p, p.GetValue(output)!, p.GetValue(target), p.GetValue(users), p.GetValue(sasrecMinutes), calrec, shared, pooling, reading, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                AnsiConsole.MarkupLine("[yellow]cancelled[/]");
+                return 130;
+            }
+            catch (Exception ex) when (UserErrors.Is(ex))
+            {
+                return UserErrors.Report(ex);
+            }
+        }, CancellationToken.None));
         return cmd;
     }
 
-    internal static int Run(DirectoryInfo outDir, int steps, ulong seed, CancellationToken ct)
+    /// <summary>The defaults of the demo: sized to run the whole pipeline on the synthetic catalogue in a few minutes on 2 cores.</summary>
+    internal static CalRecTrainer.Options Defaults() => new()
     {
-        AnsiConsole.MarkupLine("[bold]1/4[/] generating the synthetic catalogue");
-        SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = seed });
-        var itemText = data.Items.ToDictionary(i => i.Id, i => i.ToText());
-        var docs = new List<string>(data.Items.Select(i => i.ToText()));
-        docs.AddRange(data.Users.Select(u => string.Join(" <|item|> ", u.Items.Select(id => itemText[id]))));
-        AnsiConsole.MarkupLineInterpolated($"    {data.Items.Count} items in 3 domains, {data.Users.Count} users, {docs.Count} documents");
+        Backbone = "mini",
+        VocabularySize = 1024,
+        PretrainSteps = 150,
+        PretrainSequenceLength = 128,
+        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 1e-3f },
+        Stage2 = new CalRecStageOptions { Epochs = 3, LearningRate = 1e-3f },
+        BatchSize = 16,
+        MaxHistory = 8,
+        MaxItemTokens = 24,
+        ValidationUsers = 300,
+        Seed = 42,
+    };
 
-        AnsiConsole.MarkupLine("[bold]2/4[/] training the byte-level BPE tokenizer");
-        BpeTokenizer tok = BpeTokenizer.Train(docs, new BpeTrainerOptions { VocabularySize = 2048, SpecialTokens = ["<|endoftext|>", "<|item|>", "<|pad|>"] });
-        int eos = tok.TokenToId("<|endoftext|>")!.Value;
-        var gen = new Generator(seed);
-        var order = Enumerable.Range(0, docs.Count).ToArray();
-        gen.Shuffle<int>(order);
-        int valCount = Math.Max(20, docs.Count / 20);
-        var encoded = order.Select(i => tok.EncodeToIds(docs[i])).ToList();
-        const int seq = 128;
-        var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
-        var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
-        AnsiConsole.MarkupLineInterpolated($"    vocabulary {tok.VocabularySize}; {trainData.TokenCount:N0} training tokens, {valData.TokenCount:N0} validation tokens");
+    private static int Run(ParseResult p, DirectoryInfo outDir, string? targetPath, int usersPerDomain, double sasrecMinutes, CalRecArguments args,
+        SasRecArguments shared, Option<string?> pooling, DatasetArguments reading, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        CalRecTrainer.Options options = args.Read(p, shared, pooling, Defaults());
+        var ctx = new RecContext((int)options.Seed);
+        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
 
-        var config = new DecoderConfig
+        AnsiConsole.MarkupLine("[bold]1/5[/] data");
+        InteractionDataset target;
+        List<InteractionDataset> mixture;
+        if (targetPath is null)
         {
-            VocabSize = tok.VocabularySize,
-            HiddenSize = 128,
-            NumLayers = 4,
-            NumHeads = 4,
-            NumKeyValueHeads = 2,
-            IntermediateSize = 384,
-            MaxPositions = 512,
-            TieWordEmbeddings = true,
-            EosTokenId = eos,
-        };
-        var model = new DecoderLM(config, seed);
-        var trainer = new CausalLmTrainer(model, new CausalLmTrainerOptions { Steps = steps, BatchSize = 16, LearningRate = 3e-3f, WarmupSteps = Math.Min(30, steps / 10), EvalEvery = 50, Seed = seed });
-        AnsiConsole.MarkupLineInterpolated($"[bold]3/4[/] pretraining a Llama-style decoder ({model.parameter_count():N0} parameters) for {steps} steps of 16x{seq} tokens");
-        float initialVal = trainer.Evaluate(valData);
-        AnsiConsole.MarkupLineInterpolated($"    step    0  validation loss {initialVal:F3}  perplexity {Math.Exp(initialVal):F1}");
-        LmStepReport? last = null;
-        float? lastVal = null;
-        foreach (LmStepReport r in trainer.Train(trainData, valData, ct))
+            InteractionDataset all = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = options.Seed, UsersPerDomain = usersPerDomain }).ToDataset();
+            string domain = p.GetValue(args.Domain) ?? "beauty";
+            target = all.ForDomain(domain);
+            mixture = all.Domains.Select(d => d == domain ? target : all.ForDomain(d)).ToList();
+            AnsiConsole.MarkupLineInterpolated($"    synthetic catalogue (seed {options.Seed}): {all.ItemCount} items in {all.Domains.Count} domains, {all.Users.Count:N0} users; target domain '{domain}': {target.Users.Count:N0} users, {target.ItemCount} items");
+        }
+        else
         {
-            last = r;
-            string val = r.ValidationLoss is float v ? $"  validation loss {v:F3}  perplexity {Math.Exp(v):F1}" : string.Empty;
-            lastVal = r.ValidationLoss ?? lastVal;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    step {r.Step,4}  loss {r.Loss:F3}  lr {r.LearningRate:E2}  {r.TokensPerSecond:F0} tok/s{val}"));
+            (target, mixture) = TrainCommand.CalRecData(p, targetPath, args, reading);
         }
 
-        if (ct.IsCancellationRequested)
+        var split = new LeaveOneOutSplit(target);
+        var rows = new List<(string Model, RankingMetrics Metrics, double Seconds)>();
+
+        AnsiConsole.MarkupLine("[bold]2/5[/] baselines on the target");
+        var watch = Stopwatch.StartNew();
+        RecommenderModel pop = ctx.Trainers.MostPopular().Fit(split, ct);
+        rows.Add(("MostPopular", Evaluate(pop, split), watch.Elapsed.TotalSeconds));
+        watch.Restart();
+        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecOptions { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, TimeBudget = TimeSpan.FromMinutes(sasrecMinutes), Seed = options.Seed }).Fit(split, ct);
+        rows.Add(("SASRec", Evaluate(sasrec, split), watch.Elapsed.TotalSeconds));
+
+        AnsiConsole.MarkupLine("[bold]3/5[/] CALRec: stage 0 pretraining, stage 1 on the mixture, stage 2 on the target");
+        watch.Restart();
+        CalRecTrainer trainer = ctx.Trainers.CalRec(options);
+        CalRecModel model = Progress.TrainingProgressView.Run(trainer, () => trainer.Fit(split, mixture, ct));
+        double calrecSeconds = watch.Elapsed.TotalSeconds;
+
+        AnsiConsole.MarkupLine("[bold]4/5[/] full-ranking evaluation on the target's test split (seen items excluded)");
+        rows.Add(("CALRec", Evaluate(model, split), calrecSeconds));
+        var table = new Table().AddColumns("model", "NDCG@10", "95% CI", "HR@10", "NDCG@20", "HR@20", "train s");
+        foreach ((string name, RankingMetrics m, double s) in rows)
         {
-            AnsiConsole.MarkupLine("[yellow]cancelled[/]: saving the model trained so far");
+            MetricWithInterval n10 = m["ndcg@10"];
+            table.AddRow(name, F(n10.Value), $"{F(n10.Low)}-{F(n10.High)}", F(m["hr@10"].Value), F(m["ndcg@20"].Value), F(m["hr@20"].Value), s.ToString("F1", CultureInfo.InvariantCulture));
         }
 
-        HuggingFaceCheckpoint.Save(model, tok, outDir.FullName);
-        AnsiConsole.MarkupLineInterpolated($"[bold]4/4[/] saved [green]{outDir.FullName}[/] (config.json, model.safetensors, tokenizer.json)");
-        if (last is not null && lastVal is float final)
+        AnsiConsole.Write(table);
+        MetricWithInterval diff = rows[2].Metrics.CompareNdcg(rows[1].Metrics, 10);
+        AnsiConsole.MarkupLineInterpolated($"    CALRec - SASRec NDCG@10 on the same {rows[2].Metrics.Users:N0} users: {diff.ToString()}");
+
+        AnsiConsole.MarkupLine("[bold]5/5[/] saving, reloading and serving");
+        outDir.Create();
+        string zip = Path.Combine(outDir.FullName, "calrec.zip");
+        ctx.Model.Save(model, zip);
+        HuggingFaceCheckpoint.Save(model.Backbone, model.Tokenizer, Path.Combine(outDir.FullName, "backbone"));
+        RecommenderModel loaded = ctx.Model.Load(zip);
+        EvaluationCase sample = split.Test[0];
+        var history = sample.History.TakeLast(4).Select(i => target.Items[i].Id).ToList();
+        AnsiConsole.MarkupLineInterpolated($"    saved [green]{zip}[/] and the backbone (Hugging Face layout) in {Path.Combine(outDir.FullName, "backbone")}");
+        AnsiConsole.MarkupLineInterpolated($"    user {target.Users[sample.User]} recently: {string.Join(" | ", history.Select(id => target.Items[target.IndexOf(id)!.Value].Title))}");
+        foreach (ScoredItem item in loaded.Transform([new UserHistory(target.Users[sample.User], history)], k: 5).Single().Items)
         {
-            AnsiConsole.MarkupLineInterpolated($"    validation perplexity {Math.Exp(initialVal):F1} -> {Math.Exp(final):F1}");
+            AnsiConsole.MarkupLineInterpolated($"      {item.Score,7:F3}  {item.ItemId}  {item.Title}");
         }
 
-        string prompt = itemText[data.Users[0].Items[0]] + " <|item|> title:";
-        AnsiConsole.MarkupLineInterpolated($"    greedy continuation of [grey]{prompt}[/]:");
-        AnsiConsole.MarkupLineInterpolated($"    [cyan]{GreedyContinue(model, tok, prompt, 24)}[/]");
-        return ct.IsCancellationRequested ? 130 : 0;
+        AnsiConsole.MarkupLineInterpolated($"done in {clock.Elapsed.TotalMinutes:F1} min");
+        return 0;
     }
 
-    private static string GreedyContinue(DecoderLM model, BpeTokenizer tok, string prompt, int maxNew)
-    {
-        model.eval();
-        var ids = tok.EncodeToIds(prompt).ToList();
-        int start = ids.Count;
-        using (Tape.no_grad())
-        {
-            for (int i = 0; i < maxNew; i++)
-            {
-                using TensorScope scope = TensorScope.Begin();
-                int[] input = [.. ids];
-                Tensor logits = model.Logits(model.Hidden(input, 1, input.Length));
-                ReadOnlySpan<float> last = logits.Data.Slice((input.Length - 1) * model.Config.VocabSize, model.Config.VocabSize);
-                int next = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(last);
-                if (next == model.Config.EosTokenId || tok.IdToToken(next) == "<|item|>")
-                {
-                    break;
-                }
+    private static RankingMetrics Evaluate(RecommenderModel model, LeaveOneOutSplit split) => RankingEvaluator.Evaluate(model, split.Test);
 
-                ids.Add(next);
-            }
-        }
-
-        return tok.Decode(ids.Skip(start));
-    }
+    private static string F(double x) => x.ToString("F4", CultureInfo.InvariantCulture);
 }

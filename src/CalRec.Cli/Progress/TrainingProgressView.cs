@@ -1,0 +1,76 @@
+using CalRec.Trainers;
+using Spectre.Console;
+
+namespace CalRec.Cli.Progress;
+
+/// <summary>
+/// Shows CALRec training progress: on an interactive terminal a Spectre.Console progress bar per phase (loss terms,
+/// tokens/s, time left); otherwise one line every 5% of a phase and at every validation.
+/// </summary>
+internal static class TrainingProgressView
+{
+    public static T Run<T>(CalRecTrainer trainer, Func<T> train)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            trainer.Progress += (_, e) =>
+            {
+                int every = Math.Max(1, e.TotalSteps / 20);
+                if (e.Step % every == 0 || e.Step == e.TotalSteps || e.ValidationNdcg10 is not null)
+                {
+                    AnsiConsole.MarkupLine(Markup.Escape(Describe(e)));
+                }
+            };
+            return train();
+        }
+
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(view =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
+                trainer.Progress += (_, e) =>
+                {
+                    if (!tasks.TryGetValue(e.Phase, out ProgressTask? task))
+                    {
+                        tasks[e.Phase] = task = view.AddTask(e.Phase, maxValue: e.TotalSteps);
+                    }
+
+                    task.Value = e.Step;
+                    task.Description = Markup.Escape(Describe(e));
+                };
+                result = train();
+            });
+        return result;
+    }
+
+    private static string Describe(CalRecProgress e)
+    {
+        var parts = new List<string> { FormattableString.Invariant($"{e.Phase} {e.Step}/{e.TotalSteps}"), FormattableString.Invariant($"loss {e.Loss:F3}") };
+        if (!float.IsNaN(e.LmLoss))
+        {
+            parts.Add(FormattableString.Invariant($"lm {e.LmLoss:F3}"));
+        }
+
+        if (!float.IsNaN(e.ItemItemLoss))
+        {
+            parts.Add(FormattableString.Invariant($"tt {e.ItemItemLoss:F3}"));
+        }
+
+        if (!float.IsNaN(e.UserItemLoss))
+        {
+            parts.Add(FormattableString.Invariant($"ut {e.UserItemLoss:F3}"));
+        }
+
+        parts.Add(FormattableString.Invariant($"{e.TokensPerSecond:F0} tok/s"));
+        parts.Add(FormattableString.Invariant($"ETA {e.Remaining:mm\\:ss}"));
+        if (e.ValidationNdcg10 is double v)
+        {
+            parts.Add(FormattableString.Invariant($"val NDCG@10 {v:F4}"));
+        }
+
+        return string.Join("  ", parts);
+    }
+}
