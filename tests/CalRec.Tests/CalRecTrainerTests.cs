@@ -144,4 +144,145 @@ public class CalRecTrainerTests
             Assert.That(b.Ids[b.LmPositions[i] + 1], Is.EqualTo(b.LmTargets[i]));
         }
     }
+
+    private static CalRecTrainer.Options Tiny(ulong seed = 3) => new()
+    {
+        Backbone = "tiny",
+        VocabularySize = 400,
+        PretrainSteps = 8,
+        PretrainSequenceLength = 64,
+        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+        Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
+        BatchSize = 8,
+        MaxHistory = 4,
+        MaxItemTokens = 10,
+        ValidationUsers = 20,
+        Seed = seed,
+    };
+
+    [Test]
+    public void SavedAndReloadedModelGivesIdenticalRecommendations()
+    {
+        var ctx = new RecContext(seed: 2);
+        InteractionDataset data = Synthetic(30).ForDomain("kitchen");
+        CalRecModel model = ctx.Trainers.CalRec(Tiny()).Fit(data);
+        string path = Path.Combine(_dir, "calrec.zip");
+        ctx.Model.Save(model, path);
+        var loaded = (CalRecModel)ctx.Model.Load(path);
+        Assert.That(loaded.Settings, Is.EqualTo(model.Settings with { Template = loaded.Settings.Template }));
+        Assert.That(loaded.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(model.Towers.ItemEmbeddings.ToArray()));
+        var users = data.Sequences.Take(20).Select((s, u) => new UserHistory($"u{u}", s.Select(i => data.Items[i].Id).ToList())).ToList();
+        var before = model.Transform(users, k: 10).ToList();
+        var after = loaded.Transform(users, k: 10).ToList();
+        for (int u = 0; u < users.Count; u++)
+        {
+            Assert.That(after[u].Items.Select(i => i.ItemId), Is.EqualTo(before[u].Items.Select(i => i.ItemId)));
+            Assert.That(after[u].Items.Select(i => i.Score), Is.EqualTo(before[u].Items.Select(i => i.Score)));
+        }
+
+        // The item index matches a fresh item-tower pass of the reloaded backbone.
+        float[] fresh = CalRecScorer.EncodeCatalogue(loaded.Backbone, new ItemTextTable(data.Items, loaded.Tokenizer, null, loaded.Settings.MaxItemTokens), loaded.Settings.Pooling);
+        Assert.That(fresh.Zip(loaded.Towers.ItemEmbeddings.ToArray(), (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5f));
+
+        // A truncated zip and one from a newer format fail with the path.
+        string truncated = Path.Combine(_dir, "truncated.zip");
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        Assert.That(() => ctx.Model.Load(truncated), Throws.TypeOf<ModelFormatException>().With.Message.Contains("truncated.zip"));
+    }
+
+    [Test]
+    public void BadHistoriesGiveClearErrorsAndLongHistoriesUseTheMostRecentItems()
+    {
+        var ctx = new RecContext(seed: 2);
+        InteractionDataset data = Synthetic(30).ForDomain("office");
+        var o = Tiny();
+        o.Stage2.Epochs = 1;
+        CalRecModel model = ctx.Trainers.CalRec(o).Fit(data);
+        Assert.That(() => model.Transform([new UserHistory("u", ["nope"])]).ToList(),
+            Throws.ArgumentException.With.Message.Contains("'nope'").And.Message.Contains("not in the model's catalogue"));
+        Assert.That(() => model.Transform([new UserHistory("u", [])]).ToList(), Throws.ArgumentException.With.Message.Contains("empty"));
+
+        string[] longHistory = data.Items.Take(12).Select(i => i.Id).ToArray();
+        var full = model.Transform([new UserHistory("u", longHistory)], k: 5, excludeSeen: false).Single();
+        var recent = model.Transform([new UserHistory("u", longHistory[^model.Settings.MaxHistory..])], k: 5, excludeSeen: false).Single();
+        Assert.That(full.Items.Select(i => i.Score), Is.EqualTo(recent.Items.Select(i => i.Score)), $"only the last {model.Settings.MaxHistory} items are read");
+    }
+
+    [Test]
+    public void NoStageSeesAnyUsersValidationOrTestItems()
+    {
+        // Users shop in two domains, interleaved; the target is one domain, the mixture is the whole dataset, so a naive
+        // mixture split (all but the user's last two interactions overall) would contain target validation and test items.
+        InteractionDataset all = Synthetic(40);
+        var g = new Generator(17);
+        var beautyUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "beauty").ToList();
+        var officeUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "office").ToList();
+        var users = new List<UserSequence>();
+        for (int k = 0; k < beautyUsers.Count; k++)
+        {
+            int[] a = all.Sequences[beautyUsers[k].i], b = all.Sequences[officeUsers[k].i];
+            var merged = new List<string>();
+            int ia = 0, ib = 0;
+            while (ia < a.Length || ib < b.Length)
+            {
+                bool takeA = ib >= b.Length || (ia < a.Length && g.NextInt(2) == 0);
+                merged.Add(all.Items[takeA ? a[ia++] : b[ib++]].Id);
+            }
+
+            users.Add(new UserSequence($"shopper{k}", merged, null));
+        }
+
+        InteractionDataset mixed = InteractionDataset.Create("mixed", all.Items, users);
+        InteractionDataset target = mixed.ForDomain("beauty");
+        var split = new LeaveOneOutSplit(target);
+        var heldOut = split.Validation.Concat(split.Test).GroupBy(c => target.Users[c.User])
+            .ToDictionary(x => x.Key, x => x.Select(c => target.Items[c.Target].Id).ToHashSet());
+        int naiveLeaks = new LeaveOneOutSplit(mixed).Train.Select((s, u) => s.Count(i => heldOut.TryGetValue(mixed.Users[u], out var h) && h.Contains(mixed.Items[i].Id))).Sum();
+        Assert.That(naiveLeaks, Is.GreaterThan(0), "the setup must be able to leak");
+
+        var seen = new List<(string Phase, string User, string[] Items)>();
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(Tiny());
+        trainer.TrainingDataObserver = (phase, _, user, items) => seen.Add((phase, user, items));
+        trainer.Fit(split, [mixed, mixed.ForDomain("office")]);
+        Assert.That(seen.Select(x => x.Phase).Distinct(), Is.EquivalentTo(new[] { "pretrain", "stage1", "stage2" }));
+        var leaks = seen.Where(x => heldOut.TryGetValue(x.User, out var h) && x.Items.Any(h.Contains)).ToList();
+        Assert.That(leaks, Is.Empty, leaks.Count > 0 ? $"{leaks[0].Phase}: {leaks[0].User} saw {string.Join(",", leaks[0].Items)}" : string.Empty);
+        Assert.That(seen.Count(x => x.Phase == "stage1"), Is.GreaterThan(seen.Count(x => x.Phase == "stage2")));
+    }
+
+    [Test]
+    public void ACancelledRunResumesFromItsCheckpointToTheSameModel()
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        IReadOnlyList<InteractionDataset> mixture = [data];
+        CalRecTrainer.Options Settings(string? dir, bool resume)
+        {
+            var o = Tiny();
+            o.EvaluationsPerEpoch = 2;
+            o.CheckpointDirectory = dir;
+            o.Resume = resume;
+            return o;
+        }
+
+        CalRecModel straight = new RecContext(seed: 1).Trainers.CalRec(Settings(null, false)).Fit(split, mixture);
+
+        string dir = Path.Combine(_dir, "checkpoint");
+        using var cts = new CancellationTokenSource();
+        CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir, false));
+        first.Progress += (_, e) =>
+        {
+            if (e.Phase == "stage2" && e.Step == 3)
+            {
+                cts.Cancel();
+            }
+        };
+        Assert.That(() => first.Fit(split, mixture, cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(File.Exists(Path.Combine(dir, "state.json")), "cancellation writes a checkpoint");
+
+        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(Settings(dir, true)).Fit(split, mixture);
+        Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
+        Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
+    }
 }

@@ -63,6 +63,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     /// <summary>Test hook: receives (phase, dataset name, user id, item ids) of every training sequence a phase uses.</summary>
     internal Action<string, string, string, string[]>? TrainingDataObserver { get; set; }
 
+    /// <summary>Splits <paramref name="data"/> leave-one-out and trains on it alone (stage 1 is skipped: there is no mixture).</summary>
+    public new CalRecModel Fit(InteractionDataset data, CancellationToken cancellation = default) => Fit(new LeaveOneOutSplit(data), [], cancellation);
+
     /// <summary>Trains on the target only (stage 1 is skipped: there is no mixture).</summary>
     public override CalRecModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default) => Fit(split, [], cancellation);
 
