@@ -38,4 +38,19 @@ public class SyntheticCatalogTests
         // 70% routine moves keep the brand, plus some random moves that land on it: clearly above chance (1/12).
         Assert.That((double)follows / transitions, Is.GreaterThan(0.6));
     }
+
+    [Test]
+    public void ForDomainKeepsTheDomainsItemsAndEachUsersInteractionsWithThemInOrder()
+    {
+        Core.InteractionDataset data = Core.InteractionDataset.Create("shop",
+            [new("a1", "A one", "domain=a"), new("b1", "B one", "domain=b"), new("a2", "A two", "domain=a")],
+            [new("u1", ["a1", "b1", "a2"], [10, 20, 30]), new("u2", ["b1"], [5]), new("u3", ["a2", "a1"], [1, 2])]);
+        Core.InteractionDataset a = data.ForDomain("a");
+        Assert.That(a.Name, Is.EqualTo("shop/a"));
+        Assert.That(a.Items.Select(i => i.Id), Is.EqualTo(new[] { "a1", "a2" }));
+        Assert.That(a.Users, Is.EqualTo(new[] { "u1", "u3" }), "u2 has nothing in domain a");
+        Assert.That(a.Sequences.Select(s => string.Join(",", s.Select(i => a.Items[i].Id))), Is.EqualTo(new[] { "a1,a2", "a2,a1" }));
+        Assert.That(a.Timestamps![0], Is.EqualTo(new long[] { 10, 30 }));
+        Assert.That(() => data.ForDomain("c"), Throws.ArgumentException.With.Message.Contains("domains: a, b"));
+    }
 }

@@ -158,5 +158,14 @@ public class OpGradientTests
     }
 
     [Test]
+    public void SegmentMeanAveragesEachSpan()
+    {
+        using Tensor x = Tensor.from([1, 10, 2, 20, 3, 30, 4, 40], 4, 2);
+        Assert.That(F.segment_mean(x, [0, 1, 3], [2, 3, 1]).Data.ToArray(), Is.EqualTo(new float[] { 1.5f, 15, 3, 30, 4, 40 }));
+        Assert.That(() => F.segment_mean(x, [3], [2]), Throws.TypeOf<ArgumentOutOfRangeException>());
+        Assert.That(() => F.segment_mean(x, [0], [0]), Throws.TypeOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
     public void ReshapeViewAndClone() => Check(x => x[0].reshape(3, -1).clone().mul(x[0].reshape(3, 4)), [Rand(1, 2, 6)]);
 }
