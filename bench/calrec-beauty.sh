@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# CALRec on amazon-beauty (target) with the stage-1 mixture ml-100k + amazon-office + amazon-beauty (train splits), then
-# full-ranking evaluation on beauty's leave-one-out test split. Writes $OUT/calrec-beauty.zip and $OUT/calrec-beauty.json.
-# Usage: bash bench/calrec-beauty.sh [OUT_DIR] [extra train flags...]   (needs ../shared/data; about 50 minutes on 2 cores)
+# CALRec on amazon-beauty and its ablations. Target amazon-beauty; stage-1 mixture = the train splits of ml-100k,
+# amazon-office and amazon-beauty; leave-one-out, full ranking, seen items excluded. The first run trains the mini
+# backbone from scratch (stage 0) and saves it; the ablations start from that same stage-0 backbone. Each run writes
+# $OUT/<name>.zip, $OUT/<name>.json (metrics with 95% intervals, train seconds) and $OUT/<name>.time (peak memory).
+# Usage: bash bench/calrec-beauty.sh [OUT_DIR]   (needs ../shared/data; about 2 hours on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/results}"
-shift || true
 DATA=../shared/data
-NAME="${NAME:-calrec-beauty}"
 mkdir -p "$OUT"
 dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
-calrec() { dotnet src/CalRec.Cli/bin/Release/net10.0/calrec.dll "$@"; }
+CLI=src/CalRec.Cli/bin/Release/net10.0/calrec.dll
+COMMON=(--target "$DATA/amazon-beauty" --mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty"
+  --max-history 8 --max-item-tokens 24 --stage1-epochs 1 --stage1-minutes 10 --stage2-epochs 2 --stage2-minutes 10)
 
-/usr/bin/time -v -o "$OUT/$NAME.time" dotnet src/CalRec.Cli/bin/Release/net10.0/calrec.dll train --recommender calrec \
-  --target "$DATA/amazon-beauty" --mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty" --out "$OUT/$NAME.zip" \
-  --backbone mini --vocab-size 8192 --pretrain-steps 800 --max-history 8 --max-item-tokens 24 \
-  --stage1-epochs 1 --stage1-minutes 15 --stage2-epochs 2 --stage2-minutes 20 "$@"
-calrec evaluate --model "$OUT/$NAME.zip" --data "$DATA/amazon-beauty" --json | tee "$OUT/$NAME.json"
-grep -E "Maximum resident|Elapsed" "$OUT/$NAME.time"
+run() {
+  local name="$1"; shift
+  /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train --recommender calrec "${COMMON[@]}" --out "$OUT/$name.zip" "$@"
+  dotnet "$CLI" evaluate --model "$OUT/$name.zip" --data "$DATA/amazon-beauty" --json > "$OUT/$name.json"
+  grep -E "Maximum resident|Elapsed" "$OUT/$name.time"
+  cat "$OUT/$name.json"
+}
+
+run calrec-beauty --backbone mini --vocab-size 8192 --pretrain-steps 800 --save-pretrained "$OUT/calrec-stage0"
+STAGE0=(--backbone "$OUT/calrec-stage0" --pretrain-steps 0)
+run calrec-beauty-stage2-only "${STAGE0[@]}" --stage1-epochs 0
+run calrec-beauty-stage1-only "${STAGE0[@]}" --stage2-epochs 0
+run calrec-beauty-no-contrastive "${STAGE0[@]}" --w-tt 0 --w-ut 0
+run calrec-beauty-no-lm "${STAGE0[@]}" --w-lm 0

@@ -46,6 +46,9 @@ internal static class EvaluateCommand
                     o["model"] = m.Kind;
                     o["dataset"] = d.Name;
                     o["protocol"] = rows[0].Metrics.Protocol;
+                    o["train_seconds"] = Math.Round(m.Training.Seconds, 1);
+                    o["epochs"] = m.Training.Epochs;
+                    o["settings"] = m.Training.Settings;
                     if (rows.Count > 1)
                     {
                         o["domains"] = rows.Skip(1).ToDictionary(r => r.Group, r => (object)Flat(r.Metrics));
@@ -82,6 +85,21 @@ internal static class EvaluateCommand
         return cmd;
     }
 
-    private static Dictionary<string, object> Flat(RankingMetrics m) =>
-        m.ToDictionary().ToDictionary(kv => kv.Key, kv => (object)(kv.Key == "users" ? (int)kv.Value : Math.Round(kv.Value, 6)));
+    /// <summary>Every metric, plus bootstrap 95% intervals of NDCG and HR at each K (<c>ndcg@10_ci</c>: [low, high]).</summary>
+    private static Dictionary<string, object> Flat(RankingMetrics m)
+    {
+        var o = m.ToDictionary().ToDictionary(kv => kv.Key, kv => (object)(kv.Key == "users" ? (int)kv.Value : Math.Round(kv.Value, 6)));
+        foreach (int k in m.Ks)
+        {
+            foreach (string name in (string[])[$"ndcg@{k}", $"hr@{k}"])
+            {
+                if (!double.IsNaN(m[name].Low))
+                {
+                    o[name + "_ci"] = new[] { Math.Round(m[name].Low, 5), Math.Round(m[name].High, 5) };
+                }
+            }
+        }
+
+        return o;
+    }
 }

@@ -49,6 +49,8 @@ internal sealed class CalRecArguments
 
     public Option<int?> PretrainSteps { get; } = new("--pretrain-steps") { Description = "Stage-0 LM pretraining steps for a backbone trained from scratch (0: skip)." };
 
+    public Option<string?> SavePretrained { get; } = new("--save-pretrained") { Description = "Save the stage-0 backbone to this folder (reuse it with --backbone DIR)." };
+
     public Option<int?> Stage1Epochs { get; } = new("--stage1-epochs") { Description = "Stage-1 (mixture) epochs; 0 skips the stage." };
 
     public Option<int?> Stage2Epochs { get; } = new("--stage2-epochs") { Description = "Stage-2 (target) epochs; 0 skips the stage." };
@@ -73,7 +75,7 @@ internal sealed class CalRecArguments
 
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in OUT.options.json." };
 
-    private Option[] All => [Config, Mixture, Domain, Backbone, Template, LoraRank, Temperature, LmWeight, ItemItemWeight, UserItemWeight, PretrainSteps, Stage1Epochs,
+    private Option[] All => [Config, Mixture, Domain, Backbone, Template, LoraRank, Temperature, LmWeight, ItemItemWeight, UserItemWeight, PretrainSteps, SavePretrained, Stage1Epochs,
         Stage2Epochs, Stage1Lr, Stage2Lr, Stage1Minutes, Stage2Minutes, MixtureSampling, MaxHistory, MaxItemTokens, ValidationUsers, VocabSize, Resume];
 
     public void AddTo(Command command)
@@ -100,6 +102,7 @@ internal sealed class CalRecArguments
         Set(p, ItemItemWeight, v => o.ItemItemWeight = v!.Value);
         Set(p, UserItemWeight, v => o.UserItemWeight = v!.Value);
         Set(p, PretrainSteps, v => o.PretrainSteps = v!.Value);
+        Set(p, SavePretrained, v => o.SavePretrainedTo = v is null ? null : Path.GetFullPath(v));
         Set(p, Stage1Epochs, v => o.Stage1.Epochs = v!.Value);
         Set(p, Stage2Epochs, v => o.Stage2.Epochs = v!.Value);
         Set(p, Stage1Lr, v => o.Stage1.LearningRate = v!.Value);

@@ -75,6 +75,12 @@ public sealed partial class CalRecTrainer
         /// <summary>Stage 0 (from scratch only): LM pretraining steps on item texts and serialized training histories (0: skip).</summary>
         public int PretrainSteps { get; set; } = 300;
 
+        /// <summary>
+        /// Folder to save the stage-0 backbone in (Hugging Face layout, with its tokenizer), so that other runs can start
+        /// from it with <see cref="Backbone"/> = that folder (null: not saved).
+        /// </summary>
+        public string? SavePretrainedTo { get; set; }
+
         /// <summary>Stage 0 tokens per packed sequence.</summary>
         public int PretrainSequenceLength { get; set; } = 128;
 

@@ -109,6 +109,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         {
             Pretrain(model, tokenizer, tables, examples, sources, resumed, cancellation);
             resumed = null;
+            if (o.SavePretrainedTo is { } pretrained)
+            {
+                HuggingFaceCheckpoint.Save(model, tokenizer, pretrained);
+                _context.Report("calrec", $"stage-0 backbone saved to {pretrained}");
+            }
         }
 
         IReadOnlyList<Tensor> trainable = o.LoraRank > 0
