@@ -31,6 +31,10 @@ internal sealed record BenchResult
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? UsersPerSecond { get; init; }
 
+    [JsonPropertyName("queries_per_s")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? QueriesPerSecond { get; init; }
+
     [JsonPropertyName("mb_per_s")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? MegabytesPerSecond { get; init; }

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
 
-/// <summary><c>calrec bench gemm|train|tokenizer</c>.</summary>
+/// <summary><c>calrec bench gemm|train|tokenizer|generate|embed|evaluate|bm25</c>.</summary>
 internal static class BenchCommands
 {
     public static Command Create()
@@ -39,7 +39,13 @@ internal static class BenchCommands
         var evaluate = new Command("evaluate", "Full-ranking evaluation users/s at amazon-beauty's size.");
         evaluate.SetAction(p => Emit(p, json, threads, () => [EvaluationBenchmark.Run()]));
 
+        var bm25Data = new Option<string?>("--data") { Description = "Dataset whose item texts are indexed (default: ../shared/data/amazon-beauty, else a synthetic catalogue)." };
+        var queries = new Option<int>("--queries") { Description = "Queries per engine.", DefaultValueFactory = _ => 5000 };
+        var bm25 = new Command("bm25", "BM25 queries/s of the project's index and of SQLite FTS5 on the same item texts, one thread each.") { bm25Data, queries };
+        bm25.SetAction(p => Emit(p, json, threads, () => Bm25Benchmark.Run(p.GetValue(bm25Data), p.GetValue(queries))));
+
         cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(bm25);
         cmd.Subcommands.Add(embed);
         cmd.Subcommands.Add(evaluate);
         cmd.Subcommands.Add(generate);
@@ -81,7 +87,7 @@ internal static class BenchCommands
             (string Header, Func<BenchResult, string> Cell)[] columns =
             [
                 ("name", r => r.Name), ("config", r => r.Config), ("threads", r => Str(r.Threads)), ("GFLOP/s", r => Str(r.Gflops)),
-                ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("users/s", r => Str(r.UsersPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
+                ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("users/s", r => Str(r.UsersPerSecond)), ("queries/s", r => Str(r.QueriesPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
                 ("managed B/step", r => Str(r.ManagedBytesPerStep)), ("peak MB", r => Str(r.PeakWorkingSetMb)), ("s/iter", r => Str(r.Seconds)),
             ];
             var used = columns.Where(c => results.Any(r => c.Cell(r) != "-")).ToList();

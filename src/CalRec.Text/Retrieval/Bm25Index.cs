@@ -113,30 +113,28 @@ public sealed class Bm25Index
         }
 
         Scratch s = t_scratch ??= new Scratch();
-        s.Prepare(Count);
-        s.Terms.Clear();
-        WordAnalyzer.Terms(query, s.Terms);
+        s.Prepare(Count, query.Length);
         float avgdl = (float)((double)_totalLength / Count);
-        foreach (string term in s.Terms)
+        Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup = _termIds.GetAlternateLookup<ReadOnlySpan<char>>();
+        int length = 0;
+        for (int c = 0; c <= query.Length; c++)
         {
-            if (!_termIds.TryGetValue(term, out int id))
+            if (c < query.Length && WordAnalyzer.IsTokenChar(query[c], out char folded))
+            {
+                s.Word[length++] = folded;
+                continue;
+            }
+
+            if (length == 0 || (c < query.Length && WordAnalyzer.IsCombiningMark(query[c])))
             {
                 continue;
             }
 
-            Postings p = _postings[id];
-            float idf = Idf(p.Count);
-            for (int i = 0; i < p.Count; i++)
+            bool known = lookup.TryGetValue(s.Word.AsSpan(0, length), out int id);
+            length = 0;
+            if (known)
             {
-                int doc = p.Documents[i];
-                float tf = p.Frequencies[i];
-                float norm = K1 * (1 - B + (B * _lengths[doc] / avgdl));
-                if (s.Accumulator[doc] == 0f)
-                {
-                    s.Touched.Add(doc);
-                }
-
-                s.Accumulator[doc] += idf * tf * (K1 + 1) / (tf + norm);
+                Accumulate(_postings[id], avgdl, s);
             }
         }
 
@@ -165,6 +163,23 @@ public sealed class Bm25Index
 
         s.Touched.Clear();
         return found;
+    }
+
+    private void Accumulate(Postings p, float avgdl, Scratch s)
+    {
+        float idf = Idf(p.Count);
+        for (int i = 0; i < p.Count; i++)
+        {
+            int doc = p.Documents[i];
+            float tf = p.Frequencies[i];
+            float norm = K1 * (1 - B + (B * _lengths[doc] / avgdl));
+            if (s.Accumulator[doc] == 0f)
+            {
+                s.Touched.Add(doc);
+            }
+
+            s.Accumulator[doc] += idf * tf * (K1 + 1) / (tf + norm);
+        }
     }
 
     /// <summary>The BM25 score of one document for <paramref name="query"/> (0 when no query term occurs in it).</summary>
@@ -309,14 +324,19 @@ public sealed class Bm25Index
     private sealed class Scratch
     {
         public float[] Accumulator = [];
+        public char[] Word = new char[64];
         public readonly List<int> Touched = [];
-        public readonly List<string> Terms = [];
 
-        public void Prepare(int count)
+        public void Prepare(int count, int queryLength)
         {
             if (Accumulator.Length < count)
             {
                 Accumulator = new float[Math.Max(count, Accumulator.Length * 2)];
+            }
+
+            if (Word.Length < queryLength)
+            {
+                Word = new char[Math.Max(queryLength, Word.Length * 2)];
             }
         }
     }

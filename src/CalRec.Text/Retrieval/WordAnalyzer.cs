@@ -49,7 +49,8 @@ public static class WordAnalyzer
         return terms;
     }
 
-    private static bool IsTokenChar(char c, out char folded)
+    /// <summary>Whether <paramref name="c"/> belongs to a term, and its folded (lower-case, diacritic-free) form.</summary>
+    internal static bool IsTokenChar(char c, out char folded)
     {
         if (c < 0x80)
         {
@@ -65,7 +66,8 @@ public static class WordAnalyzer
         return token;
     }
 
-    private static bool IsCombiningMark(char c) =>
+    /// <summary>Whether <paramref name="c"/> is a combining mark (skipped without ending the term).</summary>
+    internal static bool IsCombiningMark(char c) =>
         c >= 0x300 && CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark;
 
     /// <summary>A word buffer on the stack that spills to the heap for long words.</summary>
