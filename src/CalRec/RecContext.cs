@@ -30,6 +30,7 @@ public sealed class RecContext
         Trainers = new TrainersCatalog(this);
         Ranking = new RankingCatalog(this);
         Text = new TextCatalog();
+        Grounding = new GroundingCatalog(this);
         Model = new ModelOperationsCatalog();
     }
 
@@ -47,6 +48,9 @@ public sealed class RecContext
 
     /// <summary>Item text templates, tokenizers and text encoders.</summary>
     public TextCatalog Text { get; }
+
+    /// <summary>Grounding a CALRec model's output in the catalogue (dense, BM25, embedding, constrained, fusion).</summary>
+    public GroundingCatalog Grounding { get; }
 
     /// <summary>Full-ranking evaluation.</summary>
     public RankingCatalog Ranking { get; }

@@ -42,4 +42,12 @@ internal static class TopK
 
         return count;
     }
+
+    /// <summary>The <paramref name="k"/> best items not in <paramref name="excluded"/>, best first (allocates; not for hot loops).</summary>
+    public static List<int> Select(ReadOnlySpan<float> row, int k, HashSet<int>? excluded)
+    {
+        int[] result = new int[Math.Min(k, row.Length)];
+        int count = Select(row, result.Length, excluded, new PriorityQueue<int, (float Score, int NegIndex)>(result.Length + 1), result);
+        return [.. result.AsSpan(0, count)];
+    }
 }

@@ -96,6 +96,10 @@ internal static class ScorerSerializers
                 using (TensorScope())
                 {
                     SafeTensorsWriter.Save(Path.Combine(dir, "item_index.safetensors"), [new("items", Tensor.from(cal.ItemEmbeddings, cal.ItemCount, cal.Dimension))]);
+                    if (cal.Popularity is { } popularity)
+                    {
+                        SafeTensorsWriter.Save(Path.Combine(dir, "popularity.safetensors"), [new("counts", Tensor.from(popularity, popularity.Length))]);
+                    }
                 }
 
                 return [("calrec", CalRecVersion)];
@@ -191,7 +195,14 @@ internal static class ScorerSerializers
             throw new ModelFormatException(path, $"calrec/item_index.safetensors holds {items.Length} values, not {catalog.Count} items x {backbone.Config.HiddenSize}");
         }
 
-        return new CalRecScorer(backbone, tokenizer, table, settings, items);
+        string popularityFile = Path.Combine(dir, "popularity.safetensors");
+        float[]? popularity = File.Exists(popularityFile) ? ReadOne(popularityFile, "counts", path) : null;
+        if (popularity is not null && popularity.Length != catalog.Count)
+        {
+            throw new ModelFormatException(path, $"calrec/popularity.safetensors has {popularity.Length} counts for {catalog.Count} items");
+        }
+
+        return new CalRecScorer(backbone, tokenizer, table, settings, items, popularity);
     }
 
     private static JsonObject ReadConfig(string dir, string path)

@@ -164,7 +164,16 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         model.eval();
         _context.Report("calrec", $"encoding {target.Data.ItemCount:N0} catalogue items with the item tower");
-        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation));
+        float[] popularity = new float[target.Data.ItemCount];
+        foreach (int[] s in target.Train)
+        {
+            foreach (int i in s)
+            {
+                popularity[i]++;
+            }
+        }
+
+        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity);
         var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, best.Ndcg, SettingsOf(o, mixture));
         return new CalRecModel(scorer, target.Data.Items, info);
     }

@@ -30,8 +30,14 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly float[] _items;
     private readonly object _gate = new();
 
-    internal CalRecScorer(DecoderLM backbone, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null)
+    internal CalRecScorer(DecoderLM backbone, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null)
     {
+        if (popularity is not null && popularity.Length != table.Count)
+        {
+            throw new ArgumentException($"Popularity has {popularity.Length} values for {table.Count} items.");
+        }
+
+        Popularity = popularity;
         Backbone = backbone;
         Tokenizer = tokenizer;
         Settings = settings;
@@ -51,6 +57,12 @@ public sealed class CalRecScorer : IRecommenderScorer
 
     /// <summary>Serialization and pooling settings.</summary>
     public CalRecSettings Settings { get; }
+
+    /// <summary>Training-split interaction count per item (for popularity re-weighting), or null.</summary>
+    public float[]? Popularity { get; }
+
+    /// <summary>The catalogue's item texts as tokens.</summary>
+    internal ItemTextTable Table => _table;
 
     /// <summary>Embedding size.</summary>
     public int Dimension => Backbone.Config.HiddenSize;

@@ -39,6 +39,25 @@ internal static class TwoTowerEncoder
         return Pool(model, ids, mask, n, length, last, pooling);
     }
 
+    /// <summary>Pooled item-tower representations [texts, D] of raw token sequences (such as generated item texts), each closed by the separator.</summary>
+    public static Tensor EncodeTokens(DecoderLM model, IReadOnlyList<int[]> texts, ItemTextTable table, Pooling pooling)
+    {
+        int length = texts.Max(t => t.Length) + 1, n = texts.Count;
+        int[] ids = new int[n * length];
+        float[] mask = new float[n * length];
+        int[] last = new int[n];
+        for (int r = 0; r < n; r++)
+        {
+            Array.Fill(ids, table.Pad, r * length, length);
+            texts[r].CopyTo(ids, r * length);
+            ids[(r * length) + texts[r].Length] = table.Separator;
+            mask.AsSpan(r * length, texts[r].Length + 1).Fill(1f);
+            last[r] = texts[r].Length;
+        }
+
+        return Pool(model, ids, mask, n, length, last, pooling);
+    }
+
     /// <summary>Pooled user-tower representations [histories, D] for already length-limited histories (not normalized).</summary>
     public static Tensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling)
     {

@@ -1,0 +1,101 @@
+using System.Globalization;
+using CalRec.Data.Splits;
+using CalRec.Evaluation;
+using CalRec.Grounding;
+using CalRec.Prediction;
+using CalRec.Tensors;
+
+namespace CalRec.Catalogs;
+
+/// <summary>
+/// Grounding of a CALRec model's output in the real catalogue: dense retrieval, BM25 quasi-round-robin over generated
+/// texts, BIGRec embedding grounding with popularity re-weighting, trie-constrained generation, and their fusion, plus
+/// choosing γ and the fusion weights on validation users.
+/// </summary>
+public sealed class GroundingCatalog
+{
+    private static readonly float[] GammaGrid = [0f, 0.25f, 0.5f, 1f, 2f, 4f];
+    private static readonly double[] WeightGrid = [0, 0.5, 1, 2];
+    private readonly RecContext _context;
+
+    internal GroundingCatalog(RecContext context) => _context = context;
+
+    /// <summary>A scorer ranking along <paramref name="options"/>' path (default: dense retrieval).</summary>
+    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null) => new(model, options ?? new GroundingOptions());
+
+    /// <summary>
+    /// Chooses γ (embedding path) and the fusion weights of the dense, BM25 and embedding lists by NDCG@10 on a seeded
+    /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
+    /// </summary>
+    public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default)
+    {
+        GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
+        var scorer = new GroundedScorer(model, tuned);
+        int[] order = Enumerable.Range(0, split.Validation.Count).ToArray();
+        new Generator(tuned.Seed ^ 0x5EEDUL).Shuffle<int>(order);
+        var cases = order.Take(Math.Min(validationUsers, order.Length)).Select(i => split.Validation[i]).ToList();
+        _context.Report("grounding", $"generating for {cases.Count} validation users");
+        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, float[] Distances)>();
+        foreach (EvaluationCase c in cases)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            (List<int> dense, List<int> bm25, float[] distances) = scorer.Parts(c.History);
+            parts.Add((c, dense, bm25, distances));
+        }
+
+        int listLength = Math.Min(tuned.ListLength, model.ItemCount);
+        var embeddingLists = new Dictionary<float, List<List<int>>>();
+        double bestGammaNdcg = double.NegativeInfinity;
+        if (model.Towers.Popularity is not null)
+        {
+            foreach (float gamma in GammaGrid)
+            {
+                var lists = parts.Select(p => TopK.Select(scorer.Reweighted(p.Distances, gamma), listLength, p.Case.History.ToHashSet())).ToList();
+                embeddingLists[gamma] = lists;
+                double ndcg = parts.Select((p, i) => Ndcg10(lists[i], p.Case.Target)).Average();
+                if (ndcg > bestGammaNdcg)
+                {
+                    (bestGammaNdcg, tuned.Gamma) = (ndcg, gamma);
+                }
+            }
+        }
+        else
+        {
+            embeddingLists[0f] = parts.Select(p => TopK.Select(scorer.Reweighted(p.Distances, 0f), listLength, p.Case.History.ToHashSet())).ToList();
+            tuned.Gamma = 0f;
+        }
+
+        List<List<int>> embedding = embeddingLists[tuned.Gamma];
+        double best = double.NegativeInfinity;
+        foreach (double wd in WeightGrid)
+        {
+            foreach (double wb in WeightGrid)
+            {
+                foreach (double we in WeightGrid)
+                {
+                    if (wd + wb + we == 0)
+                    {
+                        continue;
+                    }
+
+                    double ndcg = parts.Select((p, i) => Ndcg10(RankFusion.Reciprocal([(p.Dense, wd), (p.Bm25, wb), (embedding[i], we)], 10).Select(x => x.Item).ToList(), p.Case.Target)).Average();
+                    if (ndcg > best + 1e-12)
+                    {
+                        best = ndcg;
+                        tuned.FusionWeights = new Dictionary<GroundingPath, double> { [GroundingPath.Dense] = wd, [GroundingPath.Bm25] = wb, [GroundingPath.Embedding] = we };
+                    }
+                }
+            }
+        }
+
+        _context.Report("grounding", string.Create(CultureInfo.InvariantCulture,
+            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma}; fusion {best:F4} with weights dense {tuned.FusionWeights[GroundingPath.Dense]}, bm25 {tuned.FusionWeights[GroundingPath.Bm25]}, embedding {tuned.FusionWeights[GroundingPath.Embedding]}"));
+        return tuned;
+    }
+
+    private static double Ndcg10(List<int> list, int target)
+    {
+        int r = list.IndexOf(target);
+        return r is >= 0 and < 10 ? 1.0 / Math.Log2(r + 2) : 0.0;
+    }
+}

@@ -1,0 +1,334 @@
+using CalRec.Evaluation;
+using CalRec.Models.Generation;
+using CalRec.Prediction;
+using CalRec.Tensors;
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+using CalRec.Text.Retrieval;
+using CalRec.TwoTower;
+using F = CalRec.Tensors.Functional;
+
+namespace CalRec.Grounding;
+
+/// <summary>One generated next-item text.</summary>
+/// <param name="Text">The decoded text.</param>
+/// <param name="LogProb">Its log-probability under the model.</param>
+public sealed record GeneratedText(string Text, double LogProb);
+
+/// <summary>A recommended item and the grounding paths whose lists contain it.</summary>
+/// <param name="Item">Catalogue index.</param>
+/// <param name="Score">Score under the chosen path.</param>
+/// <param name="FoundBy">Paths whose list holds the item.</param>
+public sealed record ExplainedItem(int Item, float Score, IReadOnlyList<GroundingPath> FoundBy);
+
+/// <summary>What every path produced for one history.</summary>
+/// <param name="Generated">The generated texts, best first.</param>
+/// <param name="Lists">Each computed path's list of item indices, best first.</param>
+/// <param name="Top">The chosen path's top items.</param>
+public sealed record GroundingExplanation(IReadOnlyList<GeneratedText> Generated, IReadOnlyDictionary<GroundingPath, IReadOnlyList<int>> Lists, IReadOnlyList<ExplainedItem> Top);
+
+/// <summary>
+/// Ranks the catalogue for histories with a trained CALRec model along one grounding path (dense retrieval, BM25
+/// quasi-round-robin over N generated texts, BIGRec embedding grounding with optional popularity re-weighting,
+/// trie-constrained generation, or their weighted reciprocal-rank fusion). Items outside a path's list rank below every
+/// listed item (fusion falls back to the dense order). Deterministic: beam search, or sampling seeded from the options'
+/// seed and the history. Not thread-safe.
+/// </summary>
+public sealed class GroundedScorer : IRecommenderScorer
+{
+    private readonly CalRecModel _model;
+    private readonly ItemTextTable _table;
+    private readonly float[]? _popularity;
+    private TokenTrie? _trie;
+
+    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null)
+    {
+        options.Validate();
+        _model = model;
+        Options = options;
+        _table = model.Towers.Table;
+        _popularity = model.Towers.Popularity;
+        if (options.Gamma > 0 && _popularity is null)
+        {
+            throw new ArgumentException("Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
+        }
+
+        Index = index ?? BuildIndex(model, options);
+    }
+
+    /// <summary>The settings.</summary>
+    public GroundingOptions Options { get; }
+
+    /// <summary>The BM25 index over the catalogue's item texts.</summary>
+    public Bm25Index Index { get; }
+
+    /// <inheritdoc />
+    public int ItemCount => _model.ItemCount;
+
+    /// <summary>A BM25 index over the item texts the model's template renders.</summary>
+    internal static Bm25Index BuildIndex(CalRecModel model, GroundingOptions options)
+    {
+        var index = new Bm25Index(options.Bm25K1, options.Bm25B);
+        index.AddRange(model.Catalog.Select(i => ItemTextTable.Render(i, model.Settings.Template)));
+        return index;
+    }
+
+    /// <inheritdoc />
+    public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
+    {
+        int n = ItemCount;
+        float[] dense = new float[n];
+        for (int u = 0; u < histories.Count; u++)
+        {
+            Span<float> row = scores.Slice(u * n, n);
+            Compute(histories[u], row, dense, explain: null);
+        }
+    }
+
+    /// <summary>The generated texts, every computed list and the chosen path's top <paramref name="k"/> items for a history.</summary>
+    public GroundingExplanation Explain(int[] history, int k = 10)
+    {
+        int n = ItemCount;
+        float[] scores = new float[n], dense = new float[n];
+        var lists = new Dictionary<GroundingPath, IReadOnlyList<int>>();
+        var generated = Compute(history, scores, dense, lists);
+        var seen = history.ToHashSet();
+        var top = TopK.Select(scores, k, seen).Select(i => new ExplainedItem(i, scores[i], lists.Where(l => l.Value.Contains(i)).Select(l => l.Key).ToList())).ToList();
+        return new GroundingExplanation(generated, lists, top);
+    }
+
+    private List<GeneratedText> Compute(int[] history, Span<float> scores, float[] dense, Dictionary<GroundingPath, IReadOnlyList<int>>? explain)
+    {
+        GroundingOptions o = Options;
+        int n = ItemCount, listLength = Math.Min(o.ListLength, n);
+        var seen = history.ToHashSet();
+        var lists = explain ?? new Dictionary<GroundingPath, IReadOnlyList<int>>();
+        bool fusion = o.Path == GroundingPath.Fusion;
+        bool Need(GroundingPath p) => o.Path == p || (fusion && o.FusionWeights.GetValueOrDefault(p) != 0) || (explain is not null && p != GroundingPath.Constrained);
+
+        _model.Score([history], dense);
+        if (Need(GroundingPath.Dense))
+        {
+            lists[GroundingPath.Dense] = TopK.Select(dense, listLength, seen);
+        }
+
+        int[] prompt = Prompt(history);
+        List<GeneratedSequence> generated = Need(GroundingPath.Bm25) || Need(GroundingPath.Embedding) ? Generate(prompt, history) : [];
+        if (Need(GroundingPath.Bm25))
+        {
+            lists[GroundingPath.Bm25] = Bm25List(generated, seen, listLength);
+        }
+
+        float[]? embeddingScores = null;
+        if (Need(GroundingPath.Embedding))
+        {
+            embeddingScores = EmbeddingScores(generated);
+            lists[GroundingPath.Embedding] = TopK.Select(embeddingScores, listLength, seen);
+        }
+
+        if (Need(GroundingPath.Constrained) || (explain is not null && o.Path == GroundingPath.Constrained))
+        {
+            lists[GroundingPath.Constrained] = Constrained(prompt, seen, listLength);
+        }
+
+        switch (o.Path)
+        {
+            case GroundingPath.Dense:
+                dense.CopyTo(scores);
+                break;
+            case GroundingPath.Embedding:
+                embeddingScores!.CopyTo(scores);
+                break;
+            case GroundingPath.Bm25:
+            case GroundingPath.Constrained:
+                FromList(lists[o.Path], scores);
+                break;
+            default:
+                var weighted = o.FusionWeights.Where(w => w.Value != 0 && lists.ContainsKey(w.Key)).Select(w => (lists[w.Key], w.Value)).ToList();
+                List<(int Item, double Score)> fused = RankFusion.Reciprocal(weighted, listLength);
+                for (int i = 0; i < n; i++)
+                {
+                    scores[i] = dense[i] - 10f;
+                }
+
+                foreach ((int item, double score) in fused)
+                {
+                    scores[item] = 10f + (float)score;
+                }
+
+                break;
+        }
+
+        return generated.Select(g => new GeneratedText(g.Text, g.LogProb)).ToList();
+    }
+
+    private int[] Prompt(int[] history)
+    {
+        CalRecSettings s = _model.Settings;
+        ReadOnlySpan<int> fitted = _table.Fit(history, s.MaxHistory, s.MaxHistoryTokens - s.MaxItemTokens - 1);
+        var prompt = new List<int>();
+        foreach (int item in fitted)
+        {
+            prompt.AddRange(_table.Tokens(item));
+            prompt.Add(_table.Separator);
+        }
+
+        return [.. prompt];
+    }
+
+    private List<GeneratedSequence> Generate(int[] prompt, int[] history)
+    {
+        GroundingOptions o = Options;
+        var options = new GenerationOptions
+        {
+            Strategy = o.Sampling ? DecodingStrategy.Sampling : DecodingStrategy.BeamSearch,
+            NumBeams = Math.Max(o.Candidates, 2),
+            NumReturnSequences = o.Candidates,
+            Temperature = o.SamplingTemperature,
+            MaxNewTokens = _model.Settings.MaxItemTokens + 1,
+            StopTokenIds = [_table.Separator, _model.Backbone.Config.EosTokenId ?? _table.Separator],
+            Seed = o.Seed ^ HistoryHash(history),
+        };
+        bool wasTraining = _model.Backbone.training;
+        _model.Backbone.eval();
+        try
+        {
+            using var step = new DecoderStepModel(_model.Backbone, useKvCache: true, maxTokens: prompt.Length + options.MaxNewTokens + 1);
+            using Tape.NoGradScope noGrad = Tape.no_grad();
+            var generator = new SequenceGenerator(step, ids => _model.Tokenizer.Decode(ids, skipSpecialTokens: true));
+            return generator.Generate([prompt], options)[0].Where(g => g.TokenIds.Length > 0).OrderByDescending(g => g.LogProb).ToList();
+        }
+        finally
+        {
+            _model.Backbone.train(wasTraining);
+        }
+    }
+
+    private List<int> Bm25List(List<GeneratedSequence> generated, HashSet<int> seen, int listLength)
+    {
+        int[] docs = new int[listLength + seen.Count];
+        float[] found = new float[docs.Length];
+        var lists = new List<IReadOnlyList<int>>(generated.Count);
+        foreach (GeneratedSequence g in generated)
+        {
+            int hits = Index.Search(g.Text, docs, found);
+            lists.Add(docs[..hits]);
+        }
+
+        return RankFusion.QuasiRoundRobin(lists, listLength, seen);
+    }
+
+    /// <summary>Per item: −(re-weighted) distance to the closest generated text; higher is better.</summary>
+    private float[] EmbeddingScores(List<GeneratedSequence> generated) => Reweighted(RawDistances(generated), Options.Gamma);
+
+    /// <summary>−D' (higher is better) from raw distances, re-weighted by popularity with <paramref name="gamma"/>.</summary>
+    internal float[] Reweighted(float[] raw, float gamma)
+    {
+        float[] result = (float[])raw.Clone();
+        if (gamma > 0)
+        {
+            PopularityReweighting.Apply(raw, _popularity, gamma, result);
+        }
+
+        for (int i = 0; i < result.Length; i++)
+        {
+            result[i] = -result[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>Per item, the distance of its embedding to the closest generated text's.</summary>
+    private float[] RawDistances(List<GeneratedSequence> generated)
+    {
+        int n = ItemCount, d = _model.Towers.Dimension;
+        float[] distance = new float[n];
+        Array.Fill(distance, float.PositiveInfinity);
+        if (generated.Count > 0)
+        {
+            float[] vectors;
+            bool wasTraining = _model.Backbone.training;
+            _model.Backbone.eval();
+            try
+            {
+                using TensorScope scope = TensorScope.Begin();
+                using Tape.NoGradScope noGrad = Tape.no_grad();
+                var texts = generated.Select(g => g.TokenIds.Take(_model.Settings.MaxItemTokens).ToArray()).ToList();
+                vectors = F.l2_normalize(TwoTowerEncoder.EncodeTokens(_model.Backbone, texts, _table, _model.Settings.Pooling)).Data.ToArray();
+            }
+            finally
+            {
+                _model.Backbone.train(wasTraining);
+            }
+
+            ReadOnlySpan<float> items = _model.Towers.ItemEmbeddings;
+            for (int i = 0; i < n; i++)
+            {
+                ReadOnlySpan<float> item = items.Slice(i * d, d);
+                for (int g = 0; g < generated.Count; g++)
+                {
+                    float cos = System.Numerics.Tensors.TensorPrimitives.Dot(item, vectors.AsSpan(g * d, d));
+                    float dist = Options.Distance == GroundingDistance.Cosine ? 1f - cos : MathF.Sqrt(MathF.Max(0f, 2f - (2f * cos)));
+                    distance[i] = Math.Min(distance[i], dist);
+                }
+            }
+        }
+        else
+        {
+            Array.Fill(distance, 1f);
+        }
+
+        return distance;
+    }
+
+    /// <summary>What validation-time tuning needs for one history: the dense and BM25 lists and the raw embedding distances.</summary>
+    internal (List<int> Dense, List<int> Bm25, float[] Distances) Parts(int[] history)
+    {
+        var seen = history.ToHashSet();
+        int listLength = Math.Min(Options.ListLength, ItemCount);
+        float[] dense = new float[ItemCount];
+        _model.Score([history], dense);
+        List<GeneratedSequence> generated = Generate(Prompt(history), history);
+        return (TopK.Select(dense, listLength, seen), Bm25List(generated, seen, listLength), RawDistances(generated));
+    }
+
+    private List<int> Constrained(int[] prompt, HashSet<int> seen, int listLength)
+    {
+        _trie ??= new TokenTrie(Enumerable.Range(0, ItemCount).Select(i => (IReadOnlyList<int>)_table.Tokens(i)));
+        int beams = Math.Max(Options.ConstrainedBeams, 1);
+        bool wasTraining = _model.Backbone.training;
+        _model.Backbone.eval();
+        try
+        {
+            using var step = new DecoderStepModel(_model.Backbone, useKvCache: true, maxTokens: prompt.Length + _trie.MaxLength + 1);
+            using Tape.NoGradScope noGrad = Tape.no_grad();
+            var generator = new SequenceGenerator(step, ids => string.Empty);
+            return generator.GenerateConstrained(prompt, _trie, beams, beams).Select(r => r.Index).Where(i => !seen.Contains(i)).Distinct().Take(listLength).ToList();
+        }
+        finally
+        {
+            _model.Backbone.train(wasTraining);
+        }
+    }
+
+    /// <summary>Listed items score above all others, in list order.</summary>
+    private static void FromList(IReadOnlyList<int> list, Span<float> scores)
+    {
+        scores.Fill(float.MinValue);
+        for (int r = 0; r < list.Count; r++)
+        {
+            scores[list[r]] = list.Count - r;
+        }
+    }
+
+    private static ulong HistoryHash(int[] history)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (int i in history)
+        {
+            h = (h ^ (uint)i) * 1099511628211UL;
+        }
+
+        return h;
+    }
+}
