@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using CalRec.Cli.Options;
 using CalRec.Data.Core;
+using CalRec.Data.Splits;
 using CalRec.Evaluation;
 using CalRec.Persistence;
 using CalRec.Prediction;
@@ -22,9 +23,15 @@ internal static class EvaluateCommand
         var includeSeen = new Option<bool>("--include-seen") { Description = "Keep the user's already-seen items in the ranking." };
         var sampled = new Option<int>("--sampled-negatives") { Description = "Use the sampled protocol with N negatives instead of full ranking (labelled as such)." };
         var ks = new Option<int[]>("--k") { Description = "Cut-offs.", DefaultValueFactory = _ => [1, 5, 10, 20], AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks };
+        var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many test users (0: all); generation-based grounding is slow." };
+        var tune = new Option<bool>("--tune") { Description = "Choose gamma and the fusion weights on the dataset's validation users first (never its test targets)." };
+        var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => 300 };
+        var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune: write the tuned grounding settings into the model zip (atomically)." };
+        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned };
         var reading = new DatasetArguments();
         reading.AddTo(cmd);
+        var grounding = new GroundingArguments();
+        grounding.AddTo(cmd);
         cmd.SetAction(p =>
         {
             try
@@ -34,10 +41,37 @@ internal static class EvaluateCommand
                 RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
                 InteractionDataset d = reading.Load(p, p.GetValue(data)!);
                 var options = new RankingEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
-                var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", ctx.Ranking.Evaluate(m, d, options)) };
+                IRecommenderScorer scorer = m;
+                string path = m.Kind == "calrec" ? "dense" : m.Kind;
+                if (grounding.Given(p) || p.GetValue(tune))
+                {
+                    CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
+                    Grounding.GroundingOptions g = grounding.Read(p, calrec);
+                    if (p.GetValue(tune))
+                    {
+                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers));
+                        if (p.GetValue(saveTuned))
+                        {
+                            calrec.Grounding = g;
+                            ctx.Model.Save(calrec, p.GetValue(model)!);
+                            Console.Error.WriteLine($"grounding: tuned settings saved in {p.GetValue(model)}");
+                        }
+                    }
+
+                    scorer = ctx.Grounding.Create(calrec, g);
+                    path = g.Path.ToString().ToLowerInvariant();
+                }
+
+                IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
+                int all = cases.Count;
+                cases = Catalogs.GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
+                double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
+                var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", metrics) };
                 if (p.GetValue(byDomain))
                 {
-                    rows.AddRange(ctx.Ranking.EvaluateByDomain(m, d, options));
+                    rows.AddRange(metrics.BreakDown(i => m.Catalog[cases[i].Target].Domain ?? d.Name));
                 }
 
                 if (p.GetValue(json))
@@ -45,7 +79,9 @@ internal static class EvaluateCommand
                     var o = Flat(rows[0].Metrics);
                     o["model"] = m.Kind;
                     o["dataset"] = d.Name;
-                    o["protocol"] = rows[0].Metrics.Protocol;
+                    o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} test users" : string.Empty);
+                    o["grounding"] = path;
+                    o["seconds_per_1000_users"] = Math.Round(msPerThousand / 1000, 2);
                     o["train_seconds"] = Math.Round(m.Training.Seconds, 1);
                     o["epochs"] = m.Training.Epochs;
                     o["settings"] = m.Training.Settings;
@@ -58,7 +94,7 @@ internal static class EvaluateCommand
                     return 0;
                 }
 
-                AnsiConsole.MarkupLineInterpolated($"{m.Kind} model on {d.Name}: {rows[0].Metrics.Users:N0} test users, {rows[0].Metrics.Protocol}");
+                AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} test users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
                 var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
                 foreach ((string group, RankingMetrics r) in rows)
                 {

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using CalRec.Cli.Options;
 using CalRec.Data.Normalized;
+using CalRec.Grounding;
 using CalRec.Persistence;
 using CalRec.Prediction;
 using Spectre.Console;
@@ -18,7 +20,10 @@ internal static class RecommendCommand
         var k = new Option<int>("--k") { Description = "How many items.", DefaultValueFactory = _ => 10 };
         var includeSeen = new Option<bool>("--include-seen") { Description = "Allow items from the history." };
         var json = new Option<bool>("--json") { Description = "One JSON object per item." };
-        var cmd = new Command("recommend", "Recommend the next items for one history.") { model, history, k, includeSeen, json };
+        var explain = new Option<bool>("--explain") { Description = "CALRec: show the generated item texts and which grounding paths found each recommended item." };
+        var cmd = new Command("recommend", "Recommend the next items for one history.") { model, history, k, includeSeen, json, explain };
+        var grounding = new GroundingArguments();
+        grounding.AddTo(cmd);
         cmd.SetAction(p =>
         {
             try
@@ -26,6 +31,11 @@ internal static class RecommendCommand
                 var ctx = new RecContext();
                 RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
                 string[] ids = p.GetValue(history)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                if (grounding.Given(p) || p.GetValue(explain))
+                {
+                    return Grounded(ctx, GroundingArguments.RequireCalRec(m, "--grounding/--explain"), grounding.Read(p, (CalRecModel)m), ids, p.GetValue(k), p.GetValue(json), p.GetValue(explain));
+                }
+
                 IReadOnlyList<ScoredItem> items = ctx.Model.CreateRecommender(m).Recommend(ids, p.GetValue(k), !p.GetValue(includeSeen));
                 if (p.GetValue(json))
                 {
@@ -53,6 +63,46 @@ internal static class RecommendCommand
             }
         });
         return cmd;
+    }
+
+    private static int Grounded(RecContext ctx, CalRecModel m, GroundingOptions options, string[] ids, int k, bool json, bool explain)
+    {
+        GroundingExplanation e = ctx.Grounding.Create(m, options).Explain(m.ToIndices(ids), k);
+        string Paths(ExplainedItem item) => string.Join("+", item.FoundBy.Select(f => f.ToString().ToLowerInvariant()));
+        if (json)
+        {
+            foreach (ExplainedItem item in e.Top)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { id = m.Catalog[item.Item].Id, title = m.Catalog[item.Item].Title, score = item.Score, found_by = item.FoundBy.Select(f => f.ToString().ToLowerInvariant()) }));
+            }
+
+            if (explain)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { generated = e.Generated.Select(g => new { text = g.Text, logprob = g.LogProb }) }));
+            }
+
+            return 0;
+        }
+
+        if (explain)
+        {
+            AnsiConsole.MarkupLine($"grounding: [bold]{options.Path.ToString().ToLowerInvariant()}[/]; generated next-item texts (best first):");
+            foreach (GeneratedText g in e.Generated)
+            {
+                AnsiConsole.MarkupLineInterpolated($"  {g.LogProb,8:F2}  {g.Text}");
+            }
+        }
+
+        var table = new Table().AddColumns("#", "item", "title", "score", "found by");
+        for (int i = 0; i < e.Top.Count; i++)
+        {
+            ExplainedItem item = e.Top[i];
+            table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), Markup.Escape(m.Catalog[item.Item].Id), Markup.Escape(m.Catalog[item.Item].Title),
+                item.Score.ToString("G5", CultureInfo.InvariantCulture), Markup.Escape(Paths(item)));
+        }
+
+        AnsiConsole.Write(table);
+        return 0;
     }
 
     public static Command CreateScore()

@@ -27,13 +27,15 @@ public sealed class GroundingCatalog
     /// Chooses γ (embedding path) and the fusion weights of the dense, BM25 and embedding lists by NDCG@10 on a seeded
     /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
     /// </summary>
-    public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default)
+    public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default) =>
+        Tune(model, split.Validation, options, validationUsers, cancellation);
+
+    /// <summary>Like the split overload, on given validation cases (item indices of the model's catalogue).</summary>
+    public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default)
     {
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
         var scorer = new GroundedScorer(model, tuned);
-        int[] order = Enumerable.Range(0, split.Validation.Count).ToArray();
-        new Generator(tuned.Seed ^ 0x5EEDUL).Shuffle<int>(order);
-        var cases = order.Take(Math.Min(validationUsers, order.Length)).Select(i => split.Validation[i]).ToList();
+        var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
         var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, float[] Distances)>();
         foreach (EvaluationCase c in cases)
@@ -91,6 +93,19 @@ public sealed class GroundingCatalog
         _context.Report("grounding", string.Create(CultureInfo.InvariantCulture,
             $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma}; fusion {best:F4} with weights dense {tuned.FusionWeights[GroundingPath.Dense]}, bm25 {tuned.FusionWeights[GroundingPath.Bm25]}, embedding {tuned.FusionWeights[GroundingPath.Embedding]}"));
         return tuned;
+    }
+
+    /// <summary>A seeded sample of <paramref name="count"/> cases in their original order (all when count is 0 or more than there are).</summary>
+    public static IReadOnlyList<EvaluationCase> Sample(IReadOnlyList<EvaluationCase> cases, int count, ulong seed)
+    {
+        if (count <= 0 || count >= cases.Count)
+        {
+            return cases;
+        }
+
+        int[] order = Enumerable.Range(0, cases.Count).ToArray();
+        new Generator(seed).Shuffle<int>(order);
+        return order.Take(count).Order().Select(i => cases[i]).ToList();
     }
 
     private static double Ndcg10(List<int> list, int target)

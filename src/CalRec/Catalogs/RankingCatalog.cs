@@ -32,13 +32,17 @@ public sealed class RankingCatalog
     }
 
     /// <summary>The test cases of <paramref name="data"/> with item indices mapped onto <paramref name="model"/>'s catalogue.</summary>
-    public IReadOnlyList<EvaluationCase> TestCases(RecommenderModel model, InteractionDataset data)
+    public IReadOnlyList<EvaluationCase> TestCases(RecommenderModel model, InteractionDataset data) => Mapped(model, data, new LeaveOneOutSplit(data).Test, "test");
+
+    /// <summary>The validation cases of <paramref name="data"/> with item indices mapped onto <paramref name="model"/>'s catalogue.</summary>
+    public IReadOnlyList<EvaluationCase> ValidationCases(RecommenderModel model, InteractionDataset data) => Mapped(model, data, new LeaveOneOutSplit(data).Validation, "validation");
+
+    private List<EvaluationCase> Mapped(RecommenderModel model, InteractionDataset data, IReadOnlyList<EvaluationCase> cases, string part)
     {
-        IReadOnlyList<EvaluationCase> cases = new LeaveOneOutSplit(data).Test;
         bool same = data.ItemCount == model.ItemCount && Enumerable.Range(0, data.ItemCount).All(i => data.Items[i].Id == model.Catalog[i].Id);
         if (same)
         {
-            return cases;
+            return [.. cases];
         }
 
         int[] map = data.Items.Select(item => model.IndexOf(item.Id) ?? -1).ToArray();
@@ -53,12 +57,12 @@ public sealed class RankingCatalog
 
         if (mapped.Count == 0 && cases.Count > 0)
         {
-            throw new ArgumentException($"None of the {cases.Count:N0} test users of '{data.Name}' can be evaluated: their items are not in the model's catalogue (trained on '{model.Training.Dataset}').");
+            throw new ArgumentException($"None of the {cases.Count:N0} {part} users of '{data.Name}' can be evaluated: their items are not in the model's catalogue (trained on '{model.Training.Dataset}').");
         }
 
         if (mapped.Count < cases.Count)
         {
-            _context.Report("evaluate", $"{cases.Count - mapped.Count:N0} of {cases.Count:N0} test users left out: their items are not in the model's catalogue");
+            _context.Report("evaluate", $"{cases.Count - mapped.Count:N0} of {cases.Count:N0} {part} users left out: their items are not in the model's catalogue");
         }
 
         return mapped;

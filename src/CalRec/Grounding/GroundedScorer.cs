@@ -53,7 +53,13 @@ public sealed class GroundedScorer : IRecommenderScorer
             throw new ArgumentException("Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
         }
 
+        if (index is null && model.Bm25 is { } saved && saved.K1 == options.Bm25K1 && saved.B == options.Bm25B)
+        {
+            index = saved;
+        }
+
         Index = index ?? BuildIndex(model, options);
+        model.Bm25 ??= Index;
     }
 
     /// <summary>The settings.</summary>

@@ -39,6 +39,11 @@ internal static class ModelArchive
                 components[name] = version;
             }
 
+            if (model is CalRecModel calrec)
+            {
+                ScorerSerializers.SaveGrounding(calrec, stage);
+            }
+
             var manifest = new JsonObject
             {
                 ["format"] = FormatName,
@@ -95,7 +100,14 @@ internal static class ModelArchive
             var catalog = NormalizedDataset.ReadItems(Path.Combine(stage, "catalog", "items.tsv")).ToList();
             TrainingInfo training = TrainingFromJson(JsonNode.Parse(File.ReadAllText(Path.Combine(stage, "training.json")))!.AsObject());
             var scorer = ScorerSerializers.Load(kind, stage, catalog.Count, path, catalog);
-            return scorer is CalRec.TwoTower.CalRecScorer towers ? new CalRecModel(towers, catalog, training) : new RecommenderModel(kind, scorer, catalog, training);
+            if (scorer is CalRec.TwoTower.CalRecScorer towers)
+            {
+                var calrec = new CalRecModel(towers, catalog, training);
+                ScorerSerializers.LoadGrounding(calrec, stage, path);
+                return calrec;
+            }
+
+            return new RecommenderModel(kind, scorer, catalog, training);
         }
         finally
         {

@@ -4,6 +4,9 @@ using CalRec.Data.Normalized;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Grounding;
+using CalRec.Prediction;
+using CalRec.Text.Retrieval;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
 using CalRec.TwoTower;
@@ -31,6 +34,49 @@ internal static class ScorerSerializers
         "calrec" => CalRecVersion,
         _ => 0,
     };
+
+    private static readonly System.Text.Json.JsonSerializerOptions GroundingJson = new()
+    {
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
+
+    /// <summary>Writes a CALRec model's grounding settings and BM25 index next to its component.</summary>
+    public static void SaveGrounding(CalRecModel model, string stage)
+    {
+        string dir = Path.Combine(stage, "calrec");
+        File.WriteAllText(Path.Combine(dir, "grounding.json"), System.Text.Json.JsonSerializer.Serialize(model.Grounding, GroundingJson));
+        Bm25Index index = model.Bm25 ?? GroundedScorer.BuildIndex(model, model.Grounding);
+        using FileStream f = File.Create(Path.Combine(dir, "bm25.index"));
+        index.Save(f);
+    }
+
+    /// <summary>Reads what <see cref="SaveGrounding"/> wrote (older zips without it keep the defaults).</summary>
+    public static void LoadGrounding(CalRecModel model, string stage, string path)
+    {
+        string dir = Path.Combine(stage, "calrec"), json = Path.Combine(dir, "grounding.json"), bm25 = Path.Combine(dir, "bm25.index");
+        try
+        {
+            if (File.Exists(json))
+            {
+                model.Grounding = System.Text.Json.JsonSerializer.Deserialize<GroundingOptions>(File.ReadAllText(json), GroundingJson) ?? new GroundingOptions();
+            }
+
+            if (File.Exists(bm25))
+            {
+                using FileStream f = File.OpenRead(bm25);
+                model.Bm25 = Bm25Index.Load(f, $"{path}: calrec/bm25.index");
+                if (model.Bm25.Count != model.ItemCount)
+                {
+                    throw new ModelFormatException(path, $"calrec/bm25.index holds {model.Bm25.Count} documents for {model.ItemCount} items");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException)
+        {
+            throw new ModelFormatException(path, $"calrec grounding settings: {ex.Message}", ex);
+        }
+    }
 
     public static IEnumerable<(string Component, int Version)> Save(string kind, IRecommenderScorer scorer, string stage)
     {

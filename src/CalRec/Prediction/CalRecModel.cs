@@ -1,4 +1,6 @@
 using CalRec.Data.Normalized;
+using CalRec.Grounding;
+using CalRec.Text.Retrieval;
 using CalRec.Models.Decoder;
 using CalRec.Text.Tokenization;
 using CalRec.TwoTower;
@@ -27,4 +29,10 @@ public sealed class CalRecModel : RecommenderModel
 
     /// <summary>How items and histories are serialized and pooled.</summary>
     public CalRecSettings Settings => Towers.Settings;
+
+    /// <summary>The grounding settings saved with the model (path, candidates, γ, fusion weights).</summary>
+    public GroundingOptions Grounding { get; set; } = new();
+
+    /// <summary>The BM25 index over the item texts, built on first use or loaded with the model.</summary>
+    internal Bm25Index? Bm25 { get; set; }
 }

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using CalRec.Grounding;
+using CalRec.Prediction;
+
+namespace CalRec.Cli.Options;
+
+/// <summary>
+/// How a CALRec model grounds its output for <c>evaluate</c> and <c>recommend</c>: the model's saved grounding settings,
+/// with the path and any flag given overriding them.
+/// </summary>
+internal sealed class GroundingArguments
+{
+    public Option<string?> Path { get; } = new("--grounding") { Description = "CALRec grounding: dense, bm25, embedding, constrained or fusion (default: the model's saved setting)." };
+
+    public Option<int?> Candidates { get; } = new("--candidates") { Description = "Generated item texts per user." };
+
+    public Option<bool> Sampling { get; } = new("--sampling") { Description = "Seeded temperature sampling instead of beam search." };
+
+    public Option<float?> Gamma { get; } = new("--gamma") { Description = "Popularity re-weighting exponent of embedding grounding (0: off)." };
+
+    public Option<string?> Distance { get; } = new("--distance") { Description = "Embedding-grounding distance: l2 or cosine." };
+
+    public Option<int?> ListLength { get; } = new("--list-length") { Description = "Items per grounding list." };
+
+    public void AddTo(Command command)
+    {
+        foreach (Option o in (Option[])[Path, Candidates, Sampling, Gamma, Distance, ListLength])
+        {
+            command.Options.Add(o);
+        }
+    }
+
+    /// <summary>True when any grounding flag was given.</summary>
+    public bool Given(ParseResult p) => p.GetValue(Path) is not null || p.GetValue(Candidates) is not null || p.GetValue(Sampling) || p.GetValue(Gamma) is not null
+        || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null;
+
+    /// <summary>The model's grounding settings with the flags applied.</summary>
+    public GroundingOptions Read(ParseResult p, CalRecModel model)
+    {
+        GroundingOptions o = model.Grounding.Clone();
+        if (p.GetValue(Path) is string path)
+        {
+            o.Path = ParsePath(path);
+        }
+
+        o.Candidates = p.GetValue(Candidates) ?? o.Candidates;
+        o.Sampling |= p.GetValue(Sampling);
+        o.Gamma = p.GetValue(Gamma) ?? o.Gamma;
+        o.ListLength = p.GetValue(ListLength) ?? o.ListLength;
+        if (p.GetValue(Distance) is string d)
+        {
+            o.Distance = d.ToLowerInvariant() switch
+            {
+                "l2" => GroundingDistance.L2,
+                "cosine" => GroundingDistance.Cosine,
+                _ => throw new ArgumentException($"--distance: '{d}' is not l2 or cosine."),
+            };
+        }
+
+        return o;
+    }
+
+    public static GroundingPath ParsePath(string text) => text.ToLowerInvariant() switch
+    {
+        "dense" => GroundingPath.Dense,
+        "bm25" => GroundingPath.Bm25,
+        "embedding" => GroundingPath.Embedding,
+        "constrained" => GroundingPath.Constrained,
+        "fusion" => GroundingPath.Fusion,
+        _ => throw new ArgumentException($"--grounding: '{text}' is not dense, bm25, embedding, constrained or fusion."),
+    };
+
+    /// <summary>The model as a CALRec model, or a clear error for other kinds.</summary>
+    public static CalRecModel RequireCalRec(RecommenderModel model, string flag) => model as CalRecModel
+        ?? throw new ArgumentException($"{flag} needs a CALRec model; this zip holds a '{model.Kind}' model.");
+}
