@@ -285,4 +285,33 @@ public class CalRecTrainerTests
         Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
         Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
     }
+
+    [TestCase(MetaLearning.MetaAlgorithm.Reptile)]
+    [TestCase(MetaLearning.MetaAlgorithm.FirstOrderMaml)]
+    public void MetaLearningReplacesStage1AndStage2CanBeFewShot(MetaLearning.MetaAlgorithm algorithm)
+    {
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset target = all.ForDomain("beauty");
+        var o = Tiny();
+        o.Meta = new MetaLearning.MetaLearningOptions { Algorithm = algorithm, InnerSteps = 2, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f, TaskSampling = MetaLearning.TaskSampling.Uniform };
+        o.Stage2.MaxExamples = 30;
+        var ctx = new RecContext(seed: 1);
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecTrainer trainer = ctx.Trainers.CalRec(o);
+        var stage2 = new List<string>();
+        trainer.TrainingDataObserver = (phase, _, user, _) =>
+        {
+            if (phase == "stage2")
+            {
+                stage2.Add(user);
+            }
+        };
+        CalRecModel model = trainer.Fit(target, all.Domains.Select(all.ForDomain).ToList());
+        Assert.That(log, Has.Some.Contains($"stage1 ({algorithm}): 3 tasks [33 %, 33 %, 33 %]"));
+        Assert.That(log, Has.Some.Contains("meta-step"));
+        Assert.That(stage2, Has.Count.EqualTo(30), "few-shot stage 2 trains on exactly N windows");
+        Assert.That(stage2.Distinct(), Is.EqualTo(target.Users.Take(stage2.Distinct().Count())), "taken from the first users in order");
+        Assert.That(model.Training.ValidationNdcg10, Is.GreaterThan(0));
+    }
 }

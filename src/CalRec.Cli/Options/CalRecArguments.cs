@@ -73,10 +73,22 @@ internal sealed class CalRecArguments
 
     public Option<int?> VocabSize { get; } = new("--vocab-size") { Description = "Vocabulary of the tokenizer trained for a from-scratch backbone." };
 
+    public Option<string?> Meta { get; } = new("--meta") { Description = "Stage 1 as meta-learning over the mixture's datasets: reptile or fomaml." };
+
+    public Option<int?> MetaInnerSteps { get; } = new("--meta-inner-steps") { Description = "Inner SGD steps per task." };
+
+    public Option<float?> MetaInnerLr { get; } = new("--meta-inner-lr") { Description = "Inner SGD learning rate." };
+
+    public Option<float?> MetaOuterLr { get; } = new("--meta-outer-lr") { Description = "Outer learning rate (Reptile's interpolation, FOMAML's AdamW step)." };
+
+    public Option<string?> MetaTasks { get; } = new("--meta-tasks") { Description = "Task sampling: uniform or proportional." };
+
+    public Option<int?> FewShot { get; } = new("--few-shot") { Description = "Stage 2 on only the first N target training windows." };
+
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in OUT.options.json." };
 
     private Option[] All => [Config, Mixture, Domain, Backbone, Template, LoraRank, Temperature, LmWeight, ItemItemWeight, UserItemWeight, PretrainSteps, SavePretrained, Stage1Epochs,
-        Stage2Epochs, Stage1Lr, Stage2Lr, Stage1Minutes, Stage2Minutes, MixtureSampling, MaxHistory, MaxItemTokens, ValidationUsers, VocabSize, Resume];
+        Stage2Epochs, Stage1Lr, Stage2Lr, Stage1Minutes, Stage2Minutes, MixtureSampling, MaxHistory, MaxItemTokens, ValidationUsers, VocabSize, Meta, MetaInnerSteps, MetaInnerLr, MetaOuterLr, MetaTasks, FewShot, Resume];
 
     public void AddTo(Command command)
     {
@@ -113,6 +125,34 @@ internal sealed class CalRecArguments
         Set(p, MaxItemTokens, v => o.MaxItemTokens = v!.Value);
         Set(p, ValidationUsers, v => o.ValidationUsers = v!.Value);
         Set(p, VocabSize, v => o.VocabularySize = v!.Value);
+        Set(p, FewShot, v => o.Stage2.MaxExamples = v!.Value);
+        Set(p, Meta, v =>
+        {
+            o.Meta ??= new MetaLearning.MetaLearningOptions();
+            o.Meta.Algorithm = v!.ToLowerInvariant() switch
+            {
+                "reptile" => MetaLearning.MetaAlgorithm.Reptile,
+                "fomaml" or "maml" => MetaLearning.MetaAlgorithm.FirstOrderMaml,
+                _ => throw new ArgumentException($"--meta: '{v}' is not reptile or fomaml."),
+            };
+        });
+        if (o.Meta is { } meta)
+        {
+            Set(p, MetaInnerSteps, v => meta.InnerSteps = v!.Value);
+            Set(p, MetaInnerLr, v => meta.InnerLearningRate = v!.Value);
+            Set(p, MetaOuterLr, v => meta.OuterLearningRate = v!.Value);
+            Set(p, MetaTasks, v => meta.TaskSampling = v!.ToLowerInvariant() switch
+            {
+                "uniform" => MetaLearning.TaskSampling.Uniform,
+                "proportional" => MetaLearning.TaskSampling.Proportional,
+                _ => throw new ArgumentException($"--meta-tasks: '{v}' is not uniform or proportional."),
+            });
+        }
+        else if (p.GetValue(MetaInnerSteps) is not null || p.GetValue(MetaInnerLr) is not null || p.GetValue(MetaOuterLr) is not null || p.GetValue(MetaTasks) is not null)
+        {
+            throw new ArgumentException("--meta-* settings need --meta reptile|fomaml (or a config file with \"meta\").");
+        }
+
         Set(p, shared.BatchSize, v => o.BatchSize = v);
         Set(p, shared.Patience, v => o.Patience = v);
         Set(p, shared.Seed, v => o.Seed = v);

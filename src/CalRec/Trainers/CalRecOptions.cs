@@ -26,6 +26,11 @@ public sealed class CalRecStageOptions
 
     /// <summary>Wall-clock budget in minutes (0: none); the stage stops after the step that exceeds it.</summary>
     public double MaxMinutes { get; set; }
+
+    /// <summary>
+    /// Few-shot training: use only the first this many training windows, taken user by user in dataset order (0: all).
+    /// </summary>
+    public int MaxExamples { get; set; }
 }
 
 public sealed partial class CalRecTrainer
@@ -92,6 +97,12 @@ public sealed partial class CalRecTrainer
 
         /// <summary>Stage 2: the target domain.</summary>
         public CalRecStageOptions Stage2 { get; set; } = new() { Epochs = 4, LearningRate = 5e-4f };
+
+        /// <summary>
+        /// Meta-learning instead of plain mixture training in stage 1 (each mixture dataset a task; Reptile or first-order
+        /// MAML); null: plain training on the mixture. The stage's budget is its epochs (counted in inner steps) and minutes.
+        /// </summary>
+        public MetaLearning.MetaLearningOptions? Meta { get; set; }
 
         /// <summary>How stage 1 samples domains.</summary>
         public MixtureSampling MixtureSampling { get; set; } = MixtureSampling.Proportional;

@@ -137,7 +137,13 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (o.Stage2.Enabled && o.Stage2.Epochs > 0)
         {
-            stages.Add(("stage2", o.Stage2, [examples[0]]));
+            List<HistoryExample> targetExamples = o.Stage2.MaxExamples > 0 ? examples[0].Take(o.Stage2.MaxExamples).ToList() : examples[0];
+            if (o.Stage2.MaxExamples > 0)
+            {
+                _context.Report("calrec", $"stage 2 is few-shot: the first {targetExamples.Count:N0} of {examples[0].Count:N0} target training windows");
+            }
+
+            stages.Add(("stage2", o.Stage2, [targetExamples]));
         }
 
         for (int s = 0; s < stages.Count; s++)
@@ -152,7 +158,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
 
             TraceData(phase, components, sources);
-            epochsRun += RunStage(phase, stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
+            if (phase == "stage1" && o.Meta is not null)
+            {
+                RunMetaStage(stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, cancellation);
+            }
+            else
+            {
+                epochsRun += RunStage(phase, stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
+            }
+
             resumed = null;
         }
 
@@ -378,6 +392,74 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         return epoch - startEpoch;
+    }
+
+    /// <summary>
+    /// Stage 1 as meta-learning: each step draws a task (a mixture dataset, uniformly or by size), adapts to it with a few
+    /// SGD steps on its batches, and updates the initialization (Reptile or first-order MAML). The budget, counted in
+    /// inner steps, equals plain stage 1's. Validates like the other stages; it is not resumable mid-stage.
+    /// </summary>
+    private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
+        IReadOnlyList<Tensor> trainable, BestWeights best, ItemTextTable targetTable, CalRecSettings settings, IReadOnlyList<EvaluationCase> validation,
+        CancellationToken cancellation)
+    {
+        Options o = _options;
+        MetaLearning.MetaLearningOptions meta = o.Meta!;
+        components = components.Where(c => c.Count > 0).ToList();
+        int total = components.Sum(c => c.Count);
+        int batchesPerTask = meta.InnerSteps + (meta.Algorithm == MetaLearning.MetaAlgorithm.FirstOrderMaml ? 1 : 0);
+        int metaSteps = Math.Max(1, stage.Epochs * total / (o.BatchSize * batchesPerTask));
+        int evalEvery = Math.Max(1, metaSteps / (stage.Epochs * o.EvaluationsPerEpoch));
+        double[] taskWeights = meta.TaskSampling == MetaLearning.TaskSampling.Uniform
+            ? components.Select(_ => 1.0 / components.Count).ToArray()
+            : components.Select(c => (double)c.Count / total).ToArray();
+        var learner = new MetaLearning.MetaLearner(trainable, meta);
+        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        var g = new Generator(o.Seed ^ 0x4D455441UL);
+        _context.Report("calrec", string.Create(CultureInfo.InvariantCulture,
+            $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
+        var clock = Stopwatch.StartNew();
+        int stale = 0;
+        model.train();
+        for (int step = 0; step < metaSteps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            List<HistoryExample> task = components[Pick(g, taskWeights)];
+            var batches = new List<HistoryBatch>(batchesPerTask);
+            for (int b = 0; b < batchesPerTask; b++)
+            {
+                var rows = new List<HistoryExample>(o.BatchSize);
+                for (int r = 0; r < o.BatchSize; r++)
+                {
+                    rows.Add(task[g.NextInt(task.Count)]);
+                }
+
+                batches.Add(HistoryBatch.Build(rows));
+            }
+
+            LossValues last = default;
+            Func<Tensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out last);
+            var support = batches.Take(meta.InnerSteps).Select(Loss).ToList();
+            Func<Tensor>? query = meta.Algorithm == MetaLearning.MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
+            float outerScale = 1f - ((float)step / metaSteps);
+            (float supportLoss, float? queryLoss) = learner.Step(support, query, outerScale);
+            bool outOfTime = stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes;
+            double? ndcg = null;
+            if ((step + 1) % evalEvery == 0 || step == metaSteps - 1 || outOfTime)
+            {
+                ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                stale = best.Offer(model, ndcg.Value) ? 0 : stale + 1;
+                _context.Report("calrec", string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {step + 1}: validation NDCG@10 {ndcg:F4} (best {best.Ndcg:F4})"));
+                model.train();
+            }
+
+            double left = (metaSteps - step - 1) * clock.Elapsed.TotalSeconds / (step + 1);
+            Progress?.Invoke(this, new CalRecProgress("stage1", 1, step + 1, metaSteps, queryLoss ?? supportLoss, float.NaN, float.NaN, float.NaN, 0, ndcg, TimeSpan.FromSeconds(left)));
+            if (outOfTime || (o.Patience > 0 && stale >= o.Patience))
+            {
+                break;
+            }
+        }
     }
 
     private double Validate(DecoderLM model, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
