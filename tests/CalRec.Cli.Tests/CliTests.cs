@@ -166,6 +166,29 @@ public class CliTests
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(3));
 
+        (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "3", "--grounding", "fusion", "--explain", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        var explained = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(explained.Take(3).Select(e => e.GetProperty("found_by").GetArrayLength()), Has.All.GreaterThan(0), "fusion items come from some path");
+        Assert.That(explained[3].GetProperty("generated").GetArrayLength(), Is.GreaterThan(0), "--explain lists the generated texts");
+
+        string officeDb = Path.Combine(_dir, "office.db");
+        Data.Storage.SqliteStore.Save(Data.Storage.SqliteStore.Load(db).ForDomain("office"), officeDb);
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "bm25", "--candidates", "2", "--users", "15", "--tune", "--tune-users", "10", "--save-tuned", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        using (JsonDocument doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]))
+        {
+            Assert.That(doc.RootElement.GetProperty("users").GetInt32(), Is.EqualTo(15));
+            Assert.That(doc.RootElement.GetProperty("grounding").GetString(), Is.EqualTo("bm25"));
+            Assert.That(doc.RootElement.GetProperty("protocol").GetString(), Does.Contain("seeded sample of 15 of 60"));
+            Assert.That(doc.RootElement.GetProperty("seconds_per_1000_users").GetDouble(), Is.GreaterThan(0));
+        }
+
+        var tuned = (Prediction.CalRecModel)new RecContext().Model.Load(model);
+        Assert.That(tuned.Grounding.Path, Is.EqualTo(Grounding.GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");
+        Assert.That(tuned.Grounding.Candidates, Is.EqualTo(2));
+        Assert.That(Run("evaluate", "--model", Path.Combine(_dir, "sasrec-missing.zip"), "--data", officeDb, "--grounding", "bm25").Code, Is.EqualTo(2));
+
         File.WriteAllText(config, "{\n  \"batchSize\": \"many\"\n}");
         (code, output) = Run("train", "--target", db, "--config", config, "--out", model);
         Assert.That(code, Is.EqualTo(2), output);
