@@ -1,6 +1,6 @@
 using CalRec.Data.Synthetic;
 using CalRec.Text.Retrieval;
-using Microsoft.Data.Sqlite;
+using CalRec.Data.Storage;
 
 namespace CalRec.Tests;
 
@@ -76,27 +76,7 @@ public class Bm25Tests
         var index = new Bm25Index();
         index.AddRange(texts);
 
-        using var db = new SqliteConnection("Data Source=:memory:");
-        db.Open();
-        using (SqliteCommand create = db.CreateCommand())
-        {
-            create.CommandText = "CREATE VIRTUAL TABLE docs USING fts5(body)";
-            create.ExecuteNonQuery();
-        }
-
-        using (SqliteTransaction tx = db.BeginTransaction())
-        {
-            for (int i = 0; i < texts.Count; i++)
-            {
-                using SqliteCommand insert = db.CreateCommand();
-                insert.CommandText = "INSERT INTO docs(rowid, body) VALUES ($id, $body)";
-                insert.Parameters.AddWithValue("$id", i + 1);
-                insert.Parameters.AddWithValue("$body", texts[i]);
-                insert.ExecuteNonQuery();
-            }
-
-            tx.Commit();
-        }
+        using var fts5 = new SqliteFullTextIndex(texts, 10);
 
         string[] queries =
         [
@@ -108,18 +88,7 @@ public class Bm25Tests
         foreach (string q in queries)
         {
             IReadOnlyList<Bm25Hit> ours = index.Search(q, 10);
-            using SqliteCommand search = db.CreateCommand();
-            search.CommandText = "SELECT rowid - 1, bm25(docs) FROM docs WHERE docs MATCH $q ORDER BY bm25(docs), rowid LIMIT 10";
-            search.Parameters.AddWithValue("$q", string.Join(" OR ", WordAnalyzer.Terms(q).Select(t => $"\"{t}\"")));
-            var fts = new List<(int Doc, double Score)>();
-            using (SqliteDataReader r = search.ExecuteReader())
-            {
-                while (r.Read())
-                {
-                    fts.Add((r.GetInt32(0), -r.GetDouble(1)));
-                }
-            }
-
+            List<(int Doc, double Score)> fts = fts5.Search(WordAnalyzer.Terms(q));
             Assert.That(ours, Has.Count.EqualTo(fts.Count), q);
             for (int i = 0; i < fts.Count; i++)
             {

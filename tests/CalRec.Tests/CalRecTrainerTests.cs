@@ -145,20 +145,19 @@ public class CalRecTrainerTests
         }
     }
 
-    private static CalRecTrainer.Options Tiny(ulong seed = 3) => new()
+    /// <summary>Smaller still, for tests about plumbing rather than quality.</summary>
+    private static CalRecTrainer.Options Tiny(ulong seed = 3)
     {
-        Backbone = "tiny",
-        VocabularySize = 400,
-        PretrainSteps = 8,
-        PretrainSequenceLength = 64,
-        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
-        Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
-        BatchSize = 8,
-        MaxHistory = 4,
-        MaxItemTokens = 10,
-        ValidationUsers = 20,
-        Seed = seed,
-    };
+        CalRecTrainer.Options o = Fast(seed);
+        o.VocabularySize = 400;
+        o.PretrainSteps = 8;
+        o.PretrainSequenceLength = 64;
+        o.BatchSize = 8;
+        o.MaxHistory = 4;
+        o.MaxItemTokens = 10;
+        o.ValidationUsers = 20;
+        return o;
+    }
 
     [Test]
     public void SavedAndReloadedModelGivesIdenticalRecommendations()

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using CalRec.Data.Core;
 using CalRec.Data.Readers;
+using CalRec.Data.Storage;
 using CalRec.Data.Synthetic;
 using CalRec.Text.Retrieval;
-using Microsoft.Data.Sqlite;
 
 namespace CalRec.Cli.Benchmarks;
 
@@ -55,47 +55,13 @@ internal static class Bm25Benchmark
             Seconds = Math.Round(ours / queries.Length, 7),
         };
 
-        using var db = new SqliteConnection("Data Source=:memory:");
-        db.Open();
-        using (SqliteCommand create = db.CreateCommand())
-        {
-            create.CommandText = "CREATE VIRTUAL TABLE docs USING fts5(body)";
-            create.ExecuteNonQuery();
-        }
-
-        using (SqliteTransaction tx = db.BeginTransaction())
-        using (SqliteCommand insert = db.CreateCommand())
-        {
-            insert.CommandText = "INSERT INTO docs(body) VALUES ($body)";
-            SqliteParameter body = insert.Parameters.Add("$body", SqliteType.Text);
-            foreach (string t in texts)
-            {
-                body.Value = t;
-                insert.ExecuteNonQuery();
-            }
-
-            tx.Commit();
-        }
-
-        using SqliteCommand search = db.CreateCommand();
-        search.CommandText = $"SELECT rowid, bm25(docs) FROM docs WHERE docs MATCH $q ORDER BY bm25(docs) LIMIT {TopK}";
-        SqliteParameter query = search.Parameters.Add("$q", SqliteType.Text);
-        string[] ftsQueries = queries.Select(q => string.Join(" OR ", WordAnalyzer.Terms(q).Select(t => $"\"{t}\""))).ToArray();
+        using var fts5 = new SqliteFullTextIndex(texts, TopK);
+        var termLists = queries.Select(WordAnalyzer.Terms).ToArray();
         long ftsHits = 0;
         sw.Restart();
-        foreach (string q in ftsQueries)
+        foreach (List<string> terms in termLists)
         {
-            if (q.Length == 0)
-            {
-                continue;
-            }
-
-            query.Value = q;
-            using SqliteDataReader r = search.ExecuteReader();
-            while (r.Read())
-            {
-                ftsHits++;
-            }
+            ftsHits += fts5.Search(terms).Count;
         }
 
         double fts = sw.Elapsed.TotalSeconds;
