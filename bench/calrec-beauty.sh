@@ -12,19 +12,21 @@ mkdir -p "$OUT"
 dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
 CLI=src/CalRec.Cli/bin/Release/net10.0/calrec.dll
 COMMON=(--target "$DATA/amazon-beauty" --mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty"
-  --max-history 8 --max-item-tokens 24 --stage1-epochs 1 --stage1-minutes 10 --stage2-epochs 2 --stage2-minutes 10)
+  --max-history 8 --max-item-tokens 24 --stage1-minutes 10 --stage2-minutes 10)
+ONLY="${ONLY:-}"   # run only the named rows (space-separated), e.g. ONLY="calrec-beauty-no-lm"
 
 run() {
   local name="$1"; shift
+  if [[ -n "$ONLY" && " $ONLY " != *" $name "* ]]; then return; fi
   /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train --recommender calrec "${COMMON[@]}" --out "$OUT/$name.zip" "$@"
   dotnet "$CLI" evaluate --model "$OUT/$name.zip" --data "$DATA/amazon-beauty" --json > "$OUT/$name.json"
   grep -E "Maximum resident|Elapsed" "$OUT/$name.time"
   cat "$OUT/$name.json"
 }
 
-run calrec-beauty --backbone mini --vocab-size 8192 --pretrain-steps 800 --save-pretrained "$OUT/calrec-stage0"
+run calrec-beauty --backbone mini --vocab-size 8192 --pretrain-steps 800 --save-pretrained "$OUT/calrec-stage0" --stage1-epochs 1 --stage2-epochs 2
 STAGE0=(--backbone "$OUT/calrec-stage0" --pretrain-steps 0)
-run calrec-beauty-stage2-only "${STAGE0[@]}" --stage1-epochs 0
-run calrec-beauty-stage1-only "${STAGE0[@]}" --stage2-epochs 0
-run calrec-beauty-no-contrastive "${STAGE0[@]}" --w-tt 0 --w-ut 0
-run calrec-beauty-no-lm "${STAGE0[@]}" --w-lm 0
+run calrec-beauty-stage2-only "${STAGE0[@]}" --stage1-epochs 0 --stage2-epochs 2
+run calrec-beauty-stage1-only "${STAGE0[@]}" --stage1-epochs 1 --stage2-epochs 0
+run calrec-beauty-no-contrastive "${STAGE0[@]}" --stage1-epochs 1 --stage2-epochs 2 --w-tt 0 --w-ut 0
+run calrec-beauty-no-lm "${STAGE0[@]}" --stage1-epochs 1 --stage2-epochs 2 --w-lm 0

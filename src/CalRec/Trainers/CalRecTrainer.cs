@@ -158,6 +158,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
 
             TraceData(phase, components, sources);
+            if (resumed is null)
+            {
+                // A stage starts from the best weights so far (model selection on validation carries across stages).
+                best.Restore(model);
+            }
+
             if (phase == "stage1" && o.Meta is not null)
             {
                 RunMetaStage(stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, cancellation);
