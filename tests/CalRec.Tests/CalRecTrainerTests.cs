@@ -188,6 +188,25 @@ public class CalRecTrainerTests
         byte[] bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
         Assert.That(() => ctx.Model.Load(truncated), Throws.TypeOf<ModelFormatException>().With.Message.Contains("truncated.zip"));
+
+        string newer = Path.Combine(_dir, "newer.zip");
+        File.Copy(path, newer);
+        using (var zip = System.IO.Compression.ZipFile.Open(newer, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            System.IO.Compression.ZipArchiveEntry entry = zip.GetEntry("calrec-model.json")!;
+            System.Text.Json.Nodes.JsonObject manifest;
+            using (Stream s = entry.Open())
+            {
+                manifest = System.Text.Json.Nodes.JsonNode.Parse(s)!.AsObject();
+            }
+
+            entry.Delete();
+            manifest["components"]!["calrec"] = 2;
+            using var w = new StreamWriter(zip.CreateEntry("calrec-model.json").Open());
+            w.Write(manifest.ToJsonString());
+        }
+
+        Assert.That(() => ctx.Model.Load(newer), Throws.TypeOf<ModelFormatException>().With.Message.Contains("newer.zip").And.Message.Contains("calrec"));
     }
 
     [Test]
