@@ -68,6 +68,19 @@ public class CliTests
             Assert.That(root.GetProperty("domains").EnumerateObject().Sum(d => d.Value.GetProperty("users").GetInt32()), Is.EqualTo(450));
         }
 
+        string pop = Path.Combine(_dir, "pop.zip");
+        Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", pop).Code, Is.EqualTo(0));
+        (code, output) = Run("evaluate", "--model", model, "--data", db, "--json", "--against", pop);
+        Assert.That(code, Is.EqualTo(0), output);
+        using (JsonDocument doc = JsonDocument.Parse(output))
+        {
+            double[] diff = doc.RootElement.GetProperty("ndcg@10_minus_against").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            double popNdcg = JsonDocument.Parse(Run("evaluate", "--model", pop, "--data", db, "--json").Out).RootElement.GetProperty("ndcg@10").GetDouble();
+            Assert.That(diff[0], Is.EqualTo(doc.RootElement.GetProperty("ndcg@10").GetDouble() - popNdcg).Within(1e-4), "paired difference of the means");
+            Assert.That(diff[1], Is.LessThanOrEqualTo(diff[0]));
+            Assert.That(diff[2], Is.GreaterThanOrEqualTo(diff[0]));
+        }
+
         var data = Data.Storage.SqliteStore.Load(db);
         string history = string.Join(",", data.Sequences[0].Take(3).Select(i => data.Items[i].Id));
         (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "4", "--json");

@@ -27,7 +27,8 @@ internal static class EvaluateCommand
         var tune = new Option<bool>("--tune") { Description = "Choose gamma and the fusion weights on the dataset's validation users first (never its test targets)." };
         var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => 300 };
         var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune: write the tuned grounding settings into the model zip (atomically)." };
-        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned };
+        var against = new Option<string?>("--against") { Description = "Another model zip: also evaluate it on the same users and report the paired NDCG@10 difference with a bootstrap 95% interval." };
+        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned, against };
         var reading = new DatasetArguments();
         reading.AddTo(cmd);
         var grounding = new GroundingArguments();
@@ -69,6 +70,17 @@ internal static class EvaluateCommand
                 RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
                 double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
                 var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", metrics) };
+                MetricWithInterval? paired = null;
+                if (p.GetValue(against) is string otherPath)
+                {
+                    RecommenderModel other = ctx.Model.Load(otherPath);
+                    if (other.ItemCount != m.ItemCount || Enumerable.Range(0, m.ItemCount).Any(i => other.Catalog[i].Id != m.Catalog[i].Id))
+                    {
+                        throw new ArgumentException($"--against: {otherPath} has a different catalogue; a paired comparison needs the same items.");
+                    }
+
+                    paired = metrics.CompareNdcg(RankingEvaluator.Evaluate(other, cases, options with { BootstrapSamples = 0 }), 10);
+                }
                 if (p.GetValue(byDomain))
                 {
                     rows.AddRange(metrics.BreakDown(i => m.Catalog[cases[i].Target].Domain ?? d.Name));
@@ -81,6 +93,11 @@ internal static class EvaluateCommand
                     o["dataset"] = d.Name;
                     o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} test users" : string.Empty);
                     o["grounding"] = path;
+                    if (paired is MetricWithInterval diff)
+                    {
+                        o["ndcg@10_minus_against"] = new[] { Math.Round(diff.Value, 5), Math.Round(diff.Low, 5), Math.Round(diff.High, 5) };
+                    }
+
                     o["seconds_per_1000_users"] = Math.Round(msPerThousand / 1000, 2);
                     o["train_seconds"] = Math.Round(m.Training.Seconds, 1);
                     o["epochs"] = m.Training.Epochs;
@@ -106,6 +123,11 @@ internal static class EvaluateCommand
                 }
 
                 AnsiConsole.Write(table);
+                if (paired is MetricWithInterval d2)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"NDCG@10 minus {p.GetValue(against)}'s on the same users: {d2.ToString()} (an interval excluding 0: unlikely to be noise)");
+                }
+
                 if (!double.IsNaN(rows[0].Metrics.CoverageAtMaxK))
                 {
                     AnsiConsole.MarkupLineInterpolated($"catalogue coverage of the top {rows[0].Metrics.Ks.Max()} lists: {rows[0].Metrics.CoverageAtMaxK:P1}; intervals are bootstrap 95%");
