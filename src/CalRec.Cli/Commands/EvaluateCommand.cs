@@ -48,9 +48,11 @@ internal static class EvaluateCommand
                 {
                     CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
                     Grounding.GroundingOptions g = grounding.Read(p, calrec);
+                    // Models saved before popularity was stored get it from this dataset's training split.
+                    float[]? popularity = calrec.Towers.Popularity is null ? Catalogs.GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
                     if (p.GetValue(tune))
                     {
-                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers));
+                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity);
                         if (p.GetValue(saveTuned))
                         {
                             calrec.Grounding = g;
@@ -59,7 +61,7 @@ internal static class EvaluateCommand
                         }
                     }
 
-                    scorer = ctx.Grounding.Create(calrec, g);
+                    scorer = ctx.Grounding.Create(calrec, g, popularity);
                     path = g.Path.ToString().ToLowerInvariant();
                 }
 

@@ -20,21 +20,48 @@ public sealed class GroundingCatalog
 
     internal GroundingCatalog(RecContext context) => _context = context;
 
-    /// <summary>A scorer ranking along <paramref name="options"/>' path (default: dense retrieval).</summary>
-    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null) => new(model, options ?? new GroundingOptions());
+    /// <summary>
+    /// A scorer ranking along <paramref name="options"/>' path (default: dense retrieval). <paramref name="popularity"/>
+    /// (per-item training counts) replaces the counts saved with the model for re-weighting.
+    /// </summary>
+    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null) =>
+        new(model, options ?? new GroundingOptions(), popularity: popularity);
+
+    /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
+    public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split)
+    {
+        float[] counts = new float[model.ItemCount];
+        int[] map = split.Data.Items.Select(i => model.IndexOf(i.Id) ?? -1).ToArray();
+        foreach (int[] s in split.Train)
+        {
+            foreach (int i in s)
+            {
+                if (map[i] >= 0)
+                {
+                    counts[map[i]]++;
+                }
+            }
+        }
+
+        return counts;
+    }
 
     /// <summary>
     /// Chooses γ (embedding path) and the fusion weights of the dense, BM25 and embedding lists by NDCG@10 on a seeded
     /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default) =>
-        Tune(model, split.Validation, options, validationUsers, cancellation);
+        Tune(model, split.Validation, options, validationUsers, null, cancellation);
 
-    /// <summary>Like the split overload, on given validation cases (item indices of the model's catalogue).</summary>
-    public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default)
+    /// <summary>
+    /// Like the split overload, on given validation cases (item indices of the model's catalogue), with optional
+    /// <paramref name="popularity"/> counts replacing the model's own.
+    /// </summary>
+    public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
+        CancellationToken cancellation = default)
     {
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
-        var scorer = new GroundedScorer(model, tuned);
+        var scorer = new GroundedScorer(model, tuned, popularity: popularity);
         var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
         var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, float[] Distances)>();
@@ -48,7 +75,7 @@ public sealed class GroundingCatalog
         int listLength = Math.Min(tuned.ListLength, model.ItemCount);
         var embeddingLists = new Dictionary<float, List<List<int>>>();
         double bestGammaNdcg = double.NegativeInfinity;
-        if (model.Towers.Popularity is not null)
+        if (scorer.HasPopularity)
         {
             foreach (float gamma in GammaGrid)
             {
@@ -64,7 +91,9 @@ public sealed class GroundingCatalog
         else
         {
             embeddingLists[0f] = parts.Select(p => TopK.Select(scorer.Reweighted(p.Distances, 0f), listLength, p.Case.History.ToHashSet())).ToList();
+            bestGammaNdcg = parts.Select((p, i) => Ndcg10(embeddingLists[0f][i], p.Case.Target)).Average();
             tuned.Gamma = 0f;
+            _context.Report("grounding", "no popularity counts: gamma stays 0");
         }
 
         List<List<int>> embedding = embeddingLists[tuned.Gamma];

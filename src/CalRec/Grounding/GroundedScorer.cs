@@ -41,13 +41,18 @@ public sealed class GroundedScorer : IRecommenderScorer
     private readonly float[]? _popularity;
     private TokenTrie? _trie;
 
-    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null)
+    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null)
     {
         options.Validate();
+        if (popularity is not null && popularity.Length != model.ItemCount)
+        {
+            throw new ArgumentException($"Popularity has {popularity.Length} counts for {model.ItemCount} items.");
+        }
+
         _model = model;
         Options = options;
         _table = model.Towers.Table;
-        _popularity = model.Towers.Popularity;
+        _popularity = popularity ?? model.Towers.Popularity;
         if (options.Gamma > 0 && _popularity is null)
         {
             throw new ArgumentException("Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
@@ -64,6 +69,9 @@ public sealed class GroundedScorer : IRecommenderScorer
 
     /// <summary>The settings.</summary>
     public GroundingOptions Options { get; }
+
+    /// <summary>Whether popularity counts are available for re-weighting.</summary>
+    public bool HasPopularity => _popularity is not null;
 
     /// <summary>The BM25 index over the catalogue's item texts.</summary>
     public Bm25Index Index { get; }
