@@ -332,4 +332,38 @@ public class CalRecTrainerTests
         Assert.That(stage2.Distinct(), Is.EqualTo(target.Users.Take(stage2.Distinct().Count())), "taken from the first users in order");
         Assert.That(model.Training.ValidationNdcg10, Is.GreaterThan(0));
     }
+
+    [Test]
+    public void FinetunesAHuggingFaceCheckpointWithLoraAndMergesTheAdapters()
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("office");
+        var ctx = new RecContext(seed: 1);
+        var tok = ctx.Text.TrainTokenizer(data.Items, 400);
+        var lm = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 4);
+        string folder = Path.Combine(_dir, "checkpoint");
+        Models.Checkpoints.HuggingFaceCheckpoint.Save(lm, tok, folder);
+        float[] before = lm.parameters().SelectMany(p => p.Data.ToArray()).ToArray();
+
+        var o = Tiny();
+        o.Backbone = folder;
+        o.LoraRank = 4;
+        o.Stage2.Epochs = 1;
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecModel model = ctx.Trainers.CalRec(o).Fit(data);
+        Assert.That(log, Has.Some.Contains($"finetuning {folder}"), "a checkpoint folder is finetuned, not trained from scratch");
+        Assert.That(log, Has.None.Contains("stage 0"), "no LM pretraining for a given checkpoint");
+        Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Has.None.Contains("lora"), "adapters are merged into the saved backbone");
+        Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Is.EqualTo(lm.named_parameters().Select(p => p.Name)));
+        float[] after = model.Backbone.parameters().SelectMany(p => p.Data.ToArray()).ToArray();
+        Assert.That(after.Zip(before, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(0f), "the merged adapters changed the weights");
+        Assert.That(model.Tokenizer.VocabularySize, Is.EqualTo(tok.VocabularySize));
+
+        // A checkpoint whose tokenizer lacks the item separator is refused with the folder named.
+        var plain = Text.Tokenization.BpeTokenizer.Train(data.Items.Select(i => i.Title), new Text.Tokenization.BpeTrainerOptions { VocabularySize = 300 });
+        string other = Path.Combine(_dir, "no-separator");
+        Models.Checkpoints.HuggingFaceCheckpoint.Save(new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = plain.VocabularySize }), plain, other);
+        o.Backbone = other;
+        Assert.That(() => ctx.Trainers.CalRec(o).Fit(data), Throws.ArgumentException.With.Message.Contains("no-separator").And.Message.Contains("<|item|>"));
+    }
 }
