@@ -366,4 +366,26 @@ public class CalRecTrainerTests
         o.Backbone = other;
         Assert.That(() => ctx.Trainers.CalRec(o).Fit(data), Throws.ArgumentException.With.Message.Contains("no-separator").And.Message.Contains("<|item|>"));
     }
+
+    [TestCase(MixtureSampling.Proportional, 1f, "[80 %, 20 %]")]
+    [TestCase(MixtureSampling.Temperature, 2f, "[67 %, 33 %]")]
+    [TestCase(MixtureSampling.Temperature, 1000f, "[50 %, 50 %]")]
+    public void MixtureDomainsAreSampledProportionallyOrTemperatureSmoothed(MixtureSampling sampling, float temperature, string expected)
+    {
+        // Two domains with 4x as many training windows in the first: weights n^(1/T) give 80/20, 67/33 (T = 2), 50/50 (T → ∞).
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset big = all.ForDomain("beauty");
+        InteractionDataset bigFour = InteractionDataset.Create("big", big.Items,
+            Enumerable.Range(0, 4).SelectMany(copy => big.Users.Select((u, i) => new UserSequence($"{u}-{copy}", big.Sequences[i].Select(x => big.Items[x].Id).ToList(), null))));
+        var o = Tiny();
+        o.MixtureSampling = sampling;
+        o.MixtureTemperature = temperature;
+        o.PretrainSteps = 0;
+        o.Stage2.Enabled = false;
+        var ctx = new RecContext(seed: 1);
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        ctx.Trainers.CalRec(o).Fit(big, [bigFour, big]);
+        Assert.That(log, Has.Some.Contains($"from 2 domain(s) {expected}"));
+    }
 }
