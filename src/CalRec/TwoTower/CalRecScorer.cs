@@ -84,6 +84,9 @@ public sealed class CalRecScorer : IRecommenderScorer
             Backbone.eval();
             try
             {
+                // The item index becomes a tensor once per call, not once per pass of users.
+                using TensorScope outer = TensorScope.Begin();
+                Tensor items = Tensor.from(_items, n, Dimension);
                 for (int start = 0; start < histories.Count; start += UsersPerPass)
                 {
                     int b = Math.Min(UsersPerPass, histories.Count - start);
@@ -102,7 +105,7 @@ public sealed class CalRecScorer : IRecommenderScorer
                     using TensorScope scope = TensorScope.Begin();
                     using Tape.NoGradScope noGrad = Tape.no_grad();
                     Tensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling));
-                    users.matmul(Tensor.from(_items, n, Dimension), transB: true).Data.CopyTo(scores.Slice(start * n, b * n));
+                    users.matmul(items, transB: true).Data.CopyTo(scores.Slice(start * n, b * n));
                 }
             }
             finally
