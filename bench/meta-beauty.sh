@@ -1,34 +1,74 @@
 #!/usr/bin/env bash
-# Few-shot stage 2 on amazon-beauty (the first N = 1,024 target training windows) after different stage-1 choices:
-# plain mixture training, Reptile, first-order MAML, or no stage 1. All start from the stage-0 backbone saved by
-# bench/calrec-beauty.sh; each row writes $OUT/<name>.json. Rows named in ONLY run (default: all), PARALLEL=1 runs the
-# chosen rows side by side (equal conditions for wall-clock budgets). SEED selects the few-shot seed (0, 1, 2).
-# Usage: [ONLY="..."] [PARALLEL=1] [SEED=0] bash bench/meta-beauty.sh [OUT_DIR]   (needs ../shared/data)
+# Meta-learning vs plain stage 1 vs none, each followed by a few-shot or a full stage 2, amazon-beauty as the target.
+# The target is held out of stage 1: stage 1 trains on the source domains ml-100k + amazon-office only (plain mixture
+# training, Reptile, or first-order MAML, each STAGE1_STEPS gradient steps, meta-learning counting inner and query
+# steps), so in the few-shot rows the first N = 1,024 beauty training windows are all the target interactions the model
+# ever trains on. Stage 2 starts from each stage-1 initialization or from the stage-0 backbone ("none"): few-shot with
+# seeds 0, 1, 2 and full (STAGE2_STEPS steps over all beauty windows) with seed 0. Budgets are in steps, not minutes,
+# so every row is reproducible whatever else the machine runs. All rows start from the stage-0 backbone saved by
+# bench/calrec-beauty.sh ($OUT/calrec-stage0). Rows: init-<name>, fewshot-<init>-seed<S>, full-<init>; ONLY="..."
+# selects rows by name prefix. Each row writes $OUT/meta/<row>.json (full-ranking test metrics).
+# Usage: [ONLY="..."] [CLI=path/calrec.dll] [STAGE1_STEPS=1200] [STAGE2_STEPS=1000] bash bench/meta-beauty.sh [OUT_DIR]   (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/results}"
 DATA=../shared/data
-SEED="${SEED:-0}"
 ONLY="${ONLY:-}"
-CLI=src/CalRec.Cli/bin/Release/net10.0/calrec.dll
-COMMON=(--target "$DATA/amazon-beauty" --mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty" --backbone "$OUT/calrec-stage0"
-  --pretrain-steps 0 --max-history 8 --max-item-tokens 24 --stage1-minutes 8 --stage2-epochs 2 --few-shot 1024 --seed "$SEED")
+STAGE1_STEPS="${STAGE1_STEPS:-1200}"
+STAGE2_STEPS="${STAGE2_STEPS:-1000}"
+CLI="${CLI:-src/CalRec.Cli/bin/Release/net10.0/calrec.dll}"
+DIR="$OUT/meta"
+mkdir -p "$DIR"
+if [[ ! -f "$OUT/calrec-stage0/config.json" ]]; then
+  echo "missing $OUT/calrec-stage0: run bash bench/calrec-beauty.sh first (it saves the stage-0 backbone)" >&2
+  exit 1
+fi
 
-run() {
-  local name="$1-seed$SEED"; shift
-  if [[ -n "$ONLY" && " $ONLY " != *" $1 "* && " $ONLY " != *" ${name%-seed*} "* ]]; then return; fi
-  dotnet "$CLI" train --recommender calrec "${COMMON[@]}" --out "$OUT/$name.zip" "$@" > "$OUT/$name.log" 2>&1
-  dotnet "$CLI" evaluate --model "$OUT/$name.zip" --data "$DATA/amazon-beauty" --json > "$OUT/$name.json"
+COMMON=(--target "$DATA/amazon-beauty" --pretrain-steps 0 --max-history 8 --max-item-tokens 24)
+
+selected() {
+  [[ -z "$ONLY" ]] && return 0
+  local prefix
+  for prefix in $ONLY; do [[ "$1" == "$prefix"* ]] && return 0; done
+  return 1
 }
 
-rows=(
-  "fewshot-plain --stage1-epochs 1"
-  "fewshot-reptile --stage1-epochs 1 --meta reptile --meta-inner-steps 4 --meta-inner-lr 0.01 --meta-outer-lr 0.5"
-  "fewshot-fomaml --stage1-epochs 1 --meta fomaml --meta-inner-steps 4 --meta-inner-lr 0.01 --meta-outer-lr 0.001"
-  "fewshot-none --stage1-epochs 0"
+row() {
+  local name="$1"; shift
+  selected "$name" || return 0
+  echo "$(date +%T) $name"
+  /usr/bin/time -v dotnet "$CLI" train --recommender calrec "${COMMON[@]}" --out "$DIR/$name.zip" "$@" > "$DIR/$name.log" 2> "$DIR/$name.time"
+  dotnet "$CLI" evaluate --model "$DIR/$name.zip" --data "$DATA/amazon-beauty" --json > "$DIR/$name.json"
+}
+
+backbone() {
+  if [[ "$1" == none ]]; then echo "$OUT/calrec-stage0"; else echo "$DIR/init-$1.backbone"; fi
+}
+
+# Stage 1 only (no stage 2); its backbone is the initialization of the stage-2 rows.
+declare -A STAGE1=(
+  [plain]=""
+  [reptile]="--meta reptile --meta-inner-steps 4 --meta-inner-lr 0.01 --meta-outer-lr 0.5"
+  [fomaml]="--meta fomaml --meta-inner-steps 4 --meta-inner-lr 0.01 --meta-outer-lr 0.001"
 )
-for row in "${rows[@]}"; do
+for init in plain reptile fomaml; do
   # shellcheck disable=SC2086
-  if [[ "${PARALLEL:-0}" == 1 ]]; then run $row & else run $row; fi
+  row "init-$init" --backbone "$OUT/calrec-stage0" --mixture "$DATA/ml-100k,$DATA/amazon-office" \
+    --stage1-epochs 1 --stage1-steps "$STAGE1_STEPS" --stage2-epochs 0 --seed 0 ${STAGE1[$init]}
+  if selected "init-$init"; then
+    rm -rf "$DIR/init-$init.backbone" "$DIR/init-$init.unzip"
+    unzip -q "$DIR/init-$init.zip" 'calrec/backbone/*' -d "$DIR/init-$init.unzip"
+    mv "$DIR/init-$init.unzip/calrec/backbone" "$DIR/init-$init.backbone"
+    rm -rf "$DIR/init-$init.unzip"
+  fi
 done
-wait
+
+for init in none plain reptile fomaml; do
+  for seed in 0 1 2; do
+    row "fewshot-$init-seed$seed" --backbone "$(backbone "$init")" --stage1-epochs 0 --stage2-epochs 2 --few-shot 1024 --seed "$seed"
+  done
+done
+
+for init in none plain reptile fomaml; do
+  row "full-$init" --backbone "$(backbone "$init")" --stage1-epochs 0 --stage2-epochs 1 --stage2-steps "$STAGE2_STEPS" --seed 0
+done

@@ -333,6 +333,34 @@ public class CalRecTrainerTests
         Assert.That(model.Training.ValidationNdcg10, Is.GreaterThan(0));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void StepBudgetsEndEachStageAfterExactlyThatManyGradientSteps(bool meta)
+    {
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset target = all.ForDomain("beauty");
+        var o = Tiny();
+        o.Stage1.Epochs = 5;
+        o.Stage1.MaxSteps = 6;
+        o.Stage2.Epochs = 5;
+        o.Stage2.MaxSteps = 4;
+        if (meta)
+        {
+            o.Meta = new MetaLearning.MetaLearningOptions { Algorithm = MetaLearning.MetaAlgorithm.Reptile, InnerSteps = 2, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f };
+        }
+
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+        var steps = new Dictionary<string, List<CalRecProgress>> { ["pretrain"] = [], ["stage1"] = [], ["stage2"] = [] };
+        trainer.Progress += (_, e) => steps[e.Phase].Add(e);
+        trainer.Fit(target, all.Domains.Select(all.ForDomain).ToList());
+
+        // Reptile's 6-step budget is 3 meta-steps of 2 inner steps each.
+        Assert.That(steps["stage1"].Select(e => e.Step), Is.EqualTo(meta ? new[] { 1, 2, 3 } : new[] { 1, 2, 3, 4, 5, 6 }));
+        Assert.That(steps["stage1"].Select(e => e.TotalSteps).Distinct(), Is.EqualTo(new[] { meta ? 3 : 6 }), "progress counts toward the budget");
+        Assert.That(steps["stage2"].Select(e => e.Step), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+        Assert.That(steps["stage2"][^1].ValidationNdcg10, Is.Not.Null, "the last step of a budget is validated");
+    }
+
     [Test]
     public void FinetunesAHuggingFaceCheckpointWithLoraAndMergesTheAdapters()
     {

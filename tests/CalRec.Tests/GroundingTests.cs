@@ -122,4 +122,27 @@ public class GroundingTests
         Assert.That(tuned.Gamma, Is.GreaterThanOrEqualTo(0f));
         Assert.That(log, Has.Some.Contains("generating for 40 validation users"));
     }
+
+    [Test]
+    public void TunedFusionIsAtLeastAsGoodAsEverySinglePathOnTheTuningUsers()
+    {
+        // Every single path (one non-zero weight) is in the tuner's grid, so on the users it tuned on the chosen fusion
+        // can be no worse than any path alone: this holds only if tuning scores lists exactly as the scorer ranks them.
+        IReadOnlyList<EvaluationCase> cases = _split.Validation.Take(40).ToList();
+        var o = new GroundingOptions { Candidates = 2, ListLength = 20, ConstrainedBeams = 4 };
+        GroundingOptions tuned = _ctx.Grounding.Tune(_model, cases, o, validationUsers: 0, popularity: null);
+        Assert.That(tuned.FusionWeights.Keys, Is.EquivalentTo(new[] { GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained }));
+        double Ndcg(GroundingOptions options) =>
+            RankingEvaluator.Evaluate(_ctx.Grounding.Create(_model, options), cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+
+        GroundingOptions fused = tuned.Clone();
+        fused.Path = GroundingPath.Fusion;
+        double fusion = Ndcg(fused);
+        foreach (GroundingPath path in new[] { GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained })
+        {
+            GroundingOptions single = tuned.Clone();
+            single.Path = path;
+            Assert.That(fusion, Is.GreaterThanOrEqualTo(Ndcg(single) - 1e-9), path.ToString());
+        }
+    }
 }

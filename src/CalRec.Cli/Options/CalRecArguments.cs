@@ -63,6 +63,10 @@ internal sealed class CalRecArguments
 
     public Option<double?> Stage2Minutes { get; } = new("--stage2-minutes") { Description = "Stage-2 time budget in minutes." };
 
+    public Option<int?> Stage1Steps { get; } = new("--stage1-steps") { Description = "Stage-1 step budget (gradient steps; meta-learning counts inner and query steps)." };
+
+    public Option<int?> Stage2Steps { get; } = new("--stage2-steps") { Description = "Stage-2 step budget (gradient steps)." };
+
     public Option<string?> MixtureSampling { get; } = new("--mixture-sampling") { Description = "proportional, or temperature:T (domain weight n^(1/T))." };
 
     public Option<int?> MaxHistory { get; } = new("--max-history") { Description = "Most recent items per serialized history." };
@@ -88,7 +92,7 @@ internal sealed class CalRecArguments
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in OUT.options.json." };
 
     private Option[] All => [Config, Mixture, Domain, Backbone, Template, LoraRank, Temperature, LmWeight, ItemItemWeight, UserItemWeight, PretrainSteps, SavePretrained, Stage1Epochs,
-        Stage2Epochs, Stage1Lr, Stage2Lr, Stage1Minutes, Stage2Minutes, MixtureSampling, MaxHistory, MaxItemTokens, ValidationUsers, VocabSize, Meta, MetaInnerSteps, MetaInnerLr, MetaOuterLr, MetaTasks, FewShot, Resume];
+        Stage2Epochs, Stage1Lr, Stage2Lr, Stage1Minutes, Stage2Minutes, Stage1Steps, Stage2Steps, MixtureSampling, MaxHistory, MaxItemTokens, ValidationUsers, VocabSize, Meta, MetaInnerSteps, MetaInnerLr, MetaOuterLr, MetaTasks, FewShot, Resume];
 
     public void AddTo(Command command)
     {
@@ -121,6 +125,8 @@ internal sealed class CalRecArguments
         Set(p, Stage2Lr, v => o.Stage2.LearningRate = v!.Value);
         Set(p, Stage1Minutes, v => o.Stage1.MaxMinutes = v!.Value);
         Set(p, Stage2Minutes, v => o.Stage2.MaxMinutes = v!.Value);
+        Set(p, Stage1Steps, v => o.Stage1.MaxSteps = v!.Value);
+        Set(p, Stage2Steps, v => o.Stage2.MaxSteps = v!.Value);
         Set(p, MaxHistory, v => o.MaxHistory = v!.Value);
         Set(p, MaxItemTokens, v => o.MaxItemTokens = v!.Value);
         Set(p, ValidationUsers, v => o.ValidationUsers = v!.Value);

@@ -47,7 +47,7 @@ public sealed class GroundingCatalog
     }
 
     /// <summary>
-    /// Chooses γ (embedding path) and the fusion weights of the dense, BM25 and embedding lists by NDCG@10 on a seeded
+    /// Chooses γ (embedding path) and the fusion weights of the dense, BM25, embedding and constrained-generation lists by NDCG@10 on a seeded
     /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default) =>
@@ -64,12 +64,12 @@ public sealed class GroundingCatalog
         var scorer = new GroundedScorer(model, tuned, popularity: popularity);
         var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
-        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, float[] Distances)>();
+        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances)>();
         foreach (EvaluationCase c in cases)
         {
             cancellation.ThrowIfCancellationRequested();
-            (List<int> dense, List<int> bm25, float[] distances) = scorer.Parts(c.History);
-            parts.Add((c, dense, bm25, distances));
+            (List<int> dense, List<int> bm25, List<int> constrained, float[] distances) = scorer.Parts(c.History);
+            parts.Add((c, dense, bm25, constrained, distances));
         }
 
         int listLength = Math.Min(tuned.ListLength, model.ItemCount);
@@ -98,29 +98,34 @@ public sealed class GroundingCatalog
 
         List<List<int>> embedding = embeddingLists[tuned.Gamma];
         double best = double.NegativeInfinity;
-        foreach (double wd in WeightGrid)
+        GroundingPath[] paths = [GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained];
+        var weights = new double[paths.Length];
+        var pathLists = new List<int>[paths.Length];
+        int combinations = (int)Math.Pow(WeightGrid.Length, paths.Length);
+        for (int combination = 1; combination < combinations; combination++)
         {
-            foreach (double wb in WeightGrid)
+            for (int j = 0, rest = combination; j < paths.Length; j++, rest /= WeightGrid.Length)
             {
-                foreach (double we in WeightGrid)
-                {
-                    if (wd + wb + we == 0)
-                    {
-                        continue;
-                    }
+                weights[j] = WeightGrid[rest % WeightGrid.Length];
+            }
 
-                    double ndcg = parts.Select((p, i) => Ndcg10(RankFusion.Reciprocal([(p.Dense, wd), (p.Bm25, wb), (embedding[i], we)], 10).Select(x => x.Item).ToList(), p.Case.Target)).Average();
-                    if (ndcg > best + 1e-12)
-                    {
-                        best = ndcg;
-                        tuned.FusionWeights = new Dictionary<GroundingPath, double> { [GroundingPath.Dense] = wd, [GroundingPath.Bm25] = wb, [GroundingPath.Embedding] = we };
-                    }
-                }
+            double ndcg = 0;
+            for (int i = 0; i < parts.Count; i++)
+            {
+                (pathLists[0], pathLists[1], pathLists[2], pathLists[3]) = (parts[i].Dense, parts[i].Bm25, embedding[i], parts[i].Constrained);
+                ndcg += Ndcg10(RankFusion.Reciprocal(pathLists.Select((l, j) => ((IReadOnlyList<int>)l, weights[j])).ToList(), 10).Select(x => x.Item).ToList(), parts[i].Case.Target);
+            }
+
+            ndcg /= parts.Count;
+            if (ndcg > best + 1e-12)
+            {
+                best = ndcg;
+                tuned.FusionWeights = paths.Select((p, j) => (p, weights[j])).ToDictionary(x => x.p, x => x.Item2);
             }
         }
 
         _context.Report("grounding", string.Create(CultureInfo.InvariantCulture,
-            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma}; fusion {best:F4} with weights dense {tuned.FusionWeights[GroundingPath.Dense]}, bm25 {tuned.FusionWeights[GroundingPath.Bm25]}, embedding {tuned.FusionWeights[GroundingPath.Embedding]}"));
+            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma}; fusion {best:F4} with weights {string.Join(", ", tuned.FusionWeights.Select(w => $"{w.Key.ToString().ToLowerInvariant()} {w.Value}"))}"));
         return tuned;
     }
 

@@ -295,15 +295,19 @@ public sealed class GroundedScorer : IRecommenderScorer
         return distance;
     }
 
-    /// <summary>What validation-time tuning needs for one history: the dense and BM25 lists and the raw embedding distances.</summary>
-    internal (List<int> Dense, List<int> Bm25, float[] Distances) Parts(int[] history)
+    /// <summary>
+    /// What validation-time tuning needs for one history: the dense, BM25 and constrained-generation lists and the raw
+    /// embedding distances.
+    /// </summary>
+    internal (List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances) Parts(int[] history)
     {
         var seen = history.ToHashSet();
         int listLength = Math.Min(Options.ListLength, ItemCount);
         float[] dense = new float[ItemCount];
         _model.Score([history], dense);
-        List<GeneratedSequence> generated = Generate(Prompt(history), history);
-        return (TopK.Select(dense, listLength, seen), Bm25List(generated, seen, listLength), RawDistances(generated));
+        int[] prompt = Prompt(history);
+        List<GeneratedSequence> generated = Generate(prompt, history);
+        return (TopK.Select(dense, listLength, seen), Bm25List(generated, seen, listLength), Constrained(prompt, seen, listLength), RawDistances(generated));
     }
 
     private List<int> Constrained(int[] prompt, HashSet<int> seen, int listLength)

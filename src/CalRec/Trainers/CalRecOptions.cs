@@ -28,6 +28,13 @@ public sealed class CalRecStageOptions
     public double MaxMinutes { get; set; }
 
     /// <summary>
+    /// Step budget (0: none): the stage ends after this many gradient steps, and its learning-rate schedule decays over
+    /// them. A meta-learning stage counts every inner and query step. Unlike <see cref="MaxMinutes"/>, the result does not
+    /// depend on the machine's speed or load.
+    /// </summary>
+    public int MaxSteps { get; set; }
+
+    /// <summary>
     /// Few-shot training: use only the first this many training windows, taken user by user in dataset order (0: all).
     /// </summary>
     public int MaxExamples { get; set; }

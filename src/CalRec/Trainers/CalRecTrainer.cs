@@ -319,7 +319,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         int stepsPerEpoch = Math.Max(1, (total + o.BatchSize - 1) / o.BatchSize);
-        int totalSteps = stepsPerEpoch * stage.Epochs;
+        int totalSteps = stage.MaxSteps > 0 ? Math.Min(stage.MaxSteps, stepsPerEpoch * stage.Epochs) : stepsPerEpoch * stage.Epochs;
         int evalEvery = Math.Max(1, stepsPerEpoch / o.EvaluationsPerEpoch);
         var optimizer = new AdamW(AdamW.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
         var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
@@ -367,7 +367,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 stepsDone++;
                 double? ndcg = null;
                 bool lastOfEpoch = step == stepsPerEpoch - 1;
-                bool outOfTime = stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes;
+                bool outOfTime = (stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes) || global + 1 >= totalSteps;
                 if ((step + 1) % evalEvery == 0 && (stepsPerEpoch - step - 1 >= evalEvery / 2 || lastOfEpoch) || lastOfEpoch || outOfTime)
                 {
                     ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
@@ -415,6 +415,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         int total = components.Sum(c => c.Count);
         int batchesPerTask = meta.InnerSteps + (meta.Algorithm == MetaLearning.MetaAlgorithm.FirstOrderMaml ? 1 : 0);
         int metaSteps = Math.Max(1, stage.Epochs * total / (o.BatchSize * batchesPerTask));
+        if (stage.MaxSteps > 0)
+        {
+            metaSteps = Math.Max(1, Math.Min(metaSteps, stage.MaxSteps / batchesPerTask));
+        }
+
         int evalEvery = Math.Max(1, metaSteps / (stage.Epochs * o.EvaluationsPerEpoch));
         double[] taskWeights = meta.TaskSampling == MetaLearning.TaskSampling.Uniform
             ? components.Select(_ => 1.0 / components.Count).ToArray()
