@@ -56,6 +56,26 @@ public class RankingEvaluatorTests
     }
 
     [Test]
+    public void TopKAgreesWithAFullSortOnRandomRowsWithTiesNaNsAndExclusions()
+    {
+        var g = new Tensors.Generator(11);
+        var heap = new PriorityQueue<int, (float, int)>();
+        for (int trial = 0; trial < 300; trial++)
+        {
+            int n = 1 + g.NextInt(60), k = g.NextInt(n + 5);
+            // Few distinct values force ties; some NaNs rank as -infinity.
+            float[] row = Enumerable.Range(0, n).Select(_ => g.NextInt(10) == 0 ? float.NaN : g.NextInt(8) - 4f).ToArray();
+            HashSet<int>? excluded = trial % 3 == 0 ? null : Enumerable.Range(0, n).Where(_ => g.NextInt(4) == 0).ToHashSet();
+            int[] expected = Enumerable.Range(0, n).Where(j => excluded?.Contains(j) != true)
+                .OrderByDescending(j => float.IsNaN(row[j]) ? float.NegativeInfinity : row[j]).ThenBy(j => j).Take(k).ToArray();
+            var result = new int[k];
+            int found = TopK.Select(row, k, excluded, heap, result);
+            Assert.That(result[..found], Is.EqualTo(expected), $"trial {trial}: n {n}, k {k}");
+            Assert.That(TopK.Select(row, k, excluded), Is.EqualTo(expected));
+        }
+    }
+
+    [Test]
     public void SeenItemsAreExcludedByDefaultAndCanBeKept()
     {
         float[] scores = [9, 8, 7, 6];

@@ -10,27 +10,36 @@ internal static class TopK
     public static int Select(ReadOnlySpan<float> row, int k, HashSet<int>? excluded, PriorityQueue<int, (float Score, int NegIndex)> heap, Span<int> result)
     {
         heap.Clear();
+        if (k <= 0)
+        {
+            return 0;
+        }
+
+        // The weakest kept entry, cached so most items cost one comparison; the exclusion set is consulted only for
+        // items that would enter the heap.
+        (float Score, int NegIndex) min = (float.NegativeInfinity, int.MinValue);
         for (int j = 0; j < row.Length; j++)
         {
-            if (excluded is not null && excluded.Contains(j))
+            float s = float.IsNaN(row[j]) ? float.NegativeInfinity : row[j];
+            if (heap.Count == k && (s < min.Score || (s == min.Score && -j < min.NegIndex)))
             {
                 continue;
             }
 
-            float s = float.IsNaN(row[j]) ? float.NegativeInfinity : row[j];
-            if (heap.Count == k)
+            if (excluded is not null && excluded.Contains(j))
             {
-                heap.TryPeek(out _, out (float Score, int NegIndex) min);
-                if (s < min.Score || (s == min.Score && -j < min.NegIndex))
-                {
-                    continue;
-                }
+                continue;
             }
 
             heap.Enqueue(j, (s, -j));
             if (heap.Count > k)
             {
                 heap.Dequeue();
+            }
+
+            if (heap.Count == k)
+            {
+                heap.TryPeek(out _, out min);
             }
         }
 
