@@ -12,7 +12,7 @@ dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
 calrec() { dotnet src/CalRec.Cli/bin/Release/net10.0/calrec.dll "$@"; }
 
 calrec pretrain --data "$DATA/amazon-beauty" --config models/small.json --out "$OUT/lm-beauty" --steps 1000 --eval-every 100
-calrec report baselines --data "$DATA/amazon-beauty" --lm "$OUT/lm-beauty/model" --minutes 10 --json | tee "$OUT/amazon-beauty.jsonl"
+calrec report baselines --data "$DATA/amazon-beauty" --lm "$OUT/lm-beauty/model" --minutes 10 --with-bce --json | tee "$OUT/amazon-beauty.jsonl"
 
 calrec pretrain --data "$DATA/amazon-office" --config models/small.json --out "$OUT/lm-office" --steps 400 --eval-every 100
 calrec report baselines --data "$DATA/amazon-office" --lm "$OUT/lm-office/model" --minutes 4 --patience 20 --json | tee "$OUT/amazon-office.jsonl"

@@ -108,6 +108,28 @@ public class CliTests
     }
 
     [Test]
+    public void ReportBaselinesPrintsOneJsonObjectPerModelWithIntervalsAndPeakMemory()
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 60 }).ToDataset(), db);
+        (int code, string output) = Run("report", "baselines", "--data", db, "--json", "--with-bce", "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
+        Assert.That(code, Is.EqualTo(0), output);
+        JsonElement[] rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.That(rows.Select(r => r.GetProperty("model").GetString()), Is.EqualTo(new[] { "MostPopular", "SASRec (CE, d=16, len=10, dropout=0.5)", "SASRec (BCE, d=16, len=10, dropout=0.5)" }));
+        foreach (JsonElement r in rows)
+        {
+            Assert.That(r.GetProperty("users").GetInt32(), Is.EqualTo(180));
+            double ndcg = r.GetProperty("ndcg@10").GetDouble();
+            double[] ci = r.GetProperty("ndcg@10_ci").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.That(ci[0], Is.LessThanOrEqualTo(ndcg + 1e-5));
+            Assert.That(ci[1], Is.GreaterThanOrEqualTo(ndcg - 1e-5));
+            Assert.That(r.GetProperty("peak_working_set_mb").GetDouble(), Is.GreaterThan(0));
+        }
+
+        Assert.That(rows[1].GetProperty("notes").GetString(), Does.StartWith("2 epochs"));
+    }
+
+    [Test]
     public void TokenizerTrainThenEncodeJson()
     {
         string corpus = Path.Combine(_dir, "corpus.txt");

@@ -31,9 +31,10 @@ internal static class ReportCommand
         var sasrec = new SasRecArguments();
         var json = new Option<bool>("--json") { Description = "One JSON object per model." };
         var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
+        var withBce = new Option<bool>("--with-bce") { Description = "Add a SASRec row trained with binary cross-entropy and one sampled negative per position (the original SASRec objective)." };
         var baselines = new Command("baselines", "Train and evaluate MostPopular, SASRec and (with --lm) LLMSeqSim and LLM2SASRec on one dataset.")
         {
-            data, json, lm,
+            data, json, lm, withBce,
         };
         sasrec.AddTo(baselines);
         baselines.SetAction((p, ct) => Task.Run(() =>
@@ -41,7 +42,7 @@ internal static class ReportCommand
             try
             {
                 SasRecOptions options = sasrec.Read(p);
-                return Run(p.GetValue(data)!, options with { TimeBudget = options.TimeBudget ?? TimeSpan.FromMinutes(10) }, p.GetValue(json), p.GetValue(lm)?.FullName, ct);
+                return Run(p.GetValue(data)!, options with { TimeBudget = options.TimeBudget ?? TimeSpan.FromMinutes(10) }, p.GetValue(json), p.GetValue(lm)?.FullName, p.GetValue(withBce), ct);
             }
             catch (Exception ex) when (UserErrors.Is(ex))
             {
@@ -53,7 +54,7 @@ internal static class ReportCommand
         return cmd;
     }
 
-    private static int Run(string folder, SasRecOptions sasrec, bool json, string? lmFolder, CancellationToken ct)
+    private static int Run(string folder, SasRecOptions sasrec, bool json, string? lmFolder, bool withBce, CancellationToken ct)
     {
         InteractionDataset data = Data.Readers.DatasetReader.Load(folder);
         var split = new LeaveOneOutSplit(data);
@@ -74,6 +75,12 @@ internal static class ReportCommand
         using (var memory = new PeakMemorySampler())
         {
             rows.Add(WithPeak(TrainSasRec("SASRec", split, sasrec, json, eval, ct), memory));
+        }
+
+        if (withBce)
+        {
+            using var memory = new PeakMemorySampler();
+            rows.Add(WithPeak(TrainSasRec("SASRec", split, sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 }, json, eval, ct), memory));
         }
 
         if (lmFolder is not null)
