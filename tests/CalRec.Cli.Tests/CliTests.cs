@@ -224,6 +224,20 @@ public class CliTests
         Assert.That(tuned.Grounding.Candidates, Is.EqualTo(2));
         Assert.That(Run("evaluate", "--model", Path.Combine(_dir, "sasrec-missing.zip"), "--data", officeDb, "--grounding", "bm25").Code, Is.EqualTo(2));
 
+        string pop = Path.Combine(_dir, "pop.zip");
+        Assert.That(Run("train", "--recommender", "mostpop", "--target", officeDb, "--out", pop).Code, Is.EqualTo(0));
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "1", "--collaborative", pop, "--users", "10", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("grounding").GetString(), Is.EqualTo("embedding, gamma 1 (collaborative)"));
+
+        // A stage-1-only meta-learning run validates only at its end and writes no checkpoint: it must still finish cleanly.
+        string meta = Path.Combine(_dir, "meta.zip");
+        (code, output) = Run("train", "--target", db, "--domain", "office", "--config", config, "--meta", "reptile", "--meta-inner-steps", "2", "--stage1-steps", "4",
+            "--stage2-epochs", "0", "--out", meta);
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Match(@"2\s+meta-steps\s+of\s+2\s+inner\s+steps"), output);
+        Assert.That(File.Exists(meta) && !Directory.Exists(meta + ".checkpoint"));
+
         File.WriteAllText(config, "{\n  \"batchSize\": \"many\"\n}");
         (code, output) = Run("train", "--target", db, "--config", config, "--out", model);
         Assert.That(code, Is.EqualTo(2), output);

@@ -145,4 +145,60 @@ public class GroundingTests
             Assert.That(fusion, Is.GreaterThanOrEqualTo(Ndcg(single) - 1e-9), path.ToString());
         }
     }
+
+    private sealed class HistoryDependentScorer(int items) : IRecommenderScorer
+    {
+        public int ItemCount => items;
+
+        public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
+        {
+            for (int u = 0; u < histories.Count; u++)
+            {
+                int h = histories[u].Sum();
+                for (int j = 0; j < items; j++)
+                {
+                    scores[(u * items) + j] = ((j * 7) + h) % 13;
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void CollaborativeModelScoresReweightEmbeddingGroundingMatchedByItemId()
+    {
+        // A collaborative model over the same items in reverse order, one item missing: its scores for the user, mapped by
+        // id (the missing item gets the user's lowest score), are C in D' = D_norm · (1 + C_norm)^-γ.
+        List<Data.Normalized.CatalogItem> reversed = _model.Catalog.Reverse().Skip(1).ToList();
+        var collaborative = new RecommenderModel("fixed", new HistoryDependentScorer(reversed.Count), reversed,
+            new TrainingInfo("test", DateTimeOffset.UnixEpoch, 0, 0, null, new Dictionary<string, string>()));
+        int[] history = _split.Test[0].History;
+        int n = _model.ItemCount;
+        var plain = new GroundingOptions { Path = GroundingPath.Embedding, Candidates = 2, Gamma = 0f };
+        float[] raw = new float[n];
+        _ctx.Grounding.Create(_model, plain).Score([history], raw);
+        raw = raw.Select(x => -x).ToArray();
+
+        // Position r of the reversed list holds item n - 2 - r; item n - 1 is the one left out.
+        int[] mappedHistory = history.Where(i => i != n - 1).Select(i => n - 2 - i).ToArray();
+        float[] collaborativeScores = new float[reversed.Count];
+        collaborative.Score([mappedHistory], collaborativeScores);
+        float[] signal = Enumerable.Range(0, n).Select(i => i == n - 1 ? collaborativeScores.Min() : collaborativeScores[n - 2 - i]).ToArray();
+        float[] expected = new float[n];
+        PopularityReweighting.Apply(raw, signal, 2f, expected);
+
+        var reweighting = new GroundingOptions { Path = GroundingPath.Embedding, Candidates = 2, Gamma = 2f };
+        GroundedScorer scorer = _ctx.Grounding.Create(_model, reweighting, collaborative: collaborative);
+        Assert.That(scorer.Options.Signal, Is.EqualTo(ReweightingSignal.Collaborative));
+        Assert.That(reweighting.Signal, Is.EqualTo(ReweightingSignal.Popularity), "the caller's settings are not modified");
+        float[] actual = new float[n];
+        scorer.Score([history], actual);
+        Assert.That(actual.Select(x => -x), Is.EqualTo(expected).Within(1e-6f));
+        Assert.That(actual, Is.Not.EqualTo(raw.Select(x => -x)), "the signal changed the ranking scores");
+
+        GroundingOptions tuned = _ctx.Grounding.Tune(_model, _split.Validation.Take(30).ToList(), plain, validationUsers: 0, popularity: null, collaborative);
+        Assert.That(tuned.Signal, Is.EqualTo(ReweightingSignal.Collaborative));
+        tuned.Gamma = 1f;
+        Assert.That(() => _ctx.Grounding.Create(_model, tuned), Throws.ArgumentException.With.Message.Contains("--collaborative"),
+            "a γ tuned for a collaborative model is not silently applied to popularity");
+    }
 }

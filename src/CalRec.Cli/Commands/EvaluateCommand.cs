@@ -50,9 +50,10 @@ internal static class EvaluateCommand
                     Grounding.GroundingOptions g = grounding.Read(p, calrec);
                     // Models saved before popularity was stored get it from this dataset's training split.
                     float[]? popularity = calrec.Towers.Popularity is null ? Catalogs.GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
+                    RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
                     if (p.GetValue(tune))
                     {
-                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity);
+                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative);
                         if (p.GetValue(saveTuned))
                         {
                             calrec.Grounding = g;
@@ -61,8 +62,15 @@ internal static class EvaluateCommand
                         }
                     }
 
-                    scorer = ctx.Grounding.Create(calrec, g, popularity);
+                    Grounding.GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative);
+                    scorer = grounded;
                     path = g.Path.ToString().ToLowerInvariant();
+                    bool usesEmbedding = g.Path == Grounding.GroundingPath.Embedding
+                        || (g.Path == Grounding.GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(Grounding.GroundingPath.Embedding) != 0);
+                    if (usesEmbedding && grounded.Options.Gamma > 0)
+                    {
+                        path += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
+                    }
                 }
 
                 IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);

@@ -124,7 +124,12 @@ internal static class TrainCommand
         CalRecModel model = Progress.TrainingProgressView.Run(trainer, () => trainer.Fit(target, mixture, ct));
         ctx.Model.Save(model, output);
         File.Delete(optionsPath);
-        Directory.Delete(checkpoint, recursive: true);
+        if (Directory.Exists(checkpoint))
+        {
+            // Stages write it at validations; a run whose stages never validate (stage 0 only, or a meta stage) leaves none.
+            Directory.Delete(checkpoint, recursive: true);
+        }
+
         AnsiConsole.MarkupLineInterpolated($"saved calrec model ({model.ItemCount:N0} items, validation NDCG@10 {model.Training.ValidationNdcg10:F4}) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }

@@ -22,9 +22,11 @@ internal sealed class GroundingArguments
 
     public Option<int?> ListLength { get; } = new("--list-length") { Description = "Items per grounding list." };
 
+    public Option<string?> Collaborative { get; } = new("--collaborative") { Description = "A model zip (e.g. SASRec on the same data) whose scores re-weight embedding grounding instead of popularity." };
+
     public void AddTo(Command command)
     {
-        foreach (Option o in (Option[])[Path, Candidates, Sampling, Gamma, Distance, ListLength])
+        foreach (Option o in (Option[])[Path, Candidates, Sampling, Gamma, Distance, ListLength, Collaborative])
         {
             command.Options.Add(o);
         }
@@ -32,7 +34,11 @@ internal sealed class GroundingArguments
 
     /// <summary>True when any grounding flag was given.</summary>
     public bool Given(ParseResult p) => p.GetValue(Path) is not null || p.GetValue(Candidates) is not null || p.GetValue(Sampling) || p.GetValue(Gamma) is not null
-        || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null;
+        || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null || p.GetValue(Collaborative) is not null;
+
+    /// <summary>The <c>--collaborative</c> model, loaded, or null.</summary>
+    public RecommenderModel? LoadCollaborative(ParseResult p, RecContext context) =>
+        p.GetValue(Collaborative) is string path ? context.Model.Load(path) : null;
 
     /// <summary>The model's grounding settings with the flags applied.</summary>
     public GroundingOptions Read(ParseResult p, CalRecModel model)

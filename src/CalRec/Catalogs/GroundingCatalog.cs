@@ -22,10 +22,12 @@ public sealed class GroundingCatalog
 
     /// <summary>
     /// A scorer ranking along <paramref name="options"/>' path (default: dense retrieval). <paramref name="popularity"/>
-    /// (per-item training counts) replaces the counts saved with the model for re-weighting.
+    /// (per-item training counts) replaces the counts saved with the model for re-weighting; a
+    /// <paramref name="collaborative"/> model (for example SASRec trained on the same data) makes its scores for the user
+    /// the re-weighting signal instead (items matched by id).
     /// </summary>
-    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null) =>
-        new(model, options ?? new GroundingOptions(), popularity: popularity);
+    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null, RecommenderModel? collaborative = null) =>
+        new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative);
 
     /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
     public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split)
@@ -51,35 +53,38 @@ public sealed class GroundingCatalog
     /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default) =>
-        Tune(model, split.Validation, options, validationUsers, null, cancellation);
+        Tune(model, split.Validation, options, validationUsers, null, cancellation: cancellation);
 
     /// <summary>
     /// Like the split overload, on given validation cases (item indices of the model's catalogue), with optional
-    /// <paramref name="popularity"/> counts replacing the model's own.
+    /// <paramref name="popularity"/> counts replacing the model's own, or a <paramref name="collaborative"/> model whose
+    /// scores become the re-weighting signal (γ is then tuned for it, and the returned settings say so).
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
-        CancellationToken cancellation = default)
+        RecommenderModel? collaborative = null, CancellationToken cancellation = default)
     {
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
-        var scorer = new GroundedScorer(model, tuned, popularity: popularity);
+        tuned.Signal = collaborative is null ? ReweightingSignal.Popularity : ReweightingSignal.Collaborative;
+        tuned.Gamma = 0f;
+        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative);
         var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
-        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances)>();
+        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances, float[]? Signal)>();
         foreach (EvaluationCase c in cases)
         {
             cancellation.ThrowIfCancellationRequested();
             (List<int> dense, List<int> bm25, List<int> constrained, float[] distances) = scorer.Parts(c.History);
-            parts.Add((c, dense, bm25, constrained, distances));
+            parts.Add((c, dense, bm25, constrained, distances, scorer.Signal(c.History)));
         }
 
         int listLength = Math.Min(tuned.ListLength, model.ItemCount);
         var embeddingLists = new Dictionary<float, List<List<int>>>();
         double bestGammaNdcg = double.NegativeInfinity;
-        if (scorer.HasPopularity)
+        if (scorer.HasSignal)
         {
             foreach (float gamma in GammaGrid)
             {
-                var lists = parts.Select(p => TopK.Select(scorer.Reweighted(p.Distances, gamma), listLength, p.Case.History.ToHashSet())).ToList();
+                var lists = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, gamma, p.Signal), listLength, p.Case.History.ToHashSet())).ToList();
                 embeddingLists[gamma] = lists;
                 double ndcg = parts.Select((p, i) => Ndcg10(lists[i], p.Case.Target)).Average();
                 if (ndcg > bestGammaNdcg)
@@ -90,10 +95,10 @@ public sealed class GroundingCatalog
         }
         else
         {
-            embeddingLists[0f] = parts.Select(p => TopK.Select(scorer.Reweighted(p.Distances, 0f), listLength, p.Case.History.ToHashSet())).ToList();
+            embeddingLists[0f] = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, 0f, null), listLength, p.Case.History.ToHashSet())).ToList();
             bestGammaNdcg = parts.Select((p, i) => Ndcg10(embeddingLists[0f][i], p.Case.Target)).Average();
             tuned.Gamma = 0f;
-            _context.Report("grounding", "no popularity counts: gamma stays 0");
+            _context.Report("grounding", "no re-weighting signal (popularity counts or a collaborative model): gamma stays 0");
         }
 
         List<List<int>> embedding = embeddingLists[tuned.Gamma];
@@ -125,7 +130,7 @@ public sealed class GroundingCatalog
         }
 
         _context.Report("grounding", string.Create(CultureInfo.InvariantCulture,
-            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma}; fusion {best:F4} with weights {string.Join(", ", tuned.FusionWeights.Select(w => $"{w.Key.ToString().ToLowerInvariant()} {w.Value}"))}"));
+            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma} ({tuned.Signal.ToString().ToLowerInvariant()} signal); fusion {best:F4} with weights {string.Join(", ", tuned.FusionWeights.Select(w => $"{w.Key.ToString().ToLowerInvariant()} {w.Value}"))}"));
         return tuned;
     }
 

@@ -39,9 +39,10 @@ public sealed class GroundedScorer : IRecommenderScorer
     private readonly CalRecModel _model;
     private readonly ItemTextTable _table;
     private readonly float[]? _popularity;
+    private readonly CollaborativeScores? _collaborative;
     private TokenTrie? _trie;
 
-    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null)
+    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null)
     {
         options.Validate();
         if (popularity is not null && popularity.Length != model.ItemCount)
@@ -50,12 +51,23 @@ public sealed class GroundedScorer : IRecommenderScorer
         }
 
         _model = model;
-        Options = options;
+        Options = options = options.Clone();
         _table = model.Towers.Table;
-        _popularity = popularity ?? model.Towers.Popularity;
-        if (options.Gamma > 0 && _popularity is null)
+        if (collaborative is not null)
         {
-            throw new ArgumentException("Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
+            options.Signal = ReweightingSignal.Collaborative;
+            _collaborative = new CollaborativeScores(collaborative, model.Catalog);
+        }
+        else if (options.Signal == ReweightingSignal.Popularity)
+        {
+            _popularity = popularity ?? model.Towers.Popularity;
+        }
+
+        if (options.Gamma > 0 && !HasSignal)
+        {
+            throw new ArgumentException(options.Signal == ReweightingSignal.Collaborative
+                ? $"γ = {options.Gamma} was chosen for re-weighting by a collaborative model's scores: pass that model (CLI: --collaborative MODEL.zip), or set γ to 0."
+                : "Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
         }
 
         if (index is null && model.Bm25 is { } saved && saved.K1 == options.Bm25K1 && saved.B == options.Bm25B)
@@ -67,11 +79,11 @@ public sealed class GroundedScorer : IRecommenderScorer
         model.Bm25 ??= Index;
     }
 
-    /// <summary>The settings.</summary>
+    /// <summary>The settings (a copy of those given; <see cref="GroundingOptions.Signal"/> says which signal re-weights).</summary>
     public GroundingOptions Options { get; }
 
-    /// <summary>Whether popularity counts are available for re-weighting.</summary>
-    public bool HasPopularity => _popularity is not null;
+    /// <summary>Whether a re-weighting signal (popularity counts or a collaborative model) is available.</summary>
+    public bool HasSignal => _popularity is not null || _collaborative is not null;
 
     /// <summary>The BM25 index over the catalogue's item texts.</summary>
     public Bm25Index Index { get; }
@@ -136,7 +148,7 @@ public sealed class GroundedScorer : IRecommenderScorer
         float[]? embeddingScores = null;
         if (Need(GroundingPath.Embedding))
         {
-            embeddingScores = EmbeddingScores(generated);
+            embeddingScores = EmbeddingScores(history, generated);
             lists[GroundingPath.Embedding] = TopK.Select(embeddingScores, listLength, seen);
         }
 
@@ -233,15 +245,29 @@ public sealed class GroundedScorer : IRecommenderScorer
     }
 
     /// <summary>Per item: −(re-weighted) distance to the closest generated text; higher is better.</summary>
-    private float[] EmbeddingScores(List<GeneratedSequence> generated) => Reweighted(RawDistances(generated), Options.Gamma);
+    private float[] EmbeddingScores(int[] history, List<GeneratedSequence> generated) =>
+        Reweighted(RawDistances(generated), Options.Gamma, Options.Gamma > 0 ? Signal(history) : null);
 
-    /// <summary>−D' (higher is better) from raw distances, re-weighted by popularity with <paramref name="gamma"/>.</summary>
-    internal float[] Reweighted(float[] raw, float gamma)
+    /// <summary>The re-weighting signal C for one history (null without one).</summary>
+    internal float[]? Signal(int[] history)
+    {
+        if (_collaborative is null)
+        {
+            return _popularity;
+        }
+
+        float[] c = new float[ItemCount];
+        _collaborative.Fill(history, c);
+        return c;
+    }
+
+    /// <summary>−D' (higher is better) from raw distances, re-weighted by <paramref name="signal"/> with <paramref name="gamma"/>.</summary>
+    internal static float[] Reweighted(float[] raw, float gamma, float[]? signal)
     {
         float[] result = (float[])raw.Clone();
-        if (gamma > 0)
+        if (gamma > 0 && signal is not null)
         {
-            PopularityReweighting.Apply(raw, _popularity, gamma, result);
+            PopularityReweighting.Apply(raw, signal, gamma, result);
         }
 
         for (int i = 0; i < result.Length; i++)

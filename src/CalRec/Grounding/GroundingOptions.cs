@@ -29,6 +29,16 @@ public enum GroundingDistance
     L2,
 }
 
+/// <summary>The collaborative signal C that re-weights embedding-grounding distances (BIGRec).</summary>
+public enum ReweightingSignal
+{
+    /// <summary>Training-split popularity of each item (saved with the model).</summary>
+    Popularity,
+
+    /// <summary>A collaborative model's scores for the user (for example SASRec's), supplied when the scorer is created.</summary>
+    Collaborative,
+}
+
 /// <summary>Settings of the generation-based grounding paths (see <see cref="GroundedScorer"/>).</summary>
 public sealed class GroundingOptions
 {
@@ -56,8 +66,14 @@ public sealed class GroundingOptions
     /// <summary>Embedding-grounding distance.</summary>
     public GroundingDistance Distance { get; set; } = GroundingDistance.L2;
 
-    /// <summary>γ of the popularity re-weighting of embedding distances (0: off). Choose it on validation only.</summary>
+    /// <summary>γ of the re-weighting of embedding distances by <see cref="Signal"/> (0: off). Choose it on validation only.</summary>
     public float Gamma { get; set; }
+
+    /// <summary>
+    /// The signal C that <see cref="Gamma"/> re-weights by (and was tuned with). <see cref="ReweightingSignal.Collaborative"/>
+    /// needs the collaborative model passed to <c>GroundingCatalog.Create</c> whenever γ &gt; 0.
+    /// </summary>
+    public ReweightingSignal Signal { get; set; } = ReweightingSignal.Popularity;
 
     /// <summary>Beams of trie-constrained generation.</summary>
     public int ConstrainedBeams { get; set; } = 10;
