@@ -226,7 +226,7 @@ public class CliTests
 
         string pop = Path.Combine(_dir, "pop.zip");
         Assert.That(Run("train", "--recommender", "mostpop", "--target", officeDb, "--out", pop).Code, Is.EqualTo(0));
-        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "1", "--collaborative", pop, "--users", "10", "--json");
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "1", "--collaborative", pop, "--embedding-pooling", "mean", "--users", "10", "--json");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("grounding").GetString(), Is.EqualTo("embedding, gamma 1 (collaborative)"));
 

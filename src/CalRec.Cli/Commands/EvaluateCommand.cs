@@ -51,9 +51,10 @@ internal static class EvaluateCommand
                     // Models saved before popularity was stored get it from this dataset's training split.
                     float[]? popularity = calrec.Towers.Popularity is null ? Catalogs.GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
                     RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
+                    Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
                     if (p.GetValue(tune))
                     {
-                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative);
+                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative, embeddingBackbone);
                         if (p.GetValue(saveTuned))
                         {
                             calrec.Grounding = g;
@@ -62,7 +63,7 @@ internal static class EvaluateCommand
                         }
                     }
 
-                    Grounding.GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative);
+                    Grounding.GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
                     scorer = grounded;
                     path = g.Path.ToString().ToLowerInvariant();
                     bool usesEmbedding = g.Path == Grounding.GroundingPath.Embedding

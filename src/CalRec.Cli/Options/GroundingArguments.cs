@@ -22,11 +22,15 @@ internal sealed class GroundingArguments
 
     public Option<int?> ListLength { get; } = new("--list-length") { Description = "Items per grounding list." };
 
+    public Option<string?> EmbeddingPooling { get; } = new("--embedding-pooling") { Description = "Pooling of embedding grounding: mean or last (default: the model's)." };
+
+    public Option<string?> EmbeddingBackbone { get; } = new("--embedding-backbone") { Description = "A Hugging Face backbone folder with the model's tokenizer (e.g. the stage-0 backbone) to embed texts for embedding grounding." };
+
     public Option<string?> Collaborative { get; } = new("--collaborative") { Description = "A model zip (e.g. SASRec on the same data) whose scores re-weight embedding grounding instead of popularity." };
 
     public void AddTo(Command command)
     {
-        foreach (Option o in (Option[])[Path, Candidates, Sampling, Gamma, Distance, ListLength, Collaborative])
+        foreach (Option o in (Option[])[Path, Candidates, Sampling, Gamma, Distance, ListLength, EmbeddingPooling, EmbeddingBackbone, Collaborative])
         {
             command.Options.Add(o);
         }
@@ -34,7 +38,12 @@ internal sealed class GroundingArguments
 
     /// <summary>True when any grounding flag was given.</summary>
     public bool Given(ParseResult p) => p.GetValue(Path) is not null || p.GetValue(Candidates) is not null || p.GetValue(Sampling) || p.GetValue(Gamma) is not null
-        || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null || p.GetValue(Collaborative) is not null;
+        || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null || p.GetValue(Collaborative) is not null
+        || p.GetValue(EmbeddingPooling) is not null || p.GetValue(EmbeddingBackbone) is not null;
+
+    /// <summary>The <c>--embedding-backbone</c> language model, loaded, or null.</summary>
+    public Models.Decoder.DecoderLM? LoadEmbeddingBackbone(ParseResult p) =>
+        p.GetValue(EmbeddingBackbone) is string folder ? Models.Checkpoints.HuggingFaceCheckpoint.Load(folder).Model : null;
 
     /// <summary>The <c>--collaborative</c> model, loaded, or null.</summary>
     public RecommenderModel? LoadCollaborative(ParseResult p, RecContext context) =>
@@ -53,6 +62,16 @@ internal sealed class GroundingArguments
         o.Sampling |= p.GetValue(Sampling);
         o.Gamma = p.GetValue(Gamma) ?? o.Gamma;
         o.ListLength = p.GetValue(ListLength) ?? o.ListLength;
+        if (p.GetValue(EmbeddingPooling) is string pooling)
+        {
+            o.EmbeddingPooling = pooling.ToLowerInvariant() switch
+            {
+                "mean" => Models.Embeddings.Pooling.Mean,
+                "last" => Models.Embeddings.Pooling.LastToken,
+                _ => throw new ArgumentException($"--embedding-pooling: '{pooling}' is not mean or last."),
+            };
+        }
+
         if (p.GetValue(Distance) is string d)
         {
             o.Distance = d.ToLowerInvariant() switch

@@ -24,10 +24,13 @@ public sealed class GroundingCatalog
     /// A scorer ranking along <paramref name="options"/>' path (default: dense retrieval). <paramref name="popularity"/>
     /// (per-item training counts) replaces the counts saved with the model for re-weighting; a
     /// <paramref name="collaborative"/> model (for example SASRec trained on the same data) makes its scores for the user
-    /// the re-weighting signal instead (items matched by id).
+    /// the re-weighting signal instead (items matched by id). An <paramref name="embeddingBackbone"/> with the model's
+    /// tokenizer (for example the base, stage-0 backbone) embeds the generated and item texts for embedding grounding in
+    /// place of the finetuned one.
     /// </summary>
-    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null, RecommenderModel? collaborative = null) =>
-        new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative);
+    public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null, RecommenderModel? collaborative = null,
+        Models.Decoder.DecoderLM? embeddingBackbone = null) =>
+        new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
 
     /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
     public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split)
@@ -58,15 +61,16 @@ public sealed class GroundingCatalog
     /// <summary>
     /// Like the split overload, on given validation cases (item indices of the model's catalogue), with optional
     /// <paramref name="popularity"/> counts replacing the model's own, or a <paramref name="collaborative"/> model whose
-    /// scores become the re-weighting signal (γ is then tuned for it, and the returned settings say so).
+    /// scores become the re-weighting signal (γ is then tuned for it, and the returned settings say so), and an optional
+    /// <paramref name="embeddingBackbone"/> as in <see cref="Create"/>.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
-        RecommenderModel? collaborative = null, CancellationToken cancellation = default)
+        RecommenderModel? collaborative = null, Models.Decoder.DecoderLM? embeddingBackbone = null, CancellationToken cancellation = default)
     {
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
         tuned.Signal = collaborative is null ? ReweightingSignal.Popularity : ReweightingSignal.Collaborative;
         tuned.Gamma = 0f;
-        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative);
+        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
         var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
         var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances, float[]? Signal)>();

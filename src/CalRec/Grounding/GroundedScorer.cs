@@ -40,9 +40,13 @@ public sealed class GroundedScorer : IRecommenderScorer
     private readonly ItemTextTable _table;
     private readonly float[]? _popularity;
     private readonly CollaborativeScores? _collaborative;
+    private readonly Models.Decoder.DecoderLM _embedder;
+    private readonly Models.Embeddings.Pooling _embeddingPooling;
+    private float[]? _itemVectors;
     private TokenTrie? _trie;
 
-    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null)
+    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null,
+        Models.Decoder.DecoderLM? embeddingBackbone = null)
     {
         options.Validate();
         if (popularity is not null && popularity.Length != model.ItemCount)
@@ -70,6 +74,15 @@ public sealed class GroundedScorer : IRecommenderScorer
                 : "Popularity re-weighting (Gamma > 0) needs the model's training popularity, which this model does not carry.");
         }
 
+        if (embeddingBackbone is not null && embeddingBackbone.Config.VocabSize != model.Backbone.Config.VocabSize)
+        {
+            throw new ArgumentException($"The embedding backbone has a vocabulary of {embeddingBackbone.Config.VocabSize} ids, the model's tokenizer {model.Backbone.Config.VocabSize}: "
+                + "embedding grounding needs a backbone of the same tokenizer (for example the model's stage-0 backbone).");
+        }
+
+        _embedder = embeddingBackbone ?? model.Backbone;
+        _embeddingPooling = options.EmbeddingPooling ?? model.Settings.Pooling;
+
         if (index is null && model.Bm25 is { } saved && saved.K1 == options.Bm25K1 && saved.B == options.Bm25B)
         {
             index = saved;
@@ -81,6 +94,14 @@ public sealed class GroundedScorer : IRecommenderScorer
 
     /// <summary>The settings (a copy of those given; <see cref="GroundingOptions.Signal"/> says which signal re-weights).</summary>
     public GroundingOptions Options { get; }
+
+    /// <summary>
+    /// The L2-normalized item vectors embedding grounding compares against: the saved item index when the backbone and
+    /// pooling are the model's own, otherwise every item text encoded once with them.
+    /// </summary>
+    internal float[] ItemVectors => _itemVectors ??= ReferenceEquals(_embedder, _model.Backbone) && _embeddingPooling == _model.Settings.Pooling
+        ? _model.Towers.ItemEmbeddings.ToArray()
+        : CalRecScorer.EncodeCatalogue(_embedder, _table, _embeddingPooling);
 
     /// <summary>Whether a re-weighting signal (popularity counts or a collaborative model) is available.</summary>
     public bool HasSignal => _popularity is not null || _collaborative is not null;
@@ -281,27 +302,27 @@ public sealed class GroundedScorer : IRecommenderScorer
     /// <summary>Per item, the distance of its embedding to the closest generated text's.</summary>
     private float[] RawDistances(List<GeneratedSequence> generated)
     {
-        int n = ItemCount, d = _model.Towers.Dimension;
+        int n = ItemCount, d = _embedder.Config.HiddenSize;
         float[] distance = new float[n];
         Array.Fill(distance, float.PositiveInfinity);
         if (generated.Count > 0)
         {
             float[] vectors;
-            bool wasTraining = _model.Backbone.training;
-            _model.Backbone.eval();
+            bool wasTraining = _embedder.training;
+            _embedder.eval();
             try
             {
                 using TensorScope scope = TensorScope.Begin();
                 using Tape.NoGradScope noGrad = Tape.no_grad();
                 var texts = generated.Select(g => g.TokenIds.Take(_model.Settings.MaxItemTokens).ToArray()).ToList();
-                vectors = F.l2_normalize(TwoTowerEncoder.EncodeTokens(_model.Backbone, texts, _table, _model.Settings.Pooling)).Data.ToArray();
+                vectors = F.l2_normalize(TwoTowerEncoder.EncodeTokens(_embedder, texts, _table, _embeddingPooling)).Data.ToArray();
             }
             finally
             {
-                _model.Backbone.train(wasTraining);
+                _embedder.train(wasTraining);
             }
 
-            ReadOnlySpan<float> items = _model.Towers.ItemEmbeddings;
+            ReadOnlySpan<float> items = ItemVectors;
             for (int i = 0; i < n; i++)
             {
                 ReadOnlySpan<float> item = items.Slice(i * d, d);

@@ -66,6 +66,12 @@ public sealed class GroundingOptions
     /// <summary>Embedding-grounding distance.</summary>
     public GroundingDistance Distance { get; set; } = GroundingDistance.L2;
 
+    /// <summary>
+    /// Pooling of the embeddings that embedding grounding compares (generated texts and every item text); null: the
+    /// model's own pooling, whose item vectors are the saved item index.
+    /// </summary>
+    public Models.Embeddings.Pooling? EmbeddingPooling { get; set; }
+
     /// <summary>γ of the re-weighting of embedding distances by <see cref="Signal"/> (0: off). Choose it on validation only.</summary>
     public float Gamma { get; set; }
 
