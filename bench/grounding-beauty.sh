@@ -6,7 +6,8 @@
 # ($SASREC, default $OUT/tune/beauty-sasrec-ce.zip, made by `calrec train --recommender sasrec --target
 # ../shared/data/amazon-beauty --minutes 10 --out $OUT/tune/beauty-sasrec-ce.zip`) the embedding path is also re-weighted by SASRec's scores instead of
 # popularity (gamma tuned for that signal), alone and in the fusion. Rows: dense bm25 embedding-g0 fusion embedding-tuned
-# constrained embedding-sasrec fusion-sasrec; ONLY="..." runs the named rows. JSON lines are appended to $OUT/grounding-beauty.jsonl (the file is
+# constrained embedding-base-backbone (texts embedded by the stage-0 backbone) embedding-mean-pooling embedding-sasrec
+# fusion-sasrec; ONLY="..." runs the named rows. JSON lines are appended to $OUT/grounding-beauty.jsonl (the file is
 # emptied first when every row runs).
 # Usage: [ONLY="..."] [CLI=path/calrec.dll] [SASREC=model.zip] bash bench/grounding-beauty.sh [OUT_DIR] [USERS]
 #        (needs ../shared/data and $OUT/calrec-beauty.zip)
@@ -35,6 +36,8 @@ if [[ -z "$ONLY" || " $ONLY " == *" fusion "* ]]; then cp "$MODEL" "$TUNED"; fi
 row fusion --model "$TUNED" --grounding fusion --candidates 4 --tune --tune-users 300 --save-tuned --against "$MODEL"
 row embedding-tuned --model "$TUNED" --grounding embedding
 row constrained --model "$MODEL" --grounding constrained
+row embedding-base-backbone --model "$MODEL" --grounding embedding --candidates 4 --gamma 0 --embedding-backbone "$OUT/calrec-stage0"
+row embedding-mean-pooling --model "$MODEL" --grounding embedding --candidates 4 --gamma 0 --embedding-pooling mean
 if [[ -f "$SASREC" ]]; then
   row embedding-sasrec --model "$MODEL" --grounding embedding --candidates 4 --tune --tune-users 300 --collaborative "$SASREC"
   row fusion-sasrec --model "$MODEL" --grounding fusion --candidates 4 --tune --tune-users 300 --collaborative "$SASREC" --against "$MODEL"
