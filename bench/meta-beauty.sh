@@ -8,14 +8,14 @@
 # so every row is reproducible whatever else the machine runs. All rows start from the stage-0 backbone saved by
 # bench/calrec-beauty.sh ($OUT/calrec-stage0). Rows: init-<name>, fewshot-<init>-seed<S>, full-<init>; ONLY="..."
 # selects rows by name prefix. Each row writes $OUT/meta/<row>.json (full-ranking test metrics).
-# Usage: [ONLY="..."] [CLI=path/calrec.dll] [STAGE1_STEPS=1200] [STAGE2_STEPS=1000] bash bench/meta-beauty.sh [OUT_DIR]   (needs ../shared/data)
+# Usage: [ONLY="..."] [CLI=path/calrec.dll] [STAGE1_STEPS=1200] [STAGE2_STEPS=600] bash bench/meta-beauty.sh [OUT_DIR]   (needs ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/results}"
 DATA=../shared/data
 ONLY="${ONLY:-}"
 STAGE1_STEPS="${STAGE1_STEPS:-1200}"
-STAGE2_STEPS="${STAGE2_STEPS:-1000}"
+STAGE2_STEPS="${STAGE2_STEPS:-600}"
 CLI="${CLI:-src/CalRec.Cli/bin/Release/net10.0/calrec.dll}"
 DIR="$OUT/meta"
 mkdir -p "$DIR"
