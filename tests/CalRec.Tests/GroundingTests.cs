@@ -207,17 +207,17 @@ public class GroundingTests
     {
         var options = new GroundingOptions { Path = GroundingPath.Embedding, Candidates = 2 };
         GroundedScorer own = _ctx.Grounding.Create(_model, options);
-        Assert.That(own.ItemVectors, Is.EqualTo(_model.Towers.ItemEmbeddings.ToArray()), "by default the saved item index is compared against");
+        Assert.That(own.ItemVectors.ToArray(), Is.EqualTo(_model.Towers.ItemEmbeddings.ToArray()), "by default the saved item index is compared against");
 
         Models.Embeddings.Pooling other = _model.Settings.Pooling == Models.Embeddings.Pooling.Mean ? Models.Embeddings.Pooling.LastToken : Models.Embeddings.Pooling.Mean;
         GroundingOptions pooledOptions = options.Clone();
         pooledOptions.EmbeddingPooling = other;
         GroundedScorer pooled = _ctx.Grounding.Create(_model, pooledOptions);
-        Assert.That(pooled.ItemVectors, Is.EqualTo(TwoTower.CalRecScorer.EncodeCatalogue(_model.Backbone, _model.Towers.Table, other)));
+        Assert.That(pooled.ItemVectors.ToArray(), Is.EqualTo(TwoTower.CalRecScorer.EncodeCatalogue(_model.Backbone, _model.Towers.Table, other)));
 
         var baseBackbone = new Models.Decoder.DecoderLM(_model.Backbone.Config, seed: 9);
         GroundedScorer based = _ctx.Grounding.Create(_model, options, embeddingBackbone: baseBackbone);
-        Assert.That(based.ItemVectors, Is.EqualTo(TwoTower.CalRecScorer.EncodeCatalogue(baseBackbone, _model.Towers.Table, _model.Settings.Pooling)));
+        Assert.That(based.ItemVectors.ToArray(), Is.EqualTo(TwoTower.CalRecScorer.EncodeCatalogue(baseBackbone, _model.Towers.Table, _model.Settings.Pooling)));
         int[] history = _split.Test[1].History;
         float[] a = new float[_model.ItemCount], b = new float[_model.ItemCount], again = new float[_model.ItemCount];
         own.Score([history], a);

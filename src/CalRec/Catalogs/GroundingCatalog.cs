@@ -73,12 +73,12 @@ public sealed class GroundingCatalog
         var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
         var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         _context.Report("grounding", $"generating for {cases.Count} validation users");
-        var parts = new List<(EvaluationCase Case, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances, float[]? Signal)>();
+        var parts = new List<(EvaluationCase Case, HashSet<int> Seen, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances, float[]? Signal)>();
         foreach (EvaluationCase c in cases)
         {
             cancellation.ThrowIfCancellationRequested();
             (List<int> dense, List<int> bm25, List<int> constrained, float[] distances) = scorer.Parts(c.History);
-            parts.Add((c, dense, bm25, constrained, distances, scorer.Signal(c.History)));
+            parts.Add((c, c.History.ToHashSet(), dense, bm25, constrained, distances, scorer.Signal(c.History)));
         }
 
         int listLength = Math.Min(tuned.ListLength, model.ItemCount);
@@ -88,7 +88,7 @@ public sealed class GroundingCatalog
         {
             foreach (float gamma in GammaGrid)
             {
-                var lists = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, gamma, p.Signal), listLength, p.Case.History.ToHashSet())).ToList();
+                var lists = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, gamma, p.Signal), listLength, p.Seen)).ToList();
                 embeddingLists[gamma] = lists;
                 double ndcg = parts.Select((p, i) => Ndcg10(lists[i], p.Case.Target)).Average();
                 if (ndcg > bestGammaNdcg)
@@ -99,7 +99,7 @@ public sealed class GroundingCatalog
         }
         else
         {
-            embeddingLists[0f] = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, 0f, null), listLength, p.Case.History.ToHashSet())).ToList();
+            embeddingLists[0f] = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, 0f, null), listLength, p.Seen)).ToList();
             bestGammaNdcg = parts.Select((p, i) => Ndcg10(embeddingLists[0f][i], p.Case.Target)).Average();
             tuned.Gamma = 0f;
             _context.Report("grounding", "no re-weighting signal (popularity counts or a collaborative model): gamma stays 0");

@@ -99,9 +99,9 @@ public sealed class GroundedScorer : IRecommenderScorer
     /// The L2-normalized item vectors embedding grounding compares against: the saved item index when the backbone and
     /// pooling are the model's own, otherwise every item text encoded once with them.
     /// </summary>
-    internal float[] ItemVectors => _itemVectors ??= ReferenceEquals(_embedder, _model.Backbone) && _embeddingPooling == _model.Settings.Pooling
-        ? _model.Towers.ItemEmbeddings.ToArray()
-        : CalRecScorer.EncodeCatalogue(_embedder, _table, _embeddingPooling);
+    internal ReadOnlySpan<float> ItemVectors => ReferenceEquals(_embedder, _model.Backbone) && _embeddingPooling == _model.Settings.Pooling
+        ? _model.Towers.ItemEmbeddings
+        : _itemVectors ??= CalRecScorer.EncodeCatalogue(_embedder, _table, _embeddingPooling);
 
     /// <summary>Whether a re-weighting signal (popularity counts or a collaborative model) is available.</summary>
     public bool HasSignal => _popularity is not null || _collaborative is not null;
