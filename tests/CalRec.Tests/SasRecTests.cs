@@ -65,4 +65,56 @@ public class SasRecTests
         SasRec.Fit(split, options, r => b.Add(r.Loss));
         Assert.That(b, Is.EqualTo(a));
     }
+
+    [Test]
+    public void RandomBatchesCoverEveryUserOnceAndMixLengthsDifferentlyEachEpoch()
+    {
+        int[] users = Enumerable.Range(0, 100).ToArray();
+        var batches = new EpochBatches(users, u => u % 37, 16, SasRecBatching.RandomUsers);
+        var order = new CalRec.Tensors.Generator(7);
+        var epochs = new List<int[][]>();
+        for (int e = 0; e < 3; e++)
+        {
+            batches.Next(order);
+            epochs.Add(Enumerable.Range(0, batches.Count).Select(i => batches.Users.AsSpan(batches[i].Start, batches[i].Count).ToArray()).ToArray());
+        }
+
+        foreach (int[][] epoch in epochs)
+        {
+            Assert.That(epoch, Has.Length.EqualTo(7));
+            Assert.That(epoch.Select(b => b.Length), Is.EqualTo(new[] { 16, 16, 16, 16, 16, 16, 4 }));
+            Assert.That(epoch.SelectMany(b => b).Order(), Is.EqualTo(users), "every user exactly once per epoch");
+        }
+
+        Assert.That(epochs[1][0], Is.Not.EquivalentTo(epochs[0][0]), "batches are regrouped every epoch");
+        Assert.That(epochs[0].Count(b => b.Max(u => u % 37) - b.Min(u => u % 37) > 20), Is.GreaterThan(3), "random batches mix short and long histories");
+    }
+
+    [Test]
+    public void LengthBucketsKeepTheirUsersAndOnlyChangeOrder()
+    {
+        int[] users = Enumerable.Range(0, 100).Reverse().ToArray();
+        var batches = new EpochBatches(users, u => u % 37, 16, SasRecBatching.LengthBuckets);
+        var order = new CalRec.Tensors.Generator(7);
+        HashSet<string> Groups()
+        {
+            batches.Next(order);
+            return Enumerable.Range(0, batches.Count).Select(i => string.Join(',', batches.Users.AsSpan(batches[i].Start, batches[i].Count).ToArray().Order())).ToHashSet();
+        }
+
+        HashSet<string> first = Groups();
+        Assert.That(Groups(), Is.EquivalentTo(first), "the same groups every epoch");
+        Assert.That(batches.Users.Select(u => u % 37), Is.Ordered, "users sorted by length, so a batch pads only to its own longest history");
+    }
+
+    [Test]
+    public void EmbeddingTablesStartXavierNormal()
+    {
+        var net = new SasRecNetwork(itemCount: 3000, hidden: 50, blocks: 1, heads: 1, maxLength: 200, dropout: 0f, seed: 3);
+        static double Std(float[] v) => Math.Sqrt(v.Select(x => (double)x * x).Average() - Math.Pow(v.Average(x => (double)x), 2));
+        Assert.That(Std(net.item_emb.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 3051)).Within(3).Percent);
+        Assert.That(Std(net.pos_emb.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 250)).Within(3).Percent);
+        Assert.That(Std(net.Blocks[0].conv1.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 100)).Within(5).Percent);
+        Assert.That(net.ItemInitStd, Is.EqualTo(MathF.Sqrt(2f / 3051)).Within(1e-6));
+    }
 }

@@ -30,6 +30,8 @@ internal sealed class SasRecArguments
 
     public Option<int> BatchSize { get; } = new("--batch-size") { DefaultValueFactory = _ => Defaults.BatchSize, Description = "SASRec users per step." };
 
+    public Option<string> Batching { get; } = new("--batching") { DefaultValueFactory = _ => "random", Description = "SASRec batches: random (users in a fresh random order every epoch) or length (length-sorted buckets: less padding)." };
+
     public Option<string> Loss { get; } = new("--loss") { DefaultValueFactory = _ => "ce", Description = "SASRec loss: ce (full softmax) or bce (sampled negatives)." };
 
     public Option<int> Negatives { get; } = new("--negatives") { DefaultValueFactory = _ => Defaults.NegativeSamples, Description = "Negatives per position with --loss bce." };
@@ -38,7 +40,7 @@ internal sealed class SasRecArguments
 
     public void AddTo(Command command)
     {
-        foreach (Option o in (Option[])[Hidden, Blocks, Heads, MaxLength, Dropout, Epochs, Patience, MinEpochs, Minutes, LearningRate, BatchSize, Loss, Negatives, Seed])
+        foreach (Option o in (Option[])[Hidden, Blocks, Heads, MaxLength, Dropout, Epochs, Patience, MinEpochs, Minutes, LearningRate, BatchSize, Batching, Loss, Negatives, Seed])
         {
             command.Options.Add(o);
         }
@@ -57,6 +59,12 @@ internal sealed class SasRecArguments
         TimeBudget = p.GetValue(Minutes) is double m ? TimeSpan.FromMinutes(m) : null,
         LearningRate = p.GetValue(LearningRate),
         BatchSize = p.GetValue(BatchSize),
+        Batching = p.GetValue(Batching)?.ToLowerInvariant() switch
+        {
+            "random" or null => SasRecBatching.RandomUsers,
+            "length" => SasRecBatching.LengthBuckets,
+            string other => throw new ArgumentException($"--batching: '{other}' is not random or length."),
+        },
         Loss = p.GetValue(Loss)?.ToLowerInvariant() switch
         {
             "ce" or "crossentropy" => SasRecLoss.CrossEntropy,

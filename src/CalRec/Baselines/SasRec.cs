@@ -20,6 +20,22 @@ public enum SasRecLoss
     BinaryCrossEntropy,
 }
 
+/// <summary>How SASRec groups users into training batches.</summary>
+public enum SasRecBatching
+{
+    /// <summary>
+    /// Every epoch, the users in a fresh random order, cut into batches (as the public implementation samples random
+    /// users): each batch mixes short and long histories and pads to its longest one.
+    /// </summary>
+    RandomUsers,
+
+    /// <summary>
+    /// Users sorted by history length and cut into fixed batches whose order is shuffled every epoch: each batch pads
+    /// only to its own longest history (less padding, faster epochs), but always holds the same users.
+    /// </summary>
+    LengthBuckets,
+}
+
 /// <summary>SASRec hyper-parameters (defaults: the public implementation's, with full-softmax cross-entropy).</summary>
 public sealed record SasRecOptions
 {
@@ -40,6 +56,9 @@ public sealed record SasRecOptions
 
     /// <summary>Users per step.</summary>
     public int BatchSize { get; init; } = 128;
+
+    /// <summary>How users are grouped into batches.</summary>
+    public SasRecBatching Batching { get; init; } = SasRecBatching.RandomUsers;
 
     /// <summary>Adam learning rate.</summary>
     public float LearningRate { get; init; } = 1e-3f;
@@ -67,7 +86,7 @@ public sealed record SasRecOptions
 
     /// <summary>
     /// Initial item table, row-major [items, Hidden] (LLM2SASRec: PCA-reduced language-model embeddings). Rescaled to the
-    /// default initialization's standard deviation and kept trainable. Null: random initialization.
+    /// random initialization's standard deviation and kept trainable. Null: random initialization.
     /// </summary>
     public float[]? InitialItemEmbeddings { get; init; }
 }
@@ -133,7 +152,7 @@ public static class SasRec
             }
 
             double variance = init.Select(x => (double)x * x).Average() - Math.Pow(init.Average(x => (double)x), 2);
-            float scale = (float)(1.0 / Math.Sqrt(options.Hidden) / Math.Sqrt(Math.Max(variance, 1e-12)));
+            float scale = (float)(model.ItemInitStd / Math.Sqrt(Math.Max(variance, 1e-12)));
             Span<float> table = model.item_emb.weight.Data[options.Hidden..];
             System.Numerics.Tensors.TensorPrimitives.Multiply(init, scale, table);
         }
@@ -142,11 +161,8 @@ public static class SasRec
         var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
         var order = new Generator(options.Seed + 1);
         var negatives = new Generator(options.Seed + 2);
-        // Users sorted by history length and cut into batches, so each batch pads only to its own longest history;
-        // the batch order is shuffled every epoch.
-        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2)
-            .OrderBy(u => Math.Min(maxT, split.Train[u].Length - 1)).ThenBy(u => u).ToArray();
-        int[] batchStarts = Enumerable.Range(0, (users.Length + options.BatchSize - 1) / options.BatchSize).Select(i => i * options.BatchSize).ToArray();
+        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
+        var batches = new EpochBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
         double best = double.NegativeInfinity;
         float[][]? bestWeights = null;
         int sinceBest = 0;
@@ -154,25 +170,25 @@ public static class SasRec
         for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            order.Shuffle<int>(batchStarts);
+            batches.Next(order);
             model.train();
             double lossSum = 0;
             int steps = 0;
-            foreach (int start in batchStarts)
+            for (int batch = 0; batch < batches.Count; batch++)
             {
                 if (cancellation.IsCancellationRequested)
                 {
                     break;
                 }
 
-                int b = Math.Min(options.BatchSize, users.Length - start);
-                int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[users[i]].Length - 1));
+                (int start, int b) = batches[batch];
+                int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[batches.Users[i]].Length - 1));
                 int[] rows = new int[b * t];
                 var positions = new List<int>(b * 16);
                 var targets = new List<int>(b * 16);
                 for (int i = 0; i < b; i++)
                 {
-                    int[] s = split.Train[users[start + i]];
+                    int[] s = split.Train[batches.Users[start + i]];
                     FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
                     int len = Math.Min(t, s.Length - 1);
                     for (int j = 0; j < len; j++)
@@ -189,7 +205,7 @@ public static class SasRec
                 Tensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
                 Tensor loss = options.Loss == SasRecLoss.CrossEntropy
                     ? Functional.cross_entropy(model.Scores(hidden), [.. targets])
-                    : BinaryLoss(model, hidden, targets, SampleNegatives(split, users, start, b, t, options.NegativeSamples, negatives, n));
+                    : BinaryLoss(model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
                 loss.backward();
                 opt.step();
                 lossSum += loss.item();

@@ -8,7 +8,8 @@ namespace CalRec.Baselines;
 /// SASRec (Kang and McAuley, 2018) as in the public PyTorch implementation: item embeddings scaled by √d plus learned
 /// positions, blocks of [LayerNorm query → multi-head causal attention over the un-normalized sequence → residual →
 /// LayerNorm → ReLU point-wise feed-forward with residual], a final LayerNorm, and scores against the item table.
-/// Item index i is embedding row i + 1; row 0 is padding.
+/// Item index i is embedding row i + 1; row 0 is padding. Every matrix starts Xavier-normal (std √(2 / (rows + cols))),
+/// as the public implementation initializes it: a large catalogue gets small item vectors next to the positions.
 /// </summary>
 internal sealed class SasRecNetwork : Module
 {
@@ -25,9 +26,8 @@ internal sealed class SasRecNetwork : Module
         _dropout = dropout;
         _dropoutGenerator = new Generator(seed ^ 0x9E3779B97F4A7C15UL);
         ItemCount = itemCount;
-        float std = 1f / MathF.Sqrt(hidden);
-        item_emb = RegisterModule("item_emb", new Embedding(itemCount + 1, hidden, g, std));
-        pos_emb = RegisterModule("pos_emb", new Embedding(maxLength, hidden, g, std));
+        item_emb = RegisterModule("item_emb", new Embedding(itemCount + 1, hidden, g, XavierStd(itemCount + 1, hidden)));
+        pos_emb = RegisterModule("pos_emb", new Embedding(maxLength, hidden, g, XavierStd(maxLength, hidden)));
         Blocks = RegisterModule("blocks", new ModuleList<SasRecBlock>());
         for (int i = 0; i < blocks; i++)
         {
@@ -38,6 +38,9 @@ internal sealed class SasRecNetwork : Module
     }
 
     public int ItemCount { get; }
+
+    /// <summary>The standard deviation the item table is initialized with.</summary>
+    public float ItemInitStd => XavierStd(ItemCount + 1, _d);
 
     public int MaxLength => _maxLength;
 
@@ -88,6 +91,9 @@ internal sealed class SasRecNetwork : Module
         return last_layernorm.forward(x);
     }
 
+    /// <summary>Xavier-normal (Glorot) standard deviation of a [rows, cols] matrix.</summary>
+    internal static float XavierStd(int rows, int cols) => MathF.Sqrt(2f / (rows + cols));
+
     /// <summary>Scores of every real item (rows 1..N of the table) for hidden states [n, d]: [n, N].</summary>
     public Tensor Scores(Tensor hidden) => hidden.matmul(F.slice(item_emb.weight, 0, 1, ItemCount), transB: true);
 }
@@ -97,7 +103,7 @@ internal sealed class SasRecBlock : Module
 {
     public SasRecBlock(int d, Generator g)
     {
-        float std = 1f / MathF.Sqrt(d);
+        float std = SasRecNetwork.XavierStd(d, d);
         attention_layernorm = RegisterModule("attention_layernorm", new LayerNorm(d, 1e-8f));
         q_proj = RegisterModule("q_proj", new Linear(d, d, true, g, std));
         k_proj = RegisterModule("k_proj", new Linear(d, d, true, g, std));
