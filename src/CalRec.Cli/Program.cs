@@ -29,6 +29,7 @@ public static class Program
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(RecommendCommand.CreateRecommend());
         root.Subcommands.Add(RecommendCommand.CreateScore());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());

@@ -283,4 +283,63 @@ public class CliTests
 
         Assert.That(Run("generate", "--model", Path.Combine(_dir, "missing"), "--prompt", "x").Code, Is.EqualTo(2));
     }
+
+    [Test]
+    public async Task ServeAnswersOverHttpUntilCancelledAndRefusesABusyPort()
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        var data = Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 40 }).ToDataset();
+        Data.Storage.SqliteStore.Save(data, db);
+        string model = Path.Combine(_dir, "pop.zip");
+        Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", model).Code, Is.EqualTo(0));
+
+        TextWriter saved = Console.Out;
+        IAnsiConsole savedAnsi = AnsiConsole.Console;
+        var sw = new StringWriter();
+        TextWriter output = TextWriter.Synchronized(sw);
+        string Text()
+        {
+            lock (output)
+            {
+                return sw.ToString(); // the synchronized writer locks on itself
+            }
+        }
+
+        Console.SetOut(output);
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
+        try
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            Task<int> server = Program.BuildRoot().Parse(["serve", "--model", model, "--urls", "http://127.0.0.1:0", "--k", "3"]).InvokeAsync(cancellationToken: stop.Token);
+            System.Text.RegularExpressions.Match address = System.Text.RegularExpressions.Match.Empty;
+            for (int i = 0; i < 200 && !address.Success && !server.IsCompleted; i++)
+            {
+                await Task.Delay(50);
+                address = System.Text.RegularExpressions.Regex.Match(Text(), @"http://127\.0\.0\.1:\d+");
+            }
+
+            Assert.That(address.Success, Is.True, $"completed: {server.IsCompleted}; output: {Text()}");
+            using var http = new HttpClient { BaseAddress = new Uri(address.Value) };
+            string first = data.Items[data.Sequences[0][0]].Id;
+            string body = await (await http.GetAsync($"/recommend?history={Uri.EscapeDataString(first)}")).Content.ReadAsStringAsync();
+            using (JsonDocument doc = JsonDocument.Parse(body))
+            {
+                Assert.That(doc.RootElement.GetProperty("items").GetArrayLength(), Is.EqualTo(3), "--k sets the default");
+            }
+
+            int port = new Uri(address.Value).Port;
+            Task<int> second = Program.BuildRoot().Parse(["serve", "--model", model, "--urls", $"http://127.0.0.1:{port}"]).InvokeAsync();
+            Assert.That(await second, Is.EqualTo(2), "the port is taken");
+            Assert.That(Text(), Does.Contain($"cannot listen on http://127.0.0.1:{port}"));
+
+            stop.Cancel();
+            Assert.That(await server, Is.EqualTo(0), Text());
+            Assert.That(Text(), Does.Contain("stopping"));
+        }
+        finally
+        {
+            Console.SetOut(saved);
+            AnsiConsole.Console = savedAnsi;
+        }
+    }
 }

@@ -1,0 +1,186 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using CalRec.Prediction;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace CalRec.Server;
+
+/// <summary>Limits and defaults of the recommendation endpoints.</summary>
+public sealed record RecommendationServerOptions
+{
+    /// <summary>Items returned when a request gives no <c>k</c>.</summary>
+    public int DefaultK { get; init; } = 10;
+
+    /// <summary>Largest <c>k</c> a request may ask for.</summary>
+    public int MaxK { get; init; } = 1000;
+
+    /// <summary>Most users in one <c>POST /recommend/batch</c>.</summary>
+    public int MaxBatchUsers { get; init; } = 10_000;
+}
+
+/// <summary>
+/// The HTTP surface over one <see cref="RecommenderModel"/>: <c>GET /health</c>, <c>POST /recommend</c> (one history),
+/// <c>GET /recommend?history=a,b&amp;k=10</c>, and <c>POST /recommend/batch</c> (many users, scored in blocks). JSON uses
+/// snake_case names; unknown fields are refused. A bad request is answered 400 with an RFC 7807 problem whose
+/// <c>detail</c> says what is wrong and whose <c>field</c> names the JSON path (for example <c>history[2]</c>).
+/// </summary>
+public static class RecommendationEndpoints
+{
+    /// <summary>Serializer settings of requests and responses.</summary>
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>Maps the endpoints for <paramref name="model"/> (thread-safe: requests share a <see cref="RecommenderPool"/>).</summary>
+    public static IEndpointRouteBuilder MapRecommendations(this IEndpointRouteBuilder app, RecommenderModel model, RecommendationServerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new RecommendationServerOptions();
+        var pool = new RecommenderPool(model);
+
+        app.MapGet("/health", () => Results.Json(new HealthResponse("ok", model.Kind, model.ItemCount, model.Training.Dataset, model.Training.TrainedAtUtc), Json));
+
+        app.MapGet("/recommend", (string? history, int? k, [FromQuery(Name = "include_seen")] bool? includeSeen) =>
+        {
+            string[] ids = (history ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            return Recommend(pool, options, ids, k, includeSeen ?? false);
+        });
+
+        app.MapPost("/recommend", async (HttpContext http) =>
+        {
+            (RecommendRequest? body, IResult? error) = await ReadAsync<RecommendRequest>(http);
+            return error ?? Recommend(pool, options, body!.History, body.K, body.IncludeSeen ?? false);
+        });
+
+        app.MapPost("/recommend/batch", async (HttpContext http) =>
+        {
+            (BatchRecommendRequest? body, IResult? error) = await ReadAsync<BatchRecommendRequest>(http);
+            return error ?? RecommendBatch(model, options, body!);
+        });
+
+        return app;
+    }
+
+    private static IResult Recommend(RecommenderPool pool, RecommendationServerOptions options, IReadOnlyList<string>? history, int? k, bool includeSeen)
+    {
+        if (CheckK(k, options) is { } bad)
+        {
+            return bad;
+        }
+
+        if (CheckHistory(pool.Model, history, "history", null) is { } badHistory)
+        {
+            return badHistory;
+        }
+
+        IReadOnlyList<ScoredItem> items = pool.Recommend(history!, k ?? options.DefaultK, !includeSeen);
+        return Results.Json(new RecommendResponse(ToResults(items)), Json);
+    }
+
+    private static IResult RecommendBatch(RecommenderModel model, RecommendationServerOptions options, BatchRecommendRequest body)
+    {
+        if (CheckK(body.K, options) is { } bad)
+        {
+            return bad;
+        }
+
+        if (body.Users is not { Count: > 0 } users)
+        {
+            return Problem("users: give at least one user.", "users");
+        }
+
+        if (users.Count > options.MaxBatchUsers)
+        {
+            return Problem($"users: {users.Count:N0} users in one request; at most {options.MaxBatchUsers:N0}.", "users");
+        }
+
+        for (int u = 0; u < users.Count; u++)
+        {
+            if (users[u] is null)
+            {
+                return Problem($"users[{u}] is null.", $"users[{u}]");
+            }
+
+            if (CheckHistory(model, users[u].History, $"users[{u}].history", users[u].User) is { } badHistory)
+            {
+                return badHistory;
+            }
+        }
+
+        var results = new List<UserResult>(users.Count);
+        IEnumerable<UserHistory> rows = users.Select((u, i) => new UserHistory(i.ToString(System.Globalization.CultureInfo.InvariantCulture), u.History!));
+        foreach (Recommendation r in model.Transform(rows, body.K ?? options.DefaultK, !(body.IncludeSeen ?? false)))
+        {
+            results.Add(new UserResult(users[results.Count].User, ToResults(r.Items)));
+        }
+
+        return Results.Json(new BatchRecommendResponse(results), Json);
+    }
+
+    private static IResult? CheckK(int? k, RecommendationServerOptions options) => k switch
+    {
+        null => null,
+        <= 0 => Problem($"k: {k} is not a positive number of items.", "k"),
+        _ when k > options.MaxK => Problem($"k: {k} is more than this server's limit of {options.MaxK}.", "k"),
+        _ => null,
+    };
+
+    // A missing or empty history, or an id outside the catalogue, named by its JSON path.
+    private static IResult? CheckHistory(RecommenderModel model, IReadOnlyList<string>? history, string field, string? user)
+    {
+        string who = user is null ? field : $"{field} (user '{user}')";
+        if (history is not { Count: > 0 })
+        {
+            return Problem($"{who}: give at least one item id.", field);
+        }
+
+        for (int i = 0; i < history.Count; i++)
+        {
+            if (history[i] is null || model.IndexOf(history[i]) is null)
+            {
+                return Problem($"{who}: item '{history[i]}' (position {i + 1}) is not in the model's catalogue of {model.ItemCount:N0} items.", $"{field}[{i}]");
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpContext http)
+        where T : class
+    {
+        if (!http.Request.HasJsonContentType())
+        {
+            return (null, Results.Problem(detail: "Send the request body as JSON (Content-Type: application/json).", statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        try
+        {
+            T? body = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Json, http.RequestAborted);
+            return body is null ? (null, Problem("The request body is JSON null; send an object.", "$")) : (body, null);
+        }
+        catch (JsonException ex)
+        {
+            string where = ex.LineNumber is long line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            return (null, Problem($"The request body is not a valid {typeof(T).Name}{where}: {FirstSentence(ex.Message)}", ex.Path ?? "$"));
+        }
+    }
+
+    // System.Text.Json appends "Path: ... | LineNumber: ..." to its messages; the problem reports those separately.
+    private static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+
+    private static IResult Problem(string detail, string field) =>
+        Results.Problem(detail: detail, statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+            extensions: new Dictionary<string, object?> { ["field"] = field });
+
+    private static ItemResult[] ToResults(IReadOnlyList<ScoredItem> items) => items.Select(i => new ItemResult(i.ItemId, i.Title, i.Score)).ToArray();
+}

@@ -1,0 +1,42 @@
+using CalRec.Prediction;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CalRec.Server;
+
+/// <summary>A ready-to-run web application serving one model (what <c>calrec serve</c> runs).</summary>
+public static class RecommendationServer
+{
+    /// <summary>
+    /// Builds a Kestrel application listening on <paramref name="urls"/> (for example <c>http://127.0.0.1:5080</c>; port
+    /// 0 picks a free port, readable from <c>app.Urls</c> after start) with <see cref="RecommendationEndpoints"/> mapped.
+    /// Framework logging below <paramref name="minimumLogLevel"/> is dropped.
+    /// </summary>
+    public static WebApplication Create(RecommenderModel model, IEnumerable<string> urls, RecommendationServerOptions? options = null,
+        LogLevel minimumLogLevel = LogLevel.Warning)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(urls);
+        string[] bind = urls.ToArray();
+        if (bind.Length == 0)
+        {
+            throw new ArgumentException("Give at least one URL to listen on, for example http://127.0.0.1:5080.", nameof(urls));
+        }
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.WebHost.UseUrls(bind);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(minimumLogLevel);
+        if (minimumLogLevel != LogLevel.None)
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+
+        builder.Services.AddProblemDetails();
+        WebApplication app = builder.Build();
+        app.MapRecommendations(model, options);
+        return app;
+    }
+}
