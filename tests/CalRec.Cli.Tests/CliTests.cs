@@ -173,6 +173,21 @@ public class CliTests
     }
 
     [Test]
+    public void BenchServeMeasuresHttpAgainstInProcessCalls()
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 40 }).ToDataset(), db);
+        (int code, string output) = Run("bench", "serve", "--data", db, "--requests", "300", "--clients", "3", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        JsonElement[] rows = output.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.That(rows.Select(r => r.GetProperty("name").GetString()), Is.EqualTo(new[] { "in-process", "http-recommend", "http-recommend", "http-batch" }));
+        Assert.That(rows[2].GetProperty("config").GetString(), Does.EndWith("clients=3"));
+        Assert.That(rows[1].GetProperty("latency_p99_ms").GetDouble(), Is.GreaterThanOrEqualTo(rows[1].GetProperty("latency_p50_ms").GetDouble()));
+        Assert.That(rows.Take(3).Select(r => r.GetProperty("queries_per_s").GetDouble()), Has.All.GreaterThan(0));
+        Assert.That(rows[3].GetProperty("users_per_s").GetDouble(), Is.GreaterThan(0));
+    }
+
+    [Test]
     public void TrainCalRecFromAConfigFileWithFlagOverridesThenRecommend()
     {
         string db = Path.Combine(_dir, "synthetic.db");

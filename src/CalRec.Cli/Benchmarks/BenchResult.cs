@@ -35,6 +35,14 @@ internal sealed record BenchResult
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? QueriesPerSecond { get; init; }
 
+    [JsonPropertyName("latency_p50_ms")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LatencyP50Ms { get; init; }
+
+    [JsonPropertyName("latency_p99_ms")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? LatencyP99Ms { get; init; }
+
     [JsonPropertyName("mb_per_s")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public double? MegabytesPerSecond { get; init; }

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
 
-/// <summary><c>calrec bench gemm|train|tokenizer|generate|embed|evaluate|bm25</c>.</summary>
+/// <summary><c>calrec bench gemm|train|tokenizer|generate|embed|evaluate|bm25|serve</c>.</summary>
 internal static class BenchCommands
 {
     public static Command Create()
@@ -44,7 +44,18 @@ internal static class BenchCommands
         var bm25 = new Command("bm25", "BM25 queries/s of the project's index and of SQLite FTS5 on the same item texts, one thread each.") { bm25Data, queries };
         bm25.SetAction(p => Emit(p, json, threads, () => Bm25Benchmark.Run(p.GetValue(bm25Data), p.GetValue(queries))));
 
+        var serveModel = new Option<string?>("--model") { Description = "Model zip to serve (default: SASRec fitted for one epoch on --data)." };
+        var serveData = new Option<string?>("--data") { Description = "Dataset for the default model and the histories (default: ../shared/data/amazon-beauty, else a synthetic catalogue)." };
+        var requests = new Option<int>("--requests") { Description = "Timed requests per row.", DefaultValueFactory = _ => 2000 };
+        var clients = new Option<int>("--clients") { Description = "Concurrent clients of the concurrent row.", DefaultValueFactory = _ => 4 };
+        var serve = new Command("serve", "HTTP serving: requests/s and latency of POST /recommend (1 and N clients), users/s of POST /recommend/batch, and in-process calls.")
+        {
+            serveModel, serveData, requests, clients,
+        };
+        serve.SetAction(p => Emit(p, json, threads, () => ServeBenchmark.Run(p.GetValue(serveModel), p.GetValue(serveData), p.GetValue(requests), p.GetValue(clients))));
+
         cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(serve);
         cmd.Subcommands.Add(bm25);
         cmd.Subcommands.Add(embed);
         cmd.Subcommands.Add(evaluate);
@@ -88,6 +99,7 @@ internal static class BenchCommands
             [
                 ("name", r => r.Name), ("config", r => r.Config), ("threads", r => Str(r.Threads)), ("GFLOP/s", r => Str(r.Gflops)),
                 ("tokens/s", r => Str(r.TokensPerSecond)), ("texts/s", r => Str(r.TextsPerSecond)), ("users/s", r => Str(r.UsersPerSecond)), ("queries/s", r => Str(r.QueriesPerSecond)), ("MB/s", r => Str(r.MegabytesPerSecond)),
+                ("p50 ms", r => Str(r.LatencyP50Ms)), ("p99 ms", r => Str(r.LatencyP99Ms)),
                 ("managed B/step", r => Str(r.ManagedBytesPerStep)), ("peak MB", r => Str(r.PeakWorkingSetMb)), ("s/iter", r => Str(r.Seconds)),
             ];
             var used = columns.Where(c => results.Any(r => c.Cell(r) != "-")).ToList();
