@@ -117,4 +117,20 @@ public class SasRecTests
         Assert.That(Std(net.Blocks[0].conv1.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 100)).Within(5).Percent);
         Assert.That(net.ItemInitStd, Is.EqualTo(MathF.Sqrt(2f / 3051)).Within(1e-6));
     }
+
+    [TestCase(5.0, 3.0, 7.0, true, TestName = "an epoch that would end past the budget does not start")]
+    [TestCase(5.0, 2.0, 7.0, false, TestName = "an epoch that ends exactly at the budget runs")]
+    [TestCase(1.0, 1.0, null, false, TestName = "no budget, no limit")]
+    [TestCase(8.0, 0.5, 7.0, true, TestName = "already past the budget")]
+    public void TimeBudgetStopsBeforeAnEpochThatWouldOverrunIt(double elapsed, double lastEpoch, double? budget, bool stop) =>
+        Assert.That(SasRec.OutOfBudget(TimeSpan.FromSeconds(elapsed), TimeSpan.FromSeconds(lastEpoch), budget is double b ? TimeSpan.FromSeconds(b) : null), Is.EqualTo(stop));
+
+    [Test]
+    public void ATinyTimeBudgetTrainsExactlyOneEpoch()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
+        var reports = new List<SasRecEpochReport>();
+        SasRec.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, TimeBudget = TimeSpan.FromMilliseconds(1), Seed = 5 }, reports.Add);
+        Assert.That(reports, Has.Count.EqualTo(1));
+    }
 }

@@ -78,7 +78,10 @@ public sealed record SasRecOptions
     /// <summary>Negatives per position with <see cref="SasRecLoss.BinaryCrossEntropy"/>.</summary>
     public int NegativeSamples { get; init; } = 1;
 
-    /// <summary>Stop after this much training time (the best epoch so far is kept).</summary>
+    /// <summary>
+    /// Wall-time budget of training, validation included: no epoch starts that would end past it, judged by the
+    /// previous epoch's duration (the first epoch always runs; the best epoch so far is kept).
+    /// </summary>
     public TimeSpan? TimeBudget { get; init; }
 
     /// <summary>Seed for weights, dropout and batch order.</summary>
@@ -227,7 +230,7 @@ public static class SasRec
                 break;
             }
 
-            if (options.TimeBudget is { } limit && budget.Elapsed > limit)
+            if (OutOfBudget(budget.Elapsed, clock.Elapsed, options.TimeBudget))
             {
                 break;
             }
@@ -245,6 +248,9 @@ public static class SasRec
         model.eval();
         return scorer;
     }
+
+    /// <summary>Whether another epoch as long as <paramref name="lastEpoch"/> would end past <paramref name="budget"/>.</summary>
+    internal static bool OutOfBudget(TimeSpan elapsed, TimeSpan lastEpoch, TimeSpan? budget) => budget is { } limit && elapsed + lastEpoch > limit;
 
     /// <summary>
     /// Mean binary cross-entropy of the positives against their negatives. Each score s becomes the logits row [0, s] of
