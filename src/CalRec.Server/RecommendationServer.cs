@@ -25,10 +25,23 @@ public static class RecommendationServer
             throw new ArgumentException("Give at least one URL to listen on, for example http://127.0.0.1:5080.", nameof(urls));
         }
 
+        foreach (string url in bind)
+        {
+            // Kestrel's wildcard hosts (http://*:5080, http://+:5080) are not valid System.Uri hosts.
+            string probe = url.Replace("://*", "://localhost", StringComparison.Ordinal).Replace("://+", "://localhost", StringComparison.Ordinal);
+            if (!Uri.TryCreate(probe, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https"))
+            {
+                throw new ArgumentException($"'{url}' is not an address to listen on; give one like http://127.0.0.1:5080.", nameof(urls));
+            }
+        }
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.WebHost.UseUrls(bind);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(minimumLogLevel);
+        // A failed start (a busy port) reaches the caller as the exception from StartAsync; the host's own log of it
+        // would repeat it with a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         if (minimumLogLevel != LogLevel.None)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);

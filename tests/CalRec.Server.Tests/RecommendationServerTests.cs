@@ -164,5 +164,9 @@ public class RecommendationServerTests
     {
         var ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, []));
         Assert.That(ex!.Message, Does.Contain("at least one URL"));
+        ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, ["http://127.0.0.1:0", "notaurl"]));
+        Assert.That(ex!.Message, Does.Contain("'notaurl' is not an address to listen on"));
+        Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, ["ftp://127.0.0.1:21"]));
+        Assert.DoesNotThrow(() => RecommendationServer.Create(_model, ["http://*:0"], minimumLogLevel: LogLevel.None).DisposeAsync().AsTask().Wait());
     }
 }
