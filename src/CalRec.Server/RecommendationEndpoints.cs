@@ -46,10 +46,29 @@ public static class RecommendationEndpoints
 
         app.MapGet("/health", () => Results.Json(new HealthResponse("ok", model.Kind, model.ItemCount, model.Training.Dataset, model.Training.TrainedAtUtc), Json));
 
-        app.MapGet("/recommend", (string? history, int? k, [FromQuery(Name = "include_seen")] bool? includeSeen) =>
+        // Query values arrive as text and are parsed here, so a malformed one gets a problem that names it rather than the
+        // framework's bare 400.
+        app.MapGet("/recommend", (string? history, string? k, [FromQuery(Name = "include_seen")] string? includeSeen) =>
         {
+            int? count = null;
+            if (!string.IsNullOrEmpty(k))
+            {
+                if (!int.TryParse(k, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int parsed))
+                {
+                    return Problem($"k: '{k}' is not a whole number.", "k");
+                }
+
+                count = parsed;
+            }
+
+            bool seen = false;
+            if (!string.IsNullOrEmpty(includeSeen) && !bool.TryParse(includeSeen, out seen))
+            {
+                return Problem($"include_seen: '{includeSeen}' is not true or false.", "include_seen");
+            }
+
             string[] ids = (history ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            return Recommend(pool, options, ids, k, includeSeen ?? false);
+            return Recommend(pool, options, ids, count, seen);
         });
 
         app.MapPost("/recommend", async (HttpContext http) =>

@@ -130,6 +130,21 @@ public class RecommendationServerTests
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain(message));
     }
 
+    [TestCase("k=abc", "k", "'abc' is not a whole number")]
+    [TestCase("k=0", "k", "0 is not a positive number of items")]
+    [TestCase("include_seen=maybe", "include_seen", "'maybe' is not true or false")]
+    [TestCase("history=", "history", "give at least one item id")]
+    public async Task BadQueryValuesAreRefusedNamingTheParameter(string query, string field, string message)
+    {
+        string history = query.StartsWith("history=", StringComparison.Ordinal) ? "" : $"history={Uri.EscapeDataString(_data.Items[0].Id)}&";
+        HttpResponseMessage response = await _http.GetAsync($"/recommend?{history}{query}");
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        JsonElement problem = await JsonOf(response);
+        Assert.That(problem.GetProperty("field").GetString(), Is.EqualTo(field));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain(message));
+    }
+
     [Test]
     public async Task BadBatchesNameTheUserAndPosition()
     {
