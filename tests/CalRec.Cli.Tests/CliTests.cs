@@ -23,6 +23,17 @@ public class CliTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, true);
 
+    // A seeded synthetic catalogue saved as synthetic.db in the test folder; returns the database path.
+    private string SyntheticDb(ulong seed, int usersPerDomain) => SyntheticDb(seed, usersPerDomain, out _);
+
+    private string SyntheticDb(ulong seed, int usersPerDomain, out Data.Core.InteractionDataset data)
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        data = Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = seed, UsersPerDomain = usersPerDomain }).ToDataset();
+        Data.Storage.SqliteStore.Save(data, db);
+        return db;
+    }
+
     private static (int Code, string Out) Run(params string[] args)
     {
         TextWriter saved = Console.Out;
@@ -45,8 +56,7 @@ public class CliTests
     [Test]
     public void ImportTrainEvaluateRecommendAndScore()
     {
-        string db = Path.Combine(_dir, "synthetic.db");
-        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 150 }).ToDataset(), db);
+        string db = SyntheticDb(4, 150);
         (int code, string output) = Run("data", "stats", "--data", db, "--json");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.GreaterThan(2), "overall plus one line per domain");
@@ -110,8 +120,7 @@ public class CliTests
     [Test]
     public void ReportBaselinesPrintsOneJsonObjectPerModelWithIntervalsAndPeakMemory()
     {
-        string db = Path.Combine(_dir, "synthetic.db");
-        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 60 }).ToDataset(), db);
+        string db = SyntheticDb(5, 60);
         (int code, string output) = Run("report", "baselines", "--data", db, "--json", "--with-bce", "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
         Assert.That(code, Is.EqualTo(0), output);
         JsonElement[] rows = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
@@ -175,8 +184,7 @@ public class CliTests
     [Test]
     public void BenchServeMeasuresHttpAgainstInProcessCalls()
     {
-        string db = Path.Combine(_dir, "synthetic.db");
-        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 40 }).ToDataset(), db);
+        string db = SyntheticDb(4, 40);
         (int code, string output) = Run("bench", "serve", "--data", db, "--requests", "300", "--clients", "3", "--json");
         Assert.That(code, Is.EqualTo(0), output);
         JsonElement[] rows = output.Trim().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToArray();
@@ -190,8 +198,7 @@ public class CliTests
     [Test]
     public void TrainCalRecFromAConfigFileWithFlagOverridesThenRecommend()
     {
-        string db = Path.Combine(_dir, "synthetic.db");
-        Data.Storage.SqliteStore.Save(Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 60 }).ToDataset(), db);
+        string db = SyntheticDb(4, 60);
         string config = Path.Combine(_dir, "calrec.json");
         File.WriteAllText(config, """
             {
@@ -302,9 +309,7 @@ public class CliTests
     [Test]
     public async Task ServeAnswersOverHttpUntilCancelledAndRefusesABusyPort()
     {
-        string db = Path.Combine(_dir, "synthetic.db");
-        var data = Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 40 }).ToDataset();
-        Data.Storage.SqliteStore.Save(data, db);
+        string db = SyntheticDb(4, 40, out Data.Core.InteractionDataset data);
         string model = Path.Combine(_dir, "pop.zip");
         Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", model).Code, Is.EqualTo(0));
 
