@@ -64,7 +64,7 @@ internal static class GenerateCommand
                 TopP = p.GetValue(topP),
                 TopK = p.GetValue(topK),
                 Seed = p.GetValue(seed),
-                StopTokenIds = model.Config.EosTokenId is int eos ? [eos] : (tok.TokenToId("<|endoftext|>") is int e ? [e] : []),
+                StopTokenIds = model.Config.EosTokenId is int eos ? [eos] : (tok.TokenToId(SpecialTokens.EndOfText) is int e ? [e] : []),
                 StopSequences = p.GetValue(stop) ?? [],
             };
             using var step = new DecoderStepModel(model, useKvCache: true, maxTokens: 4096);

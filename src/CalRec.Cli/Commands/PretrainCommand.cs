@@ -3,12 +3,14 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CalRec.Data;
-using CalRec.Data.Normalized;
+using CalRec.Data.Readers;
+using CalRec.Data.Splits;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
 using CalRec.Models.Training;
 using CalRec.Text.Tokenization;
+using CalRec.TwoTower;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -23,7 +25,7 @@ internal static class PretrainCommand
     public static Command Create()
     {
         var corpus = new Option<FileInfo[]>("--corpus") { Description = "Text files, one document per line.", AllowMultipleArgumentsPerToken = true };
-        var data = new Option<DirectoryInfo[]>("--data") { Description = "Datasets in the normalized layout (items.tsv, sequences.jsonl): item texts and serialized histories.", AllowMultipleArgumentsPerToken = true };
+        var data = new Option<DirectoryInfo[]>("--data") { Description = "Datasets (any supported format): item texts, and histories serialized from each user's leave-one-out training part (validation and test items never enter the corpus).", AllowMultipleArgumentsPerToken = true };
         var config = new Option<FileInfo>("--config") { Description = "Model preset (Hugging Face config.json).", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
         var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "Existing tokenizer.json (default: train one on the corpus)." };
         var vocab = new Option<int?>("--vocab-size") { Description = "Vocabulary size of a newly trained tokenizer (default: the preset's)." };
@@ -104,8 +106,10 @@ internal static class PretrainCommand
             model = null!;
         }
 
-        List<string> docs = Documents(settings);
-        if (docs.Count < 2)
+        List<string> lines = CorpusLines(settings);
+        List<TrainingSource> sources = settings["data"]!.AsArray()
+            .Select(n => TrainingSource.FromSplit(new LeaveOneOutSplit(DatasetReader.Load(n!.GetValue<string>())))).ToList();
+        if (lines.Count + sources.Sum(s => s.Items.Count) < 2)
         {
             throw new ArgumentException("The corpus is empty: give --corpus files and/or --data folders with text.");
         }
@@ -122,19 +126,23 @@ internal static class PretrainCommand
             else
             {
                 int vocabSize = settings["vocab_size"]?.GetValue<int>() ?? preset.VocabSize;
-                AnsiConsole.MarkupLineInterpolated($"training a {vocabSize}-id byte-level BPE tokenizer on {docs.Count:N0} documents");
-                tok = BpeTokenizer.Train(docs, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = ["<|endoftext|>", "<|item|>", "<|pad|>"] });
+                List<string> texts = [.. lines, .. sources.SelectMany(s => s.Items).Select(i => i.ToText()).Where(t => t.Length > 0)];
+                AnsiConsole.MarkupLineInterpolated($"training a {vocabSize}-id byte-level BPE tokenizer on {texts.Count:N0} texts (corpus lines and item texts)");
+                tok = BpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = [.. SpecialTokens.All] });
             }
 
-            model = new DecoderLM(preset with { VocabSize = tok.VocabularySize, EosTokenId = tok.TokenToId("<|endoftext|>") }, seed);
+            model = new DecoderLM(preset with { VocabSize = tok.VocabularySize, EosTokenId = tok.TokenToId(SpecialTokens.EndOfText) }, seed);
         }
 
         int seq = settings["seq_len"]!.GetValue<int>();
-        int eos = tok.TokenToId("<|endoftext|>") ?? 0;
+        int eos = tok.TokenToId(SpecialTokens.EndOfText) ?? 0;
+        // Histories come from the leave-one-out training part only: no user's validation or test item reaches the LM.
+        var corpus = PretrainingCorpus.Create(sources, tok, template: null, settings["max_history"]!.GetValue<int>(), maxItemTokens: seq);
+        List<IReadOnlyList<int>> docs = [.. lines.Select(l => (IReadOnlyList<int>)tok.EncodeToIds(l)), .. corpus.Documents];
         var order = Enumerable.Range(0, docs.Count).ToArray();
         new CalRec.Tensors.Generator(seed ^ 0xD1B54A32D192ED03UL).Shuffle<int>(order);
         int valCount = Math.Max(1, docs.Count / 20);
-        var encoded = order.Select(i => tok.EncodeToIds(docs[i])).ToList();
+        var encoded = order.Select(i => docs[i]).ToList();
         var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
         var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
         var options = new CausalLmTrainerOptions
@@ -207,40 +215,15 @@ internal static class PretrainCommand
         return ct.IsCancellationRequested ? 130 : 0;
     }
 
-    private static List<string> Documents(JsonObject settings)
+    private static List<string> CorpusLines(JsonObject settings)
     {
-        var docs = new List<string>();
+        var lines = new List<string>();
         foreach (string file in settings["corpus"]!.AsArray().Select(n => n!.GetValue<string>()))
         {
-            docs.AddRange(File.ReadLines(file).Where(l => l.Length > 0));
+            lines.AddRange(File.ReadLines(file).Where(l => l.Length > 0));
         }
 
-        int maxHistory = settings["max_history"]!.GetValue<int>();
-        foreach (string dir in settings["data"]!.AsArray().Select(n => n!.GetValue<string>()))
-        {
-            var items = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (CatalogItem item in NormalizedDataset.ReadItems(Path.Combine(dir, "items.tsv")))
-            {
-                items[item.Id] = item.ToText();
-                docs.Add(items[item.Id]);
-            }
-
-            string sequences = Path.Combine(dir, "sequences.jsonl");
-            long line = 0;
-            foreach (UserSequence user in NormalizedDataset.ReadSequences(sequences))
-            {
-                line++;
-                var texts = new List<string>();
-                foreach (string id in user.Items.TakeLast(maxHistory))
-                {
-                    texts.Add(items.TryGetValue(id, out string? text) ? text : throw new DataFormatException(sequences, line, "items", $"item id '{id}' is not in items.tsv"));
-                }
-
-                docs.Add(string.Join(" <|item|> ", texts));
-            }
-        }
-
-        return docs;
+        return lines;
     }
 
     private static void TruncateLog(string path, int step)

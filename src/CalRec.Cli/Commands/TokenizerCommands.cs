@@ -21,7 +21,7 @@ internal static class TokenizerCommands
         var corpus = new Option<FileInfo[]>("--corpus") { Description = "Text files, one document per line.", Required = true, AllowMultipleArgumentsPerToken = true };
         var vocab = new Option<int>("--vocab-size") { Description = "Vocabulary size (special + 256 bytes + merges).", DefaultValueFactory = _ => 8192 };
         var minFreq = new Option<int>("--min-frequency") { Description = "Pairs seen fewer times are not merged.", DefaultValueFactory = _ => 2 };
-        var special = new Option<string[]>("--special") { Description = "Special tokens.", DefaultValueFactory = _ => ["<|endoftext|>", "<|item|>", "<|pad|>"], AllowMultipleArgumentsPerToken = true };
+        var special = new Option<string[]>("--special") { Description = "Special tokens.", DefaultValueFactory = _ => [.. SpecialTokens.All], AllowMultipleArgumentsPerToken = true };
         var output = new Option<FileInfo>("--out") { Description = "Where to write tokenizer.json.", Required = true };
         var cmd = new Command("train", "Learn a BPE vocabulary from text files and write a Hugging Face tokenizer.json.") { corpus, vocab, minFreq, special, output };
         cmd.SetAction(parse =>

@@ -31,7 +31,7 @@ public sealed class LanguageModelEmbedder(DecoderLM model, BpeTokenizer tokenize
     {
         int d = Dimension;
         float[] result = new float[texts.Count * d];
-        int padId = tokenizer.TokenToId("<|pad|>") ?? tokenizer.TokenToId("<|endoftext|>") ?? 0;
+        int padId = tokenizer.TokenToId(SpecialTokens.Pad) ?? tokenizer.TokenToId(SpecialTokens.EndOfText) ?? 0;
         bool wasTraining = model.training;
         model.eval();
         try

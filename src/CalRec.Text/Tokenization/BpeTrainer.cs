@@ -12,7 +12,7 @@ public sealed class BpeTrainerOptions
     public int MinFrequency { get; set; } = 2;
 
     /// <summary>Special tokens, given the first ids in order.</summary>
-    public IList<string> SpecialTokens { get; set; } = ["<|endoftext|>"];
+    public IList<string> SpecialTokens { get; set; } = [Tokenization.SpecialTokens.EndOfText];
 
     /// <summary>Pre-tokenization pattern.</summary>
     public string PreTokenizerPattern { get; set; } = PreTokenizer.Gpt2Pattern;

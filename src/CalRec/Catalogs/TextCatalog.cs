@@ -27,7 +27,7 @@ public sealed class TextCatalog
         BpeTokenizer.Train(items.Select(i => Serialize(i, template)), new BpeTrainerOptions
         {
             VocabularySize = vocabularySize,
-            SpecialTokens = ["<|endoftext|>", TwoTower.ItemTextTable.SeparatorToken, TwoTower.ItemTextTable.PadToken],
+            SpecialTokens = [.. Text.Tokenization.SpecialTokens.All],
         });
 
     /// <summary>A text encoder over a decoder's final hidden states (for LLMSeqSim, LLM2SASRec and grounding).</summary>

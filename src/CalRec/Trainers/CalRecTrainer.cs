@@ -89,11 +89,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         ItemTextTemplate? template = o.Template is null ? null : ItemTextTemplate.Parse(o.Template);
-        var sources = new List<Source> { new(target.Data.Name, target.Data.Items, target.Data.Users, target.Train) };
+        var sources = new List<TrainingSource> { TrainingSource.FromSplit(target) };
         Dictionary<string, HashSet<string>> heldOut = HeldOut(target);
         foreach (InteractionDataset m in mixture)
         {
-            sources.Add(new(m.Name, m.Items, m.Users, ReferenceEquals(m, target.Data) ? target.Train : LeakFreeTrain(m, heldOut)));
+            sources.Add(ReferenceEquals(m, target.Data) ? TrainingSource.FromSplit(target) : new(m.Name, m.Items, m.Users, LeakFreeTrain(m, heldOut)));
         }
 
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
@@ -101,7 +101,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + 1));
         var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens);
-        var examples = sources.Select((s, i) => Windows(tables[i], i, s.Train, maxHistoryTokens)).ToList();
+        var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
         var validation = ValidationSample(target);
         int epochsRun = 0;
 
@@ -199,7 +199,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     private (DecoderLM Model, BpeTokenizer Tokenizer, bool FromScratch) Backbone(
-        List<Source> sources, ItemTextTemplate? template, CheckpointState? resumed)
+        List<TrainingSource> sources, ItemTextTemplate? template, CheckpointState? resumed)
     {
         Options o = _options;
         bool isFolder = Directory.Exists(o.Backbone);
@@ -217,9 +217,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 throw new FileNotFoundException($"{o.Backbone}: no tokenizer.json next to the checkpoint.", Path.Combine(o.Backbone, "tokenizer.json"));
             }
 
-            if (tok.TokenToId(ItemTextTable.SeparatorToken) is null)
+            if (tok.TokenToId(SpecialTokens.ItemSeparator) is null)
             {
-                throw new ArgumentException($"{o.Backbone}: the tokenizer has no '{ItemTextTable.SeparatorToken}' token; CALRec needs it to separate items (add it as a special token and resize the embeddings).");
+                throw new ArgumentException($"{o.Backbone}: the tokenizer has no '{SpecialTokens.ItemSeparator}' token; CALRec needs it to separate items (add it as a special token and resize the embeddings).");
             }
 
             _context.Report("calrec", $"finetuning {o.Backbone}: {model.Config.ModelType}, {model.parameter_count():N0} parameters");
@@ -234,41 +234,22 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         BpeTokenizer tokenizer = BpeTokenizer.Train(texts, new BpeTrainerOptions
         {
             VocabularySize = o.VocabularySize,
-            SpecialTokens = ["<|endoftext|>", ItemTextTable.SeparatorToken, ItemTextTable.PadToken],
+            SpecialTokens = [.. SpecialTokens.All],
         });
-        var decoder = new DecoderLM(config with { VocabSize = tokenizer.VocabularySize, EosTokenId = tokenizer.TokenToId("<|endoftext|>") }, o.Seed);
+        var decoder = new DecoderLM(config with { VocabSize = tokenizer.VocabularySize, EosTokenId = tokenizer.TokenToId(SpecialTokens.EndOfText) }, o.Seed);
         _context.Report("calrec", $"backbone from scratch: {decoder.Config.ModelType}, {decoder.parameter_count():N0} parameters");
         return (decoder, tokenizer, true);
     }
 
     private void Pretrain(DecoderLM model, BpeTokenizer tokenizer, List<ItemTextTable> tables, List<List<HistoryExample>> examples,
-        List<Source> sources, CheckpointState? resumed, CancellationToken cancellation)
+        List<TrainingSource> sources, CheckpointState? resumed, CancellationToken cancellation)
     {
         Options o = _options;
-        var documents = new List<IReadOnlyList<int>>();
-        foreach (ItemTextTable table in tables)
-        {
-            for (int i = 0; i < table.Count; i++)
-            {
-                documents.Add([.. table.Tokens(i), table.Separator]);
-            }
-        }
-
-        foreach (HistoryExample e in examples.SelectMany(x => x))
-        {
-            var doc = new List<int>();
-            foreach (int item in e.Items)
-            {
-                doc.AddRange(e.Table.Tokens(item));
-                doc.Add(e.Table.Separator);
-            }
-
-            documents.Add(doc);
-        }
+        var documents = new PretrainingCorpus(tables, examples.SelectMany(x => x)).Documents.ToArray();
 
         TraceData("pretrain", examples, sources);
-        new Generator(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(documents));
-        int eos = tokenizer.TokenToId("<|endoftext|>") ?? tables[0].Pad;
+        new Generator(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
+        int eos = tokenizer.TokenToId(SpecialTokens.EndOfText) ?? tables[0].Pad;
         var data = new PackedTokenDataset(documents, eos, Math.Min(o.PretrainSequenceLength, model.Config.MaxPositions));
         var lm = new CausalLmTrainer(model, new CausalLmTrainerOptions
         {
@@ -557,36 +538,6 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return p.Length - 1;
     }
 
-    /// <summary>
-    /// Training windows of a dataset: each training sequence cut from its end into windows of up to MaxHistory + 1 items
-    /// (consecutive windows share one item, so every transition is trained once), each fitting the token budget.
-    /// </summary>
-    private List<HistoryExample> Windows(ItemTextTable table, int key, IReadOnlyList<int[]> train, int maxTokens)
-    {
-        var result = new List<HistoryExample>();
-        int w = _options.MaxHistory + 1;
-        for (int user = 0; user < train.Count; user++)
-        {
-            int[] s = train[user];
-            int end = s.Length;
-            while (end >= 2)
-            {
-                ReadOnlySpan<int> window = table.Fit(s.AsSpan(0, end), w, maxTokens);
-                if (window.Length < 2)
-                {
-                    // A single item already fills the budget; step past it.
-                    end--;
-                    continue;
-                }
-
-                result.Add(new HistoryExample(table, key, user, window.ToArray()));
-                end -= window.Length - 1;
-            }
-        }
-
-        return result;
-    }
-
     /// <summary>Per user id: the ids of the target's validation and test items.</summary>
     private static Dictionary<string, HashSet<string>> HeldOut(LeaveOneOutSplit target)
     {
@@ -626,7 +577,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     private void TraceData(string phase, List<List<HistoryExample>> components,
-        List<Source> sources)
+        List<TrainingSource> sources)
     {
         if (TrainingDataObserver is not { } observe)
         {
@@ -635,7 +586,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         foreach (HistoryExample e in components.SelectMany(c => c))
         {
-            Source source = sources[e.TableKey];
+            TrainingSource source = sources[e.TableKey];
             observe(phase, source.Name, source.Users[e.User], e.Items.Select(i => source.Items[i].Id).ToArray());
         }
     }
@@ -675,9 +626,6 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
         };
     }
-
-    /// <summary>A dataset feeding training: its catalogue, user ids and leak-free training sequences.</summary>
-    private sealed record Source(string Name, IReadOnlyList<Data.Normalized.CatalogItem> Items, IReadOnlyList<string> Users, IReadOnlyList<int[]> Train);
 
     /// <summary>A copy of the parameters at the best validation NDCG@10 so far.</summary>
     internal sealed class BestWeights(DecoderLM model)

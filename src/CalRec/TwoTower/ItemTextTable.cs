@@ -10,19 +10,13 @@ namespace CalRec.TwoTower;
 /// </summary>
 internal sealed class ItemTextTable
 {
-    /// <summary>The separator that ends every item in a serialized history.</summary>
-    public const string SeparatorToken = "<|item|>";
-
-    /// <summary>The padding token.</summary>
-    public const string PadToken = "<|pad|>";
-
     private readonly int[][] _tokens;
 
     public ItemTextTable(IReadOnlyList<CatalogItem> items, BpeTokenizer tokenizer, ItemTextTemplate? template, int maxItemTokens)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxItemTokens);
-        Separator = tokenizer.TokenToId(SeparatorToken) ?? throw new ArgumentException($"The tokenizer has no '{SeparatorToken}' token (train it with that special token).");
-        Pad = tokenizer.TokenToId(PadToken) ?? tokenizer.TokenToId("<|endoftext|>") ?? Separator;
+        Separator = tokenizer.TokenToId(SpecialTokens.ItemSeparator) ?? throw new ArgumentException($"The tokenizer has no '{SpecialTokens.ItemSeparator}' token (train it with that special token).");
+        Pad = tokenizer.TokenToId(SpecialTokens.Pad) ?? tokenizer.TokenToId(SpecialTokens.EndOfText) ?? Separator;
         _tokens = new int[items.Count][];
         var buffer = new List<int>(64);
         for (int i = 0; i < items.Count; i++)
