@@ -2,13 +2,13 @@
 // a mixture of domains (stage 1) and then on the target domain (stage 2) with the LM loss plus the two contrastive
 // losses, evaluated with full ranking against MostPopular, saved as one model zip and served from it.
 // Usage: dotnet run --project samples/CalRecTwoStage -c Release   (a generated three-domain catalogue; about 2 minutes)
-using CalRec;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Synthetic;
-using CalRec.Evaluation;
 using CalRec.Models.Embeddings;
-using CalRec.Prediction;
-using CalRec.Trainers;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.SasRec;
 
 var ctx = new RecContext(seed: 42);
 ctx.Log += (_, e) => Console.WriteLine($"  [{e.Source}] {e.Message}");

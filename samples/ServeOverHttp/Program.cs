@@ -2,9 +2,8 @@
 // RecommendationServer, and call them as a client would. `calrec serve --model MODEL.zip` runs the same server.
 // Usage: dotnet run --project samples/ServeOverHttp [-- MODEL.zip]   (default: SASRec trained on a synthetic catalogue)
 using System.Net.Http.Json;
-using CalRec;
 using CalRec.Data.Synthetic;
-using CalRec.Prediction;
+using CalRec.Recommenders;
 using CalRec.Server;
 using Microsoft.AspNetCore.Builder;
 

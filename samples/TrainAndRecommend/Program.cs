@@ -1,11 +1,10 @@
 // Train SASRec and MostPopular on a dataset, compare them with full-ranking metrics, save the better one as a model
 // zip, load it back and recommend for one history: the ML.NET-style workflow of CalRec.MLNet.
 // Usage: dotnet run --project samples/TrainAndRecommend [-- DATASET]   (default: a generated synthetic catalogue)
-using CalRec;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Synthetic;
-using CalRec.Evaluation;
-using CalRec.Prediction;
+using CalRec.Recommenders;
+using CalRec.Recommenders.Evaluation;
 
 var ctx = new RecContext(seed: 42);
 ctx.Log += (_, e) => Console.WriteLine($"  [{e.Source}] {e.Message}");

@@ -1,4 +1,4 @@
-using CalRec.Prediction;
+using CalRec.Recommenders;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;

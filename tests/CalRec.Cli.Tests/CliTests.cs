@@ -2,6 +2,9 @@ using System.Text.Json;
 using CalRec.Cli;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Grounding;
 using CalRec.Text.Tokenization;
 using Spectre.Console;
 
@@ -26,7 +29,7 @@ public class CliTests
     // A seeded synthetic catalogue saved as synthetic.db in the test folder; returns the database path.
     private string SyntheticDb(ulong seed, int usersPerDomain) => SyntheticDb(seed, usersPerDomain, out _);
 
-    private string SyntheticDb(ulong seed, int usersPerDomain, out Data.Core.InteractionDataset data)
+    private string SyntheticDb(ulong seed, int usersPerDomain, out Data.InteractionDataset data)
     {
         string db = Path.Combine(_dir, "synthetic.db");
         data = Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = seed, UsersPerDomain = usersPerDomain }).ToDataset();
@@ -214,7 +217,7 @@ public class CliTests
         Assert.That(output, Does.Contain("stage1: ").And.Contain("from 3 domain(s)"), "the other domains form the mixture");
         Assert.That(output, Does.Match(@"stage2: [^\n]*\s2\s+epoch\(s\)"), "--stage2-epochs overrides the config file");
         Assert.That(File.Exists(model + ".options.json") || Directory.Exists(model + ".checkpoint"), Is.False, "a finished run leaves no checkpoint behind");
-        var loaded = (Prediction.CalRecModel)new RecContext().Model.Load(model);
+        var loaded = (CalRecModel)new RecContext().Model.Load(model);
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
@@ -241,8 +244,8 @@ public class CliTests
             Assert.That(doc.RootElement.GetProperty("seconds_per_1000_users").GetDouble(), Is.GreaterThan(0));
         }
 
-        var tuned = (Prediction.CalRecModel)new RecContext().Model.Load(model);
-        Assert.That(tuned.Grounding.Path, Is.EqualTo(Grounding.GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");
+        var tuned = (CalRecModel)new RecContext().Model.Load(model);
+        Assert.That(tuned.Grounding.Path, Is.EqualTo(GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");
         Assert.That(tuned.Grounding.Candidates, Is.EqualTo(2));
         Assert.That(Run("evaluate", "--model", Path.Combine(_dir, "sasrec-missing.zip"), "--data", officeDb, "--grounding", "bm25").Code, Is.EqualTo(2));
 
@@ -284,7 +287,7 @@ public class CliTests
         }
 
         var loaded = new RecContext().Model.Load(Path.Combine(outDir, "calrec.zip"));
-        Assert.That(loaded, Is.InstanceOf<Prediction.CalRecModel>());
+        Assert.That(loaded, Is.InstanceOf<CalRecModel>());
         Assert.That(loaded.ItemCount, Is.EqualTo(72), "the synthetic beauty domain");
         string backbone = Path.Combine(outDir, "backbone");
         (DecoderLM model, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(backbone);
@@ -309,7 +312,7 @@ public class CliTests
     [Test]
     public async Task ServeAnswersOverHttpUntilCancelledAndRefusesABusyPort()
     {
-        string db = SyntheticDb(4, 40, out Data.Core.InteractionDataset data);
+        string db = SyntheticDb(4, 40, out Data.InteractionDataset data);
         string model = Path.Combine(_dir, "pop.zip");
         Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", model).Code, Is.EqualTo(0));
 

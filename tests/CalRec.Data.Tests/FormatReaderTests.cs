@@ -1,6 +1,6 @@
 using System.IO.Compression;
 using System.Text;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Readers;
 using CalRec.Data.Storage;
 
@@ -126,9 +126,9 @@ public class FormatReaderTests
     [Test]
     public void SqliteStoreRoundTripsEverythingAndRejectsForeignFiles()
     {
-        var items = new List<Normalized.CatalogItem> { new("a", "Alpha", "brand=X", "books"), new("b", "Beta", string.Empty), new("c", "Gamma", "k=v; z=1", "toys") };
+        var items = new List<CatalogItem> { new("a", "Alpha", "brand=X", "books"), new("b", "Beta", string.Empty), new("c", "Gamma", "k=v; z=1", "toys") };
         InteractionDataset d = InteractionDataset.Create("shop", items,
-            [new Normalized.UserSequence("u1", ["a", "c", "b"], [10, 20, 30]), new Normalized.UserSequence("u2", ["c"], [5])]);
+            [new UserSequence("u1", ["a", "c", "b"], [10, 20, 30]), new UserSequence("u2", ["c"], [5])]);
         string db = Path.Combine(_dir, "shop.db");
         SqliteStore.Save(d, db);
         SqliteStore.Save(d, db);
@@ -158,9 +158,9 @@ public class FormatReaderTests
     [Test]
     public void StatisticsPerDomainRestrictHistoriesToTheDomain()
     {
-        var items = new List<Normalized.CatalogItem> { new("a", "A", string.Empty, "d1"), new("b", "B", string.Empty, "d2"), new("c", "C", string.Empty, "d2") };
+        var items = new List<CatalogItem> { new("a", "A", string.Empty, "d1"), new("b", "B", string.Empty, "d2"), new("c", "C", string.Empty, "d2") };
         InteractionDataset d = InteractionDataset.Create("x", items,
-            [new Normalized.UserSequence("u1", ["a", "b", "c"], null), new Normalized.UserSequence("u2", ["b"], null)]);
+            [new UserSequence("u1", ["a", "b", "c"], null), new UserSequence("u2", ["b"], null)]);
         var byDomain = DatasetStatistics.ByDomain(d).ToDictionary(x => x.Domain, x => x.Statistics);
         Assert.That(byDomain["d1"].Users, Is.EqualTo(1));
         Assert.That(byDomain["d1"].Interactions, Is.EqualTo(1));

@@ -1,5 +1,4 @@
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 using CalRec.Data.Preprocessing;
 using CalRec.Data.Splits;
 

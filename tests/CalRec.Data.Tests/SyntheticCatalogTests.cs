@@ -42,10 +42,10 @@ public class SyntheticCatalogTests
     [Test]
     public void ForDomainKeepsTheDomainsItemsAndEachUsersInteractionsWithThemInOrder()
     {
-        Core.InteractionDataset data = Core.InteractionDataset.Create("shop",
+        InteractionDataset data = InteractionDataset.Create("shop",
             [new("a1", "A one", "domain=a"), new("b1", "B one", "domain=b"), new("a2", "A two", "domain=a")],
             [new("u1", ["a1", "b1", "a2"], [10, 20, 30]), new("u2", ["b1"], [5]), new("u3", ["a2", "a1"], [1, 2])]);
-        Core.InteractionDataset a = data.ForDomain("a");
+        InteractionDataset a = data.ForDomain("a");
         Assert.That(a.Name, Is.EqualTo("shop/a"));
         Assert.That(a.Items.Select(i => i.Id), Is.EqualTo(new[] { "a1", "a2" }));
         Assert.That(a.Users, Is.EqualTo(new[] { "u1", "u3" }), "u2 has nothing in domain a");

@@ -2,10 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using CalRec.Baselines;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Synthetic;
-using CalRec.Prediction;
+using CalRec.Recommenders;
+using CalRec.Recommenders.SasRec;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using CalRec.Cli.Benchmarks;
+using CalRec.Bench;
 using CalRec.Tensors.Threading;
 using Spectre.Console;
 

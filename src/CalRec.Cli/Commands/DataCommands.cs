@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CalRec.Cli.Options;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Preprocessing;
 using CalRec.Data.Storage;
 using Spectre.Console;

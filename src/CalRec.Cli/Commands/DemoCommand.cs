@@ -1,15 +1,15 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using CalRec.Baselines;
 using CalRec.Cli.Options;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Splits;
 using CalRec.Data.Synthetic;
-using CalRec.Evaluation;
 using CalRec.Models.Checkpoints;
-using CalRec.Prediction;
-using CalRec.Trainers;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.SasRec;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;

@@ -2,11 +2,13 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CalRec.Cli.Options;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Splits;
-using CalRec.Evaluation;
-using CalRec.Persistence;
-using CalRec.Prediction;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Catalogs;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.Grounding;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -47,9 +49,9 @@ internal static class EvaluateCommand
                 if (grounding.Given(p) || p.GetValue(tune))
                 {
                     CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
-                    Grounding.GroundingOptions g = grounding.Read(p, calrec);
+                    GroundingOptions g = grounding.Read(p, calrec);
                     // Models saved before popularity was stored get it from this dataset's training split.
-                    float[]? popularity = calrec.Towers.Popularity is null ? Catalogs.GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
+                    float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
                     RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
                     Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
                     if (p.GetValue(tune))
@@ -57,17 +59,16 @@ internal static class EvaluateCommand
                         g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative, embeddingBackbone);
                         if (p.GetValue(saveTuned))
                         {
-                            calrec.Grounding = g;
-                            ctx.Model.Save(calrec, p.GetValue(model)!);
+                            ctx.Model.Save(calrec.WithGrounding(g), p.GetValue(model)!);
                             Console.Error.WriteLine($"grounding: tuned settings saved in {p.GetValue(model)}");
                         }
                     }
 
-                    Grounding.GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
+                    GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
                     scorer = grounded;
                     path = g.Path.ToString().ToLowerInvariant();
-                    bool usesEmbedding = g.Path == Grounding.GroundingPath.Embedding
-                        || (g.Path == Grounding.GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(Grounding.GroundingPath.Embedding) != 0);
+                    bool usesEmbedding = g.Path == GroundingPath.Embedding
+                        || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
                     if (usesEmbedding && grounded.Options.Gamma > 0)
                     {
                         path += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
@@ -76,7 +77,7 @@ internal static class EvaluateCommand
 
                 IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
                 int all = cases.Count;
-                cases = Catalogs.GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
+                cases = GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
                 double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);

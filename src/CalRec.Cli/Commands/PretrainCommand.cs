@@ -9,8 +9,8 @@ using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
 using CalRec.Models.Training;
+using CalRec.Recommenders.CalRec;
 using CalRec.Text.Tokenization;
-using CalRec.TwoTower;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;

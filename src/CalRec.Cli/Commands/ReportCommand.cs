@@ -2,16 +2,17 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using CalRec.Baselines;
-using CalRec.Cli.Benchmarks;
+using CalRec.Bench;
 using CalRec.Cli.Options;
 using CalRec.Data;
-using CalRec.Data.Core;
 using CalRec.Data.Splits;
-using CalRec.Evaluation;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.MostPopular;
+using CalRec.Recommenders.SasRec;
 using CalRec.Tensors.LinearAlgebra;
 using CalRec.Text.Tokenization;
 using Spectre.Console;
@@ -157,7 +158,7 @@ internal static class ReportCommand
         var clock = Stopwatch.StartNew();
         int epochs = 0, bestEpoch = 0;
         double best = double.NegativeInfinity;
-        SasRecScorer model = SasRec.Fit(split, options, r =>
+        SasRecScorer model = SasRecTraining.Fit(split, options, r =>
         {
             epochs = r.Epoch;
             if (r.ValidationNdcg10 > best)

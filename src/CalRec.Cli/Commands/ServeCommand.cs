@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CalRec.Prediction;
+using CalRec.Recommenders;
 using CalRec.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;

@@ -1,13 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
-using CalRec.Baselines;
 using CalRec.Cli.Options;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
-using CalRec.Prediction;
-using CalRec.Trainers;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.SasRec;
 using CalRec.Text.Tokenization;
 using Spectre.Console;
 

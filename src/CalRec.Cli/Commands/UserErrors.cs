@@ -1,4 +1,5 @@
 using CalRec.Data;
+using CalRec.Recommenders.Persistence;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -9,7 +10,7 @@ internal static class UserErrors
     public const int ExitCode = 2;
 
     public static bool Is(Exception ex) =>
-        ex is DataFormatException or Persistence.ModelFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
+        ex is DataFormatException or ModelFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
             or InvalidDataException or ArgumentException;
 
     public static int Report(Exception ex)

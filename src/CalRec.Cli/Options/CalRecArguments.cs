@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CalRec.Models.Embeddings;
-using CalRec.Trainers;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.MetaLearning;
+using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Cli.Options;
 
@@ -134,11 +136,11 @@ internal sealed class CalRecArguments
         Set(p, FewShot, v => o.Stage2.MaxExamples = v!.Value);
         Set(p, Meta, v =>
         {
-            o.Meta ??= new MetaLearning.MetaLearningOptions();
+            o.Meta ??= new MetaLearningOptions();
             o.Meta.Algorithm = v!.ToLowerInvariant() switch
             {
-                "reptile" => MetaLearning.MetaAlgorithm.Reptile,
-                "fomaml" or "maml" => MetaLearning.MetaAlgorithm.FirstOrderMaml,
+                "reptile" => MetaAlgorithm.Reptile,
+                "fomaml" or "maml" => MetaAlgorithm.FirstOrderMaml,
                 _ => throw new ArgumentException($"--meta: '{v}' is not reptile or fomaml."),
             };
         });
@@ -149,8 +151,8 @@ internal sealed class CalRecArguments
             Set(p, MetaOuterLr, v => meta.OuterLearningRate = v!.Value);
             Set(p, MetaTasks, v => meta.TaskSampling = v!.ToLowerInvariant() switch
             {
-                "uniform" => MetaLearning.TaskSampling.Uniform,
-                "proportional" => MetaLearning.TaskSampling.Proportional,
+                "uniform" => TaskSampling.Uniform,
+                "proportional" => TaskSampling.Proportional,
                 _ => throw new ArgumentException($"--meta-tasks: '{v}' is not uniform or proportional."),
             });
         }
@@ -167,12 +169,12 @@ internal sealed class CalRecArguments
         {
             if (string.Equals(v, "proportional", StringComparison.OrdinalIgnoreCase))
             {
-                o.MixtureSampling = Trainers.MixtureSampling.Proportional;
+                o.MixtureSampling = Recommenders.CalRec.MixtureSampling.Proportional;
             }
             else if (v!.StartsWith("temperature:", StringComparison.OrdinalIgnoreCase)
                 && float.TryParse(v["temperature:".Length..], NumberStyles.Float, CultureInfo.InvariantCulture, out float t) && t > 0)
             {
-                o.MixtureSampling = Trainers.MixtureSampling.Temperature;
+                o.MixtureSampling = Recommenders.CalRec.MixtureSampling.Temperature;
                 o.MixtureTemperature = t;
             }
             else

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Readers;
 
 namespace CalRec.Cli.Options;

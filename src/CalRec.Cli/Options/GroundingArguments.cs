@@ -1,6 +1,7 @@
 using System.CommandLine;
-using CalRec.Grounding;
-using CalRec.Prediction;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Grounding;
 
 namespace CalRec.Cli.Options;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CalRec.Baselines;
+using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Cli.Options;
 

@@ -1,4 +1,5 @@
-using CalRec.Trainers;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.SasRec;
 using Spectre.Console;
 
 namespace CalRec.Cli.Progress;

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 
 namespace CalRec.Data.Readers;
 

@@ -1,4 +1,4 @@
-using CalRec.Data.Core;
+using CalRec.Data;
 using CalRec.Data.Storage;
 
 namespace CalRec.Data.Readers;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 
 namespace CalRec.Data.Readers;
 

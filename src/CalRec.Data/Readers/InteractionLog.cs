@@ -1,4 +1,4 @@
-using CalRec.Data.Normalized;
+using CalRec.Data;
 
 namespace CalRec.Data.Readers;
 

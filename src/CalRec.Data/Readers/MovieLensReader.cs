@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 
 namespace CalRec.Data.Readers;
 

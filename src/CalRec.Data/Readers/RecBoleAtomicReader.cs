@@ -1,6 +1,5 @@
 using System.Globalization;
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 
 namespace CalRec.Data.Readers;
 

@@ -1,4 +1,4 @@
-using CalRec.Data.Core;
+using CalRec.Data;
 
 namespace CalRec.Data.Splits;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
-using CalRec.Data.Core;
-using CalRec.Data.Normalized;
+using CalRec.Data;
 using Microsoft.Data.Sqlite;
 
 namespace CalRec.Data.Storage;

@@ -25,6 +25,15 @@ public sealed record DecoderConfig
     /// <summary>Hugging Face <c>model_type</c> ("llama", "qwen2", "gpt2").</summary>
     public string ModelType { get; init; } = "llama";
 
+    /// <summary>
+    /// The last name component of every linear layer inside a block of this architecture (the names PEFT's
+    /// <c>target_modules</c> uses): q/k/v/o and gate/up/down projections for Llama and Qwen2, <c>c_attn</c>,
+    /// <c>c_proj</c> and <c>c_fc</c> for GPT-2.
+    /// </summary>
+    public IReadOnlyList<string> LinearModuleNames => Architecture == DecoderArchitecture.Gpt2
+        ? ["c_attn", "c_proj", "c_fc"]
+        : ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
     /// <summary>Number of token ids.</summary>
     public int VocabSize { get; init; } = 8192;
 

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using CalRec.Tensors.Memory;
+
+namespace CalRec.Bench;
+
+/// <summary>
+/// The peak working set of the process while one piece of work runs: pooled buffers are released and the GC collects
+/// at the start, then the working set is sampled every 50 ms. The figure includes what the process already holds (the
+/// dataset, earlier models), so it is an upper bound on the work's own memory.
+/// </summary>
+internal sealed class PeakMemorySampler : IDisposable
+{
+    private readonly Timer _timer;
+    private readonly Process _process = Process.GetCurrentProcess();
+    private long _peak;
+
+    public PeakMemorySampler()
+    {
+        BufferPool.Trim();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Sample(null);
+        _timer = new Timer(Sample, null, 50, 50);
+    }
+
+    /// <summary>Peak working set so far, in MB.</summary>
+    public double PeakMegabytes
+    {
+        get
+        {
+            Sample(null);
+            return Interlocked.Read(ref _peak) / 1048576.0;
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _process.Dispose();
+    }
+
+    private void Sample(object? state)
+    {
+        long now;
+        lock (_process)
+        {
+            _process.Refresh();
+            now = _process.WorkingSet64;
+        }
+
+        long seen;
+        while (now > (seen = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, seen) != seen)
+        {
+        }
+    }
+}

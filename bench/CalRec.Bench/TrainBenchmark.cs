@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.Optim;
+using CalRec.Tensors.Threading;
+
+namespace CalRec.Bench;
+
+/// <summary>
+/// Training throughput of a GPT-2-style decoder (LayerNorm, GELU 4x MLP, learned positions, tied embeddings, AdamW),
+/// the same model, sizes and step as the PyTorch reference <c>shared/tools/torch_gpt_bench.py</c>.
+/// </summary>
+internal static class TrainBenchmark
+{
+    public static readonly IReadOnlyDictionary<string, (int Vocab, int D, int Layers, int Heads, int Seq, int Batch, int Steps)> Configs =
+        new Dictionary<string, (int, int, int, int, int, int, int)>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["S"] = (8192, 256, 4, 4, 128, 32, 5),
+            ["M"] = (8192, 512, 8, 8, 128, 16, 4),
+            ["XS"] = (2048, 128, 2, 4, 64, 8, 5),
+        };
+
+    public static BenchResult Run(string configName, int? stepsOverride = null)
+    {
+        if (!Configs.TryGetValue(configName, out var c))
+        {
+            throw new ArgumentException($"Unknown benchmark config '{configName}' (known: {string.Join(", ", Configs.Keys)}).");
+        }
+
+        var config = new DecoderConfig
+        {
+            Architecture = DecoderArchitecture.Gpt2,
+            ModelType = "gpt2",
+            VocabSize = c.Vocab,
+            HiddenSize = c.D,
+            NumLayers = c.Layers,
+            NumHeads = c.Heads,
+            NumKeyValueHeads = c.Heads,
+            IntermediateSize = 4 * c.D,
+            MaxPositions = c.Seq,
+        };
+        var model = new DecoderLM(config, seed: 0);
+        // torch.optim.AdamW defaults: lr 1e-3, betas (0.9, 0.999), weight decay 0.01 on every parameter.
+        var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0.01f)], lr: 1e-3f);
+        var g = new Generator(1);
+        int n = c.Batch * c.Seq;
+        int[] ids = new int[n], targets = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            ids[i] = g.NextInt(c.Vocab);
+            targets[i] = g.NextInt(c.Vocab);
+        }
+
+        void Step()
+        {
+            using TensorScope scope = TensorScope.Begin();
+            Tensor loss = model.Loss(ids, targets, c.Batch, c.Seq);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+        }
+
+        Step();
+        Step();
+        int steps = stepsOverride ?? c.Steps;
+        long allocBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var sw = Stopwatch.StartNew();
+        for (int s = 0; s < steps; s++)
+        {
+            Step();
+        }
+
+        double seconds = sw.Elapsed.TotalSeconds / steps;
+        long allocPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocBefore) / steps;
+        // Model FLOPs per token: 6·(matmul parameters incl. the tied output projection) + 12·L·T·d for attention scores.
+        double matmulParams = (12.0 * c.Layers * c.D * c.D) + ((double)c.Vocab * c.D);
+        double flopsPerToken = (6 * matmulParams) + (12.0 * c.Layers * c.Seq * c.D);
+        double tps = n / seconds;
+        return new BenchResult
+        {
+            Name = "train-gpt2",
+            Config = configName.ToUpperInvariant(),
+            Threads = WorkerPool.Shared.ThreadCount,
+            TokensPerSecond = Math.Round(tps, 1),
+            Gflops = Math.Round(tps * flopsPerToken / 1e9, 1),
+            ManagedBytesPerStep = allocPerStep,
+            PeakWorkingSetMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
+            Parameters = model.parameter_count(),
+            Seconds = Math.Round(seconds, 4),
+        };
+    }
+}

@@ -1,0 +1,146 @@
+using System.Text;
+using System.Text.Json;
+using CalRec.Data;
+
+namespace CalRec.Data.Readers;
+
+/// <summary>
+/// Streaming readers of the normalized layout (<c>items.tsv</c> with header <c>item_id, title, extra</c>;
+/// <c>sequences.jsonl</c> with <c>{"user", "items", "ts"}</c> per line). Errors name the file, line and field.
+/// </summary>
+public static class NormalizedDataset
+{
+    /// <summary>Reads <c>items.tsv</c>.</summary>
+    public static IEnumerable<CatalogItem> ReadItems(string path)
+    {
+        string[] expected = ["item_id", "title", "extra"];
+        bool headerSeen = false;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((long lineNo, string line) in TextLines.Read(path))
+        {
+            if (!headerSeen)
+            {
+                if (lineNo != 1 || !line.Split('\t').Take(3).SequenceEqual(expected))
+                {
+                    throw new DataFormatException(path, 1, "header", $"expected the columns 'item_id<TAB>title<TAB>extra', found '{(lineNo == 1 ? line : string.Empty)}'");
+                }
+
+                headerSeen = true;
+                continue;
+            }
+
+            string[] cols = line.Split('\t');
+            if (cols.Length < 2)
+            {
+                throw new DataFormatException(path, lineNo, "title", $"expected 3 tab-separated columns, found {cols.Length}");
+            }
+
+            if (cols[0].Length == 0)
+            {
+                throw new DataFormatException(path, lineNo, "item_id", "empty item id");
+            }
+
+            if (!seen.Add(cols[0]))
+            {
+                throw new DataFormatException(path, lineNo, "item_id", $"duplicated item id '{cols[0]}'");
+            }
+
+            var item = new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
+            yield return item with { Domain = item.Attribute("domain") };
+        }
+
+        if (!headerSeen)
+        {
+            throw new DataFormatException(path, 1, "header", "empty file: expected the columns 'item_id<TAB>title<TAB>extra'");
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems"/>). A domain not already
+    /// among the attributes is written as <c>domain=</c>; tabs and line breaks inside fields become spaces.
+    /// </summary>
+    public static void WriteItems(string path, IEnumerable<CatalogItem> items)
+    {
+        using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
+        writer.Write("item_id\ttitle\textra\n");
+        foreach (CatalogItem item in items)
+        {
+            string extra = item.Domain is not null && item.Attribute("domain") != item.Domain
+                ? string.Join("; ", new[] { item.Extra, $"domain={item.Domain}" }.Where(s => s.Length > 0))
+                : item.Extra;
+            writer.Write($"{Field(item.Id)}\t{Field(item.Title)}\t{Field(extra)}\n");
+        }
+    }
+
+    private static string Field(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
+
+    /// <summary>Reads <c>sequences.jsonl</c>.</summary>
+    public static IEnumerable<UserSequence> ReadSequences(string path)
+    {
+        foreach ((long lineNo, string line) in TextLines.Read(path))
+        {
+            yield return ParseSequence(line, path, lineNo);
+        }
+    }
+
+    private static UserSequence ParseSequence(string line, string path, long lineNo)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(line);
+        }
+        catch (JsonException ex)
+        {
+            throw new DataFormatException(path, lineNo, "(line)", $"not valid JSON ({ex.Message})");
+        }
+
+        using (doc)
+        {
+            JsonElement root = doc.RootElement;
+            if (!root.TryGetProperty("user", out JsonElement user) || user.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
+            {
+                throw new DataFormatException(path, lineNo, "user", "missing or not a string");
+            }
+
+            if (!root.TryGetProperty("items", out JsonElement items) || items.ValueKind != JsonValueKind.Array)
+            {
+                throw new DataFormatException(path, lineNo, "items", "missing or not an array");
+            }
+
+            var ids = new List<string>(items.GetArrayLength());
+            foreach (JsonElement e in items.EnumerateArray())
+            {
+                ids.Add(e.ValueKind switch
+                {
+                    JsonValueKind.String => e.GetString()!,
+                    JsonValueKind.Number => e.GetRawText(),
+                    _ => throw new DataFormatException(path, lineNo, "items", $"item {ids.Count} is {e.ValueKind}, not a string id"),
+                });
+            }
+
+            List<long>? ts = null;
+            if (root.TryGetProperty("ts", out JsonElement tsEl) && tsEl.ValueKind == JsonValueKind.Array)
+            {
+                ts = new List<long>(tsEl.GetArrayLength());
+                foreach (JsonElement e in tsEl.EnumerateArray())
+                {
+                    if (!e.TryGetInt64(out long t))
+                    {
+                        throw new DataFormatException(path, lineNo, "ts", $"timestamp {ts.Count} is not an integer");
+                    }
+
+                    ts.Add(t);
+                }
+
+                if (ts.Count != ids.Count)
+                {
+                    throw new DataFormatException(path, lineNo, "ts", $"{ts.Count} timestamps for {ids.Count} items");
+                }
+            }
+
+            string userId = user.ValueKind == JsonValueKind.String ? user.GetString()! : user.GetRawText();
+            return new UserSequence(userId, ids, ts);
+        }
+    }
+}

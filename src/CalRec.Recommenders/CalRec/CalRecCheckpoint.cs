@@ -1,0 +1,184 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.NN;
+using CalRec.Tensors.Optim;
+using CalRec.Tensors.Serialization;
+using CalRec.Text.Tokenization;
+
+namespace CalRec.Recommenders.CalRec;
+
+public sealed partial class CalRecTrainer
+{
+    /// <summary>
+    /// A resumable CALRec checkpoint folder, written atomically. In stage 0 it is the LM trainer's own checkpoint
+    /// (<c>trainer_state.json</c>); in the finetuning stages it holds config.json, tokenizer.json, the current weights
+    /// (adapters included), the best weights so far, the optimizer moments and <c>state.json</c> (stage, epoch, step,
+    /// early-stopping record, dropout generator).
+    /// </summary>
+    internal sealed class CheckpointState
+    {
+        private const string WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
+        private readonly string _dir;
+        private readonly JsonObject? _state;
+
+        private CheckpointState(string dir, string phase, JsonObject? state)
+        {
+            _dir = dir;
+            Phase = phase;
+            _state = state;
+        }
+
+        public string Phase { get; }
+
+        public int Epoch => _state?["epoch"]?.GetValue<int>() ?? 0;
+
+        public int Step => _state?["step"]?.GetValue<int>() ?? 0;
+
+        public int Stale => _state?["stale"]?.GetValue<int>() ?? 0;
+
+        public static CheckpointState Read(string dir)
+        {
+            string state = Path.Combine(dir, StateFile);
+            if (File.Exists(state))
+            {
+                JsonObject o;
+                try
+                {
+                    o = JsonNode.Parse(File.ReadAllText(state)) as JsonObject ?? throw new InvalidDataException($"{state}: not a JSON object.");
+                }
+                catch (JsonException ex)
+                {
+                    throw new InvalidDataException($"{state}: not valid JSON ({ex.Message}).", ex);
+                }
+
+                if (o["format_version"]?.GetValue<int>() is not 1)
+                {
+                    throw new InvalidDataException($"{state}: unsupported format_version {o["format_version"]} (this build reads version 1).");
+                }
+
+                return new CheckpointState(dir, o["phase"]?.GetValue<string>() ?? throw new InvalidDataException($"{state}: no 'phase'."), o);
+            }
+
+            if (File.Exists(Path.Combine(dir, "trainer_state.json")))
+            {
+                return new CheckpointState(dir, "pretrain", null);
+            }
+
+            throw new DirectoryNotFoundException($"--resume: {dir} holds no CALRec checkpoint (no {StateFile} or trainer_state.json).");
+        }
+
+        public (DecoderLM Model, BpeTokenizer Tokenizer) LoadBackbone()
+        {
+            if (Phase == "pretrain")
+            {
+                (DecoderLM m, BpeTokenizer? t) = HuggingFaceCheckpoint.Load(_dir);
+                return (m, t ?? throw new InvalidDataException($"{_dir}: no tokenizer.json."));
+            }
+
+            DecoderConfig config = DecoderConfig.Load(Path.Combine(_dir, "config.json"));
+            return (new DecoderLM(config), BpeTokenizer.FromFile(Path.Combine(_dir, "tokenizer.json")));
+        }
+
+        /// <summary>Loads the current weights into <paramref name="model"/> (after any adapters are attached) and the best ones into <paramref name="best"/>.</summary>
+        public void RestoreWeights(DecoderLM model, BestWeights best)
+        {
+            if (Phase == "pretrain")
+            {
+                return;
+            }
+
+            using (TensorScope.Begin())
+            {
+                using var reader = new SafeTensorsReader(Path.Combine(_dir, WeightsFile));
+                LoadStateDictResult r = model.load_state_dict(reader.ReadAll(), strict: false);
+                if (r.MissingKeys.Count > 0 || r.UnexpectedKeys.Count > 0)
+                {
+                    throw new InvalidDataException($"{_dir}: the checkpoint's weights do not match the model (missing: {string.Join(", ", r.MissingKeys.Take(3))}; unexpected: {string.Join(", ", r.UnexpectedKeys.Take(3))}). Resume with the settings of the interrupted run.");
+                }
+            }
+
+            string bestPath = Path.Combine(_dir, BestFile);
+            if (_state!["best_ndcg"]?.GetValue<double>() is double ndcg && File.Exists(bestPath))
+            {
+                using TensorScope scope = TensorScope.Begin();
+                using var reader = new SafeTensorsReader(bestPath);
+                best.Set(ndcg, name => reader.Contains(name) ? reader.ReadTensor(name).ToArray() : null);
+            }
+
+            model.DropoutGenerator.SetState(_state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
+        }
+
+        public void RestoreOptimizer(DecoderLM model, AdamW optimizer)
+        {
+            Dictionary<Tensor, string> names = Names(model);
+            using (var reader = new SafeTensorsReader(Path.Combine(_dir, OptimizerFile)))
+            {
+                foreach ((Tensor p, float[] m, float[] v) in optimizer.State())
+                {
+                    using Tensor mt = reader.ReadTensor("exp_avg." + names[p]);
+                    using Tensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
+                    mt.Data.CopyTo(m);
+                    vt.Data.CopyTo(v);
+                }
+            }
+
+            optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
+        }
+
+        public static void Write(string dir, DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, BestWeights best, string phase, int epoch, int step, int stale) =>
+            AtomicDirectory.Write(dir, tmp =>
+            {
+                model.Config.Save(Path.Combine(tmp, "config.json"));
+                tokenizer.Save(Path.Combine(tmp, "tokenizer.json"));
+                SafeTensorsWriter.Save(Path.Combine(tmp, WeightsFile), model.state_dict());
+                using (TensorScope.Begin())
+                {
+                    if (best.HasValues)
+                    {
+                        SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Snapshot.Select(x => new KeyValuePair<string, Tensor>(x.Name, Tensor.from(x.Values, x.Values.Length))).ToList());
+                    }
+
+                    Dictionary<Tensor, string> names = Names(model);
+                    var moments = new List<KeyValuePair<string, Tensor>>();
+                    foreach ((Tensor p, float[] m, float[] v) in optimizer.State())
+                    {
+                        moments.Add(new("exp_avg." + names[p], Tensor.from(m, m.Length)));
+                        moments.Add(new("exp_avg_sq." + names[p], Tensor.from(v, v.Length)));
+                    }
+
+                    SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), moments);
+                }
+
+                var state = new JsonObject
+                {
+                    ["format_version"] = 1,
+                    ["phase"] = phase,
+                    ["epoch"] = epoch,
+                    ["step"] = step,
+                    ["stale"] = stale,
+                    ["best_ndcg"] = best.Ndcg,
+                    ["optimizer_step"] = optimizer.StepCount,
+                    ["dropout_rng"] = new JsonArray(model.DropoutGenerator.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                };
+                File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString());
+            });
+
+        private static Dictionary<Tensor, string> Names(DecoderLM model)
+        {
+            var names = new Dictionary<Tensor, string>(ReferenceEqualityComparer.Instance);
+            foreach ((string name, Tensor p) in model.named_parameters())
+            {
+                names[p] = name;
+            }
+
+            return names;
+        }
+    }
+}

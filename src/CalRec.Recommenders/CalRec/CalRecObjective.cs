@@ -1,0 +1,92 @@
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+using F = CalRec.Tensors.Functional;
+
+namespace CalRec.Recommenders.CalRec;
+
+/// <summary>The weights of CALRec's three loss terms.</summary>
+/// <param name="Lm">w_lm: next-item generation (causal LM loss on the target items' tokens).</param>
+/// <param name="ItemItem">w_tt: InfoNCE between the target item inside the history and the same item alone.</param>
+/// <param name="UserItem">w_ut: InfoNCE between the history before the target and the target item alone.</param>
+internal readonly record struct LossWeights(float Lm, float ItemItem, float UserItem);
+
+/// <summary>The unweighted loss terms of one batch (NaN for a term whose weight is zero: it is not computed).</summary>
+internal readonly record struct LossValues(float Total, float Lm, float ItemItem, float UserItem, int Tokens);
+
+/// <summary>
+/// CALRec's objective L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT over a <see cref="HistoryBatch"/>, with every target
+/// position of every history trained in the same causal pass. The contrastive terms use cosine similarity over
+/// L2-normalized representations divided by the temperature, with in-batch negatives: the distinct target items of
+/// the batch (a repeated item is never its own negative).
+/// </summary>
+internal static class CalRecObjective
+{
+    public static Tensor Loss(DecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values)
+    {
+        Tensor hidden = model.Hidden(batch.Ids, batch.Rows, batch.Length, Tensor.from(batch.Mask, batch.Rows, batch.Length));
+        Tensor flat = hidden.reshape(-1, model.Config.HiddenSize);
+        Tensor? total = null;
+        float lm = float.NaN, tt = float.NaN, ut = float.NaN;
+        if (weights.Lm != 0f)
+        {
+            Tensor l = F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
+            lm = l.item();
+            total = Add(total, l, weights.Lm);
+        }
+
+        if (weights.ItemItem != 0f || weights.UserItem != 0f)
+        {
+            Tensor items = F.l2_normalize(TwoTowerEncoder.EncodeItems(model, batch.UniqueItems, pooling));
+            Tensor keys = F.gather_rows(items, batch.TargetKeys);
+            if (weights.UserItem != 0f)
+            {
+                Tensor user = F.l2_normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling));
+                Tensor l = F.info_nce(user, keys, temperature, batch.TargetKeys);
+                ut = l.item();
+                total = Add(total, l, weights.UserItem);
+            }
+
+            if (weights.ItemItem != 0f)
+            {
+                Tensor inContext = F.l2_normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling));
+                Tensor l = F.info_nce(inContext, keys, temperature, batch.TargetKeys);
+                tt = l.item();
+                total = Add(total, l, weights.ItemItem);
+            }
+        }
+
+        if (total is null)
+        {
+            throw new ArgumentException("Every loss weight is zero: at least one of w_lm, w_tt and w_ut must be positive.");
+        }
+
+        values = new LossValues(total.item(), lm, tt, ut, batch.TokenCount);
+        return total;
+    }
+
+    /// <summary>Mean pooling over each span, or the state at each span's last position.</summary>
+    private static Tensor Pool(Tensor flat, int[] starts, int[] lengths, Pooling pooling)
+    {
+        if (pooling == Pooling.Mean)
+        {
+            return F.segment_mean(flat, starts, lengths);
+        }
+
+        int[] rows = new int[starts.Length];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            rows[i] = starts[i] + lengths[i] - 1;
+        }
+
+        return F.gather_rows(flat, rows);
+    }
+
+    private static Tensor Add(Tensor? total, Tensor term, float weight)
+    {
+        Tensor weighted = weight == 1f ? term : term.mul(weight);
+        return total is null ? weighted : total.add(weighted);
+    }
+}

@@ -1,0 +1,180 @@
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders.MetaLearning;
+using CalRec.Recommenders.SasRec;
+
+namespace CalRec.Recommenders.CalRec;
+
+/// <summary>How stage 1 draws examples from the domains of its mixture.</summary>
+public enum MixtureSampling
+{
+    /// <summary>Each domain in proportion to its number of training examples.</summary>
+    Proportional,
+
+    /// <summary>Domain d with probability proportional to n_d^(1/T) (T = <see cref="CalRecTrainer.Options.MixtureTemperature"/>): T → ∞ is uniform.</summary>
+    Temperature,
+}
+
+/// <summary>Settings of one finetuning stage.</summary>
+public sealed class CalRecStageOptions
+{
+    /// <summary>Whether the stage runs.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Passes over the stage's training examples.</summary>
+    public int Epochs { get; set; } = 3;
+
+    /// <summary>Peak learning rate (linear warmup, cosine decay).</summary>
+    public float LearningRate { get; set; } = 1e-3f;
+
+    /// <summary>Wall-clock budget in minutes (0: none); the stage stops after the step that exceeds it.</summary>
+    public double MaxMinutes { get; set; }
+
+    /// <summary>
+    /// Step budget (0: none): the stage ends after this many gradient steps, and its learning-rate schedule decays over
+    /// them. A meta-learning stage counts every inner and query step. Unlike <see cref="MaxMinutes"/>, the result does not
+    /// depend on the machine's speed or load.
+    /// </summary>
+    public int MaxSteps { get; set; }
+
+    /// <summary>
+    /// Few-shot training: use only the first this many training windows, taken user by user in dataset order (0: all).
+    /// </summary>
+    public int MaxExamples { get; set; }
+}
+
+public sealed partial class CalRecTrainer
+{
+    /// <summary>
+    /// Every setting of <see cref="CalRecTrainer"/>, with defaults sized for a CPU. Serializable as JSON (the CLI's
+    /// <c>--config</c> file).
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>
+        /// Item text template such as <c>title: {title}; brand: {brand}; category: {category}</c>; null: the title followed
+        /// by every attribute.
+        /// </summary>
+        public string? Template { get; set; }
+
+        /// <summary>
+        /// The backbone: a preset name (tiny, mini, small, base) or a config.json path to train from scratch (after stage
+        /// 0 pretraining), or a Hugging Face checkpoint folder (config.json + safetensors + tokenizer.json) to finetune.
+        /// </summary>
+        public string Backbone { get; set; } = "mini";
+
+        /// <summary>LoRA rank for finetuning (0: full finetuning). Adapters are merged into the saved backbone.</summary>
+        public int LoraRank { get; set; }
+
+        /// <summary>LoRA scaling numerator (scale = alpha / rank).</summary>
+        public float LoraAlpha { get; set; } = 16f;
+
+        /// <summary>Pooling of both towers.</summary>
+        public Pooling Pooling { get; set; } = Pooling.LastToken;
+
+        /// <summary>InfoNCE temperature of the contrastive terms.</summary>
+        public float Temperature { get; set; } = 0.05f;
+
+        /// <summary>w_lm: weight of the next-item generation (LM) loss.</summary>
+        public float LmWeight { get; set; } = 1f;
+
+        /// <summary>w_tt: weight of the item-in-context vs item InfoNCE.</summary>
+        public float ItemItemWeight { get; set; } = 1f;
+
+        /// <summary>w_ut: weight of the user (history) vs next item InfoNCE.</summary>
+        public float UserItemWeight { get; set; } = 1f;
+
+        /// <summary>Vocabulary size of the tokenizer trained when the backbone is trained from scratch.</summary>
+        public int VocabularySize { get; set; } = 4096;
+
+        /// <summary>Stage 0 (from scratch only): LM pretraining steps on item texts and serialized training histories (0: skip).</summary>
+        public int PretrainSteps { get; set; } = 300;
+
+        /// <summary>
+        /// Folder to save the stage-0 backbone in (Hugging Face layout, with its tokenizer), so that other runs can start
+        /// from it with <see cref="Backbone"/> = that folder (null: not saved).
+        /// </summary>
+        public string? SavePretrainedTo { get; set; }
+
+        /// <summary>Stage 0 tokens per packed sequence.</summary>
+        public int PretrainSequenceLength { get; set; } = 128;
+
+        /// <summary>Stage 0 peak learning rate.</summary>
+        public float PretrainLearningRate { get; set; } = 3e-3f;
+
+        /// <summary>Stage 1: the mixture of domains (skipped when there is no mixture).</summary>
+        public CalRecStageOptions Stage1 { get; set; } = new() { Epochs = 2, LearningRate = 1e-3f };
+
+        /// <summary>Stage 2: the target domain.</summary>
+        public CalRecStageOptions Stage2 { get; set; } = new() { Epochs = 4, LearningRate = 5e-4f };
+
+        /// <summary>
+        /// Meta-learning instead of plain mixture training in stage 1 (each mixture dataset a task; Reptile or first-order
+        /// MAML); null: plain training on the mixture. The stage's budget is its epochs (counted in inner steps) and minutes.
+        /// </summary>
+        public MetaLearningOptions? Meta { get; set; }
+
+        /// <summary>How stage 1 samples domains.</summary>
+        public MixtureSampling MixtureSampling { get; set; } = MixtureSampling.Proportional;
+
+        /// <summary>Temperature T of <see cref="MixtureSampling.Temperature"/>.</summary>
+        public float MixtureTemperature { get; set; } = 2f;
+
+        /// <summary>Histories per optimizer step.</summary>
+        public int BatchSize { get; set; } = 16;
+
+        /// <summary>Most recent items per serialized history (training windows hold this many plus the target).</summary>
+        public int MaxHistory { get; set; } = 10;
+
+        /// <summary>Tokens kept of each item's text.</summary>
+        public int MaxItemTokens { get; set; } = 32;
+
+        /// <summary>Decoupled weight decay on matrices.</summary>
+        public float WeightDecay { get; set; } = 0.01f;
+
+        /// <summary>Global gradient-norm limit.</summary>
+        public float ClipNorm { get; set; } = 1f;
+
+        /// <summary>Validation users (a seeded sample of the target's validation cases) for model selection (0: all).</summary>
+        public int ValidationUsers { get; set; } = 1000;
+
+        /// <summary>Validations per epoch.</summary>
+        public int EvaluationsPerEpoch { get; set; } = 1;
+
+        /// <summary>Stop a stage after this many validations without a better NDCG@10 (0: never).</summary>
+        public int Patience { get; set; } = 2;
+
+        /// <summary>
+        /// Folder for a resumable checkpoint, written at each validation and when training is cancelled (null: none).
+        /// </summary>
+        public string? CheckpointDirectory { get; set; }
+
+        /// <summary>Continue from <see cref="CheckpointDirectory"/> instead of starting over.</summary>
+        public bool Resume { get; set; }
+
+        /// <summary>Seed of weights, batch order and dropout.</summary>
+        public ulong Seed { get; set; } = 1;
+
+        internal void Validate()
+        {
+            Require(BatchSize >= 2, "BatchSize must be at least 2 (in-batch negatives)");
+            Require(MaxHistory >= 1, "MaxHistory must be at least 1");
+            Require(MaxItemTokens >= 1, "MaxItemTokens must be at least 1");
+            Require(Temperature > 0, "Temperature must be positive");
+            Require(LmWeight >= 0 && ItemItemWeight >= 0 && UserItemWeight >= 0, "loss weights must not be negative");
+            Require(LmWeight + ItemItemWeight + UserItemWeight > 0, "at least one loss weight must be positive");
+            Require(MixtureTemperature > 0, "MixtureTemperature must be positive");
+            Require(Stage1.Epochs >= 0 && Stage2.Epochs >= 0, "stage epochs must not be negative");
+            Require(LoraRank >= 0, "LoraRank must not be negative");
+            Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
+            Require(!Resume || CheckpointDirectory is not null, "Resume needs a CheckpointDirectory");
+        }
+
+        private static void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                throw new ArgumentException($"CALRec options: {message}.");
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders.Grounding;
+using CalRec.Recommenders.Persistence;
+using CalRec.Text.Retrieval;
+using CalRec.Text.Templates;
+using CalRec.Text.Tokenization;
+
+namespace CalRec.Recommenders.CalRec;
+
+/// <summary>
+/// Component <c>calrec/</c>: <c>backbone/</c> (Hugging Face layout: config.json, model.safetensors, tokenizer.json),
+/// <c>config.json</c> (template, pooling, history and item token budgets), <c>item_index.safetensors</c> (the item
+/// tower over the catalogue), <c>popularity.safetensors</c>, <c>grounding.json</c> and <c>bm25.index</c>.
+/// </summary>
+internal sealed class CalRecSerializer : IModelComponentSerializer
+{
+    private static readonly JsonSerializerOptions GroundingJson = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    public string Component => CalRecTrainer.ModelKind;
+
+    public int Version => 1;
+
+    public IReadOnlyList<string> Kinds { get; } = [CalRecTrainer.ModelKind];
+
+    public bool CanSave(RecommenderModel model) => model is CalRecModel;
+
+    public void Save(RecommenderModel model, string folder)
+    {
+        var calrec = (CalRecModel)model;
+        CalRecScorer cal = calrec.Towers;
+        HuggingFaceCheckpoint.WriteFiles(cal.Backbone, cal.Tokenizer, Directory.CreateDirectory(Path.Combine(folder, "backbone")).FullName);
+        CalRecSettings s = cal.Settings;
+        ComponentFiles.WriteConfig(folder, new JsonObject
+        {
+            ["template"] = s.Template?.Source,
+            ["pooling"] = s.Pooling.ToString(),
+            ["max_history"] = s.MaxHistory,
+            ["max_item_tokens"] = s.MaxItemTokens,
+            ["max_history_tokens"] = s.MaxHistoryTokens,
+            ["dimension"] = cal.Dimension,
+        });
+        ComponentFiles.WriteArray(Path.Combine(folder, "item_index.safetensors"), "items", cal.ItemEmbeddings.ToArray(), cal.ItemCount, cal.Dimension);
+        if (cal.Popularity is { } popularity)
+        {
+            ComponentFiles.WriteArray(Path.Combine(folder, "popularity.safetensors"), "counts", popularity, popularity.Length);
+        }
+
+        File.WriteAllText(Path.Combine(folder, "grounding.json"), JsonSerializer.Serialize(calrec.Grounding, GroundingJson));
+        Bm25Index index = calrec.Bm25 ?? GroundedScorer.BuildIndex(calrec, calrec.Grounding);
+        using FileStream f = File.Create(Path.Combine(folder, "bm25.index"));
+        index.Save(f);
+    }
+
+    public RecommenderModel Load(ModelComponentContext c)
+    {
+        string path = c.ModelPath, dir = c.Folder;
+        IReadOnlyList<Data.CatalogItem> catalog = c.Catalog;
+        JsonObject config = ComponentFiles.ReadConfig(dir, path);
+        if (!Enum.TryParse(config["pooling"]?.GetValue<string>(), out Pooling pooling))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: unknown pooling '{config["pooling"]}'");
+        }
+
+        ItemTextTemplate? template;
+        try
+        {
+            template = config["template"]?.GetValue<string>() is string t ? ItemTextTemplate.Parse(t) : null;
+        }
+        catch (FormatException ex)
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: {ex.Message}", ex);
+        }
+
+        DecoderLM backbone;
+        BpeTokenizer? tokenizer;
+        try
+        {
+            (backbone, tokenizer) = HuggingFaceCheckpoint.Load(Path.Combine(dir, "backbone"));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or ArgumentException)
+        {
+            throw new ModelFormatException(path, $"calrec/backbone: {ex.Message}", ex);
+        }
+
+        if (tokenizer is null)
+        {
+            throw new ModelFormatException(path, "calrec/backbone has no tokenizer.json");
+        }
+
+        backbone.eval();
+        var settings = new CalRecSettings(template, pooling, ComponentFiles.Int(config, "max_history", path), ComponentFiles.Int(config, "max_item_tokens", path),
+            ComponentFiles.Int(config, "max_history_tokens", path));
+        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens);
+        float[] items = ComponentFiles.ReadArray(Path.Combine(dir, "item_index.safetensors"), "items", path);
+        if (items.Length != catalog.Count * backbone.Config.HiddenSize)
+        {
+            throw new ModelFormatException(path, $"calrec/item_index.safetensors holds {items.Length} values, not {catalog.Count} items x {backbone.Config.HiddenSize}");
+        }
+
+        string popularityFile = Path.Combine(dir, "popularity.safetensors");
+        float[]? popularity = File.Exists(popularityFile) ? ComponentFiles.ReadArray(popularityFile, "counts", path) : null;
+        if (popularity is not null && popularity.Length != catalog.Count)
+        {
+            throw new ModelFormatException(path, $"calrec/popularity.safetensors has {popularity.Length} counts for {catalog.Count} items");
+        }
+
+        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity);
+        (GroundingOptions grounding, Bm25Index? bm25) = LoadGrounding(dir, path, catalog.Count);
+        return new CalRecModel(scorer, catalog, c.Training, grounding) { Bm25 = bm25 };
+    }
+
+    /// <summary>Reads the grounding settings and BM25 index (zips written before they existed keep the defaults).</summary>
+    private static (GroundingOptions Options, Bm25Index? Index) LoadGrounding(string dir, string path, int itemCount)
+    {
+        string json = Path.Combine(dir, "grounding.json"), bm25 = Path.Combine(dir, "bm25.index");
+        try
+        {
+            GroundingOptions options = File.Exists(json) ? JsonSerializer.Deserialize<GroundingOptions>(File.ReadAllText(json), GroundingJson) ?? new() : new();
+            if (!File.Exists(bm25))
+            {
+                return (options, null);
+            }
+
+            using FileStream f = File.OpenRead(bm25);
+            Bm25Index index = Bm25Index.Load(f, $"{path}: calrec/bm25.index");
+            return index.Count == itemCount
+                ? (options, index)
+                : throw new ModelFormatException(path, $"calrec/bm25.index holds {index.Count} documents for {itemCount} items");
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidDataException)
+        {
+            throw new ModelFormatException(path, $"calrec grounding settings: {ex.Message}", ex);
+        }
+    }
+}

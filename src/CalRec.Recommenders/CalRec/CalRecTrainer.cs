@@ -1,0 +1,682 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using CalRec.Data;
+using CalRec.Data.Splits;
+using CalRec.Models.Adapters;
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Training;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MetaLearning;
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.Optim;
+using CalRec.Tensors.Serialization;
+using CalRec.Text.Templates;
+using CalRec.Text.Tokenization;
+
+namespace CalRec.Recommenders.CalRec;
+
+/// <summary>Progress of CALRec training, raised after every optimizer step.</summary>
+/// <param name="Phase">"pretrain" (stage 0), "stage1" (mixture) or "stage2" (target).</param>
+/// <param name="Epoch">1-based epoch within the stage (0 in pretraining).</param>
+/// <param name="Step">1-based step within the stage.</param>
+/// <param name="TotalSteps">Planned steps of the stage.</param>
+/// <param name="Loss">Weighted total loss of the step.</param>
+/// <param name="LmLoss">L_NIG (NaN when its weight is zero).</param>
+/// <param name="ItemItemLoss">L_TT (NaN when its weight is zero).</param>
+/// <param name="UserItemLoss">L_UT (NaN when its weight is zero).</param>
+/// <param name="TokensPerSecond">Training throughput of the stage so far.</param>
+/// <param name="ValidationNdcg10">Validation NDCG@10 when measured after this step, else null.</param>
+/// <param name="Remaining">Estimated time left in the stage.</param>
+public sealed record CalRecProgress(string Phase, int Epoch, int Step, int TotalSteps, float Loss, float LmLoss, float ItemItemLoss, float UserItemLoss,
+    double TokensPerSecond, double? ValidationNdcg10, TimeSpan Remaining);
+
+/// <summary>
+/// CALRec (Li et al., RecSys 2024): a decoder LM finetuned two-tower style on text-serialized histories and items with
+/// L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT. Stage 0 (when the backbone is trained from scratch) pretrains the LM on item
+/// texts and serialized training histories; stage 1 finetunes on a mixture of domains; stage 2 on the target domain.
+/// Model selection uses the target's validation NDCG@10; test targets, and every user's validation and test items, never
+/// reach any stage. The fitted <see cref="CalRecModel"/> retrieves densely: user tower vs precomputed item tower.
+/// </summary>
+public sealed partial class CalRecTrainer : RecommenderTrainer
+{
+    /// <summary>The kind of the models this trainer fits (<see cref="RecommenderModel.Kind"/>).</summary>
+    public const string ModelKind = "calrec";
+
+    private const string StateFile = "state.json";
+    private readonly RecContext _context;
+    private readonly Options _options;
+
+    internal CalRecTrainer(RecContext context, Options options)
+    {
+        _context = context;
+        _options = options;
+    }
+
+    /// <summary>Raised after every optimizer step of every phase.</summary>
+    public event EventHandler<CalRecProgress>? Progress;
+
+    /// <summary>The trainer's settings.</summary>
+    public Options TrainerOptions => _options;
+
+    /// <summary>Test hook: receives (phase, dataset name, user id, item ids) of every training sequence a phase uses.</summary>
+    internal Action<string, string, string, string[]>? TrainingDataObserver { get; set; }
+
+    /// <summary>Splits <paramref name="data"/> leave-one-out and trains on it alone (stage 1 is skipped: there is no mixture).</summary>
+    public new CalRecModel Fit(InteractionDataset data, CancellationToken cancellation = default) => Fit(new LeaveOneOutSplit(data), [], cancellation);
+
+    /// <summary>Trains on the target only (stage 1 is skipped: there is no mixture).</summary>
+    public override CalRecModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default) => Fit(split, [], cancellation);
+
+    /// <summary>Splits <paramref name="target"/> leave-one-out and trains with <paramref name="mixture"/> as stage 1's domains.</summary>
+    public CalRecModel Fit(InteractionDataset target, IReadOnlyList<InteractionDataset> mixture, CancellationToken cancellation = default) =>
+        Fit(new LeaveOneOutSplit(target), mixture, cancellation);
+
+    /// <summary>
+    /// Trains on <paramref name="target"/>'s training sequences, with stage 1 on the training parts of
+    /// <paramref name="mixture"/> (one domain per dataset; include the target there to have it in the mixture). A user
+    /// present in both keeps, in the mixture, only what precedes the first of their target validation or test items.
+    /// </summary>
+    public CalRecModel Fit(LeaveOneOutSplit target, IReadOnlyList<InteractionDataset> mixture, CancellationToken cancellation = default)
+    {
+        Options o = _options;
+        o.Validate();
+        var clock = Stopwatch.StartNew();
+        if (target.Validation.Count == 0)
+        {
+            throw new ArgumentException($"Dataset '{target.Data.Name}' has no user with three or more interactions: nothing to validate on.");
+        }
+
+        ItemTextTemplate? template = o.Template is null ? null : ItemTextTemplate.Parse(o.Template);
+        var sources = new List<TrainingSource> { TrainingSource.FromSplit(target) };
+        Dictionary<string, HashSet<string>> heldOut = HeldOut(target);
+        foreach (InteractionDataset m in mixture)
+        {
+            sources.Add(ReferenceEquals(m, target.Data) ? TrainingSource.FromSplit(target) : new(m.Name, m.Items, m.Users, LeakFreeTrain(m, heldOut)));
+        }
+
+        CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
+        (DecoderLM model, BpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
+        var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
+        int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + 1));
+        var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens);
+        var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
+        var validation = ValidationSample(target);
+        int epochsRun = 0;
+
+        if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or "pretrain")
+        {
+            Pretrain(model, tokenizer, tables, examples, sources, resumed, cancellation);
+            resumed = null;
+            if (o.SavePretrainedTo is { } pretrained)
+            {
+                HuggingFaceCheckpoint.Save(model, tokenizer, pretrained);
+                _context.Report(ModelKind, $"stage-0 backbone saved to {pretrained}");
+            }
+        }
+
+        IReadOnlyList<Tensor> trainable = o.LoraRank > 0
+            ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, TargetModules = model.Config.LinearModuleNames }, o.Seed)
+            : model.parameters().ToList();
+        var best = new BestWeights(model);
+        if (resumed is not null)
+        {
+            resumed.RestoreWeights(model, best);
+        }
+
+        var stages = new List<(string Phase, CalRecStageOptions Stage, List<List<HistoryExample>> Components)>();
+        if (o.Stage1.Enabled && o.Stage1.Epochs > 0 && mixture.Count > 0)
+        {
+            stages.Add(("stage1", o.Stage1, examples.Skip(1).ToList()));
+        }
+        else
+        {
+            _context.Report(ModelKind, mixture.Count == 0 ? "stage 1 skipped: no mixture datasets" : "stage 1 skipped by its settings");
+        }
+
+        if (o.Stage2.Enabled && o.Stage2.Epochs > 0)
+        {
+            List<HistoryExample> targetExamples = o.Stage2.MaxExamples > 0 ? examples[0].Take(o.Stage2.MaxExamples).ToList() : examples[0];
+            if (o.Stage2.MaxExamples > 0)
+            {
+                _context.Report(ModelKind, $"stage 2 is few-shot: the first {targetExamples.Count:N0} of {examples[0].Count:N0} target training windows");
+            }
+
+            stages.Add(("stage2", o.Stage2, [targetExamples]));
+        }
+
+        for (int s = 0; s < stages.Count; s++)
+        {
+            (string phase, CalRecStageOptions stage, List<List<HistoryExample>> components) = stages[s];
+            if (resumed is not null && resumed.Phase != phase)
+            {
+                if (stages.FindIndex(x => x.Phase == resumed.Phase) > s)
+                {
+                    continue;
+                }
+            }
+
+            TraceData(phase, components, sources);
+            if (resumed is null)
+            {
+                // A stage starts from the best weights so far (model selection on validation carries across stages).
+                best.Restore(model);
+            }
+
+            if (phase == "stage1" && o.Meta is not null)
+            {
+                RunMetaStage(stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, cancellation);
+            }
+            else
+            {
+                epochsRun += RunStage(phase, stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
+            }
+
+            resumed = null;
+        }
+
+        best.Restore(model);
+        if (o.LoraRank > 0)
+        {
+            LoraAdapters.Merge(model);
+        }
+
+        model.eval();
+        _context.Report(ModelKind, $"encoding {target.Data.ItemCount:N0} catalogue items with the item tower");
+        float[] popularity = new float[target.Data.ItemCount];
+        foreach (int[] s in target.Train)
+        {
+            foreach (int i in s)
+            {
+                popularity[i]++;
+            }
+        }
+
+        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity);
+        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, best.Ndcg, SettingsOf(o, mixture));
+        return new CalRecModel(scorer, target.Data.Items, info);
+    }
+
+    private (DecoderLM Model, BpeTokenizer Tokenizer, bool FromScratch) Backbone(
+        List<TrainingSource> sources, ItemTextTemplate? template, CheckpointState? resumed)
+    {
+        Options o = _options;
+        bool isFolder = Directory.Exists(o.Backbone);
+        if (resumed is not null)
+        {
+            (DecoderLM m, BpeTokenizer t) = resumed.LoadBackbone();
+            return (m, t, !isFolder);
+        }
+
+        if (isFolder)
+        {
+            (DecoderLM model, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(o.Backbone);
+            if (tok is null)
+            {
+                throw new FileNotFoundException($"{o.Backbone}: no tokenizer.json next to the checkpoint.", Path.Combine(o.Backbone, "tokenizer.json"));
+            }
+
+            if (tok.TokenToId(SpecialTokens.ItemSeparator) is null)
+            {
+                throw new ArgumentException($"{o.Backbone}: the tokenizer has no '{SpecialTokens.ItemSeparator}' token; CALRec needs it to separate items (add it as a special token and resize the embeddings).");
+            }
+
+            _context.Report(ModelKind, $"finetuning {o.Backbone}: {model.Config.ModelType}, {model.parameter_count():N0} parameters");
+            return (model, tok, false);
+        }
+
+        DecoderConfig config = DecoderPresets.Find(o.Backbone)
+            ?? (File.Exists(o.Backbone) ? DecoderConfig.Load(o.Backbone)
+                : throw new ArgumentException($"Backbone '{o.Backbone}' is neither a preset ({string.Join(", ", DecoderPresets.Names)}), a config.json file, nor a checkpoint folder."));
+        var texts = sources.SelectMany(s => s.Items).Select(i => ItemTextTable.Render(i, template)).Where(t => t.Length > 0).ToList();
+        _context.Report(ModelKind, $"training a {o.VocabularySize}-id byte-level BPE tokenizer on {texts.Count:N0} item texts");
+        BpeTokenizer tokenizer = BpeTokenizer.Train(texts, new BpeTrainerOptions
+        {
+            VocabularySize = o.VocabularySize,
+            SpecialTokens = [.. SpecialTokens.All],
+        });
+        var decoder = new DecoderLM(config with { VocabSize = tokenizer.VocabularySize, EosTokenId = tokenizer.TokenToId(SpecialTokens.EndOfText) }, o.Seed);
+        _context.Report(ModelKind, $"backbone from scratch: {decoder.Config.ModelType}, {decoder.parameter_count():N0} parameters");
+        return (decoder, tokenizer, true);
+    }
+
+    private void Pretrain(DecoderLM model, BpeTokenizer tokenizer, List<ItemTextTable> tables, List<List<HistoryExample>> examples,
+        List<TrainingSource> sources, CheckpointState? resumed, CancellationToken cancellation)
+    {
+        Options o = _options;
+        var documents = new PretrainingCorpus(tables, examples.SelectMany(x => x)).Documents.ToArray();
+
+        TraceData("pretrain", examples, sources);
+        new Generator(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
+        int eos = tokenizer.TokenToId(SpecialTokens.EndOfText) ?? tables[0].Pad;
+        var data = new PackedTokenDataset(documents, eos, Math.Min(o.PretrainSequenceLength, model.Config.MaxPositions));
+        var lm = new CausalLmTrainer(model, new CausalLmTrainerOptions
+        {
+            Steps = o.PretrainSteps,
+            BatchSize = o.BatchSize,
+            LearningRate = o.PretrainLearningRate,
+            WarmupSteps = Math.Max(1, o.PretrainSteps / 10),
+            EvalEvery = 0,
+            Seed = o.Seed,
+        });
+        if (resumed?.Phase == "pretrain")
+        {
+            lm.RestoreCheckpoint(o.CheckpointDirectory!);
+        }
+
+        _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
+        var clock = Stopwatch.StartNew();
+        int first = lm.Step;
+        foreach (LmStepReport r in lm.Train(data, null, cancellation))
+        {
+            double left = (o.PretrainSteps - r.Step) * clock.Elapsed.TotalSeconds / Math.Max(1, r.Step - first);
+            Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, TimeSpan.FromSeconds(left)));
+        }
+
+        if (cancellation.IsCancellationRequested)
+        {
+            if (o.CheckpointDirectory is not null)
+            {
+                lm.SaveCheckpoint(o.CheckpointDirectory, tokenizer, new JsonObject { ["phase"] = "pretrain" });
+                _context.Report(ModelKind, $"cancelled in stage 0 at step {lm.Step}; checkpoint in {o.CheckpointDirectory}");
+            }
+
+            cancellation.ThrowIfCancellationRequested();
+        }
+    }
+
+    private int RunStage(string phase, CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
+        IReadOnlyList<Tensor> trainable, BestWeights best, ItemTextTable targetTable, CalRecSettings settings, IReadOnlyList<EvaluationCase> validation,
+        CheckpointState? resumed, CancellationToken cancellation)
+    {
+        Options o = _options;
+        components = components.Where(c => c.Count > 0).ToList();
+        int total = components.Sum(c => c.Count);
+        if (total == 0)
+        {
+            _context.Report(ModelKind, $"{phase} skipped: no training sequence with two or more items");
+            return 0;
+        }
+
+        int stepsPerEpoch = Math.Max(1, (total + o.BatchSize - 1) / o.BatchSize);
+        int totalSteps = stage.MaxSteps > 0 ? Math.Min(stage.MaxSteps, stepsPerEpoch * stage.Epochs) : stepsPerEpoch * stage.Epochs;
+        int evalEvery = Math.Max(1, stepsPerEpoch / o.EvaluationsPerEpoch);
+        var optimizer = new AdamW(AdamW.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
+        var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
+        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
+        _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
+            $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
+        int startEpoch = 0, startStep = 0, stale = 0;
+        if (resumed is not null)
+        {
+            (startEpoch, startStep, stale) = (resumed.Epoch, resumed.Step, resumed.Stale);
+            resumed.RestoreOptimizer(model, optimizer);
+        }
+
+        var clock = Stopwatch.StartNew();
+        long tokens = 0;
+        int stepsDone = 0, epoch = startEpoch;
+        bool stop = false;
+        model.train();
+        for (; epoch < stage.Epochs && !stop; epoch++)
+        {
+            List<List<HistoryExample>> batches = EpochBatches(phase, epoch, components, mix, stepsPerEpoch);
+            for (int step = epoch == startEpoch ? startStep : 0; step < stepsPerEpoch && !stop; step++)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    SaveCheckpoint(model, tokenizer, optimizer, best, phase, epoch, step, stale);
+                    cancellation.ThrowIfCancellationRequested();
+                }
+
+                int global = (epoch * stepsPerEpoch) + step;
+                optimizer.LearningRate = schedule.At(global);
+                LossValues values;
+                using (TensorScope.Begin())
+                {
+                    optimizer.zero_grad();
+                    HistoryBatch batch = HistoryBatch.Build(batches[step]);
+                    Tensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
+                    loss.backward();
+                    GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);
+                    optimizer.step();
+                }
+
+                tokens += values.Tokens;
+                stepsDone++;
+                double? ndcg = null;
+                bool lastOfEpoch = step == stepsPerEpoch - 1;
+                bool outOfTime = (stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes) || global + 1 >= totalSteps;
+                if ((step + 1) % evalEvery == 0 && (stepsPerEpoch - step - 1 >= evalEvery / 2 || lastOfEpoch) || lastOfEpoch || outOfTime)
+                {
+                    ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                    if (best.Offer(model, ndcg.Value))
+                    {
+                        stale = 0;
+                    }
+                    else
+                    {
+                        stale++;
+                    }
+
+                    _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
+                        $"{phase} epoch {epoch + 1} step {step + 1}: validation NDCG@10 {ndcg:F4} (best {best.Ndcg:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
+                    if (o.CheckpointDirectory is not null)
+                    {
+                        SaveCheckpoint(model, tokenizer, optimizer, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, stale);
+                    }
+
+                    stop = (o.Patience > 0 && stale >= o.Patience) || outOfTime;
+                    model.train();
+                }
+
+                double rate = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                double left = (totalSteps - global - 1) * clock.Elapsed.TotalSeconds / stepsDone;
+                Progress?.Invoke(this, new CalRecProgress(phase, epoch + 1, global + 1, totalSteps, values.Total, values.Lm, values.ItemItem, values.UserItem, rate, ndcg, TimeSpan.FromSeconds(left)));
+            }
+        }
+
+        return epoch - startEpoch;
+    }
+
+    /// <summary>
+    /// Stage 1 as meta-learning: each step draws a task (a mixture dataset, uniformly or by size), adapts to it with a few
+    /// SGD steps on its batches, and updates the initialization (Reptile or first-order MAML). The budget, counted in
+    /// inner steps, equals plain stage 1's. Validates like the other stages; it is not resumable mid-stage.
+    /// </summary>
+    private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
+        IReadOnlyList<Tensor> trainable, BestWeights best, ItemTextTable targetTable, CalRecSettings settings, IReadOnlyList<EvaluationCase> validation,
+        CancellationToken cancellation)
+    {
+        Options o = _options;
+        MetaLearningOptions meta = o.Meta!;
+        components = components.Where(c => c.Count > 0).ToList();
+        int total = components.Sum(c => c.Count);
+        int batchesPerTask = meta.InnerSteps + (meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? 1 : 0);
+        int metaSteps = Math.Max(1, stage.Epochs * total / (o.BatchSize * batchesPerTask));
+        if (stage.MaxSteps > 0)
+        {
+            metaSteps = Math.Max(1, Math.Min(metaSteps, stage.MaxSteps / batchesPerTask));
+        }
+
+        int evalEvery = Math.Max(1, metaSteps / (stage.Epochs * o.EvaluationsPerEpoch));
+        double[] taskWeights = meta.TaskSampling == TaskSampling.Uniform
+            ? components.Select(_ => 1.0 / components.Count).ToArray()
+            : components.Select(c => (double)c.Count / total).ToArray();
+        var learner = new MetaLearner(trainable, meta);
+        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        var g = new Generator(o.Seed ^ 0x4D455441UL);
+        _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
+            $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
+        var clock = Stopwatch.StartNew();
+        int stale = 0;
+        model.train();
+        for (int step = 0; step < metaSteps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            List<HistoryExample> task = components[Pick(g, taskWeights)];
+            var batches = new List<HistoryBatch>(batchesPerTask);
+            for (int b = 0; b < batchesPerTask; b++)
+            {
+                var rows = new List<HistoryExample>(o.BatchSize);
+                for (int r = 0; r < o.BatchSize; r++)
+                {
+                    rows.Add(task[g.NextInt(task.Count)]);
+                }
+
+                batches.Add(HistoryBatch.Build(rows));
+            }
+
+            LossValues last = default;
+            Func<Tensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out last);
+            var support = batches.Take(meta.InnerSteps).Select(Loss).ToList();
+            Func<Tensor>? query = meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
+            float outerScale = 1f - ((float)step / metaSteps);
+            (float supportLoss, float? queryLoss) = learner.Step(support, query, outerScale);
+            bool outOfTime = stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes;
+            double? ndcg = null;
+            if ((step + 1) % evalEvery == 0 || step == metaSteps - 1 || outOfTime)
+            {
+                ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                stale = best.Offer(model, ndcg.Value) ? 0 : stale + 1;
+                _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {step + 1}: validation NDCG@10 {ndcg:F4} (best {best.Ndcg:F4})"));
+                model.train();
+            }
+
+            double left = (metaSteps - step - 1) * clock.Elapsed.TotalSeconds / (step + 1);
+            Progress?.Invoke(this, new CalRecProgress("stage1", 1, step + 1, metaSteps, queryLoss ?? supportLoss, float.NaN, float.NaN, float.NaN, 0, ndcg, TimeSpan.FromSeconds(left)));
+            if (outOfTime || (o.Patience > 0 && stale >= o.Patience))
+            {
+                break;
+            }
+        }
+    }
+
+    private double Validate(DecoderLM model, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
+    {
+        var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(model, table, settings.Pooling, cancellation));
+        return RankingEvaluator.Evaluate(scorer, cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+    }
+
+    private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target)
+    {
+        int n = _options.ValidationUsers;
+        if (n <= 0 || n >= target.Validation.Count)
+        {
+            return [.. target.Validation];
+        }
+
+        int[] order = Enumerable.Range(0, target.Validation.Count).ToArray();
+        new Generator(_options.Seed ^ 0xA5A5A5A5UL).Shuffle<int>(order);
+        return order.Take(n).Order().Select(i => target.Validation[i]).ToList();
+    }
+
+    /// <summary>Stage batches of one epoch: examples drawn by domain weight, grouped by length to limit padding, in seeded order.</summary>
+    private List<List<HistoryExample>> EpochBatches(string phase, int epoch, List<List<HistoryExample>> components, double[] mix, int steps)
+    {
+        int b = _options.BatchSize;
+        var g = new Generator(_options.Seed ^ ((ulong)(phase == "stage1" ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
+        var orders = components.Select(c => Enumerable.Range(0, c.Count).ToArray()).ToList();
+        var cursors = new int[components.Count];
+        foreach (int[] order in orders)
+        {
+            g.Shuffle<int>(order);
+        }
+
+        var drawn = new List<HistoryExample>(steps * b);
+        for (int i = 0; i < steps * b; i++)
+        {
+            int c = components.Count == 1 ? 0 : Pick(g, mix);
+            if (cursors[c] == orders[c].Length)
+            {
+                g.Shuffle<int>(orders[c]);
+                cursors[c] = 0;
+            }
+
+            drawn.Add(components[c][orders[c][cursors[c]++]]);
+        }
+
+        var batches = new List<List<HistoryExample>>(steps);
+        const int BatchesPerBucket = 32;
+        for (int start = 0; start < drawn.Count; start += b * BatchesPerBucket)
+        {
+            var bucket = drawn.GetRange(start, Math.Min(b * BatchesPerBucket, drawn.Count - start));
+            bucket.Sort((x, y) => x.Table.SerializedLength(x.Items).CompareTo(y.Table.SerializedLength(y.Items)));
+            for (int k = 0; k < bucket.Count; k += b)
+            {
+                batches.Add(bucket.GetRange(k, Math.Min(b, bucket.Count - k)));
+            }
+        }
+
+        var shuffled = batches.ToArray();
+        g.Shuffle<List<HistoryExample>>(shuffled);
+        return [.. shuffled];
+    }
+
+    private double[] MixtureWeights(int[] sizes)
+    {
+        double exponent = _options.MixtureSampling == MixtureSampling.Temperature ? 1.0 / _options.MixtureTemperature : 1.0;
+        double[] w = sizes.Select(n => Math.Pow(n, exponent)).ToArray();
+        double sum = w.Sum();
+        return w.Select(x => x / sum).ToArray();
+    }
+
+    private static int Pick(Generator g, double[] p)
+    {
+        double r = g.NextDouble(), acc = 0;
+        for (int i = 0; i < p.Length - 1; i++)
+        {
+            acc += p[i];
+            if (r < acc)
+            {
+                return i;
+            }
+        }
+
+        return p.Length - 1;
+    }
+
+    /// <summary>Per user id: the ids of the target's validation and test items.</summary>
+    private static Dictionary<string, HashSet<string>> HeldOut(LeaveOneOutSplit target)
+    {
+        var held = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
+        foreach (EvaluationCase c in target.Validation.Concat(target.Test))
+        {
+            string user = target.Data.Users[c.User];
+            if (!held.TryGetValue(user, out HashSet<string>? set))
+            {
+                held[user] = set = new HashSet<string>(StringComparer.Ordinal);
+            }
+
+            set.Add(target.Data.Items[c.Target].Id);
+        }
+
+        return held;
+    }
+
+    /// <summary>A mixture dataset's training sequences, each cut before the first of the same user's held-out target items.</summary>
+    private static IReadOnlyList<int[]> LeakFreeTrain(InteractionDataset data, Dictionary<string, HashSet<string>> heldOut)
+    {
+        var split = new LeaveOneOutSplit(data);
+        var result = new List<int[]>(split.Train.Count);
+        for (int u = 0; u < split.Train.Count; u++)
+        {
+            int[] s = split.Train[u];
+            if (heldOut.TryGetValue(data.Users[u], out HashSet<string>? held))
+            {
+                int cut = Array.FindIndex(s, i => held.Contains(data.Items[i].Id));
+                s = cut < 0 ? s : s[..cut];
+            }
+
+            result.Add(s);
+        }
+
+        return result;
+    }
+
+    private void TraceData(string phase, List<List<HistoryExample>> components,
+        List<TrainingSource> sources)
+    {
+        if (TrainingDataObserver is not { } observe)
+        {
+            return;
+        }
+
+        foreach (HistoryExample e in components.SelectMany(c => c))
+        {
+            TrainingSource source = sources[e.TableKey];
+            observe(phase, source.Name, source.Users[e.User], e.Items.Select(i => source.Items[i].Id).ToArray());
+        }
+    }
+
+    private void SaveCheckpoint(DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, BestWeights best, string phase, int epoch, int step, int stale)
+    {
+        if (_options.CheckpointDirectory is not { } dir)
+        {
+            return;
+        }
+
+        CheckpointState.Write(dir, model, tokenizer, optimizer, best, phase, epoch, step, stale);
+        _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
+    }
+
+    private static Dictionary<string, string> SettingsOf(Options o, IReadOnlyList<InteractionDataset> mixture)
+    {
+        string F(float x) => x.ToString("R", CultureInfo.InvariantCulture);
+        return new Dictionary<string, string>
+        {
+            ["backbone"] = o.Backbone,
+            ["template"] = o.Template ?? "(title + attributes)",
+            ["lora_rank"] = o.LoraRank.ToString(CultureInfo.InvariantCulture),
+            ["pooling"] = o.Pooling.ToString(),
+            ["temperature"] = F(o.Temperature),
+            ["w_lm"] = F(o.LmWeight),
+            ["w_tt"] = F(o.ItemItemWeight),
+            ["w_ut"] = F(o.UserItemWeight),
+            ["pretrain_steps"] = o.PretrainSteps.ToString(CultureInfo.InvariantCulture),
+            ["stage1"] = o.Stage1.Enabled && mixture.Count > 0 ? $"{o.Stage1.Epochs} epochs, lr {F(o.Stage1.LearningRate)}" : "skipped",
+            ["stage2"] = o.Stage2.Enabled ? $"{o.Stage2.Epochs} epochs, lr {F(o.Stage2.LearningRate)}" : "skipped",
+            ["mixture"] = string.Join(",", mixture.Select(m => m.Name)),
+            ["mixture_sampling"] = o.MixtureSampling == MixtureSampling.Proportional ? "proportional" : $"temperature {F(o.MixtureTemperature)}",
+            ["batch_size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
+            ["max_history"] = o.MaxHistory.ToString(CultureInfo.InvariantCulture),
+            ["max_item_tokens"] = o.MaxItemTokens.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>A copy of the parameters at the best validation NDCG@10 so far.</summary>
+    internal sealed class BestWeights(DecoderLM model)
+    {
+        private readonly List<(string Name, Tensor Parameter)> _parameters = model.named_parameters().ToList();
+        private float[][]? _values;
+
+        public double? Ndcg { get; private set; }
+
+        public bool HasValues => _values is not null;
+
+        public IEnumerable<(string Name, float[] Values)> Snapshot =>
+            _values is null ? [] : _parameters.Select((p, i) => (p.Name, _values[i]));
+
+        public bool Offer(DecoderLM current, double ndcg)
+        {
+            if (Ndcg is double b && ndcg <= b)
+            {
+                return false;
+            }
+
+            Ndcg = ndcg;
+            _values ??= _parameters.Select(p => new float[p.Parameter.numel]).ToArray();
+            for (int i = 0; i < _parameters.Count; i++)
+            {
+                _parameters[i].Parameter.Data.CopyTo(_values[i]);
+            }
+
+            return true;
+        }
+
+        public void Set(double ndcg, Func<string, float[]?> values)
+        {
+            Ndcg = ndcg;
+            _values = _parameters.Select(p => values(p.Name) ?? throw new InvalidDataException($"checkpoint: best weights lack '{p.Name}'.")).ToArray();
+        }
+
+        public void Restore(DecoderLM current)
+        {
+            if (_values is null)
+            {
+                return;
+            }
+
+            for (int i = 0; i < _parameters.Count; i++)
+            {
+                _values[i].CopyTo(_parameters[i].Parameter.Data);
+            }
+        }
+    }
+}

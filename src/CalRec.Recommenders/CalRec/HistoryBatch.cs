@@ -1,0 +1,147 @@
+using CalRec.Recommenders.SasRec;
+
+namespace CalRec.Recommenders.CalRec;
+
+/// <summary>One training example: a window of a user's training sequence (at least two items) from one dataset.</summary>
+/// <param name="Table">The item texts of the example's dataset.</param>
+/// <param name="TableKey">A number identifying <paramref name="Table"/> within the batch (its dataset's position).</param>
+/// <param name="User">The user's index in that dataset.</param>
+/// <param name="Items">Item indices, oldest first; every item after the first is a target.</param>
+internal sealed record HistoryExample(ItemTextTable Table, int TableKey, int User, int[] Items);
+
+/// <summary>
+/// A batch of serialized histories laid out for one causal pass that trains every position at once. Row r holds
+/// <c>tokens(i1) SEP tokens(i2) SEP ... tokens(iL) SEP</c>, right-padded. For each target item i_k (k ≥ 2):
+/// the user representation is the prefix ending at the separator after i_(k-1); the in-context item representation is
+/// i_k's tokens and its separator; the LM targets are i_k's tokens and its separator, each predicted from the previous
+/// position. Targets are de-duplicated into <see cref="UniqueItems"/> for the item tower.
+/// </summary>
+internal sealed class HistoryBatch
+{
+    private HistoryBatch()
+    {
+    }
+
+    /// <summary>Token ids [Rows × Length].</summary>
+    public int[] Ids { get; private set; } = [];
+
+    /// <summary>1 for real tokens, 0 for padding [Rows × Length].</summary>
+    public float[] Mask { get; private set; } = [];
+
+    public int Rows { get; private set; }
+
+    public int Length { get; private set; }
+
+    /// <summary>Flat positions (row × Length + t) whose next token is an LM target.</summary>
+    public int[] LmPositions { get; private set; } = [];
+
+    /// <summary>The LM target at each of <see cref="LmPositions"/>.</summary>
+    public int[] LmTargets { get; private set; } = [];
+
+    /// <summary>Per target: flat start of its row (the user prefix starts there).</summary>
+    public int[] UserStarts { get; private set; } = [];
+
+    /// <summary>Per target: prefix length up to and including the separator before the target.</summary>
+    public int[] UserLengths { get; private set; } = [];
+
+    /// <summary>Per target: flat start of the target's own tokens.</summary>
+    public int[] TargetStarts { get; private set; } = [];
+
+    /// <summary>Per target: number of the target's tokens including its separator.</summary>
+    public int[] TargetLengths { get; private set; } = [];
+
+    /// <summary>Per target: index into <see cref="UniqueItems"/>.</summary>
+    public int[] TargetKeys { get; private set; } = [];
+
+    /// <summary>The distinct target items: (table, item).</summary>
+    public List<(ItemTextTable Table, int Item)> UniqueItems { get; } = [];
+
+    /// <summary>Number of real tokens in the history pass.</summary>
+    public int TokenCount { get; private set; }
+
+    public static HistoryBatch Build(IReadOnlyList<HistoryExample> examples)
+    {
+        var batch = new HistoryBatch { Rows = examples.Count };
+        int length = 0;
+        foreach (HistoryExample e in examples)
+        {
+            if (e.Items.Length < 2)
+            {
+                throw new ArgumentException("A training example needs at least two items (a history and a target).");
+            }
+
+            length = Math.Max(length, e.Table.SerializedLength(e.Items));
+        }
+
+        batch.Length = length;
+        int[] ids = new int[examples.Count * length];
+        float[] mask = new float[examples.Count * length];
+        var lmPos = new List<int>();
+        var lmTgt = new List<int>();
+        var userStarts = new List<int>();
+        var userLengths = new List<int>();
+        var targetStarts = new List<int>();
+        var targetLengths = new List<int>();
+        var keys = new List<int>();
+        var unique = new Dictionary<(int, int), int>();
+        for (int r = 0; r < examples.Count; r++)
+        {
+            HistoryExample e = examples[r];
+            int rowStart = r * length, t = 0;
+            Array.Fill(ids, e.Table.Pad, rowStart, length);
+            for (int k = 0; k < e.Items.Length; k++)
+            {
+                int[] tokens = e.Table.Tokens(e.Items[k]);
+                int itemStart = t;
+                if (k > 0)
+                {
+                    userStarts.Add(rowStart);
+                    userLengths.Add(t);
+                    targetStarts.Add(rowStart + t);
+                    targetLengths.Add(tokens.Length + 1);
+                    if (!unique.TryGetValue((e.TableKey, e.Items[k]), out int key))
+                    {
+                        key = unique.Count;
+                        unique[(e.TableKey, e.Items[k])] = key;
+                        batch.UniqueItems.Add((e.Table, e.Items[k]));
+                    }
+
+                    keys.Add(key);
+                }
+
+                foreach (int tok in tokens)
+                {
+                    ids[rowStart + t] = tok;
+                    mask[rowStart + t] = 1f;
+                    t++;
+                }
+
+                ids[rowStart + t] = e.Table.Separator;
+                mask[rowStart + t] = 1f;
+                t++;
+                if (k > 0)
+                {
+                    // Position p predicts token p+1: from the separator before the item through its last token.
+                    for (int p = itemStart - 1; p < t - 1; p++)
+                    {
+                        lmPos.Add(rowStart + p);
+                        lmTgt.Add(ids[rowStart + p + 1]);
+                    }
+                }
+            }
+
+            batch.TokenCount += t;
+        }
+
+        batch.Ids = ids;
+        batch.Mask = mask;
+        batch.LmPositions = [.. lmPos];
+        batch.LmTargets = [.. lmTgt];
+        batch.UserStarts = [.. userStarts];
+        batch.UserLengths = [.. userLengths];
+        batch.TargetStarts = [.. targetStarts];
+        batch.TargetLengths = [.. targetLengths];
+        batch.TargetKeys = [.. keys];
+        return batch;
+    }
+}

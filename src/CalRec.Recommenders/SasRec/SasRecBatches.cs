@@ -1,0 +1,52 @@
+using CalRec.Tensors;
+
+namespace CalRec.Recommenders.SasRec;
+
+/// <summary>
+/// The batches of one SASRec training epoch: <see cref="Users"/> arranged so that batch i is the run
+/// <c>Users[start .. start + count)</c> returned by the indexer. <see cref="Next"/> draws the next epoch's arrangement.
+/// </summary>
+internal sealed class SasRecBatches
+{
+    private readonly int _batchSize;
+    private readonly SasRecBatching _batching;
+    private readonly int[] _starts;
+
+    /// <param name="users">The training users.</param>
+    /// <param name="length">A user's training length (what a batch pads to).</param>
+    /// <param name="batchSize">Users per batch (the last batch may be smaller).</param>
+    /// <param name="batching">How users are grouped.</param>
+    public SasRecBatches(int[] users, Func<int, int> length, int batchSize, SasRecBatching batching)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        _batchSize = batchSize;
+        _batching = batching;
+        Users = batching == SasRecBatching.LengthBuckets ? users.OrderBy(length).ThenBy(u => u).ToArray() : users.ToArray();
+        _starts = Enumerable.Range(0, (Users.Length + batchSize - 1) / batchSize).Select(i => i * batchSize).ToArray();
+    }
+
+    /// <summary>The users in this epoch's order.</summary>
+    public int[] Users { get; }
+
+    /// <summary>Batches per epoch.</summary>
+    public int Count => _starts.Length;
+
+    /// <summary>Offset into <see cref="Users"/> and size of batch <paramref name="index"/>.</summary>
+    public (int Start, int Count) this[int index] => (_starts[index], Math.Min(_batchSize, Users.Length - _starts[index]));
+
+    /// <summary>
+    /// Arranges the next epoch: a fresh random order of all users (<see cref="SasRecBatching.RandomUsers"/>) or the same
+    /// length-sorted batches in a fresh random order (<see cref="SasRecBatching.LengthBuckets"/>).
+    /// </summary>
+    public void Next(Generator order)
+    {
+        if (_batching == SasRecBatching.RandomUsers)
+        {
+            order.Shuffle<int>(Users);
+        }
+        else
+        {
+            order.Shuffle<int>(_starts);
+        }
+    }
+}

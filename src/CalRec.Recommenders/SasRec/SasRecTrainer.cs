@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Globalization;
+using CalRec.Data.Splits;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders.CalRec;
+using CalRec.Tensors.LinearAlgebra;
+
+namespace CalRec.Recommenders.SasRec;
+
+/// <summary>
+/// Trains SASRec (full-softmax cross-entropy by default, or BCE with sampled negatives) with early stopping on
+/// validation NDCG@10. Given a text encoder it trains LLM2SASRec (Harte et al.): the item table starts from the
+/// PCA-reduced text embeddings of the item texts and stays trainable.
+/// </summary>
+public sealed class SasRecTrainer : RecommenderTrainer
+{
+    private readonly RecContext _context;
+    private readonly ITextEncoder? _encoder;
+
+    /// <summary>The kind of a SASRec model (<see cref="RecommenderModel.Kind"/>).</summary>
+    public const string ModelKind = "sasrec";
+
+    /// <summary>The kind of an LLM2SASRec model: SASRec whose item table started from text embeddings.</summary>
+    public const string Llm2SasRecModelKind = "llm2sasrec";
+
+    internal SasRecTrainer(RecContext context, SasRecOptions options, ITextEncoder? encoder)
+    {
+        _context = context;
+        Options = options;
+        _encoder = encoder;
+    }
+
+    /// <summary>The settings.</summary>
+    public SasRecOptions Options { get; }
+
+    /// <inheritdoc />
+    public override RecommenderModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default)
+    {
+        string kind = _encoder is null ? ModelKind : Llm2SasRecModelKind;
+        var clock = Stopwatch.StartNew();
+        SasRecOptions options = Options;
+        if (_encoder is not null)
+        {
+            _context.Report(kind, $"embedding {split.Data.ItemCount:N0} item texts");
+            float[] vectors = _encoder.Encode(split.Data.Items.Select(i => i.ToText()).ToList(), cancellation);
+            Pca pca = Pca.Fit(vectors, _encoder.Dimension, options.Hidden);
+            options = options with { InitialItemEmbeddings = pca.Transform(vectors) };
+        }
+
+        int epochs = 0;
+        double best = double.NaN;
+        SasRecScorer scorer = SasRecTraining.Fit(split, options, r =>
+        {
+            epochs = r.Epoch;
+            best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
+            _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
+                $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
+        }, cancellation);
+        cancellation.ThrowIfCancellationRequested();
+        var settings = new Dictionary<string, string>
+        {
+            ["loss"] = options.Loss.ToString(),
+            ["hidden"] = Str(options.Hidden),
+            ["blocks"] = Str(options.Blocks),
+            ["heads"] = Str(options.Heads),
+            ["max_length"] = Str(options.MaxLength),
+            ["dropout"] = Str(options.Dropout),
+            ["batch_size"] = Str(options.BatchSize),
+            ["learning_rate"] = Str(options.LearningRate),
+            ["max_epochs"] = Str(options.MaxEpochs),
+            ["patience"] = Str(options.Patience),
+            ["seed"] = Str(options.Seed),
+        };
+        return new RecommenderModel(kind, scorer, split.Data.Items,
+            new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochs, double.IsNaN(best) ? null : best, settings));
+    }
+
+    private static string Str(IFormattable v) => v.ToString(null, CultureInfo.InvariantCulture);
+}

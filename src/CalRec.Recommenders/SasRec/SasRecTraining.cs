@@ -1,0 +1,311 @@
+using CalRec.Data.Splits;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Tensors;
+using CalRec.Tensors.Autograd;
+using CalRec.Tensors.Memory;
+using CalRec.Tensors.Optim;
+
+namespace CalRec.Recommenders.SasRec;
+
+/// <summary>The training loss of SASRec.</summary>
+public enum SasRecLoss
+{
+    /// <summary>Softmax cross-entropy over the whole catalogue at every position (the stronger variant).</summary>
+    CrossEntropy,
+
+    /// <summary>
+    /// Binary cross-entropy of the next item against sampled negatives (the original paper's loss): for each position,
+    /// log σ(s⁺) + Σ log(1 − σ(s⁻)) over <see cref="SasRecOptions.NegativeSamples"/> items the user never interacted with.
+    /// </summary>
+    BinaryCrossEntropy,
+}
+
+/// <summary>How SASRec groups users into training batches.</summary>
+public enum SasRecBatching
+{
+    /// <summary>
+    /// Every epoch, the users in a fresh random order, cut into batches (as the public implementation samples random
+    /// users): each batch mixes short and long histories and pads to its longest one.
+    /// </summary>
+    RandomUsers,
+
+    /// <summary>
+    /// Users sorted by history length and cut into fixed batches whose order is shuffled every epoch: each batch pads
+    /// only to its own longest history (less padding, faster epochs), but always holds the same users.
+    /// </summary>
+    LengthBuckets,
+}
+
+/// <summary>SASRec hyper-parameters (defaults: the public implementation's, with full-softmax cross-entropy).</summary>
+public sealed record SasRecOptions
+{
+    /// <summary>Embedding and hidden size.</summary>
+    public int Hidden { get; init; } = 64;
+
+    /// <summary>Transformer blocks.</summary>
+    public int Blocks { get; init; } = 2;
+
+    /// <summary>Attention heads.</summary>
+    public int Heads { get; init; } = 1;
+
+    /// <summary>Most recent items the model reads.</summary>
+    public int MaxLength { get; init; } = 50;
+
+    /// <summary>Dropout rate.</summary>
+    public float Dropout { get; init; } = 0.5f;
+
+    /// <summary>Users per step.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>How users are grouped into batches.</summary>
+    public SasRecBatching Batching { get; init; } = SasRecBatching.RandomUsers;
+
+    /// <summary>Adam learning rate.</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+
+    /// <summary>Most passes over the users.</summary>
+    public int MaxEpochs { get; init; } = 200;
+
+    /// <summary>Stop after this many epochs without a better validation NDCG@10.</summary>
+    public int Patience { get; init; } = 5;
+
+    /// <summary>Epochs always trained before early stopping may stop training (small sets plateau early, then improve).</summary>
+    public int MinEpochs { get; init; } = 20;
+
+    /// <summary>The loss.</summary>
+    public SasRecLoss Loss { get; init; } = SasRecLoss.CrossEntropy;
+
+    /// <summary>Negatives per position with <see cref="SasRecLoss.BinaryCrossEntropy"/>.</summary>
+    public int NegativeSamples { get; init; } = 1;
+
+    /// <summary>
+    /// Wall-time budget of training, validation included: no epoch starts that would end past it, judged by the
+    /// previous epoch's duration (the first epoch always runs; the best epoch so far is kept).
+    /// </summary>
+    public TimeSpan? TimeBudget { get; init; }
+
+    /// <summary>Seed for weights, dropout and batch order.</summary>
+    public ulong Seed { get; init; } = 42;
+
+    /// <summary>
+    /// Initial item table, row-major [items, Hidden] (LLM2SASRec: PCA-reduced language-model embeddings). Rescaled to the
+    /// random initialization's standard deviation and kept trainable. Null: random initialization.
+    /// </summary>
+    public float[]? InitialItemEmbeddings { get; init; }
+}
+
+/// <summary>Progress after one SASRec epoch.</summary>
+/// <param name="Epoch">1-based epoch.</param>
+/// <param name="Loss">Mean training loss of the epoch.</param>
+/// <param name="ValidationNdcg10">Validation NDCG@10 after the epoch.</param>
+/// <param name="Seconds">Training seconds of the epoch (validation excluded).</param>
+public sealed record SasRecEpochReport(int Epoch, double Loss, double ValidationNdcg10, double Seconds);
+
+/// <summary>A fitted SASRec: scores every item from the last <see cref="SasRecOptions.MaxLength"/> items of a history.</summary>
+public sealed class SasRecScorer : IRecommenderScorer
+{
+    private const int ChunkUsers = 512;
+
+    internal SasRecScorer(SasRecNetwork model) => Model = model;
+
+    internal SasRecNetwork Model { get; }
+
+    /// <inheritdoc />
+    public int ItemCount => Model.ItemCount;
+
+    /// <inheritdoc />
+    public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
+    {
+        Model.eval();
+        int n = ItemCount;
+        for (int start = 0; start < histories.Count; start += ChunkUsers)
+        {
+            int b = Math.Min(ChunkUsers, histories.Count - start);
+            int t = Math.Max(1, Math.Min(Model.MaxLength, Enumerable.Range(start, b).Max(i => histories[i].Length)));
+            int[] rows = new int[b * t];
+            for (int i = 0; i < b; i++)
+            {
+                SasRecTraining.FillLeftPadded(histories[start + i], rows.AsSpan(i * t, t));
+            }
+
+            using TensorScope scope = TensorScope.Begin();
+            using Tape.NoGradScope noGrad = Tape.no_grad();
+            Tensor hidden = Model.Forward(rows, b, t);
+            int[] last = Enumerable.Range(0, b).Select(i => (i * t) + t - 1).ToArray();
+            Model.Scores(Functional.gather_rows(hidden.reshape(b * t, -1), last)).Data.CopyTo(scores.Slice(start * n, b * n));
+        }
+    }
+}
+
+/// <summary>Trains SASRec on the training part of a leave-one-out split, every position at once, with full-softmax cross-entropy.</summary>
+public static class SasRecTraining
+{
+    /// <summary>
+    /// Trains with early stopping on validation NDCG@10 and returns the scorer with the best epoch's weights.
+    /// </summary>
+    public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecOptions options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default)
+    {
+        int n = split.Data.ItemCount, maxT = options.MaxLength;
+        var model = new SasRecNetwork(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
+        if (options.InitialItemEmbeddings is { } init)
+        {
+            if (init.Length != n * options.Hidden)
+            {
+                throw new ArgumentException($"Initial item embeddings have {init.Length} values; {n} items x {options.Hidden} dimensions need {n * options.Hidden}.");
+            }
+
+            double variance = init.Select(x => (double)x * x).Average() - Math.Pow(init.Average(x => (double)x), 2);
+            float scale = (float)(model.ItemInitStd / Math.Sqrt(Math.Max(variance, 1e-12)));
+            Span<float> table = model.item_emb.weight.Data[options.Hidden..];
+            System.Numerics.Tensors.TensorPrimitives.Multiply(init, scale, table);
+        }
+
+        var scorer = new SasRecScorer(model);
+        var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
+        var order = new Generator(options.Seed + 1);
+        var negatives = new Generator(options.Seed + 2);
+        int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
+        var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
+        double best = double.NegativeInfinity;
+        float[][]? bestWeights = null;
+        int sinceBest = 0;
+        var budget = System.Diagnostics.Stopwatch.StartNew();
+        for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            batches.Next(order);
+            model.train();
+            double lossSum = 0;
+            int steps = 0;
+            for (int batch = 0; batch < batches.Count; batch++)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                (int start, int b) = batches[batch];
+                int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[batches.Users[i]].Length - 1));
+                int[] rows = new int[b * t];
+                var positions = new List<int>(b * 16);
+                var targets = new List<int>(b * 16);
+                for (int i = 0; i < b; i++)
+                {
+                    int[] s = split.Train[batches.Users[start + i]];
+                    FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
+                    int len = Math.Min(t, s.Length - 1);
+                    for (int j = 0; j < len; j++)
+                    {
+                        positions.Add((i * t) + t - len + j);
+                        targets.Add(s[s.Length - len + j]);
+                    }
+                }
+
+                // Every position with a next item is a training example; the item softmax is computed for those
+                // positions only (short histories leave most of the window as padding).
+                using TensorScope scope = TensorScope.Begin();
+                opt.zero_grad();
+                Tensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
+                Tensor loss = options.Loss == SasRecLoss.CrossEntropy
+                    ? Functional.cross_entropy(model.Scores(hidden), [.. targets])
+                    : BinaryLoss(model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
+                loss.backward();
+                opt.step();
+                lossSum += loss.item();
+                steps++;
+            }
+
+            double seconds = clock.Elapsed.TotalSeconds;
+            RankingMetrics val = RankingEvaluator.Evaluate(scorer, split.Validation, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
+            double ndcg = val["ndcg@10"].Value;
+            progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
+            if (ndcg > best)
+            {
+                best = ndcg;
+                sinceBest = 0;
+                bestWeights = model.parameters().Select(p => p.ToArray()).ToArray();
+            }
+            else if (++sinceBest >= options.Patience && epoch >= options.MinEpochs)
+            {
+                break;
+            }
+
+            if (OutOfBudget(budget.Elapsed, clock.Elapsed, options.TimeBudget))
+            {
+                break;
+            }
+        }
+
+        if (bestWeights is not null)
+        {
+            int i = 0;
+            foreach (Tensor p in model.parameters())
+            {
+                bestWeights[i++].CopyTo(p.Data);
+            }
+        }
+
+        model.eval();
+        return scorer;
+    }
+
+    /// <summary>Whether another epoch as long as <paramref name="lastEpoch"/> would end past <paramref name="budget"/>.</summary>
+    internal static bool OutOfBudget(TimeSpan elapsed, TimeSpan lastEpoch, TimeSpan? budget) => budget is { } limit && elapsed + lastEpoch > limit;
+
+    /// <summary>
+    /// Mean binary cross-entropy of the positives against their negatives. Each score s becomes the logits row [0, s] of
+    /// a two-class softmax, whose cross-entropy is softplus(−s) for the positive class and softplus(s) for the negative:
+    /// exactly −log σ(s) and −log(1 − σ(s)).
+    /// </summary>
+    private static Tensor BinaryLoss(SasRecNetwork model, Tensor hidden, List<int> targets, int[][] negatives)
+    {
+        int p = targets.Count, d = hidden.shape[1];
+        Tensor h = hidden.reshape(p, 1, d);
+        Tensor RowScores(int[] items) => h.matmul(model.item_emb.forward(items, p, 1), transB: true).reshape(p, 1);
+        Tensor zeros = Tensor.zeros(p, 1);
+        Tensor loss = Functional.cross_entropy(Functional.concat([zeros, RowScores(targets.Select(i => i + 1).ToArray())], 1), Enumerable.Repeat(1, p).ToArray());
+        foreach (int[] neg in negatives)
+        {
+            loss = loss.add(Functional.cross_entropy(Functional.concat([zeros, RowScores(neg)], 1), new int[p]));
+        }
+
+        return loss;
+    }
+
+    // Per training position, items (as table rows, item + 1) outside the user's training history, in position order.
+    private static int[][] SampleNegatives(LeaveOneOutSplit split, int[] users, int start, int b, int t, int count, Generator g, int itemCount)
+    {
+        var result = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
+        for (int i = 0; i < b; i++)
+        {
+            int[] s = split.Train[users[start + i]];
+            var seen = new HashSet<int>(s);
+            int len = Math.Min(t, s.Length - 1);
+            for (int j = 0; j < len; j++)
+            {
+                foreach (List<int> list in result)
+                {
+                    int item;
+                    do
+                    {
+                        item = g.NextInt(itemCount);
+                    }
+                    while (seen.Contains(item) && seen.Count < itemCount);
+                    list.Add(item + 1);
+                }
+            }
+        }
+
+        return result.Select(l => l.ToArray()).ToArray();
+    }
+
+    internal static void FillLeftPadded(ReadOnlySpan<int> items, Span<int> row)
+    {
+        int t = row.Length, len = Math.Min(t, items.Length);
+        row[..(t - len)].Clear();
+        for (int j = 0; j < len; j++)
+        {
+            row[t - len + j] = items[items.Length - len + j] + 1;
+        }
+    }
+}

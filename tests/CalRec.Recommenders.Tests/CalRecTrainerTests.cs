@@ -1,0 +1,427 @@
+using CalRec.Data;
+using CalRec.Data.Splits;
+using CalRec.Data.Synthetic;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MetaLearning;
+using CalRec.Recommenders.Persistence;
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+
+namespace CalRec.Recommenders.Tests;
+
+[TestFixture]
+public class CalRecTrainerTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _dir = Path.Combine(Path.GetTempPath(), "calrec-two-tower-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_dir);
+    }
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, true);
+
+    private static InteractionDataset Synthetic(int usersPerDomain) =>
+        SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = usersPerDomain }).ToDataset();
+
+    /// <summary>Small but real: tiny backbone, short pretraining, one mixture epoch, two target epochs.</summary>
+    private static CalRecTrainer.Options Fast(ulong seed = 3) => new()
+    {
+        Backbone = "tiny",
+        VocabularySize = 600,
+        PretrainSteps = 60,
+        PretrainSequenceLength = 96,
+        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+        Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
+        BatchSize = 16,
+        MaxHistory = 6,
+        MaxItemTokens = 16,
+        ValidationUsers = 200,
+        Seed = seed,
+    };
+
+    [Test]
+    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain()
+    {
+        var ctx = new RecContext(seed: 1);
+        InteractionDataset all = Synthetic(250);
+        InteractionDataset target = all.ForDomain("beauty");
+        IReadOnlyList<InteractionDataset> mixture = all.Domains.Select(all.ForDomain).ToList();
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecModel model = ctx.Trainers.CalRec(Fast()).Fit(target, mixture);
+
+        var split = new LeaveOneOutSplit(target);
+        double calrec = RankingEvaluator.Evaluate(model, split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        double pop = RankingEvaluator.Evaluate(ctx.Trainers.MostPopular().Fit(split), split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        TestContext.Out.WriteLine($"CALRec NDCG@10 {calrec:F4}, MostPopular {pop:F4}");
+        TestContext.Out.WriteLine(string.Join("\n", log));
+        Assert.That(log, Has.Some.Contains("stage1:").And.Some.Contains("stage2:"));
+        Assert.That(calrec, Is.GreaterThan(pop * 1.5).And.GreaterThan(pop + 0.05), "CALRec should clearly beat popularity on learnable routines");
+        Assert.That(model.Training.ValidationNdcg10, Is.Not.Null);
+    }
+
+    private static (DecoderLM Model, HistoryBatch Batch) WiringSetup()
+    {
+        InteractionDataset data = Synthetic(20).ForDomain("office");
+        var ctx = new RecContext(seed: 1);
+        var tok = ctx.Text.TrainTokenizer(data.Items, 400);
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        var table = new ItemTextTable(data.Items, tok, null, 12);
+        var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray())).ToList();
+        return (model, HistoryBatch.Build(examples));
+    }
+
+    private static float[] Gradient(DecoderLM model, HistoryBatch batch, LossWeights w, Pooling pooling)
+    {
+        model.zero_grad();
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, batch, w, pooling, 0.1f, out _).backward();
+        }
+
+        return model.parameters().SelectMany(p => p.grad!.Data.ToArray()).ToArray();
+    }
+
+    [TestCase(Pooling.LastToken)]
+    [TestCase(Pooling.Mean)]
+    public void EachLossWeightControlsExactlyItsOwnGradientContribution(Pooling pooling)
+    {
+        (DecoderLM model, HistoryBatch batch) = WiringSetup();
+        float[] all = Gradient(model, batch, new LossWeights(1f, 1f, 1f), pooling);
+        var terms = new[] { new LossWeights(1f, 0f, 0f), new LossWeights(0f, 1f, 0f), new LossWeights(0f, 0f, 1f) };
+        var without = new[] { new LossWeights(0f, 1f, 1f), new LossWeights(1f, 0f, 1f), new LossWeights(1f, 1f, 0f) };
+        float scale = all.Max(MathF.Abs);
+        for (int t = 0; t < 3; t++)
+        {
+            float[] only = Gradient(model, batch, terms[t], pooling);
+            float[] rest = Gradient(model, batch, without[t], pooling);
+            Assert.That(only.Max(MathF.Abs), Is.GreaterThan(scale * 1e-3f), $"term {t} contributes no gradient");
+            double err = 0;
+            for (int i = 0; i < all.Length; i++)
+            {
+                err = Math.Max(err, Math.Abs(all[i] - rest[i] - only[i]));
+            }
+
+            Assert.That(err, Is.LessThan(scale * 1e-4), $"term {t}: full gradient minus the others' is not that term's gradient");
+        }
+
+        // A weight scales its term: w_ut = 2 doubles the user-item contribution.
+        float[] doubled = Gradient(model, batch, new LossWeights(0f, 0f, 2f), pooling);
+        float[] single = Gradient(model, batch, new LossWeights(0f, 0f, 1f), pooling);
+        Assert.That(doubled.Zip(single, (a, b) => Math.Abs(a - (2 * b))).Max(), Is.LessThan(scale * 1e-4));
+    }
+
+    [Test]
+    public void BatchLayoutTrainsEveryTargetOnceAndDeduplicatesRepeatedItems()
+    {
+        InteractionDataset data = Synthetic(10).ForDomain("beauty");
+        var tok = new RecContext().Text.TrainTokenizer(data.Items, 400);
+        var table = new ItemTextTable(data.Items, tok, null, 8);
+        HistoryBatch b = HistoryBatch.Build([new(table, 0, 0, [3, 5, 7]), new(table, 0, 1, [5, 7])]);
+        Assert.That(b.TargetKeys, Has.Length.EqualTo(3), "targets: 5 and 7 of row 0, 7 of row 1");
+        Assert.That(b.UniqueItems.Select(u => u.Item), Is.EqualTo(new[] { 5, 7 }));
+        Assert.That(b.TargetKeys, Is.EqualTo(new[] { 0, 1, 1 }));
+        int l3 = table.Tokens(3).Length, l5 = table.Tokens(5).Length;
+        Assert.That(b.UserLengths[0], Is.EqualTo(l3 + 1), "the first user prefix ends at the separator after item 3");
+        Assert.That(b.Ids[b.UserStarts[0] + b.UserLengths[0] - 1], Is.EqualTo(table.Separator));
+        Assert.That(b.TargetStarts[0], Is.EqualTo(l3 + 1));
+        Assert.That(b.TargetLengths[0], Is.EqualTo(l5 + 1));
+        // LM targets: the tokens of every target item and its separator, each predicted from the position before.
+        int expected = (table.Tokens(5).Length + 1) + (table.Tokens(7).Length + 1) + (table.Tokens(7).Length + 1);
+        Assert.That(b.LmTargets, Has.Length.EqualTo(expected));
+        for (int i = 0; i < b.LmPositions.Length; i++)
+        {
+            Assert.That(b.Ids[b.LmPositions[i] + 1], Is.EqualTo(b.LmTargets[i]));
+        }
+    }
+
+    /// <summary>Smaller still, for tests about plumbing rather than quality.</summary>
+    private static CalRecTrainer.Options Tiny(ulong seed = 3)
+    {
+        CalRecTrainer.Options o = Fast(seed);
+        o.VocabularySize = 400;
+        o.PretrainSteps = 8;
+        o.PretrainSequenceLength = 64;
+        o.BatchSize = 8;
+        o.MaxHistory = 4;
+        o.MaxItemTokens = 10;
+        o.ValidationUsers = 20;
+        return o;
+    }
+
+    [Test]
+    public void SavedAndReloadedModelGivesIdenticalRecommendations()
+    {
+        var ctx = new RecContext(seed: 2);
+        InteractionDataset data = Synthetic(30).ForDomain("kitchen");
+        CalRecModel model = ctx.Trainers.CalRec(Tiny()).Fit(data);
+        string path = Path.Combine(_dir, "calrec.zip");
+        ctx.Model.Save(model, path);
+        var loaded = (CalRecModel)ctx.Model.Load(path);
+        Assert.That(loaded.Settings, Is.EqualTo(model.Settings with { Template = loaded.Settings.Template }));
+        Assert.That(loaded.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(model.Towers.ItemEmbeddings.ToArray()));
+        var users = data.Sequences.Take(20).Select((s, u) => new UserHistory($"u{u}", s.Select(i => data.Items[i].Id).ToList())).ToList();
+        var before = model.Transform(users, k: 10).ToList();
+        var after = loaded.Transform(users, k: 10).ToList();
+        for (int u = 0; u < users.Count; u++)
+        {
+            Assert.That(after[u].Items.Select(i => i.ItemId), Is.EqualTo(before[u].Items.Select(i => i.ItemId)));
+            Assert.That(after[u].Items.Select(i => i.Score), Is.EqualTo(before[u].Items.Select(i => i.Score)));
+        }
+
+        // The item index matches a fresh item-tower pass of the reloaded backbone.
+        float[] fresh = CalRecScorer.EncodeCatalogue(loaded.Backbone, new ItemTextTable(data.Items, loaded.Tokenizer, null, loaded.Settings.MaxItemTokens), loaded.Settings.Pooling);
+        Assert.That(fresh.Zip(loaded.Towers.ItemEmbeddings.ToArray(), (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5f));
+
+        // A truncated zip and one from a newer format fail with the path.
+        string truncated = Path.Combine(_dir, "truncated.zip");
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        Assert.That(() => ctx.Model.Load(truncated), Throws.TypeOf<ModelFormatException>().With.Message.Contains("truncated.zip"));
+
+        string newer = Path.Combine(_dir, "newer.zip");
+        File.Copy(path, newer);
+        using (var zip = System.IO.Compression.ZipFile.Open(newer, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            System.IO.Compression.ZipArchiveEntry entry = zip.GetEntry("calrec-model.json")!;
+            System.Text.Json.Nodes.JsonObject manifest;
+            using (Stream s = entry.Open())
+            {
+                manifest = System.Text.Json.Nodes.JsonNode.Parse(s)!.AsObject();
+            }
+
+            entry.Delete();
+            manifest["components"]!["calrec"] = 2;
+            using var w = new StreamWriter(zip.CreateEntry("calrec-model.json").Open());
+            w.Write(manifest.ToJsonString());
+        }
+
+        Assert.That(() => ctx.Model.Load(newer), Throws.TypeOf<ModelFormatException>().With.Message.Contains("newer.zip").And.Message.Contains("calrec"));
+    }
+
+    [Test]
+    public void BadHistoriesGiveClearErrorsAndLongHistoriesUseTheMostRecentItems()
+    {
+        var ctx = new RecContext(seed: 2);
+        InteractionDataset data = Synthetic(30).ForDomain("office");
+        var o = Tiny();
+        o.Stage2.Epochs = 1;
+        CalRecModel model = ctx.Trainers.CalRec(o).Fit(data);
+        Assert.That(() => model.Transform([new UserHistory("u", ["nope"])]).ToList(),
+            Throws.ArgumentException.With.Message.Contains("'nope'").And.Message.Contains("not in the model's catalogue"));
+        Assert.That(() => model.Transform([new UserHistory("u", [])]).ToList(), Throws.ArgumentException.With.Message.Contains("empty"));
+
+        string[] longHistory = data.Items.Take(12).Select(i => i.Id).ToArray();
+        var full = model.Transform([new UserHistory("u", longHistory)], k: 5, excludeSeen: false).Single();
+        var recent = model.Transform([new UserHistory("u", longHistory[^model.Settings.MaxHistory..])], k: 5, excludeSeen: false).Single();
+        Assert.That(full.Items.Select(i => i.Score), Is.EqualTo(recent.Items.Select(i => i.Score)), $"only the last {model.Settings.MaxHistory} items are read");
+    }
+
+    [Test]
+    public void NoStageSeesAnyUsersValidationOrTestItems()
+    {
+        // Users shop in two domains, interleaved; the target is one domain, the mixture is the whole dataset, so a naive
+        // mixture split (all but the user's last two interactions overall) would contain target validation and test items.
+        InteractionDataset all = Synthetic(40);
+        var g = new Generator(17);
+        var beautyUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "beauty").ToList();
+        var officeUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "office").ToList();
+        var users = new List<UserSequence>();
+        for (int k = 0; k < beautyUsers.Count; k++)
+        {
+            int[] a = all.Sequences[beautyUsers[k].i], b = all.Sequences[officeUsers[k].i];
+            var merged = new List<string>();
+            int ia = 0, ib = 0;
+            while (ia < a.Length || ib < b.Length)
+            {
+                bool takeA = ib >= b.Length || (ia < a.Length && g.NextInt(2) == 0);
+                merged.Add(all.Items[takeA ? a[ia++] : b[ib++]].Id);
+            }
+
+            users.Add(new UserSequence($"shopper{k}", merged, null));
+        }
+
+        InteractionDataset mixed = InteractionDataset.Create("mixed", all.Items, users);
+        InteractionDataset target = mixed.ForDomain("beauty");
+        var split = new LeaveOneOutSplit(target);
+        var heldOut = split.Validation.Concat(split.Test).GroupBy(c => target.Users[c.User])
+            .ToDictionary(x => x.Key, x => x.Select(c => target.Items[c.Target].Id).ToHashSet());
+        int naiveLeaks = new LeaveOneOutSplit(mixed).Train.Select((s, u) => s.Count(i => heldOut.TryGetValue(mixed.Users[u], out var h) && h.Contains(mixed.Items[i].Id))).Sum();
+        Assert.That(naiveLeaks, Is.GreaterThan(0), "the setup must be able to leak");
+
+        var seen = new List<(string Phase, string User, string[] Items)>();
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(Tiny());
+        trainer.TrainingDataObserver = (phase, _, user, items) => seen.Add((phase, user, items));
+        trainer.Fit(split, [mixed, mixed.ForDomain("office")]);
+        Assert.That(seen.Select(x => x.Phase).Distinct(), Is.EquivalentTo(new[] { "pretrain", "stage1", "stage2" }));
+        var leaks = seen.Where(x => heldOut.TryGetValue(x.User, out var h) && x.Items.Any(h.Contains)).ToList();
+        Assert.That(leaks, Is.Empty, leaks.Count > 0 ? $"{leaks[0].Phase}: {leaks[0].User} saw {string.Join(",", leaks[0].Items)}" : string.Empty);
+        Assert.That(seen.Count(x => x.Phase == "stage1"), Is.GreaterThan(seen.Count(x => x.Phase == "stage2")));
+    }
+
+    [Test]
+    public void ACancelledRunResumesFromItsCheckpointToTheSameModel()
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        IReadOnlyList<InteractionDataset> mixture = [data];
+        CalRecTrainer.Options Settings(string? dir, bool resume)
+        {
+            var o = Tiny();
+            o.EvaluationsPerEpoch = 2;
+            o.CheckpointDirectory = dir;
+            o.Resume = resume;
+            return o;
+        }
+
+        CalRecModel straight = new RecContext(seed: 1).Trainers.CalRec(Settings(null, false)).Fit(split, mixture);
+
+        string dir = Path.Combine(_dir, "checkpoint");
+        using var cts = new CancellationTokenSource();
+        CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir, false));
+        first.Progress += (_, e) =>
+        {
+            if (e.Phase == "stage2" && e.Step == 3)
+            {
+                cts.Cancel();
+            }
+        };
+        Assert.That(() => first.Fit(split, mixture, cts.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(File.Exists(Path.Combine(dir, "state.json")), "cancellation writes a checkpoint");
+
+        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(Settings(dir, true)).Fit(split, mixture);
+        Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
+        Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
+    }
+
+    [TestCase(MetaAlgorithm.Reptile)]
+    [TestCase(MetaAlgorithm.FirstOrderMaml)]
+    public void MetaLearningReplacesStage1AndStage2CanBeFewShot(MetaAlgorithm algorithm)
+    {
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset target = all.ForDomain("beauty");
+        var o = Tiny();
+        o.Meta = new MetaLearningOptions { Algorithm = algorithm, InnerSteps = 2, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f, TaskSampling = TaskSampling.Uniform };
+        o.Stage2.MaxExamples = 30;
+        var ctx = new RecContext(seed: 1);
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecTrainer trainer = ctx.Trainers.CalRec(o);
+        var stage2 = new List<string>();
+        trainer.TrainingDataObserver = (phase, _, user, _) =>
+        {
+            if (phase == "stage2")
+            {
+                stage2.Add(user);
+            }
+        };
+        CalRecModel model = trainer.Fit(target, all.Domains.Select(all.ForDomain).ToList());
+        Assert.That(log, Has.Some.Contains($"stage1 ({algorithm}): 3 tasks [33 %, 33 %, 33 %]"));
+        Assert.That(log, Has.Some.Contains("meta-step"));
+        Assert.That(stage2, Has.Count.EqualTo(30), "few-shot stage 2 trains on exactly N windows");
+        Assert.That(stage2.Distinct(), Is.EqualTo(target.Users.Take(stage2.Distinct().Count())), "taken from the first users in order");
+        Assert.That(model.Training.ValidationNdcg10, Is.GreaterThan(0));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void StepBudgetsEndEachStageAfterExactlyThatManyGradientSteps(bool meta)
+    {
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset target = all.ForDomain("beauty");
+        var o = Tiny();
+        o.Stage1.Epochs = 5;
+        o.Stage1.MaxSteps = 6;
+        o.Stage2.Epochs = 5;
+        o.Stage2.MaxSteps = 4;
+        if (meta)
+        {
+            o.Meta = new MetaLearningOptions { Algorithm = MetaAlgorithm.Reptile, InnerSteps = 2, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f };
+        }
+
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+        var steps = new Dictionary<string, List<CalRecProgress>> { ["pretrain"] = [], ["stage1"] = [], ["stage2"] = [] };
+        trainer.Progress += (_, e) => steps[e.Phase].Add(e);
+        trainer.Fit(target, all.Domains.Select(all.ForDomain).ToList());
+
+        // Reptile's 6-step budget is 3 meta-steps of 2 inner steps each.
+        Assert.That(steps["stage1"].Select(e => e.Step), Is.EqualTo(meta ? new[] { 1, 2, 3 } : new[] { 1, 2, 3, 4, 5, 6 }));
+        Assert.That(steps["stage1"].Select(e => e.TotalSteps).Distinct(), Is.EqualTo(new[] { meta ? 3 : 6 }), "progress counts toward the budget");
+        Assert.That(steps["stage2"].Select(e => e.Step), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+        Assert.That(steps["stage2"][^1].ValidationNdcg10, Is.Not.Null, "the last step of a budget is validated");
+    }
+
+    [TestCase(DecoderArchitecture.Llama)]
+    [TestCase(DecoderArchitecture.Gpt2)]
+    public void FinetunesAHuggingFaceCheckpointWithLoraAndMergesTheAdapters(DecoderArchitecture architecture)
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("office");
+        var ctx = new RecContext(seed: 1);
+        var tok = ctx.Text.TrainTokenizer(data.Items, 400);
+        DecoderConfig config = DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize };
+        if (architecture == DecoderArchitecture.Gpt2)
+        {
+            // LoRA targets come from the architecture: GPT-2 has c_attn / c_proj / c_fc, no q_proj.
+            config = config with { Architecture = DecoderArchitecture.Gpt2, ModelType = "gpt2", NumKeyValueHeads = config.NumHeads, TieWordEmbeddings = true };
+        }
+
+        var lm = new DecoderLM(config, seed: 4);
+        string folder = Path.Combine(_dir, "checkpoint");
+        Models.Checkpoints.HuggingFaceCheckpoint.Save(lm, tok, folder);
+        float[] before = lm.parameters().SelectMany(p => p.Data.ToArray()).ToArray();
+
+        var o = Tiny();
+        o.Backbone = folder;
+        o.LoraRank = 4;
+        o.Stage2.Epochs = 1;
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        CalRecModel model = ctx.Trainers.CalRec(o).Fit(data);
+        Assert.That(log, Has.Some.Contains($"finetuning {folder}"), "a checkpoint folder is finetuned, not trained from scratch");
+        Assert.That(log, Has.None.Contains("stage 0"), "no LM pretraining for a given checkpoint");
+        Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Has.None.Contains("lora"), "adapters are merged into the saved backbone");
+        Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Is.EqualTo(lm.named_parameters().Select(p => p.Name)));
+        float[] after = model.Backbone.parameters().SelectMany(p => p.Data.ToArray()).ToArray();
+        Assert.That(after.Zip(before, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(0f), "the merged adapters changed the weights");
+        Assert.That(model.Tokenizer.VocabularySize, Is.EqualTo(tok.VocabularySize));
+
+        // A checkpoint whose tokenizer lacks the item separator is refused with the folder named.
+        var plain = Text.Tokenization.BpeTokenizer.Train(data.Items.Select(i => i.Title), new Text.Tokenization.BpeTrainerOptions { VocabularySize = 300 });
+        string other = Path.Combine(_dir, "no-separator");
+        Models.Checkpoints.HuggingFaceCheckpoint.Save(new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = plain.VocabularySize }), plain, other);
+        o.Backbone = other;
+        Assert.That(() => ctx.Trainers.CalRec(o).Fit(data), Throws.ArgumentException.With.Message.Contains("no-separator").And.Message.Contains("<|item|>"));
+    }
+
+    [TestCase(MixtureSampling.Proportional, 1f, "[80 %, 20 %]")]
+    [TestCase(MixtureSampling.Temperature, 2f, "[67 %, 33 %]")]
+    [TestCase(MixtureSampling.Temperature, 1000f, "[50 %, 50 %]")]
+    public void MixtureDomainsAreSampledProportionallyOrTemperatureSmoothed(MixtureSampling sampling, float temperature, string expected)
+    {
+        // Two domains with 4x as many training windows in the first: weights n^(1/T) give 80/20, 67/33 (T = 2), 50/50 (T → ∞).
+        InteractionDataset all = Synthetic(40);
+        InteractionDataset big = all.ForDomain("beauty");
+        InteractionDataset bigFour = InteractionDataset.Create("big", big.Items,
+            Enumerable.Range(0, 4).SelectMany(copy => big.Users.Select((u, i) => new UserSequence($"{u}-{copy}", big.Sequences[i].Select(x => big.Items[x].Id).ToList(), null))));
+        var o = Tiny();
+        o.MixtureSampling = sampling;
+        o.MixtureTemperature = temperature;
+        o.PretrainSteps = 0;
+        o.Stage2.Enabled = false;
+        var ctx = new RecContext(seed: 1);
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        ctx.Trainers.CalRec(o).Fit(big, [bigFour, big]);
+        Assert.That(log, Has.Some.Contains($"from 2 domain(s) {expected}"));
+    }
+}

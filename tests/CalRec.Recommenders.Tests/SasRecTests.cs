@@ -1,0 +1,138 @@
+using CalRec.Data.Splits;
+using CalRec.Data.Synthetic;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MostPopular;
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+
+namespace CalRec.Recommenders.Tests;
+
+[TestFixture]
+public class SasRecTests
+{
+    private static (List<SasRecEpochReport> Reports, RankingMetrics Popularity, RankingMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecOptions options)
+    {
+        var reports = new List<SasRecEpochReport>();
+        SasRecScorer sasrec = SasRecTraining.Fit(split, options, reports.Add);
+        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
+        RankingMetrics pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
+        RankingMetrics seq = RankingEvaluator.Evaluate(sasrec, split.Test, eval);
+        TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec ({options.Loss}) {seq["ndcg@10"]} after {reports.Count} epochs");
+        return (reports, pop, seq);
+    }
+
+    [Test]
+    public void LearnsTheSyntheticRoutinesAndBeatsMostPopular()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
+        var options = new SasRecOptions { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
+        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
+        Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
+        Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value), "the routines are learnable, popularity cannot follow them");
+        Assert.That(seq.CompareNdcg(pop, 10).Low, Is.GreaterThan(0), "the paired difference is not noise");
+    }
+
+    [Test]
+    public void BinaryCrossEntropyWithSampledNegativesAlsoLearns()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
+        var options = new SasRecOptions
+        {
+            Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, MinEpochs = 5, Seed = 1,
+            Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 2,
+        };
+        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
+        Assert.That(reports[0].Loss, Is.LessThan(3 * Math.Log(2) + 0.05), "starts near 3 ln 2 (one positive, two negatives at chance)");
+        Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
+        Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value));
+    }
+
+    [Test]
+    public void EarlyStoppingWaitsForTheMinimumEpochs()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
+        var reports = new List<SasRecEpochReport>();
+        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, BatchSize = 64, LearningRate = 0f, MaxEpochs = 9, Patience = 1, MinEpochs = 6, Seed = 5 }, reports.Add);
+        Assert.That(reports, Has.Count.EqualTo(6), "with lr 0 validation never improves after epoch 1; stopping waits for epoch 6");
+    }
+
+    [Test]
+    public void SameSeedSameModel()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 60 }).ToDataset());
+        var options = new SasRecOptions { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 2, Seed = 5 };
+        var a = new List<double>();
+        var b = new List<double>();
+        SasRecTraining.Fit(split, options, r => a.Add(r.Loss));
+        SasRecTraining.Fit(split, options, r => b.Add(r.Loss));
+        Assert.That(b, Is.EqualTo(a));
+    }
+
+    [Test]
+    public void RandomBatchesCoverEveryUserOnceAndMixLengthsDifferentlyEachEpoch()
+    {
+        int[] users = Enumerable.Range(0, 100).ToArray();
+        var batches = new SasRecBatches(users, u => u % 37, 16, SasRecBatching.RandomUsers);
+        var order = new Generator(7);
+        var epochs = new List<int[][]>();
+        for (int e = 0; e < 3; e++)
+        {
+            batches.Next(order);
+            epochs.Add(Enumerable.Range(0, batches.Count).Select(i => batches.Users.AsSpan(batches[i].Start, batches[i].Count).ToArray()).ToArray());
+        }
+
+        foreach (int[][] epoch in epochs)
+        {
+            Assert.That(epoch, Has.Length.EqualTo(7));
+            Assert.That(epoch.Select(b => b.Length), Is.EqualTo(new[] { 16, 16, 16, 16, 16, 16, 4 }));
+            Assert.That(epoch.SelectMany(b => b).Order(), Is.EqualTo(users), "every user exactly once per epoch");
+        }
+
+        Assert.That(epochs[1][0], Is.Not.EquivalentTo(epochs[0][0]), "batches are regrouped every epoch");
+        Assert.That(epochs[0].Count(b => b.Max(u => u % 37) - b.Min(u => u % 37) > 20), Is.GreaterThan(3), "random batches mix short and long histories");
+    }
+
+    [Test]
+    public void LengthBucketsKeepTheirUsersAndOnlyChangeOrder()
+    {
+        int[] users = Enumerable.Range(0, 100).Reverse().ToArray();
+        var batches = new SasRecBatches(users, u => u % 37, 16, SasRecBatching.LengthBuckets);
+        var order = new Generator(7);
+        HashSet<string> Groups()
+        {
+            batches.Next(order);
+            return Enumerable.Range(0, batches.Count).Select(i => string.Join(',', batches.Users.AsSpan(batches[i].Start, batches[i].Count).ToArray().Order())).ToHashSet();
+        }
+
+        HashSet<string> first = Groups();
+        Assert.That(Groups(), Is.EquivalentTo(first), "the same groups every epoch");
+        Assert.That(batches.Users.Select(u => u % 37), Is.Ordered, "users sorted by length, so a batch pads only to its own longest history");
+    }
+
+    [Test]
+    public void EmbeddingTablesStartXavierNormal()
+    {
+        var net = new SasRecNetwork(itemCount: 3000, hidden: 50, blocks: 1, heads: 1, maxLength: 200, dropout: 0f, seed: 3);
+        static double Std(float[] v) => Math.Sqrt(v.Select(x => (double)x * x).Average() - Math.Pow(v.Average(x => (double)x), 2));
+        Assert.That(Std(net.item_emb.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 3051)).Within(3).Percent);
+        Assert.That(Std(net.pos_emb.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 250)).Within(3).Percent);
+        Assert.That(Std(net.Blocks[0].conv1.weight.ToArray()), Is.EqualTo(Math.Sqrt(2.0 / 100)).Within(5).Percent);
+        Assert.That(net.ItemInitStd, Is.EqualTo(MathF.Sqrt(2f / 3051)).Within(1e-6));
+    }
+
+    [TestCase(5.0, 3.0, 7.0, true, TestName = "an epoch that would end past the budget does not start")]
+    [TestCase(5.0, 2.0, 7.0, false, TestName = "an epoch that ends exactly at the budget runs")]
+    [TestCase(1.0, 1.0, null, false, TestName = "no budget, no limit")]
+    [TestCase(8.0, 0.5, 7.0, true, TestName = "already past the budget")]
+    public void TimeBudgetStopsBeforeAnEpochThatWouldOverrunIt(double elapsed, double lastEpoch, double? budget, bool stop) =>
+        Assert.That(SasRecTraining.OutOfBudget(TimeSpan.FromSeconds(elapsed), TimeSpan.FromSeconds(lastEpoch), budget is double b ? TimeSpan.FromSeconds(b) : null), Is.EqualTo(stop));
+
+    [Test]
+    public void ATinyTimeBudgetTrainsExactlyOneEpoch()
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
+        var reports = new List<SasRecEpochReport>();
+        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, TimeBudget = TimeSpan.FromMilliseconds(1), Seed = 5 }, reports.Add);
+        Assert.That(reports, Has.Count.EqualTo(1));
+    }
+}
