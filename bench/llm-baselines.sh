@@ -4,16 +4,7 @@
 # and evaluate each LM-based baseline. LLM2SASRec gets the epoch count that bench/results.sh's time budget allowed on a
 # quiet machine (beauty 28, office 71; ml-100k stopped early at 175 with patience 40), so the figures do not depend on load.
 # Usage: [CLI=path/calrec.dll] bash bench/llm-baselines.sh [OUT_DIR]   (needs ../shared/data; about 45 minutes on 2 cores)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-OUT="${1:-runs/llm-baselines}"
-DATA=../shared/data
-mkdir -p "$OUT"
-if [ -z "${CLI:-}" ]; then
-  dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
-  CLI=src/CalRec.Cli/bin/Release/net10.0/calrec.dll
-fi
-calrec() { dotnet "$CLI" "$@"; }
+source "$(dirname "$0")/common.sh" runs/llm-baselines "$@"
 pretrain() { [ -f "$OUT/$2/model/model.safetensors" ] || calrec pretrain --data "$DATA/$1" --config models/small.json --out "$OUT/$2" --steps "$3" --eval-every 100; }
 evaluate() { calrec evaluate --model "$OUT/$1.zip" --data "$DATA/$2" --json | tee "$OUT/$1.json"; }
 

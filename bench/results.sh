@@ -4,16 +4,7 @@
 # with `calrec report baselines` (leave-one-out, full ranking, seen items excluded). JSON lines land in $OUT.
 # Usage: [CLI=path/calrec.dll] bash bench/results.sh [OUT_DIR]   (needs ../shared/data; about 80 minutes on 2 cores)
 # With CLI set, that copy of the command-line tool runs and nothing is built (so the tree can be rebuilt meanwhile).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-OUT="${1:-runs/results}"
-DATA=../shared/data
-mkdir -p "$OUT"
-if [ -z "${CLI:-}" ]; then
-  dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
-  CLI=src/CalRec.Cli/bin/Release/net10.0/calrec.dll
-fi
-calrec() { dotnet "$CLI" "$@"; }
+source "$(dirname "$0")/common.sh" runs/results "$@"
 # Pretraining is deterministic: a language model already in OUT (same command, same code) is reused.
 pretrain() { [ -f "$OUT/$2/model/model.safetensors" ] || calrec pretrain --data "$DATA/$1" --config models/small.json --out "$OUT/$2" --steps "$3" --eval-every 100; }
 

@@ -63,3 +63,33 @@ public class EmbeddingTests
         Assert.That(new LanguageModelEmbedder(model, tok, Pooling.LastToken, normalize: false).Encode([Texts[1]]), Is.EqualTo(hidden[^d..]).Within(1e-6));
     }
 }
+
+[TestFixture]
+public class CachingTextEncoderTests
+{
+    private sealed class CountingEncoder : ITextEncoder
+    {
+        public List<string> Seen { get; } = [];
+
+        public int Dimension => 2;
+
+        public float[] Encode(IReadOnlyList<string> texts, CancellationToken cancellation = default)
+        {
+            Seen.AddRange(texts);
+            return texts.SelectMany(t => new[] { t.Length, (float)t[0] }).ToArray();
+        }
+    }
+
+    [Test]
+    public void EachDistinctTextIsEncodedOnceAndRowsKeepTheirOrder()
+    {
+        var inner = new CountingEncoder();
+        var cached = new CachingTextEncoder(inner);
+        string[] first = ["apple", "kiwi", "apple"], second = ["kiwi", "plum"];
+
+        Assert.That(cached.Encode(first), Is.EqualTo(new CountingEncoder().Encode(first)));
+        Assert.That(cached.Encode(second), Is.EqualTo(new CountingEncoder().Encode(second)));
+        Assert.That(inner.Seen, Is.EqualTo(new[] { "apple", "kiwi", "plum" }));
+        Assert.That(cached.Dimension, Is.EqualTo(2));
+    }
+}

@@ -34,6 +34,33 @@ public class ModuleAndOptimizerTests
     }
 
     [Test]
+    public void EvalScopeRestoresTheModeItFoundInEverySubmodule()
+    {
+        var m = new Block(new Generator(1));
+        using (m.EvalScope())
+        {
+            Assert.That(m.training || m.Norm.training || m.Layers[1].training, Is.False);
+        }
+
+        Assert.That(m.training && m.Norm.training && m.Layers[1].training, Is.True);
+
+        m.eval();
+        using (m.EvalScope())
+        {
+            m.train();
+        }
+
+        Assert.That(m.training || m.Layers[0].training, Is.False, "an evaluating module stays evaluating after the scope");
+        Assert.That(() =>
+        {
+            m.train();
+            using Module.ModeScope scope = m.EvalScope();
+            throw new InvalidOperationException("boom");
+        }, Throws.InvalidOperationException);
+        Assert.That(m.training, Is.True, "the mode is restored when the body throws");
+    }
+
+    [Test]
     public void StrictLoadReportsMissingAndUnexpectedNames()
     {
         var src = new Block(new Generator(1));

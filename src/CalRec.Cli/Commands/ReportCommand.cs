@@ -9,11 +9,10 @@ using CalRec.Data.Splits;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.LlmSeqSim;
-using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
-using CalRec.Tensors.LinearAlgebra;
 using CalRec.Text.Tokenization;
 using Spectre.Console;
 
@@ -59,54 +58,44 @@ internal static class ReportCommand
     {
         InteractionDataset data = Data.Readers.DatasetReader.Load(folder);
         var split = new LeaveOneOutSplit(data);
+        var ctx = new RecContext((int)sasrec.Seed);
         if (!json)
         {
+            ctx.Log += (_, e) => Console.WriteLine($"  {e.Source}: {e.Message}");
             AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions; {split.Test.Count:N0} test users");
         }
 
         var eval = new RankingEvaluatorOptions { Ks = [1, 5, 10, 20] };
         var rows = new List<(string Name, RankingMetrics Metrics, double TrainSeconds, string Notes, double PeakMb)>();
-        var clock = Stopwatch.StartNew();
-        using (var memory = new PeakMemorySampler())
-        {
-            var pop = new MostPopularScorer(split.Train, data.ItemCount);
-            rows.Add(("MostPopular", RankingEvaluator.Evaluate(pop, split.Test, eval), clock.Elapsed.TotalSeconds, string.Empty, memory.PeakMegabytes));
-        }
-
-        using (var memory = new PeakMemorySampler())
-        {
-            rows.Add(WithPeak(TrainSasRec("SASRec", split, sasrec, json, eval, ct), memory));
-        }
-
-        if (withBce)
+        void Add(string name, RecommenderTrainer trainer, Func<RecommenderModel, string> notes)
         {
             using var memory = new PeakMemorySampler();
-            rows.Add(WithPeak(TrainSasRec("SASRec", split, sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 }, json, eval, ct), memory));
+            RecommenderModel model = trainer.Fit(split, ct);
+            rows.Add((name, RankingEvaluator.Evaluate(model, split.Test, eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
+        }
+
+        static string Sas(SasRecOptions o) =>
+            string.Create(CultureInfo.InvariantCulture, $"({(o.Loss == SasRecLoss.CrossEntropy ? "CE" : "BCE")}, d={o.Hidden}, len={o.MaxLength}, dropout={o.Dropout})");
+        static string Epochs(RecommenderModel m) => $"{m.Training.Epochs} epochs, best {m.Training.Settings["best_epoch"]}";
+        Add("MostPopular", ctx.Trainers.MostPopular(), _ => string.Empty);
+        Add($"SASRec {Sas(sasrec)}", ctx.Trainers.SasRec(sasrec), Epochs);
+        if (withBce)
+        {
+            SasRecOptions bce = sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 };
+            Add($"SASRec {Sas(bce)}", ctx.Trainers.SasRec(bce), Epochs);
         }
 
         if (lmFolder is not null)
         {
-            var memory = new PeakMemorySampler();
-            clock.Restart();
             (DecoderLM lm, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(lmFolder);
-            var embedder = new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{lmFolder}: no tokenizer.json."), Pooling.Mean);
-            float[] itemVectors = embedder.Encode(data.Items.Select(i => i.ToText()).ToList(), ct);
-            double embedSeconds = clock.Elapsed.TotalSeconds;
-            if (!json)
-            {
-                AnsiConsole.MarkupLineInterpolated($"  embedded {data.ItemCount:N0} item texts with {Path.GetFileName(lmFolder)} ({lm.parameter_count():N0} parameters) in {embedSeconds:F0} s");
-            }
-
+            // One cache for every LLM row: the catalogue is embedded once (its time is in the first LLMSeqSim row).
+            var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{lmFolder}: no tokenizer.json."), Pooling.Mean));
             foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
             {
-                var sim = new LlmSeqSimScorer(itemVectors, embedder.Dimension, agg);
-                rows.Add(($"LLMSeqSim ({agg})", RankingEvaluator.Evaluate(sim, split.Test, eval), embedSeconds, "no training; embedding time", memory.PeakMegabytes));
+                Add($"LLMSeqSim ({agg})", ctx.Trainers.LlmSeqSim(encoder, agg), _ => "no training; embedding time");
             }
 
-            memory.Dispose();
-            using var llm2 = new PeakMemorySampler();
-            Pca pca = Pca.Fit(itemVectors, embedder.Dimension, sasrec.Hidden);
-            rows.Add(WithPeak(TrainSasRec("LLM2SASRec", split, sasrec with { InitialItemEmbeddings = pca.Transform(itemVectors) }, json, eval, ct), llm2));
+            Add($"LLM2SASRec {Sas(sasrec)}", ctx.Trainers.Llm2SasRec(encoder, sasrec), Epochs);
         }
 
         double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
@@ -147,33 +136,5 @@ internal static class ReportCommand
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLineInterpolated($"peak MB: working set while the row ran (after releasing pooled buffers); process peak {peakMb:F0} MB; intervals are bootstrap 95% over test users");
         return 0;
-    }
-
-    private static (string, RankingMetrics, double, string, double) WithPeak((string Name, RankingMetrics Metrics, double Seconds, string Notes) row, PeakMemorySampler memory) =>
-        (row.Name, row.Metrics, row.Seconds, row.Notes, memory.PeakMegabytes);
-
-    private static (string, RankingMetrics, double, string) TrainSasRec(string label, LeaveOneOutSplit split, SasRecOptions options, bool json,
-        RankingEvaluatorOptions eval, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        int epochs = 0, bestEpoch = 0;
-        double best = double.NegativeInfinity;
-        SasRecScorer model = SasRecTraining.Fit(split, options, r =>
-        {
-            epochs = r.Epoch;
-            if (r.ValidationNdcg10 > best)
-            {
-                best = r.ValidationNdcg10;
-                bestEpoch = r.Epoch;
-            }
-
-            if (!json)
-            {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {label} epoch {r.Epoch,3}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4}, {r.Seconds:F1} s"));
-            }
-        }, ct);
-        double seconds = clock.Elapsed.TotalSeconds;
-        return ($"{label} ({(options.Loss == SasRecLoss.CrossEntropy ? "CE" : "BCE")}, d={options.Hidden}, len={options.MaxLength}, dropout={options.Dropout})", RankingEvaluator.Evaluate(model, split.Test, eval), seconds,
-            $"{epochs} epochs, best {bestEpoch}");
     }
 }

@@ -32,9 +32,7 @@ public sealed class LanguageModelEmbedder(DecoderLM model, BpeTokenizer tokenize
         int d = Dimension;
         float[] result = new float[texts.Count * d];
         int padId = tokenizer.TokenToId(SpecialTokens.Pad) ?? tokenizer.TokenToId(SpecialTokens.EndOfText) ?? 0;
-        bool wasTraining = model.training;
-        model.eval();
-        try
+        using (model.EvalScope())
         {
             for (int start = 0; start < texts.Count; start += batchSize)
             {
@@ -55,10 +53,6 @@ public sealed class LanguageModelEmbedder(DecoderLM model, BpeTokenizer tokenize
 
                 pooled.Data.CopyTo(result.AsSpan(start * d, chunk.Count * d));
             }
-        }
-        finally
-        {
-            model.train(wasTraining);
         }
 
         return result;

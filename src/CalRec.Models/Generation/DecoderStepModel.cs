@@ -2,6 +2,7 @@ using CalRec.Models.Decoder;
 using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Memory;
+using CalRec.Tensors.NN;
 
 namespace CalRec.Models.Generation;
 
@@ -115,8 +116,7 @@ public sealed class DecoderStepModel(DecoderLM model, bool useKvCache = true, in
     private float[] Run(int[] ids, int seq, int[] positions, bool fullSequence = false)
     {
         int rows = _tokens.Count, keys = _mask[0].Count;
-        bool wasTraining = model.training;
-        model.eval();
+        using Module.ModeScope evalMode = model.EvalScope();
         using TensorScope scope = TensorScope.Begin();
         using Tape.NoGradScope noGrad = Tape.no_grad();
         float[] maskData = _mask.SelectMany(m => m).ToArray();
@@ -124,7 +124,6 @@ public sealed class DecoderStepModel(DecoderLM model, bool useKvCache = true, in
         Tensor hidden = model.Hidden(ids, rows, seq, mask, positions: positions, cache: fullSequence ? null : _cache);
         int[] last = Enumerable.Range(0, rows).Select(r => (r * seq) + seq - 1).ToArray();
         Tensor logits = model.Logits(Functional.gather_rows(hidden.reshape(rows * seq, model.Config.HiddenSize), last));
-        model.train(wasTraining);
         return logits.ToArray();
     }
 }

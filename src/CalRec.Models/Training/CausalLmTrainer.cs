@@ -69,6 +69,7 @@ public sealed class CausalLmTrainer
     private readonly AdamW _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly Generator _order;
+    private readonly EarlyStopping _selection;
     private int[] _permutation = [];
     private int _cursor;
 
@@ -80,19 +81,20 @@ public sealed class CausalLmTrainer
         _optimizer = new AdamW(AdamW.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
         _order = new Generator(options.Seed);
+        _selection = new EarlyStopping(higherIsBetter: false, options.Patience);
     }
 
     /// <summary>Optimizer steps taken.</summary>
     public int Step { get; private set; }
 
     /// <summary>Best validation loss seen, or null.</summary>
-    public float? BestValidationLoss { get; private set; }
+    public float? BestValidationLoss => (float?)_selection.Best;
 
     /// <summary>Validations since the best one.</summary>
-    public int EvaluationsWithoutImprovement { get; private set; }
+    public int EvaluationsWithoutImprovement => _selection.Stale;
 
     /// <summary>Whether early stopping has triggered.</summary>
-    public bool StoppedEarly => _options.Patience > 0 && EvaluationsWithoutImprovement >= _options.Patience;
+    public bool StoppedEarly => _selection.ShouldStop;
 
     /// <summary>Mean loss over up to <paramref name="maxWindows"/> windows of <paramref name="data"/>, without gradients.</summary>
     public float Evaluate(PackedTokenDataset data, int maxWindows = 64)
@@ -103,11 +105,10 @@ public sealed class CausalLmTrainer
             throw new InvalidOperationException($"Validation data has no complete window of {data.SequenceLength + 1} tokens.");
         }
 
-        bool wasTraining = _model.training;
-        _model.eval();
         double total = 0;
         int t = data.SequenceLength, b = Math.Min(_options.BatchSize, windows), done = 0;
         int[] ids = new int[b * t], targets = new int[b * t];
+        using (_model.EvalScope())
         using (Tape.no_grad())
         {
             while (done < windows)
@@ -126,7 +127,6 @@ public sealed class CausalLmTrainer
             }
         }
 
-        _model.train(wasTraining);
         return (float)(total / windows);
     }
 
@@ -185,15 +185,7 @@ public sealed class CausalLmTrainer
             if (validation is not null && ((_options.EvalEvery > 0 && Step % _options.EvalEvery == 0) || Step == _options.Steps))
             {
                 val = Evaluate(validation);
-                if (BestValidationLoss is null || val < BestValidationLoss)
-                {
-                    BestValidationLoss = val;
-                    EvaluationsWithoutImprovement = 0;
-                }
-                else
-                {
-                    EvaluationsWithoutImprovement++;
-                }
+                _selection.Offer(val.Value);
             }
 
             double tps = (double)(Step - startStep) * b * t / clock.Elapsed.TotalSeconds;
@@ -295,8 +287,7 @@ public sealed class CausalLmTrainer
         _permutation = state["permutation"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
         _order.SetState(state["order_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
         _model.DropoutGenerator.SetState(state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-        BestValidationLoss = state["best_validation_loss"]?.GetValue<float>();
-        EvaluationsWithoutImprovement = state["evaluations_without_improvement"]!.GetValue<int>();
+        _selection.Restore(state["best_validation_loss"]?.GetValue<float>(), state["evaluations_without_improvement"]!.GetValue<int>(), validations: 0);
         return state["extra"] as JsonObject;
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
+using CalRec.Models.Training;
 using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
@@ -86,8 +87,11 @@ public sealed partial class CalRecTrainer
             return (new DecoderLM(config), BpeTokenizer.FromFile(Path.Combine(_dir, "tokenizer.json")));
         }
 
-        /// <summary>Loads the current weights into <paramref name="model"/> (after any adapters are attached) and the best ones into <paramref name="best"/>.</summary>
-        public void RestoreWeights(DecoderLM model, BestWeights best)
+        /// <summary>
+        /// Loads the current weights into <paramref name="model"/> (after any adapters are attached), the best ones into
+        /// <paramref name="best"/> and the best validation NDCG@10 into <paramref name="selection"/>.
+        /// </summary>
+        public void RestoreWeights(DecoderLM model, EarlyStopping selection, WeightsSnapshot best)
         {
             if (Phase == "pretrain")
             {
@@ -109,7 +113,8 @@ public sealed partial class CalRecTrainer
             {
                 using TensorScope scope = TensorScope.Begin();
                 using var reader = new SafeTensorsReader(bestPath);
-                best.Set(ndcg, name => reader.Contains(name) ? reader.ReadTensor(name).ToArray() : null);
+                best.Set(name => reader.Contains(name) ? reader.ReadTensor(name).ToArray() : null, bestPath);
+                selection.Restore(ndcg, Stale, validations: 0);
             }
 
             model.DropoutGenerator.SetState(_state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
@@ -132,7 +137,7 @@ public sealed partial class CalRecTrainer
             optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
         }
 
-        public static void Write(string dir, DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, BestWeights best, string phase, int epoch, int step, int stale) =>
+        public static void Write(string dir, DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step) =>
             AtomicDirectory.Write(dir, tmp =>
             {
                 model.Config.Save(Path.Combine(tmp, "config.json"));
@@ -142,7 +147,7 @@ public sealed partial class CalRecTrainer
                 {
                     if (best.HasValues)
                     {
-                        SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Snapshot.Select(x => new KeyValuePair<string, Tensor>(x.Name, Tensor.from(x.Values, x.Values.Length))).ToList());
+                        SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Values.Select(x => new KeyValuePair<string, Tensor>(x.Name, Tensor.from(x.Values, x.Values.Length))).ToList());
                     }
 
                     Dictionary<Tensor, string> names = Names(model);
@@ -162,8 +167,8 @@ public sealed partial class CalRecTrainer
                     ["phase"] = phase,
                     ["epoch"] = epoch,
                     ["step"] = step,
-                    ["stale"] = stale,
-                    ["best_ndcg"] = best.Ndcg,
+                    ["stale"] = selection.Stale,
+                    ["best_ndcg"] = selection.Best,
                     ["optimizer_step"] = optimizer.StepCount,
                     ["dropout_rng"] = new JsonArray(model.DropoutGenerator.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()),
                 };

@@ -80,9 +80,7 @@ public sealed class CalRecScorer : IRecommenderScorer
         // The backbone's layers are shared; one batch at a time keeps concurrent callers (a recommender pool) safe.
         lock (_gate)
         {
-            bool wasTraining = Backbone.training;
-            Backbone.eval();
-            try
+            using (Backbone.EvalScope())
             {
                 // The item index becomes a tensor once per call, not once per pass of users.
                 using TensorScope outer = TensorScope.Begin();
@@ -108,10 +106,6 @@ public sealed class CalRecScorer : IRecommenderScorer
                     users.matmul(items, transB: true).Data.CopyTo(scores.Slice(start * n, b * n));
                 }
             }
-            finally
-            {
-                Backbone.train(wasTraining);
-            }
         }
     }
 
@@ -121,9 +115,7 @@ public sealed class CalRecScorer : IRecommenderScorer
         const int ItemsPerPass = 64;
         int d = backbone.Config.HiddenSize;
         float[] result = new float[table.Count * d];
-        bool wasTraining = backbone.training;
-        backbone.eval();
-        try
+        using (backbone.EvalScope())
         {
             // Sorting by length keeps padding low.
             int[] order = Enumerable.Range(0, table.Count).OrderBy(i => table.Tokens(i).Length).ToArray();
@@ -145,10 +137,6 @@ public sealed class CalRecScorer : IRecommenderScorer
                     v.Slice(i * d, d).CopyTo(result.AsSpan(order[start + i] * d, d));
                 }
             }
-        }
-        finally
-        {
-            backbone.train(wasTraining);
         }
 
         return result;

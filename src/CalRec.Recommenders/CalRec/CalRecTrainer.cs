@@ -122,10 +122,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         IReadOnlyList<Tensor> trainable = o.LoraRank > 0
             ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, TargetModules = model.Config.LinearModuleNames }, o.Seed)
             : model.parameters().ToList();
-        var best = new BestWeights(model);
+        // Model selection carries across stages (the best validated weights so far); patience restarts with each stage.
+        var selection = new EarlyStopping(higherIsBetter: true, o.Patience);
+        var best = new WeightsSnapshot(model.named_parameters());
         if (resumed is not null)
         {
-            resumed.RestoreWeights(model, best);
+            resumed.RestoreWeights(model, selection, best);
         }
 
         var stages = new List<(string Phase, CalRecStageOptions Stage, List<List<HistoryExample>> Components)>();
@@ -164,22 +166,22 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             if (resumed is null)
             {
                 // A stage starts from the best weights so far (model selection on validation carries across stages).
-                best.Restore(model);
+                best.Restore();
             }
 
             if (phase == "stage1" && o.Meta is not null)
             {
-                RunMetaStage(stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, cancellation);
+                RunMetaStage(stage, components, model, tokenizer, trainable, selection, best, tables[0], settings, validation, cancellation);
             }
             else
             {
-                epochsRun += RunStage(phase, stage, components, model, tokenizer, trainable, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
+                epochsRun += RunStage(phase, stage, components, model, tokenizer, trainable, selection, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
             }
 
             resumed = null;
         }
 
-        best.Restore(model);
+        best.Restore();
         if (o.LoraRank > 0)
         {
             LoraAdapters.Merge(model);
@@ -197,7 +199,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity);
-        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, best.Ndcg, SettingsOf(o, mixture));
+        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, selection.Best, SettingsOf(o, mixture));
         return new CalRecModel(scorer, target.Data.Items, info);
     }
 
@@ -290,8 +292,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     private int RunStage(string phase, CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
-        IReadOnlyList<Tensor> trainable, BestWeights best, ItemTextTable targetTable, CalRecSettings settings, IReadOnlyList<EvaluationCase> validation,
-        CheckpointState? resumed, CancellationToken cancellation)
+        IReadOnlyList<Tensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
+        IReadOnlyList<EvaluationCase> validation, CheckpointState? resumed, CancellationToken cancellation)
     {
         Options o = _options;
         components = components.Where(c => c.Count > 0).ToList();
@@ -311,10 +313,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
-        int startEpoch = 0, startStep = 0, stale = 0;
+        int startEpoch = 0, startStep = 0;
+        selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
         if (resumed is not null)
         {
-            (startEpoch, startStep, stale) = (resumed.Epoch, resumed.Step, resumed.Stale);
+            (startEpoch, startStep) = (resumed.Epoch, resumed.Step);
             resumed.RestoreOptimizer(model, optimizer);
         }
 
@@ -330,7 +333,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             {
                 if (cancellation.IsCancellationRequested)
                 {
-                    SaveCheckpoint(model, tokenizer, optimizer, best, phase, epoch, step, stale);
+                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, epoch, step);
                     cancellation.ThrowIfCancellationRequested();
                 }
 
@@ -355,23 +358,20 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 if ((step + 1) % evalEvery == 0 && (stepsPerEpoch - step - 1 >= evalEvery / 2 || lastOfEpoch) || lastOfEpoch || outOfTime)
                 {
                     ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
-                    if (best.Offer(model, ndcg.Value))
+                    if (selection.Offer(ndcg.Value))
                     {
-                        stale = 0;
-                    }
-                    else
-                    {
-                        stale++;
+                        best.Capture();
                     }
 
+                    int stale = selection.Stale;
                     _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
-                        $"{phase} epoch {epoch + 1} step {step + 1}: validation NDCG@10 {ndcg:F4} (best {best.Ndcg:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
+                        $"{phase} epoch {epoch + 1} step {step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
                     if (o.CheckpointDirectory is not null)
                     {
-                        SaveCheckpoint(model, tokenizer, optimizer, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, stale);
+                        SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
                     }
 
-                    stop = (o.Patience > 0 && stale >= o.Patience) || outOfTime;
+                    stop = selection.ShouldStop || outOfTime;
                     model.train();
                 }
 
@@ -390,8 +390,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     /// inner steps, equals plain stage 1's. Validates like the other stages; it is not resumable mid-stage.
     /// </summary>
     private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
-        IReadOnlyList<Tensor> trainable, BestWeights best, ItemTextTable targetTable, CalRecSettings settings, IReadOnlyList<EvaluationCase> validation,
-        CancellationToken cancellation)
+        IReadOnlyList<Tensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
+        IReadOnlyList<EvaluationCase> validation, CancellationToken cancellation)
     {
         Options o = _options;
         MetaLearningOptions meta = o.Meta!;
@@ -414,7 +414,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
         var clock = Stopwatch.StartNew();
-        int stale = 0;
+        selection.Restore(selection.Best, stale: 0, selection.Validations);
         model.train();
         for (int step = 0; step < metaSteps; step++)
         {
@@ -443,14 +443,18 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             if ((step + 1) % evalEvery == 0 || step == metaSteps - 1 || outOfTime)
             {
                 ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
-                stale = best.Offer(model, ndcg.Value) ? 0 : stale + 1;
-                _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {step + 1}: validation NDCG@10 {ndcg:F4} (best {best.Ndcg:F4})"));
+                if (selection.Offer(ndcg.Value))
+                {
+                    best.Capture();
+                }
+
+                _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4})"));
                 model.train();
             }
 
             double left = (metaSteps - step - 1) * clock.Elapsed.TotalSeconds / (step + 1);
             Progress?.Invoke(this, new CalRecProgress("stage1", 1, step + 1, metaSteps, queryLoss ?? supportLoss, float.NaN, float.NaN, float.NaN, 0, ndcg, TimeSpan.FromSeconds(left)));
-            if (outOfTime || (o.Patience > 0 && stale >= o.Patience))
+            if (outOfTime || selection.ShouldStop)
             {
                 break;
             }
@@ -594,14 +598,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
     }
 
-    private void SaveCheckpoint(DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, BestWeights best, string phase, int epoch, int step, int stale)
+    private void SaveCheckpoint(DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step)
     {
         if (_options.CheckpointDirectory is not { } dir)
         {
             return;
         }
 
-        CheckpointState.Write(dir, model, tokenizer, optimizer, best, phase, epoch, step, stale);
+        CheckpointState.Write(dir, model, tokenizer, optimizer, selection, best, phase, epoch, step);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
     }
 
@@ -628,55 +632,5 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             ["max_item_tokens"] = o.MaxItemTokens.ToString(CultureInfo.InvariantCulture),
             ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
         };
-    }
-
-    /// <summary>A copy of the parameters at the best validation NDCG@10 so far.</summary>
-    internal sealed class BestWeights(DecoderLM model)
-    {
-        private readonly List<(string Name, Tensor Parameter)> _parameters = model.named_parameters().ToList();
-        private float[][]? _values;
-
-        public double? Ndcg { get; private set; }
-
-        public bool HasValues => _values is not null;
-
-        public IEnumerable<(string Name, float[] Values)> Snapshot =>
-            _values is null ? [] : _parameters.Select((p, i) => (p.Name, _values[i]));
-
-        public bool Offer(DecoderLM current, double ndcg)
-        {
-            if (Ndcg is double b && ndcg <= b)
-            {
-                return false;
-            }
-
-            Ndcg = ndcg;
-            _values ??= _parameters.Select(p => new float[p.Parameter.numel]).ToArray();
-            for (int i = 0; i < _parameters.Count; i++)
-            {
-                _parameters[i].Parameter.Data.CopyTo(_values[i]);
-            }
-
-            return true;
-        }
-
-        public void Set(double ndcg, Func<string, float[]?> values)
-        {
-            Ndcg = ndcg;
-            _values = _parameters.Select(p => values(p.Name) ?? throw new InvalidDataException($"checkpoint: best weights lack '{p.Name}'.")).ToArray();
-        }
-
-        public void Restore(DecoderLM current)
-        {
-            if (_values is null)
-            {
-                return;
-            }
-
-            for (int i = 0; i < _parameters.Count; i++)
-            {
-                _values[i].CopyTo(_parameters[i].Parameter.Data);
-            }
-        }
     }
 }

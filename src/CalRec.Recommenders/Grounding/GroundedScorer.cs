@@ -236,18 +236,12 @@ public sealed class GroundedScorer : IRecommenderScorer
             StopTokenIds = [_table.Separator, _model.Backbone.Config.EosTokenId ?? _table.Separator],
             Seed = o.Seed ^ HistoryHash(history),
         };
-        bool wasTraining = _model.Backbone.training;
-        _model.Backbone.eval();
-        try
+        using (_model.Backbone.EvalScope())
         {
             using var step = new DecoderStepModel(_model.Backbone, useKvCache: true, maxTokens: prompt.Length + options.MaxNewTokens + 1);
             using Tape.NoGradScope noGrad = Tape.no_grad();
             var generator = new SequenceGenerator(step, ids => _model.Tokenizer.Decode(ids, skipSpecialTokens: true));
             return generator.Generate([prompt], options)[0].Where(g => g.TokenIds.Length > 0).OrderByDescending(g => g.LogProb).ToList();
-        }
-        finally
-        {
-            _model.Backbone.train(wasTraining);
         }
     }
 
@@ -308,18 +302,12 @@ public sealed class GroundedScorer : IRecommenderScorer
         if (generated.Count > 0)
         {
             float[] vectors;
-            bool wasTraining = _embedder.training;
-            _embedder.eval();
-            try
+            using (_embedder.EvalScope())
             {
                 using TensorScope scope = TensorScope.Begin();
                 using Tape.NoGradScope noGrad = Tape.no_grad();
                 var texts = generated.Select(g => g.TokenIds.Take(_model.Settings.MaxItemTokens).ToArray()).ToList();
                 vectors = F.l2_normalize(TwoTowerEncoder.EncodeTokens(_embedder, texts, _table, _embeddingPooling)).Data.ToArray();
-            }
-            finally
-            {
-                _embedder.train(wasTraining);
             }
 
             ReadOnlySpan<float> items = ItemVectors;
@@ -361,18 +349,12 @@ public sealed class GroundedScorer : IRecommenderScorer
     {
         _trie ??= new TokenTrie(Enumerable.Range(0, ItemCount).Select(i => (IReadOnlyList<int>)_table.Tokens(i)));
         int beams = Math.Max(Options.ConstrainedBeams, 1);
-        bool wasTraining = _model.Backbone.training;
-        _model.Backbone.eval();
-        try
+        using (_model.Backbone.EvalScope())
         {
             using var step = new DecoderStepModel(_model.Backbone, useKvCache: true, maxTokens: prompt.Length + _trie.MaxLength + 1);
             using Tape.NoGradScope noGrad = Tape.no_grad();
             var generator = new SequenceGenerator(step, ids => string.Empty);
             return generator.GenerateConstrained(prompt, _trie, beams, beams).Select(r => r.Index).Where(i => !seen.Contains(i)).Distinct().Take(listLength).ToList();
-        }
-        finally
-        {
-            _model.Backbone.train(wasTraining);
         }
     }
 

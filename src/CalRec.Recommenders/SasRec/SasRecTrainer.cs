@@ -47,12 +47,16 @@ public sealed class SasRecTrainer : RecommenderTrainer
             options = options with { InitialItemEmbeddings = pca.Transform(vectors) };
         }
 
-        int epochs = 0;
+        int epochs = 0, bestEpoch = 0;
         double best = double.NaN;
         SasRecScorer scorer = SasRecTraining.Fit(split, options, r =>
         {
             epochs = r.Epoch;
-            best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
+            if (double.IsNaN(best) || r.ValidationNdcg10 > best)
+            {
+                (best, bestEpoch) = (r.ValidationNdcg10, r.Epoch);
+            }
+
             _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
         }, cancellation);
@@ -70,6 +74,7 @@ public sealed class SasRecTrainer : RecommenderTrainer
             ["max_epochs"] = Str(options.MaxEpochs),
             ["patience"] = Str(options.Patience),
             ["seed"] = Str(options.Seed),
+            ["best_epoch"] = Str(bestEpoch),
         };
         return new RecommenderModel(kind, scorer, split.Data.Items,
             new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochs, double.IsNaN(best) ? null : best, settings));

@@ -1,4 +1,5 @@
 using CalRec.Data.Splits;
+using CalRec.Models.Training;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
@@ -66,7 +67,7 @@ public sealed record SasRecOptions
     /// <summary>Most passes over the users.</summary>
     public int MaxEpochs { get; init; } = 200;
 
-    /// <summary>Stop after this many epochs without a better validation NDCG@10.</summary>
+    /// <summary>Stop after this many epochs without a better validation NDCG@10 (0: never stop early).</summary>
     public int Patience { get; init; } = 5;
 
     /// <summary>Epochs always trained before early stopping may stop training (small sets plateau early, then improve).</summary>
@@ -166,9 +167,8 @@ public static class SasRecTraining
         var negatives = new Generator(options.Seed + 2);
         int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
         var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
-        double best = double.NegativeInfinity;
-        float[][]? bestWeights = null;
-        int sinceBest = 0;
+        var selection = new EarlyStopping(higherIsBetter: true, options.Patience, options.MinEpochs);
+        var best = new WeightsSnapshot(model.named_parameters());
         var budget = System.Diagnostics.Stopwatch.StartNew();
         for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
         {
@@ -219,13 +219,11 @@ public static class SasRecTraining
             RankingMetrics val = RankingEvaluator.Evaluate(scorer, split.Validation, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
             double ndcg = val["ndcg@10"].Value;
             progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
-            if (ndcg > best)
+            if (selection.Offer(ndcg))
             {
-                best = ndcg;
-                sinceBest = 0;
-                bestWeights = model.parameters().Select(p => p.ToArray()).ToArray();
+                best.Capture();
             }
-            else if (++sinceBest >= options.Patience && epoch >= options.MinEpochs)
+            else if (selection.ShouldStop)
             {
                 break;
             }
@@ -236,15 +234,7 @@ public static class SasRecTraining
             }
         }
 
-        if (bestWeights is not null)
-        {
-            int i = 0;
-            foreach (Tensor p in model.parameters())
-            {
-                bestWeights[i++].CopyTo(p.Data);
-            }
-        }
-
+        best.Restore();
         model.eval();
         return scorer;
     }

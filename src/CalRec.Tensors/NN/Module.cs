@@ -159,6 +159,29 @@ public abstract class Module
     /// <summary>Sets evaluation mode (dropout off).</summary>
     public Module eval() => train(false);
 
+    /// <summary>
+    /// Switches to evaluation mode until the returned scope is disposed, then restores the mode it had
+    /// (<c>using (model.EvalScope()) { ... }</c>, as <c>torch.no_grad</c> scopes gradients).
+    /// </summary>
+    public ModeScope EvalScope()
+    {
+        var scope = new ModeScope(this, training);
+        eval();
+        return scope;
+    }
+
+    /// <summary>Restores a module's training mode when disposed (see <see cref="EvalScope"/>).</summary>
+    public readonly struct ModeScope : IDisposable
+    {
+        private readonly Module _module;
+        private readonly bool _training;
+
+        internal ModeScope(Module module, bool training) => (_module, _training) = (module, training);
+
+        /// <summary>Puts the module back in the mode it had when the scope began.</summary>
+        public void Dispose() => _module?.train(_training);
+    }
+
     /// <summary>Zeroes every parameter's gradient.</summary>
     public void zero_grad()
     {
