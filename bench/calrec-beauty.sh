@@ -17,7 +17,7 @@ ONLY="${ONLY:-}"   # run only the named rows (space-separated), e.g. ONLY="calre
 run() {
   local name="$1" target="$DATA/$2"; shift 2
   if [[ -n "$ONLY" && " $ONLY " != *" $name "* ]]; then return; fi
-  /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train --recommender calrec --target "$target" "${COMMON[@]}" --out "$OUT/$name.zip" "$@"
+  /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$target" "${COMMON[@]}" --out "$OUT/$name.zip" "$@"
   dotnet "$CLI" evaluate --model "$OUT/$name.zip" --data "$target" --json > "$OUT/$name.json"
   grep -E "Maximum resident|Elapsed" "$OUT/$name.time"
   cat "$OUT/$name.json"

@@ -3,7 +3,7 @@
 # of amazon-beauty test users (generation-based paths cost about a second per user on 2 cores). gamma and the fusion
 # weights (dense, BM25, embedding, constrained) are chosen on validation users only (--tune), on a copy of the model; the
 # fusion row also carries its paired NDCG@10 difference against dense retrieval on the same users. With a SASRec model zip
-# ($SASREC, default $OUT/tune/beauty-sasrec-ce.zip, made by `calrec train --recommender sasrec --target
+# ($SASREC, default $OUT/tune/beauty-sasrec-ce.zip, made by `calrec train sasrec --target
 # ../shared/data/amazon-beauty --minutes 10 --out $OUT/tune/beauty-sasrec-ce.zip`) the embedding path is also re-weighted by SASRec's scores instead of
 # popularity (gamma tuned for that signal), alone and in the fusion. Rows: dense bm25 embedding-g0 fusion embedding-tuned
 # constrained embedding-base-backbone (texts embedded by the stage-0 backbone) embedding-mean-pooling embedding-sasrec

@@ -12,10 +12,10 @@ run() { # dataset lm-steps llm2sasrec-flags...
   local ds=$1 steps=$2; shift 2
   pretrain "$ds" "lm-$ds" "$steps"
   for agg in last mean harmonic; do
-    calrec train --recommender llmseqsim --aggregation $agg --target "$DATA/$ds" --lm "$OUT/lm-$ds/model" --out "$OUT/$ds-llmseqsim-$agg.zip"
+    calrec train llmseqsim --aggregation $agg --target "$DATA/$ds" --lm "$OUT/lm-$ds/model" --out "$OUT/$ds-llmseqsim-$agg.zip"
     evaluate "$ds-llmseqsim-$agg" "$ds"
   done
-  calrec train --recommender llm2sasrec --target "$DATA/$ds" --lm "$OUT/lm-$ds/model" --out "$OUT/$ds-llm2sasrec.zip" "$@"
+  calrec train llm2sasrec --target "$DATA/$ds" --lm "$OUT/lm-$ds/model" --out "$OUT/$ds-llm2sasrec.zip" "$@"
   evaluate "$ds-llm2sasrec" "$ds"
 }
 

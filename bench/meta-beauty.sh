@@ -37,7 +37,7 @@ row() {
   local name="$1"; shift
   selected "$name" || return 0
   echo "$(date +%T) $name"
-  /usr/bin/time -v dotnet "$CLI" train --recommender calrec "${COMMON[@]}" --out "$DIR/$name.zip" "$@" > "$DIR/$name.log" 2> "$DIR/$name.time"
+  /usr/bin/time -v dotnet "$CLI" train calrec "${COMMON[@]}" --out "$DIR/$name.zip" "$@" > "$DIR/$name.log" 2> "$DIR/$name.time"
   dotnet "$CLI" evaluate --model "$DIR/$name.zip" --data "$DATA/amazon-beauty" --json > "$DIR/$name.json"
 }
 

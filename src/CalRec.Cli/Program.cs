@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CalRec.Cli.Commands;
+using CalRec.Cli.Commands.Train;
 
 namespace CalRec.Cli;
 
@@ -28,7 +29,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvaluateCommand.Create());
         root.Subcommands.Add(RecommendCommand.CreateRecommend());
-        root.Subcommands.Add(RecommendCommand.CreateScore());
+        root.Subcommands.Add(ScoreCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(DataCommands.Create());

@@ -65,7 +65,7 @@ public class CliTests
         Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.GreaterThan(2), "overall plus one line per domain");
 
         string model = Path.Combine(_dir, "sasrec.zip");
-        (code, output) = Run("train", "--recommender", "sasrec", "--target", db, "--out", model, "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
+        (code, output) = Run("train", "sasrec", "--target", db, "--out", model, "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("epoch 2"));
 
@@ -82,7 +82,7 @@ public class CliTests
         }
 
         string pop = Path.Combine(_dir, "pop.zip");
-        Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", pop).Code, Is.EqualTo(0));
+        Assert.That(Run("train", "mostpop", "--target", db, "--out", pop).Code, Is.EqualTo(0));
         (code, output) = Run("evaluate", "--model", model, "--data", db, "--json", "--against", pop);
         Assert.That(code, Is.EqualTo(0), output);
         using (JsonDocument doc = JsonDocument.Parse(output))
@@ -114,7 +114,7 @@ public class CliTests
         (code, output) = Run("recommend", "--model", model, "--history", "nope");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(output, Does.Contain("'nope' (position 1) is not in the model's catalogue"));
-        (code, output) = Run("train", "--recommender", "llmseqsim", "--target", db, "--out", Path.Combine(_dir, "x.zip"));
+        (code, output) = Run("train", "llmseqsim", "--target", db, "--out", Path.Combine(_dir, "x.zip"));
         Assert.That(code, Is.EqualTo(2));
         Assert.That(output, Does.Contain("needs --lm"));
         Assert.That(File.Exists(Path.Combine(_dir, "x.zip")), Is.False);
@@ -212,7 +212,7 @@ public class CliTests
             }
             """);
         string model = Path.Combine(_dir, "calrec.zip");
-        (int code, string output) = Run("train", "--target", db, "--domain", "office", "--config", config, "--stage2-epochs", "2", "--out", model);
+        (int code, string output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--stage2-epochs", "2", "--out", model);
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("stage1: ").And.Contain("from 3 domain(s)"), "the other domains form the mixture");
         Assert.That(output, Does.Match(@"stage2: [^\n]*\s2\s+epoch\(s\)"), "--stage2-epochs overrides the config file");
@@ -250,25 +250,25 @@ public class CliTests
         Assert.That(Run("evaluate", "--model", Path.Combine(_dir, "sasrec-missing.zip"), "--data", officeDb, "--grounding", "bm25").Code, Is.EqualTo(2));
 
         string pop = Path.Combine(_dir, "pop.zip");
-        Assert.That(Run("train", "--recommender", "mostpop", "--target", officeDb, "--out", pop).Code, Is.EqualTo(0));
+        Assert.That(Run("train", "mostpop", "--target", officeDb, "--out", pop).Code, Is.EqualTo(0));
         (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "1", "--collaborative", pop, "--embedding-pooling", "mean", "--users", "10", "--json");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("grounding").GetString(), Is.EqualTo("embedding, gamma 1 (collaborative)"));
 
         // A stage-1-only meta-learning run validates only at its end and writes no checkpoint: it must still finish cleanly.
         string meta = Path.Combine(_dir, "meta.zip");
-        (code, output) = Run("train", "--target", db, "--domain", "office", "--config", config, "--meta", "reptile", "--meta-inner-steps", "2", "--stage1-steps", "4",
+        (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--meta", "reptile", "--meta-inner-steps", "2", "--stage1-steps", "4",
             "--stage2-epochs", "0", "--out", meta);
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output, Does.Match(@"2\s+meta-steps\s+of\s+2\s+inner\s+steps"), output);
         Assert.That(File.Exists(meta) && !Directory.Exists(meta + ".checkpoint"));
 
         File.WriteAllText(config, "{\n  \"batchSize\": \"many\"\n}");
-        (code, output) = Run("train", "--target", db, "--config", config, "--out", model);
+        (code, output) = Run("train", "calrec", "--target", db, "--config", config, "--out", model);
         Assert.That(code, Is.EqualTo(2), output);
         Assert.That(output, Does.Contain("calrec.json").And.Contain("line 2").And.Contain("batchSize"));
 
-        (code, output) = Run("train", "--target", db, "--out", Path.Combine(_dir, "other.zip"), "--resume");
+        (code, output) = Run("train", "calrec", "--target", db, "--out", Path.Combine(_dir, "other.zip"), "--resume");
         Assert.That(code, Is.EqualTo(2), output);
         Assert.That(output, Does.Contain("no interrupted run"));
     }
@@ -314,7 +314,7 @@ public class CliTests
     {
         string db = SyntheticDb(4, 40, out Data.InteractionDataset data);
         string model = Path.Combine(_dir, "pop.zip");
-        Assert.That(Run("train", "--recommender", "mostpop", "--target", db, "--out", model).Code, Is.EqualTo(0));
+        Assert.That(Run("train", "mostpop", "--target", db, "--out", model).Code, Is.EqualTo(0));
 
         TextWriter saved = Console.Out;
         IAnsiConsole savedAnsi = AnsiConsole.Console;

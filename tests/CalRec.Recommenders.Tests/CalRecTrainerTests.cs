@@ -312,7 +312,7 @@ public class CalRecTrainerTests
         InteractionDataset target = all.ForDomain("beauty");
         var o = Tiny();
         o.Meta = new MetaLearningOptions { Algorithm = algorithm, InnerSteps = 2, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f, TaskSampling = TaskSampling.Uniform };
-        o.Stage2.MaxExamples = 30;
+        o.FewShotExamples = 30;
         var ctx = new RecContext(seed: 1);
         var log = new List<string>();
         ctx.Log += (_, e) => log.Add(e.Message);

@@ -132,7 +132,7 @@ public class SasRecTests
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
         var reports = new List<SasRecEpochReport>();
-        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, TimeBudget = TimeSpan.FromMilliseconds(1), Seed = 5 }, reports.Add);
+        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, MaxMinutes = 1e-6, Seed = 5 }, reports.Add);
         Assert.That(reports, Has.Count.EqualTo(1));
     }
 }

@@ -19,30 +19,30 @@ internal static class BenchCommands
 
         var sizes = new Option<int[]>("--sizes") { Description = "Square sizes.", DefaultValueFactory = _ => [256, 512, 1024, 2048], AllowMultipleArgumentsPerToken = true };
         var gemm = new Command("gemm", "SGEMM GFLOP/s of the managed kernel (and OpenBLAS when installed).") { sizes };
-        gemm.SetAction(p => Emit(p, json, threads, () => GemmBenchmark.Run(p.GetValue(sizes)!)));
+        CommandRunner.SetAction(gemm, (p, _) => Emit(p, json, threads, () => GemmBenchmark.Run(p.GetValue(sizes)!)));
 
         var config = new Option<string>("--config") { Description = "S (d=256, 4 layers, batch 32x128) or M (d=512, 8 layers, batch 16x128).", DefaultValueFactory = _ => "S" };
         var steps = new Option<int?>("--steps") { Description = "Timed steps (default as the PyTorch reference: S 5, M 4)." };
         var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps };
-        train.SetAction(p => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps))]));
+        CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps))]));
 
         var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed.");
-        tokenizer.SetAction(p => Emit(p, json, threads, () => [TokenizerBenchmark.Run()]));
+        CommandRunner.SetAction(tokenizer, (p, _) => Emit(p, json, threads, () => [TokenizerBenchmark.Run()]));
 
         var preset = new Option<FileInfo>("--preset") { Description = "Model preset config.", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
         var generate = new Command("generate", "Greedy generation tokens/s with and without the KV cache.") { preset };
-        generate.SetAction(p => Emit(p, json, threads, () => GenerationBenchmark.Run(p.GetValue(preset)!.FullName)));
+        CommandRunner.SetAction(generate, (p, _) => Emit(p, json, threads, () => GenerationBenchmark.Run(p.GetValue(preset)!.FullName)));
 
         var embed = new Command("embed", "Item-text embedding throughput (mean pooling).") { preset };
-        embed.SetAction(p => Emit(p, json, threads, () => [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
+        CommandRunner.SetAction(embed, (p, _) => Emit(p, json, threads, () => [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
 
         var evaluate = new Command("evaluate", "Full-ranking evaluation users/s at amazon-beauty's size.");
-        evaluate.SetAction(p => Emit(p, json, threads, () => [EvaluationBenchmark.Run()]));
+        CommandRunner.SetAction(evaluate, (p, _) => Emit(p, json, threads, () => [EvaluationBenchmark.Run()]));
 
         var bm25Data = new Option<string?>("--data") { Description = "Dataset whose item texts are indexed (default: ../shared/data/amazon-beauty, else a synthetic catalogue)." };
         var queries = new Option<int>("--queries") { Description = "Queries per engine.", DefaultValueFactory = _ => 5000 };
         var bm25 = new Command("bm25", "BM25 queries/s of the project's index and of SQLite FTS5 on the same item texts, one thread each.") { bm25Data, queries };
-        bm25.SetAction(p => Emit(p, json, threads, () => Bm25Benchmark.Run(p.GetValue(bm25Data), p.GetValue(queries))));
+        CommandRunner.SetAction(bm25, (p, _) => Emit(p, json, threads, () => Bm25Benchmark.Run(p.GetValue(bm25Data), p.GetValue(queries))));
 
         var serveModel = new Option<string?>("--model") { Description = "Model zip to serve (default: SASRec fitted for one epoch on --data)." };
         var serveData = new Option<string?>("--data") { Description = "Dataset for the default model and the histories (default: ../shared/data/amazon-beauty, else a synthetic catalogue)." };
@@ -52,7 +52,7 @@ internal static class BenchCommands
         {
             serveModel, serveData, requests, clients,
         };
-        serve.SetAction(p => Emit(p, json, threads, () => ServeBenchmark.Run(p.GetValue(serveModel), p.GetValue(serveData), p.GetValue(requests), p.GetValue(clients))));
+        CommandRunner.SetAction(serve, (p, _) => Emit(p, json, threads, () => ServeBenchmark.Run(p.GetValue(serveModel), p.GetValue(serveData), p.GetValue(requests), p.GetValue(clients))));
 
         cmd.Subcommands.Add(gemm);
         cmd.Subcommands.Add(serve);
@@ -74,22 +74,14 @@ internal static class BenchCommands
 
         bool asJson = p.GetValue(json);
         var results = new List<BenchResult>();
-        try
+        foreach (BenchResult r in run())
         {
-            foreach (BenchResult r in run())
+            if (asJson)
             {
-                if (asJson)
-                {
-                    Console.WriteLine(r.ToJson());
-                }
-
-                results.Add(r);
+                Console.WriteLine(r.ToJson());
             }
-        }
-        catch (Exception ex) when (ex is ArgumentException or FileNotFoundException or InvalidDataException)
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-            return 2;
+
+            results.Add(r);
         }
 
         if (!asJson)

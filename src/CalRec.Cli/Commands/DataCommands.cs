@@ -28,20 +28,12 @@ internal static class DataCommands
         var stats = new Command("stats", "Users, items, interactions, density and history-length percentiles, overall and per domain.") { data, kcore, json };
         var reading = new DatasetArguments();
         reading.AddTo(stats);
-        stats.SetAction(p =>
+        CommandRunner.SetAction(stats, (p, _) =>
         {
             var table = new Table().AddColumns("dataset", "domain", "users", "items", "interactions", "density", "length p5/p25/p50/p75/p95/max", "unused items");
             foreach (string path in p.GetValue(data)!)
             {
-                InteractionDataset d;
-                try
-                {
-                    d = reading.Load(p, path);
-                }
-                catch (Exception ex) when (UserErrors.Is(ex))
-                {
-                    return UserErrors.Report(ex);
-                }
+                InteractionDataset d = reading.Load(p, path);
 
                 foreach (string w in d.Warnings)
                 {
@@ -97,29 +89,22 @@ internal static class DataCommands
         var import = new Command("import", "Import a dataset into a SQLite database file that every command accepts in place of the files.") { data, output, kcore };
         var reading = new DatasetArguments();
         reading.AddTo(import);
-        import.SetAction(p =>
+        CommandRunner.SetAction(import, (p, _) =>
         {
-            try
+            InteractionDataset d = reading.Load(p, p.GetValue(data)!);
+            foreach (string w in d.Warnings)
             {
-                InteractionDataset d = reading.Load(p, p.GetValue(data)!);
-                foreach (string w in d.Warnings)
-                {
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
-                }
-
-                if (p.GetValue(kcore) > 1)
-                {
-                    d = Preprocessor.Apply(d, new PreprocessingOptions { KCore = p.GetValue(kcore) });
-                }
-
-                SqliteStore.Save(d, p.GetValue(output)!);
-                AnsiConsole.MarkupLineInterpolated($"{d.Name}: {d.Users.Count:N0} users, {d.ItemCount:N0} items, {d.InteractionCount:N0} interactions -> {p.GetValue(output)}");
-                return 0;
+                AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
             }
-            catch (Exception ex) when (UserErrors.Is(ex))
+
+            if (p.GetValue(kcore) > 1)
             {
-                return UserErrors.Report(ex);
+                d = Preprocessor.Apply(d, new PreprocessingOptions { KCore = p.GetValue(kcore) });
             }
+
+            SqliteStore.Save(d, p.GetValue(output)!);
+            AnsiConsole.MarkupLineInterpolated($"{d.Name}: {d.Users.Count:N0} users, {d.ItemCount:N0} items, {d.InteractionCount:N0} interactions -> {p.GetValue(output)}");
+            return 0;
         });
         return import;
     }

@@ -29,35 +29,15 @@ internal static class DemoCommand
         var target = new Option<string?>("--target") { Description = "Target dataset (default: the embedded synthetic catalogue, domain 'beauty')." };
         var users = new Option<int>("--users-per-domain") { Description = "Users per domain of the synthetic catalogue.", DefaultValueFactory = _ => 600 };
         var sasrecMinutes = new Option<double>("--sasrec-minutes") { Description = "SASRec training budget in minutes.", DefaultValueFactory = _ => 2 };
-        var calrec = new CalRecArguments();
-        var shared = new SasRecArguments();
+        var calrec = new CalRecArguments(Defaults);
         var reading = new DatasetArguments();
-        var pooling = new Option<string?>("--pooling") { Description = "CALRec pooling: mean or last." };
         var cmd = new Command("demo", "Run the main job end to end: baselines and two-stage CALRec on the embedded synthetic catalogue (or given datasets), evaluated side by side.")
         {
-            output, target, users, sasrecMinutes, pooling,
+            output, target, users, sasrecMinutes,
         };
-        calrec.AddTo(cmd);
-        cmd.Options.Add(shared.Seed);
-        cmd.Options.Add(shared.BatchSize);
-        cmd.Options.Add(shared.Patience);
+        calrec.AddTo(cmd, resumable: false);
         reading.AddTo(cmd);
-        cmd.SetAction((p, ct) => Task.Run(() =>
-        {
-            try
-            {
-                return Run(p, p.GetValue(output)!, p.GetValue(target), p.GetValue(users), p.GetValue(sasrecMinutes), calrec, shared, pooling, reading, ct);
-            }
-            catch (OperationCanceledException)
-            {
-                AnsiConsole.MarkupLine("[yellow]cancelled[/]");
-                return 130;
-            }
-            catch (Exception ex) when (UserErrors.Is(ex))
-            {
-                return UserErrors.Report(ex);
-            }
-        }, CancellationToken.None));
+        CommandRunner.SetAction(cmd, (p, ct) => Run(p, p.GetValue(output)!, p.GetValue(target), p.GetValue(users), p.GetValue(sasrecMinutes), calrec, reading, ct));
         return cmd;
     }
 
@@ -78,10 +58,10 @@ internal static class DemoCommand
     };
 
     private static int Run(ParseResult p, DirectoryInfo outDir, string? targetPath, int usersPerDomain, double sasrecMinutes, CalRecArguments args,
-        SasRecArguments shared, Option<string?> pooling, DatasetArguments reading, CancellationToken ct)
+        DatasetArguments reading, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        CalRecTrainer.Options options = args.Read(p, shared, pooling, Defaults());
+        CalRecTrainer.Options options = args.Read(p);
         var ctx = new RecContext((int)options.Seed);
         ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
 
@@ -98,7 +78,7 @@ internal static class DemoCommand
         }
         else
         {
-            (target, mixture) = TrainCommand.CalRecData(p, targetPath, args, reading);
+            (target, mixture) = Train.TrainCalRecCommand.Data(p, targetPath, args, path => reading.Load(p, path));
         }
 
         var split = new LeaveOneOutSplit(target);
@@ -109,7 +89,7 @@ internal static class DemoCommand
         RecommenderModel pop = ctx.Trainers.MostPopular().Fit(split, ct);
         rows.Add(("MostPopular", Evaluate(pop, split), watch.Elapsed.TotalSeconds));
         watch.Restart();
-        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecOptions { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, TimeBudget = TimeSpan.FromMinutes(sasrecMinutes), Seed = options.Seed }).Fit(split, ct);
+        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecOptions { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, MaxMinutes = sasrecMinutes, Seed = options.Seed }).Fit(split, ct);
         rows.Add(("SASRec", Evaluate(sasrec, split), watch.Elapsed.TotalSeconds));
 
         AnsiConsole.MarkupLine("[bold]3/5[/] CALRec: stage 0 pretraining, stage 1 on the mixture, stage 2 on the target");

@@ -35,122 +35,115 @@ internal static class EvaluateCommand
         reading.AddTo(cmd);
         var grounding = new GroundingArguments();
         grounding.AddTo(cmd);
-        cmd.SetAction(p =>
+        CommandRunner.SetAction(cmd, (p, _) =>
         {
-            try
+            var ctx = new RecContext();
+            ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
+            RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
+            InteractionDataset d = reading.Load(p, p.GetValue(data)!);
+            var options = new RankingEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
+            IRecommenderScorer scorer = m;
+            string path = m.Kind == "calrec" ? "dense" : m.Kind;
+            if (grounding.Given(p) || p.GetValue(tune))
             {
-                var ctx = new RecContext();
-                ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
-                RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
-                InteractionDataset d = reading.Load(p, p.GetValue(data)!);
-                var options = new RankingEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
-                IRecommenderScorer scorer = m;
-                string path = m.Kind == "calrec" ? "dense" : m.Kind;
-                if (grounding.Given(p) || p.GetValue(tune))
+                CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
+                GroundingOptions g = grounding.Read(p, calrec);
+                // Models saved before popularity was stored get it from this dataset's training split.
+                float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
+                RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
+                Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
+                if (p.GetValue(tune))
                 {
-                    CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
-                    GroundingOptions g = grounding.Read(p, calrec);
-                    // Models saved before popularity was stored get it from this dataset's training split.
-                    float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
-                    RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
-                    Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
-                    if (p.GetValue(tune))
+                    g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative, embeddingBackbone);
+                    if (p.GetValue(saveTuned))
                     {
-                        g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative, embeddingBackbone);
-                        if (p.GetValue(saveTuned))
-                        {
-                            ctx.Model.Save(calrec.WithGrounding(g), p.GetValue(model)!);
-                            Console.Error.WriteLine($"grounding: tuned settings saved in {p.GetValue(model)}");
-                        }
-                    }
-
-                    GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
-                    scorer = grounded;
-                    path = g.Path.ToString().ToLowerInvariant();
-                    bool usesEmbedding = g.Path == GroundingPath.Embedding
-                        || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
-                    if (usesEmbedding && grounded.Options.Gamma > 0)
-                    {
-                        path += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
+                        ctx.Model.Save(calrec.WithGrounding(g), p.GetValue(model)!);
+                        Console.Error.WriteLine($"grounding: tuned settings saved in {p.GetValue(model)}");
                     }
                 }
 
-                IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
-                int all = cases.Count;
-                cases = GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
-                double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
-                var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", metrics) };
-                MetricWithInterval? paired = null;
-                if (p.GetValue(against) is string otherPath)
+                GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
+                scorer = grounded;
+                path = g.Path.ToString().ToLowerInvariant();
+                bool usesEmbedding = g.Path == GroundingPath.Embedding
+                    || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
+                if (usesEmbedding && grounded.Options.Gamma > 0)
                 {
-                    RecommenderModel other = ctx.Model.Load(otherPath);
-                    if (other.ItemCount != m.ItemCount || Enumerable.Range(0, m.ItemCount).Any(i => other.Catalog[i].Id != m.Catalog[i].Id))
-                    {
-                        throw new ArgumentException($"--against: {otherPath} has a different catalogue; a paired comparison needs the same items.");
-                    }
-
-                    paired = metrics.CompareNdcg(RankingEvaluator.Evaluate(other, cases, options with { BootstrapSamples = 0 }), 10);
+                    path += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
                 }
-                if (p.GetValue(byDomain))
+            }
+
+            IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
+            int all = cases.Count;
+            cases = GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
+            double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
+            var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", metrics) };
+            MetricWithInterval? paired = null;
+            if (p.GetValue(against) is string otherPath)
+            {
+                RecommenderModel other = ctx.Model.Load(otherPath);
+                if (other.ItemCount != m.ItemCount || Enumerable.Range(0, m.ItemCount).Any(i => other.Catalog[i].Id != m.Catalog[i].Id))
                 {
-                    rows.AddRange(metrics.BreakDown(i => m.Catalog[cases[i].Target].Domain ?? d.Name));
-                }
-
-                if (p.GetValue(json))
-                {
-                    var o = Flat(rows[0].Metrics);
-                    o["model"] = m.Kind;
-                    o["dataset"] = d.Name;
-                    o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} test users" : string.Empty);
-                    o["grounding"] = path;
-                    if (paired is MetricWithInterval diff)
-                    {
-                        o["ndcg@10_minus_against"] = new[] { Math.Round(diff.Value, 5), Math.Round(diff.Low, 5), Math.Round(diff.High, 5) };
-                    }
-
-                    o["seconds_per_1000_users"] = Math.Round(msPerThousand / 1000, 2);
-                    o["train_seconds"] = Math.Round(m.Training.Seconds, 1);
-                    o["epochs"] = m.Training.Epochs;
-                    o["settings"] = m.Training.Settings;
-                    if (rows.Count > 1)
-                    {
-                        o["domains"] = rows.Skip(1).ToDictionary(r => r.Group, r => (object)Flat(r.Metrics));
-                    }
-
-                    Console.WriteLine(JsonSerializer.Serialize(o));
-                    return 0;
+                    throw new ArgumentException($"--against: {otherPath} has a different catalogue; a paired comparison needs the same items.");
                 }
 
-                AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} test users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
-                var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
-                foreach ((string group, RankingMetrics r) in rows)
+                paired = metrics.CompareNdcg(RankingEvaluator.Evaluate(other, cases, options with { BootstrapSamples = 0 }), 10);
+            }
+            if (p.GetValue(byDomain))
+            {
+                rows.AddRange(metrics.BreakDown(i => m.Catalog[cases[i].Target].Domain ?? d.Name));
+            }
+
+            if (p.GetValue(json))
+            {
+                var o = Flat(rows[0].Metrics);
+                o["model"] = m.Kind;
+                o["dataset"] = d.Name;
+                o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} test users" : string.Empty);
+                o["grounding"] = path;
+                if (paired is MetricWithInterval diff)
                 {
-                    for (int i = 0; i < r.Ks.Count; i++)
-                    {
-                        table.AddRow(i == 0 ? Markup.Escape($"{group} ({r.Users:N0})") : string.Empty, r.Ks[i].ToString(CultureInfo.InvariantCulture),
-                            Markup.Escape(r.HitRate[i].ToString()), Markup.Escape(r.Ndcg[i].ToString()), Markup.Escape(r.Mrr[i].ToString()));
-                    }
+                    o["ndcg@10_minus_against"] = new[] { Math.Round(diff.Value, 5), Math.Round(diff.Low, 5), Math.Round(diff.High, 5) };
                 }
 
-                AnsiConsole.Write(table);
-                if (paired is MetricWithInterval d2)
+                o["seconds_per_1000_users"] = Math.Round(msPerThousand / 1000, 2);
+                o["train_seconds"] = Math.Round(m.Training.Seconds, 1);
+                o["epochs"] = m.Training.Epochs;
+                o["settings"] = m.Training.Settings;
+                if (rows.Count > 1)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"NDCG@10 minus {p.GetValue(against)}'s on the same users: {d2.ToString()} (an interval excluding 0: unlikely to be noise)");
+                    o["domains"] = rows.Skip(1).ToDictionary(r => r.Group, r => (object)Flat(r.Metrics));
                 }
 
-                if (!double.IsNaN(rows[0].Metrics.CoverageAtMaxK))
-                {
-                    AnsiConsole.MarkupLineInterpolated($"catalogue coverage of the top {rows[0].Metrics.Ks.Max()} lists: {rows[0].Metrics.CoverageAtMaxK:P1}; intervals are bootstrap 95%");
-                }
-
+                Console.WriteLine(JsonSerializer.Serialize(o));
                 return 0;
             }
-            catch (Exception ex) when (UserErrors.Is(ex))
+
+            AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} test users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
+            var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
+            foreach ((string group, RankingMetrics r) in rows)
             {
-                return UserErrors.Report(ex);
+                for (int i = 0; i < r.Ks.Count; i++)
+                {
+                    table.AddRow(i == 0 ? Markup.Escape($"{group} ({r.Users:N0})") : string.Empty, r.Ks[i].ToString(CultureInfo.InvariantCulture),
+                        Markup.Escape(r.HitRate[i].ToString()), Markup.Escape(r.Ndcg[i].ToString()), Markup.Escape(r.Mrr[i].ToString()));
+                }
             }
+
+            AnsiConsole.Write(table);
+            if (paired is MetricWithInterval d2)
+            {
+                AnsiConsole.MarkupLineInterpolated($"NDCG@10 minus {p.GetValue(against)}'s on the same users: {d2.ToString()} (an interval excluding 0: unlikely to be noise)");
+            }
+
+            if (!double.IsNaN(rows[0].Metrics.CoverageAtMaxK))
+            {
+                AnsiConsole.MarkupLineInterpolated($"catalogue coverage of the top {rows[0].Metrics.Ks.Max()} lists: {rows[0].Metrics.CoverageAtMaxK:P1}; intervals are bootstrap 95%");
+            }
+
+            return 0;
         });
         return cmd;
     }

@@ -27,24 +27,12 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "Stop sequences.", AllowMultipleArgumentsPerToken = true };
         var json = new Option<bool>("--json") { Description = "One JSON object per sequence: token_ids, text, logprob." };
         var cmd = new Command("generate", "Generate a continuation of a prompt.") { modelDir, prompt, maxNew, greedy, beams, sample, temperature, topP, topK, seed, count, stop, json };
-        cmd.SetAction(p =>
+        CommandRunner.SetAction(cmd, (p, _) =>
         {
-            DecoderLM model;
-            BpeTokenizer? tok;
-            try
-            {
-                (model, tok) = HuggingFaceCheckpoint.Load(p.GetValue(modelDir)!.FullName);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or DirectoryNotFoundException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
-            }
-
+            (DecoderLM model, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(p.GetValue(modelDir)!.FullName);
             if (tok is null)
             {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {p.GetValue(modelDir)!.FullName} has no tokenizer.json.");
-                return 2;
+                throw new InvalidDataException($"{p.GetValue(modelDir)!.FullName} has no tokenizer.json.");
             }
 
             int? k = p.GetValue(beams);

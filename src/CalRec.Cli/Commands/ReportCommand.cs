@@ -28,7 +28,7 @@ internal static class ReportCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Dataset: a folder or file in any supported format, or a .db.", Required = true };
-        var sasrec = new SasRecArguments();
+        var sasrec = new DeclaredFlags<SasRecOptions>(() => new SasRecOptions { MaxMinutes = 10 });
         var json = new Option<bool>("--json") { Description = "One JSON object per model." };
         var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
         var withBce = new Option<bool>("--with-bce") { Description = "Add a SASRec row trained with binary cross-entropy and one sampled negative per position (the original SASRec objective)." };
@@ -37,18 +37,7 @@ internal static class ReportCommand
             data, json, lm, withBce,
         };
         sasrec.AddTo(baselines);
-        baselines.SetAction((p, ct) => Task.Run(() =>
-        {
-            try
-            {
-                SasRecOptions options = sasrec.Read(p);
-                return Run(p.GetValue(data)!, options with { TimeBudget = options.TimeBudget ?? TimeSpan.FromMinutes(10) }, p.GetValue(json), p.GetValue(lm)?.FullName, p.GetValue(withBce), ct);
-            }
-            catch (Exception ex) when (UserErrors.Is(ex))
-            {
-                return UserErrors.Report(ex);
-            }
-        }, CancellationToken.None));
+        CommandRunner.SetAction(baselines, (p, ct) => Run(p.GetValue(data)!, sasrec.Read(p), p.GetValue(json), p.GetValue(lm)?.FullName, p.GetValue(withBce), ct));
         var cmd = new Command("report", "Produce result tables.");
         cmd.Subcommands.Add(baselines);
         return cmd;

@@ -24,15 +24,14 @@ internal static class TokenizerCommands
         var special = new Option<string[]>("--special") { Description = "Special tokens.", DefaultValueFactory = _ => [.. SpecialTokens.All], AllowMultipleArgumentsPerToken = true };
         var output = new Option<FileInfo>("--out") { Description = "Where to write tokenizer.json.", Required = true };
         var cmd = new Command("train", "Learn a BPE vocabulary from text files and write a Hugging Face tokenizer.json.") { corpus, vocab, minFreq, special, output };
-        cmd.SetAction(parse =>
+        CommandRunner.SetAction(cmd, (parse, _) =>
         {
             FileInfo[] files = parse.GetValue(corpus)!;
             foreach (FileInfo f in files)
             {
                 if (!f.Exists)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[red]error:[/] corpus file {f.FullName} does not exist.");
-                    return 2;
+                    throw new FileNotFoundException($"corpus file {f.FullName} does not exist.", f.FullName);
                 }
             }
 
@@ -65,18 +64,9 @@ internal static class TokenizerCommands
         var text = new Option<string>("--text") { Description = "Text to encode.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print {\"ids\": [...], \"tokens\": [...]} as JSON." };
         var cmd = new Command("encode", "Encode text and show ids and tokens.") { path, text, json };
-        cmd.SetAction(parse =>
+        CommandRunner.SetAction(cmd, (parse, _) =>
         {
-            BpeTokenizer tok;
-            try
-            {
-                tok = BpeTokenizer.FromFile(parse.GetValue(path)!.FullName);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
-            }
+            BpeTokenizer tok = BpeTokenizer.FromFile(parse.GetValue(path)!.FullName);
 
             IReadOnlyList<int> ids = tok.EncodeToIds(parse.GetValue(text)!);
             string[] pieces = ids.Select(id => tok.Decode([id])).ToArray();

@@ -21,12 +21,15 @@ public sealed class CalRecStageOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>Passes over the stage's training examples.</summary>
+    [TrainerOption("epochs", "Passes over the stage's training windows; 0 skips the stage.")]
     public int Epochs { get; set; } = 3;
 
     /// <summary>Peak learning rate (linear warmup, cosine decay).</summary>
+    [TrainerOption("lr", "Peak learning rate (warmup, cosine decay).")]
     public float LearningRate { get; set; } = 1e-3f;
 
     /// <summary>Wall-clock budget in minutes (0: none); the stage stops after the step that exceeds it.</summary>
+    [TrainerOption("minutes", "Time budget in minutes (0: none).")]
     public double MaxMinutes { get; set; }
 
     /// <summary>
@@ -34,12 +37,8 @@ public sealed class CalRecStageOptions
     /// them. A meta-learning stage counts every inner and query step. Unlike <see cref="MaxMinutes"/>, the result does not
     /// depend on the machine's speed or load.
     /// </summary>
+    [TrainerOption("steps", "Step budget in gradient steps (0: none); meta-learning counts inner and query steps.")]
     public int MaxSteps { get; set; }
-
-    /// <summary>
-    /// Few-shot training: use only the first this many training windows, taken user by user in dataset order (0: all).
-    /// </summary>
-    public int MaxExamples { get; set; }
 }
 
 public sealed partial class CalRecTrainer
@@ -54,93 +53,127 @@ public sealed partial class CalRecTrainer
         /// Item text template such as <c>title: {title}; brand: {brand}; category: {category}</c>; null: the title followed
         /// by every attribute.
         /// </summary>
+        [TrainerOption("template", "Item text template, e.g. \"title: {title}; brand: {brand}\" (none: title and every attribute).")]
         public string? Template { get; set; }
 
         /// <summary>
         /// The backbone: a preset name (tiny, mini, small, base) or a config.json path to train from scratch (after stage
         /// 0 pretraining), or a Hugging Face checkpoint folder (config.json + safetensors + tokenizer.json) to finetune.
         /// </summary>
+        [TrainerOption("backbone", "Preset (tiny, mini, small, base), a config.json, or a Hugging Face checkpoint folder to finetune.")]
         public string Backbone { get; set; } = "mini";
 
         /// <summary>LoRA rank for finetuning (0: full finetuning). Adapters are merged into the saved backbone.</summary>
+        [TrainerOption("lora-rank", "Finetune with LoRA adapters of this rank (0: full finetuning).")]
         public int LoraRank { get; set; }
 
         /// <summary>LoRA scaling numerator (scale = alpha / rank).</summary>
+        [TrainerOption("lora-alpha", "LoRA scaling numerator (scale = alpha / rank).")]
         public float LoraAlpha { get; set; } = 16f;
 
         /// <summary>Pooling of both towers.</summary>
+        [TrainerOption("pooling", "Pooling of both towers.")]
         public Pooling Pooling { get; set; } = Pooling.LastToken;
 
         /// <summary>InfoNCE temperature of the contrastive terms.</summary>
+        [TrainerOption("temperature", "InfoNCE temperature.")]
         public float Temperature { get; set; } = 0.05f;
 
         /// <summary>w_lm: weight of the next-item generation (LM) loss.</summary>
+        [TrainerOption("w-lm", "Weight of L_NIG, the next-item generation (LM) loss.")]
         public float LmWeight { get; set; } = 1f;
 
         /// <summary>w_tt: weight of the item-in-context vs item InfoNCE.</summary>
+        [TrainerOption("w-tt", "Weight of L_TT, the item-in-context vs item InfoNCE.")]
         public float ItemItemWeight { get; set; } = 1f;
 
         /// <summary>w_ut: weight of the user (history) vs next item InfoNCE.</summary>
+        [TrainerOption("w-ut", "Weight of L_UT, the history vs next item InfoNCE.")]
         public float UserItemWeight { get; set; } = 1f;
 
         /// <summary>Vocabulary size of the tokenizer trained when the backbone is trained from scratch.</summary>
+        [TrainerOption("vocab-size", "Vocabulary of the tokenizer trained for a from-scratch backbone.")]
         public int VocabularySize { get; set; } = 4096;
 
         /// <summary>Stage 0 (from scratch only): LM pretraining steps on item texts and serialized training histories (0: skip).</summary>
+        [TrainerOption("pretrain-steps", "Stage-0 LM pretraining steps for a backbone trained from scratch (0: skip).")]
         public int PretrainSteps { get; set; } = 300;
 
         /// <summary>
         /// Folder to save the stage-0 backbone in (Hugging Face layout, with its tokenizer), so that other runs can start
         /// from it with <see cref="Backbone"/> = that folder (null: not saved).
         /// </summary>
+        [TrainerOption("save-pretrained", "Save the stage-0 backbone to this folder (reuse it with --backbone DIR).")]
         public string? SavePretrainedTo { get; set; }
 
         /// <summary>Stage 0 tokens per packed sequence.</summary>
+        [TrainerOption("pretrain-seq-len", "Stage-0 tokens per packed sequence.")]
         public int PretrainSequenceLength { get; set; } = 128;
 
         /// <summary>Stage 0 peak learning rate.</summary>
+        [TrainerOption("pretrain-lr", "Stage-0 peak learning rate.")]
         public float PretrainLearningRate { get; set; } = 3e-3f;
 
         /// <summary>Stage 1: the mixture of domains (skipped when there is no mixture).</summary>
+        [TrainerOptionGroup("stage1")]
         public CalRecStageOptions Stage1 { get; set; } = new() { Epochs = 2, LearningRate = 1e-3f };
 
+        /// <summary>
+        /// Few-shot stage 2: train on only the first this many target training windows, taken user by user in dataset
+        /// order (0: all of them).
+        /// </summary>
+        [TrainerOption("few-shot", "Stage 2 on only the first N target training windows (0: all).")]
+        public int FewShotExamples { get; set; }
+
         /// <summary>Stage 2: the target domain.</summary>
+        [TrainerOptionGroup("stage2")]
         public CalRecStageOptions Stage2 { get; set; } = new() { Epochs = 4, LearningRate = 5e-4f };
 
         /// <summary>
         /// Meta-learning instead of plain mixture training in stage 1 (each mixture dataset a task; Reptile or first-order
         /// MAML); null: plain training on the mixture. The stage's budget is its epochs (counted in inner steps) and minutes.
         /// </summary>
+        [TrainerOptionGroup("meta")]
         public MetaLearningOptions? Meta { get; set; }
 
         /// <summary>How stage 1 samples domains.</summary>
+        [TrainerOption("mixture-sampling", "How stage 1 draws domains: proportional to size, or temperature (n^(1/T)).")]
         public MixtureSampling MixtureSampling { get; set; } = MixtureSampling.Proportional;
 
         /// <summary>Temperature T of <see cref="MixtureSampling.Temperature"/>.</summary>
+        [TrainerOption("mixture-temperature", "T of temperature mixture sampling (large T: uniform).")]
         public float MixtureTemperature { get; set; } = 2f;
 
         /// <summary>Histories per optimizer step.</summary>
+        [TrainerOption("batch-size", "Histories per optimizer step (also the in-batch negatives).")]
         public int BatchSize { get; set; } = 16;
 
         /// <summary>Most recent items per serialized history (training windows hold this many plus the target).</summary>
+        [TrainerOption("max-history", "Most recent items per serialized history.")]
         public int MaxHistory { get; set; } = 10;
 
         /// <summary>Tokens kept of each item's text.</summary>
+        [TrainerOption("max-item-tokens", "Tokens kept of each item text.")]
         public int MaxItemTokens { get; set; } = 32;
 
         /// <summary>Decoupled weight decay on matrices.</summary>
+        [TrainerOption("weight-decay", "Decoupled weight decay on matrices.")]
         public float WeightDecay { get; set; } = 0.01f;
 
         /// <summary>Global gradient-norm limit.</summary>
+        [TrainerOption("clip-norm", "Global gradient-norm limit.")]
         public float ClipNorm { get; set; } = 1f;
 
         /// <summary>Validation users (a seeded sample of the target's validation cases) for model selection (0: all).</summary>
+        [TrainerOption("validation-users", "Validation users for model selection (0: all).")]
         public int ValidationUsers { get; set; } = 1000;
 
         /// <summary>Validations per epoch.</summary>
+        [TrainerOption("evaluations-per-epoch", "Validations per epoch.")]
         public int EvaluationsPerEpoch { get; set; } = 1;
 
         /// <summary>Stop a stage after this many validations without a better NDCG@10 (0: never).</summary>
+        [TrainerOption("patience", "Stop a stage after this many validations without a better NDCG@10 (0: never).")]
         public int Patience { get; set; } = 2;
 
         /// <summary>
@@ -152,6 +185,7 @@ public sealed partial class CalRecTrainer
         public bool Resume { get; set; }
 
         /// <summary>Seed of weights, batch order and dropout.</summary>
+        [TrainerOption("seed", "Seed of weights, batch order and dropout.")]
         public ulong Seed { get; set; } = 1;
 
         internal void Validate()

@@ -142,8 +142,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (o.Stage2.Enabled && o.Stage2.Epochs > 0)
         {
-            List<HistoryExample> targetExamples = o.Stage2.MaxExamples > 0 ? examples[0].Take(o.Stage2.MaxExamples).ToList() : examples[0];
-            if (o.Stage2.MaxExamples > 0)
+            List<HistoryExample> targetExamples = o.FewShotExamples > 0 ? examples[0].Take(o.FewShotExamples).ToList() : examples[0];
+            if (o.FewShotExamples > 0)
             {
                 _context.Report(ModelKind, $"stage 2 is few-shot: the first {targetExamples.Count:N0} of {examples[0].Count:N0} target training windows");
             }
@@ -609,28 +609,6 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
     }
 
-    private static Dictionary<string, string> SettingsOf(Options o, IReadOnlyList<InteractionDataset> mixture)
-    {
-        string F(float x) => x.ToString("R", CultureInfo.InvariantCulture);
-        return new Dictionary<string, string>
-        {
-            ["backbone"] = o.Backbone,
-            ["template"] = o.Template ?? "(title + attributes)",
-            ["lora_rank"] = o.LoraRank.ToString(CultureInfo.InvariantCulture),
-            ["pooling"] = o.Pooling.ToString(),
-            ["temperature"] = F(o.Temperature),
-            ["w_lm"] = F(o.LmWeight),
-            ["w_tt"] = F(o.ItemItemWeight),
-            ["w_ut"] = F(o.UserItemWeight),
-            ["pretrain_steps"] = o.PretrainSteps.ToString(CultureInfo.InvariantCulture),
-            ["stage1"] = o.Stage1.Enabled && mixture.Count > 0 ? $"{o.Stage1.Epochs} epochs, lr {F(o.Stage1.LearningRate)}" : "skipped",
-            ["stage2"] = o.Stage2.Enabled ? $"{o.Stage2.Epochs} epochs, lr {F(o.Stage2.LearningRate)}" : "skipped",
-            ["mixture"] = string.Join(",", mixture.Select(m => m.Name)),
-            ["mixture_sampling"] = o.MixtureSampling == MixtureSampling.Proportional ? "proportional" : $"temperature {F(o.MixtureTemperature)}",
-            ["batch_size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
-            ["max_history"] = o.MaxHistory.ToString(CultureInfo.InvariantCulture),
-            ["max_item_tokens"] = o.MaxItemTokens.ToString(CultureInfo.InvariantCulture),
-            ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
-        };
-    }
+    private static Dictionary<string, string> SettingsOf(Options o, IReadOnlyList<InteractionDataset> mixture) =>
+        new(DeclaredOptions.Describe(o)) { ["mixture"] = string.Join(",", mixture.Select(m => m.Name)) };
 }

@@ -29,7 +29,10 @@ public sealed class TrainersCatalog
 
     /// <summary>LLMSeqSim: sessions as aggregated item-text embeddings, items ranked by cosine similarity.</summary>
     public LlmSeqSimTrainer LlmSeqSim(ITextEncoder encoder, SessionAggregation aggregation = SessionAggregation.Last, int maxHistory = 50) =>
-        new(_context, encoder, aggregation, maxHistory);
+        LlmSeqSim(encoder, new LlmSeqSimOptions { Aggregation = aggregation, MaxHistory = maxHistory });
+
+    /// <summary>LLMSeqSim with every setting given.</summary>
+    public LlmSeqSimTrainer LlmSeqSim(ITextEncoder encoder, LlmSeqSimOptions options) => new(_context, encoder, options);
 
     /// <summary>
     /// CALRec with the most used settings (the rest keep <see cref="CalRecTrainer.Options"/>'s defaults and the context

@@ -13,12 +13,15 @@ public enum SessionAggregation
     Mean,
 
     /// <summary>Weights growing linearly with recency: item at distance k from the end gets 1/(k+1)... as (n-k)/n.</summary>
+    [OptionValue("linear")]
     LinearDecay,
 
     /// <summary>Harmonic weights 1/(k+1) for the item k steps before the end.</summary>
+    [OptionValue("harmonic")]
     HarmonicDecay,
 
     /// <summary>Weights 1/log2(k+2) for the item k steps before the end.</summary>
+    [OptionValue("log")]
     LogDecay,
 }
 

@@ -12,6 +12,7 @@ public enum MetaAlgorithm
     Reptile,
 
     /// <summary>First-order MAML: adapt on a support batch, then step the initialization along the query-batch gradient at the adapted weights.</summary>
+    [OptionValue("fomaml")]
     FirstOrderMaml,
 }
 
@@ -29,20 +30,25 @@ public enum TaskSampling
 public sealed class MetaLearningOptions
 {
     /// <summary>Reptile or first-order MAML.</summary>
+    [TrainerOption("", "Stage 1 as meta-learning over the mixture's datasets.")]
     public MetaAlgorithm Algorithm { get; set; } = MetaAlgorithm.Reptile;
 
     /// <summary>How tasks are drawn.</summary>
+    [TrainerOption("tasks", "How tasks (datasets) are drawn.")]
     public TaskSampling TaskSampling { get; set; } = TaskSampling.Proportional;
 
     /// <summary>SGD steps of the inner (task) adaptation.</summary>
+    [TrainerOption("inner-steps", "Inner SGD steps per task.")]
     public int InnerSteps { get; set; } = 4;
 
     /// <summary>Learning rate of the inner SGD steps.</summary>
+    [TrainerOption("inner-lr", "Inner SGD learning rate.")]
     public float InnerLearningRate { get; set; } = 1e-2f;
 
     /// <summary>
     /// Outer learning rate: Reptile's interpolation ε (θ ← θ + ε·(φ − θ)); FOMAML's AdamW step size on the query gradient.
     /// </summary>
+    [TrainerOption("outer-lr", "Outer learning rate (Reptile's interpolation, FOMAML's AdamW step).")]
     public float OuterLearningRate { get; set; } = 0.5f;
 
     internal void Validate()

@@ -61,24 +61,8 @@ public sealed class SasRecTrainer : RecommenderTrainer
                 $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
         }, cancellation);
         cancellation.ThrowIfCancellationRequested();
-        var settings = new Dictionary<string, string>
-        {
-            ["loss"] = options.Loss.ToString(),
-            ["hidden"] = Str(options.Hidden),
-            ["blocks"] = Str(options.Blocks),
-            ["heads"] = Str(options.Heads),
-            ["max_length"] = Str(options.MaxLength),
-            ["dropout"] = Str(options.Dropout),
-            ["batch_size"] = Str(options.BatchSize),
-            ["learning_rate"] = Str(options.LearningRate),
-            ["max_epochs"] = Str(options.MaxEpochs),
-            ["patience"] = Str(options.Patience),
-            ["seed"] = Str(options.Seed),
-            ["best_epoch"] = Str(bestEpoch),
-        };
+        var settings = new Dictionary<string, string>(DeclaredOptions.Describe(options)) { ["best_epoch"] = bestEpoch.ToString(CultureInfo.InvariantCulture) };
         return new RecommenderModel(kind, scorer, split.Data.Items,
             new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochs, double.IsNaN(best) ? null : best, settings));
     }
-
-    private static string Str(IFormattable v) => v.ToString(null, CultureInfo.InvariantCulture);
 }

@@ -12,12 +12,14 @@ namespace CalRec.Recommenders.SasRec;
 public enum SasRecLoss
 {
     /// <summary>Softmax cross-entropy over the whole catalogue at every position (the stronger variant).</summary>
+    [OptionValue("ce")]
     CrossEntropy,
 
     /// <summary>
     /// Binary cross-entropy of the next item against sampled negatives (the original paper's loss): for each position,
     /// log σ(s⁺) + Σ log(1 − σ(s⁻)) over <see cref="SasRecOptions.NegativeSamples"/> items the user never interacted with.
     /// </summary>
+    [OptionValue("bce")]
     BinaryCrossEntropy,
 }
 
@@ -28,12 +30,14 @@ public enum SasRecBatching
     /// Every epoch, the users in a fresh random order, cut into batches (as the public implementation samples random
     /// users): each batch mixes short and long histories and pads to its longest one.
     /// </summary>
+    [OptionValue("random")]
     RandomUsers,
 
     /// <summary>
     /// Users sorted by history length and cut into fixed batches whose order is shuffled every epoch: each batch pads
     /// only to its own longest history (less padding, faster epochs), but always holds the same users.
     /// </summary>
+    [OptionValue("length")]
     LengthBuckets,
 }
 
@@ -41,51 +45,66 @@ public enum SasRecBatching
 public sealed record SasRecOptions
 {
     /// <summary>Embedding and hidden size.</summary>
+    [TrainerOption("hidden", "Embedding and hidden size.")]
     public int Hidden { get; init; } = 64;
 
     /// <summary>Transformer blocks.</summary>
+    [TrainerOption("blocks", "Transformer blocks.")]
     public int Blocks { get; init; } = 2;
 
     /// <summary>Attention heads.</summary>
+    [TrainerOption("heads", "Attention heads.")]
     public int Heads { get; init; } = 1;
 
     /// <summary>Most recent items the model reads.</summary>
+    [TrainerOption("max-length", "Most recent items the model reads.")]
     public int MaxLength { get; init; } = 50;
 
     /// <summary>Dropout rate.</summary>
+    [TrainerOption("dropout", "Dropout rate.")]
     public float Dropout { get; init; } = 0.5f;
 
     /// <summary>Users per step.</summary>
+    [TrainerOption("batch-size", "Users per step.")]
     public int BatchSize { get; init; } = 128;
 
     /// <summary>How users are grouped into batches.</summary>
+    [TrainerOption("batching", "Batches of users in a fresh random order every epoch, or fixed length-sorted buckets (less padding).")]
     public SasRecBatching Batching { get; init; } = SasRecBatching.RandomUsers;
 
     /// <summary>Adam learning rate.</summary>
+    [TrainerOption("lr", "Adam learning rate.")]
     public float LearningRate { get; init; } = 1e-3f;
 
     /// <summary>Most passes over the users.</summary>
+    [TrainerOption("epochs", "Most passes over the users.")]
     public int MaxEpochs { get; init; } = 200;
 
     /// <summary>Stop after this many epochs without a better validation NDCG@10 (0: never stop early).</summary>
+    [TrainerOption("patience", "Stop after this many epochs without a better validation NDCG@10 (0: never).")]
     public int Patience { get; init; } = 5;
 
     /// <summary>Epochs always trained before early stopping may stop training (small sets plateau early, then improve).</summary>
+    [TrainerOption("min-epochs", "Epochs always trained before early stopping may stop.")]
     public int MinEpochs { get; init; } = 20;
 
     /// <summary>The loss.</summary>
+    [TrainerOption("loss", "Full-softmax cross-entropy, or binary cross-entropy with sampled negatives.")]
     public SasRecLoss Loss { get; init; } = SasRecLoss.CrossEntropy;
 
     /// <summary>Negatives per position with <see cref="SasRecLoss.BinaryCrossEntropy"/>.</summary>
+    [TrainerOption("negatives", "Negatives per position with the binary cross-entropy loss.")]
     public int NegativeSamples { get; init; } = 1;
 
     /// <summary>
-    /// Wall-time budget of training, validation included: no epoch starts that would end past it, judged by the
-    /// previous epoch's duration (the first epoch always runs; the best epoch so far is kept).
+    /// Wall-time budget of training in minutes, validation included (0: none): no epoch starts that would end past it,
+    /// judged by the previous epoch's duration (the first epoch always runs; the best epoch so far is kept).
     /// </summary>
-    public TimeSpan? TimeBudget { get; init; }
+    [TrainerOption("minutes", "Time budget in minutes, validation included (0: none); the best epoch so far is kept.")]
+    public double MaxMinutes { get; init; }
 
     /// <summary>Seed for weights, dropout and batch order.</summary>
+    [TrainerOption("seed", "Seed for weights, dropout and batch order.")]
     public ulong Seed { get; init; } = 42;
 
     /// <summary>
@@ -228,7 +247,7 @@ public static class SasRecTraining
                 break;
             }
 
-            if (OutOfBudget(budget.Elapsed, clock.Elapsed, options.TimeBudget))
+            if (OutOfBudget(budget.Elapsed, clock.Elapsed, options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null))
             {
                 break;
             }

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Diagnostics;
+using CalRec.Cli.Options;
+using CalRec.Data;
+using CalRec.Recommenders;
+using Spectre.Console;
+
+namespace CalRec.Cli.Commands.Train;
+
+/// <summary>
+/// <c>calrec train calrec|sasrec|llm2sasrec|llmseqsim|mostpop</c>: fit a recommender on a dataset's leave-one-out
+/// training split and save it as a model zip. Each subcommand carries exactly its trainer's settings.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("train", "Train a recommender and save it as a model zip (one subcommand per recommender, each with its own settings).");
+        cmd.Subcommands.Add(TrainCalRecCommand.Create());
+        cmd.Subcommands.Add(TrainSasRecCommand.Create(llm: false));
+        cmd.Subcommands.Add(TrainSasRecCommand.Create(llm: true));
+        cmd.Subcommands.Add(TrainLlmSeqSimCommand.Create());
+        cmd.Subcommands.Add(TrainMostPopularCommand.Create());
+        return cmd;
+    }
+}
+
+/// <summary>What every <c>train</c> subcommand reads and writes: <c>--target</c> (with the dataset-reading flags) and <c>--out</c>.</summary>
+internal sealed class TrainInputs
+{
+    public Option<string> Target { get; } = new("--target") { Description = "Training dataset: a folder or file in any supported format, or a .db.", Required = true };
+
+    public Option<string> Output { get; } = new("--out") { Description = "Model zip to write (replaced atomically).", Required = true };
+
+    public DatasetArguments Reading { get; } = new();
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Target);
+        command.Options.Add(Output);
+        Reading.AddTo(command);
+    }
+
+    /// <summary>Loads a dataset with the reading flags, printing its warnings.</summary>
+    public InteractionDataset Load(ParseResult p, string path)
+    {
+        InteractionDataset data = Reading.Load(p, path);
+        foreach (string w in data.Warnings)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
+        }
+
+        return data;
+    }
+
+    /// <summary>Fits the trainer <paramref name="create"/> builds on the target and saves the model.</summary>
+    public int FitAndSave(ParseResult p, Func<RecContext, RecommenderTrainer> create, ulong seed, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var ctx = new RecContext((int)seed);
+        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
+        InteractionDataset data = Load(p, p.GetValue(Target)!);
+        AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions");
+        RecommenderModel model = create(ctx).Fit(data, ct);
+        string output = p.GetValue(Output)!;
+        ctx.Model.Save(model, output);
+        AnsiConsole.MarkupLineInterpolated($"saved {model.Kind} model ({model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    }
+}

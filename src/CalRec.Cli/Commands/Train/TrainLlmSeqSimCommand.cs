@@ -1,0 +1,22 @@
+using System.CommandLine;
+using CalRec.Cli.Options;
+using CalRec.Recommenders.LlmSeqSim;
+
+namespace CalRec.Cli.Commands.Train;
+
+/// <summary><c>calrec train llmseqsim</c>: sessions as aggregated item-text embeddings of a language model (no training beyond embedding).</summary>
+internal static class TrainLlmSeqSimCommand
+{
+    public static Command Create()
+    {
+        var inputs = new TrainInputs();
+        var settings = new DeclaredFlags<LlmSeqSimOptions>(() => new LlmSeqSimOptions());
+        var lm = new LanguageModelArguments();
+        var cmd = new Command(LlmSeqSimTrainer.ModelKind, "LLMSeqSim: rank items by cosine similarity to the aggregated text embeddings of the history (Harte et al.).");
+        inputs.AddTo(cmd);
+        settings.AddTo(cmd);
+        lm.AddTo(cmd);
+        CommandRunner.SetAction(cmd, (p, ct) => inputs.FitAndSave(p, ctx => ctx.Trainers.LlmSeqSim(lm.Encoder(p), settings.Read(p)), seed: 0, ct));
+        return cmd;
+    }
+}

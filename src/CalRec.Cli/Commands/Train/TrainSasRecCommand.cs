@@ -1,0 +1,32 @@
+using System.CommandLine;
+using CalRec.Cli.Options;
+using CalRec.Recommenders.SasRec;
+
+namespace CalRec.Cli.Commands.Train;
+
+/// <summary><c>calrec train sasrec</c> and <c>calrec train llm2sasrec</c> (the same settings, plus the language model whose text embeddings initialize the item table).</summary>
+internal static class TrainSasRecCommand
+{
+    public static Command Create(bool llm)
+    {
+        var inputs = new TrainInputs();
+        var settings = new DeclaredFlags<SasRecOptions>(() => new SasRecOptions());
+        var lm = new LanguageModelArguments();
+        var cmd = new Command(llm ? SasRecTrainer.Llm2SasRecModelKind : SasRecTrainer.ModelKind, llm
+            ? "LLM2SASRec: SASRec whose item table starts from PCA-reduced text embeddings of a language model (Harte et al.)."
+            : "SASRec: self-attentive sequential recommendation over item ids, full-softmax cross-entropy by default.");
+        inputs.AddTo(cmd);
+        settings.AddTo(cmd);
+        if (llm)
+        {
+            lm.AddTo(cmd);
+        }
+
+        CommandRunner.SetAction(cmd, (p, ct) =>
+        {
+            SasRecOptions options = settings.Read(p);
+            return inputs.FitAndSave(p, ctx => llm ? ctx.Trainers.Llm2SasRec(lm.Encoder(p), options) : ctx.Trainers.SasRec(options), options.Seed, ct);
+        });
+        return cmd;
+    }
+}
