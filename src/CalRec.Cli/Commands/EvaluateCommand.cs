@@ -42,40 +42,13 @@ internal static class EvaluateCommand
             RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
             var options = new RankingEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
-            IRecommenderScorer scorer = m;
-            string path = m.Kind == "calrec" ? "dense" : m.Kind;
-            if (grounding.Given(p) || p.GetValue(tune))
-            {
-                CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
-                GroundingOptions g = grounding.Read(p, calrec);
-                // Models saved before popularity was stored get it from this dataset's training split.
-                float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
-                RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
-                Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
-                if (p.GetValue(tune))
-                {
-                    g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, p.GetValue(tuneUsers), popularity, collaborative, embeddingBackbone);
-                    if (p.GetValue(saveTuned))
-                    {
-                        ctx.Model.Save(calrec.WithGrounding(g), p.GetValue(model)!);
-                        Console.Error.WriteLine($"grounding: tuned settings saved in {p.GetValue(model)}");
-                    }
-                }
-
-                GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
-                scorer = grounded;
-                path = g.Path.ToString().ToLowerInvariant();
-                bool usesEmbedding = g.Path == GroundingPath.Embedding
-                    || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
-                if (usesEmbedding && grounded.Options.Gamma > 0)
-                {
-                    path += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
-                }
-            }
+            (IRecommenderScorer scorer, string path) = grounding.Given(p) || p.GetValue(tune)
+                ? Grounded(p, ctx, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
+                : (m, m.Kind == CalRecTrainer.ModelKind ? "dense" : m.Kind);
 
             IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
             int all = cases.Count;
-            cases = GroundingCatalog.Sample(cases, p.GetValue(users), 0xE7A1UL);
+            cases = CaseSampling.Sample(cases, p.GetValue(users), 0xE7A1UL);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
             double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
@@ -146,6 +119,42 @@ internal static class EvaluateCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The grounded scorer of a CALRec model and its label for the output; with <paramref name="tuneUsers"/> the settings
+    /// are first tuned on the dataset's validation users (never its test targets) and, given <paramref name="saveTo"/>,
+    /// saved into that model zip as a new model.
+    /// </summary>
+    private static (IRecommenderScorer Scorer, string Label) Grounded(ParseResult p, RecContext ctx, RecommenderModel m, InteractionDataset d, GroundingArguments grounding,
+        int? tuneUsers, string? saveTo)
+    {
+        CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
+        GroundingOptions g = grounding.Read(p, calrec);
+        // Models saved before popularity was stored get it from this dataset's training split.
+        float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
+        RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
+        Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
+        if (tuneUsers is int n)
+        {
+            g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, n, popularity, collaborative, embeddingBackbone);
+            if (saveTo is not null)
+            {
+                ctx.Model.Save(calrec.WithGrounding(g), saveTo);
+                Console.Error.WriteLine($"grounding: tuned settings saved in {saveTo}");
+            }
+        }
+
+        GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
+        string label = g.Path.ToString().ToLowerInvariant();
+        bool usesEmbedding = g.Path == GroundingPath.Embedding
+            || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
+        if (usesEmbedding && grounded.Options.Gamma > 0)
+        {
+            label += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
+        }
+
+        return (grounded, label);
     }
 
     /// <summary>Every metric, plus bootstrap 95% intervals of NDCG and HR at each K (<c>ndcg@10_ci</c>: [low, high]).</summary>

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CalRec.Data;
+using CalRec.Cli.Options;
 using CalRec.Data.Readers;
 using CalRec.Data.Splits;
 using CalRec.Models.Checkpoints;
@@ -28,53 +28,23 @@ internal static class PretrainCommand
         var data = new Option<DirectoryInfo[]>("--data") { Description = "Datasets (any supported format): item texts, and histories serialized from each user's leave-one-out training part (validation and test items never enter the corpus).", AllowMultipleArgumentsPerToken = true };
         var config = new Option<FileInfo>("--config") { Description = "Model preset (Hugging Face config.json).", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
         var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "Existing tokenizer.json (default: train one on the corpus)." };
-        var vocab = new Option<int?>("--vocab-size") { Description = "Vocabulary size of a newly trained tokenizer (default: the preset's)." };
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder.", Required = true };
-        var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 1000, Description = "Optimizer steps." };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16, Description = "Sequences per step." };
-        var seqLen = new Option<int>("--seq-len") { DefaultValueFactory = _ => 128, Description = "Tokens per sequence." };
-        var lr = new Option<float>("--lr") { DefaultValueFactory = _ => 2e-3f, Description = "Peak learning rate." };
-        var warmup = new Option<int>("--warmup") { DefaultValueFactory = _ => 50, Description = "Warmup steps." };
-        var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 100, Description = "Validate every N steps." };
-        var patience = new Option<int>("--patience") { DefaultValueFactory = _ => 0, Description = "Stop after N validations without improvement (0: off)." };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100, Description = "Write a resumable checkpoint every N steps." };
-        var maxHistory = new Option<int>("--max-history") { DefaultValueFactory = _ => 20, Description = "Most recent items per serialized history." };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1UL, Description = "Seed for weights, data split and batch order." };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint." };
-        var cmd = new Command("pretrain", "Pretrain a decoder LM on catalogue text (items and histories).")
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint, with its saved settings." };
+        var settings = new DeclaredFlags<PretrainingOptions>(() => new PretrainingOptions());
+        var cmd = new Command("pretrain", "Pretrain a decoder LM on catalogue text (items and training histories).") { corpus, data, config, tokenizer, output, resume };
+        settings.AddTo(cmd);
+        CommandRunner.SetAction(cmd, (p, ct) =>
         {
-            corpus, data, config, tokenizer, vocab, output, steps, batch, seqLen, lr, warmup, evalEvery, patience, checkpointEvery, maxHistory, seed, resume,
-        };
-        cmd.SetAction((p, ct) => Task.Run(() =>
-        {
-            try
+            var run = new JsonObject
             {
-                var settings = new JsonObject
-                {
-                    ["corpus"] = new JsonArray((p.GetValue(corpus) ?? []).Select(f => (JsonNode)f.FullName).ToArray()),
-                    ["data"] = new JsonArray((p.GetValue(data) ?? []).Select(d => (JsonNode)d.FullName).ToArray()),
-                    ["config"] = p.GetValue(config)!.FullName,
-                    ["tokenizer"] = p.GetValue(tokenizer)?.FullName,
-                    ["vocab_size"] = p.GetValue(vocab),
-                    ["steps"] = p.GetValue(steps),
-                    ["batch_size"] = p.GetValue(batch),
-                    ["seq_len"] = p.GetValue(seqLen),
-                    ["lr"] = p.GetValue(lr),
-                    ["warmup"] = p.GetValue(warmup),
-                    ["eval_every"] = p.GetValue(evalEvery),
-                    ["patience"] = p.GetValue(patience),
-                    ["checkpoint_every"] = p.GetValue(checkpointEvery),
-                    ["max_history"] = p.GetValue(maxHistory),
-                    ["seed"] = p.GetValue(seed),
-                };
-                return Run(p.GetValue(output)!.FullName, settings, p.GetValue(resume), ct);
-            }
-            catch (Exception ex) when (ex is DataFormatException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or ArgumentException)
-            {
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");
-                return 2;
-            }
-        }, CancellationToken.None));
+                ["corpus"] = new JsonArray((p.GetValue(corpus) ?? []).Select(f => (JsonNode)f.FullName).ToArray()),
+                ["data"] = new JsonArray((p.GetValue(data) ?? []).Select(d => (JsonNode)d.FullName).ToArray()),
+                ["config"] = p.GetValue(config)!.FullName,
+                ["tokenizer"] = p.GetValue(tokenizer)?.FullName,
+                ["options"] = JsonSerializer.SerializeToNode(settings.Read(p)),
+            };
+            return Run(p.GetValue(output)!.FullName, run, p.GetValue(resume), ct);
+        });
         return cmd;
     }
 
@@ -93,6 +63,11 @@ internal static class PretrainCommand
             (model, BpeTokenizer? saved) = HuggingFaceCheckpoint.Load(checkpointDir);
             tok = saved ?? throw new InvalidDataException($"{checkpointDir}: no tokenizer.json.");
             settings = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointDir, "trainer_state.json")))!["extra"]!.AsObject().DeepClone().AsObject();
+            if (settings["options"] is null)
+            {
+                throw new InvalidDataException($"{checkpointDir} was written by an older calrec (settings without 'options'); start a new run in another --out.");
+            }
+
             AnsiConsole.MarkupLineInterpolated($"resuming [green]{checkpointDir}[/]");
         }
         else
@@ -114,7 +89,8 @@ internal static class PretrainCommand
             throw new ArgumentException("The corpus is empty: give --corpus files and/or --data folders with text.");
         }
 
-        ulong seed = settings["seed"]!.GetValue<ulong>();
+        PretrainingOptions o = settings["options"]!.Deserialize<PretrainingOptions>()!;
+        ulong seed = o.Seed;
         if (!resume)
         {
             DecoderConfig preset = DecoderConfig.Load(settings["config"]!.GetValue<string>());
@@ -125,7 +101,7 @@ internal static class PretrainCommand
             }
             else
             {
-                int vocabSize = settings["vocab_size"]?.GetValue<int>() ?? preset.VocabSize;
+                int vocabSize = o.VocabularySize > 0 ? o.VocabularySize : preset.VocabSize;
                 List<string> texts = [.. lines, .. sources.SelectMany(s => s.Items).Select(i => i.ToText()).Where(t => t.Length > 0)];
                 AnsiConsole.MarkupLineInterpolated($"training a {vocabSize}-id byte-level BPE tokenizer on {texts.Count:N0} texts (corpus lines and item texts)");
                 tok = BpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = [.. SpecialTokens.All] });
@@ -134,10 +110,10 @@ internal static class PretrainCommand
             model = new DecoderLM(preset with { VocabSize = tok.VocabularySize, EosTokenId = tok.TokenToId(SpecialTokens.EndOfText) }, seed);
         }
 
-        int seq = settings["seq_len"]!.GetValue<int>();
+        int seq = o.SequenceLength;
         int eos = tok.TokenToId(SpecialTokens.EndOfText) ?? 0;
         // Histories come from the leave-one-out training part only: no user's validation or test item reaches the LM.
-        var corpus = PretrainingCorpus.Create(sources, tok, template: null, settings["max_history"]!.GetValue<int>(), maxItemTokens: seq);
+        var corpus = PretrainingCorpus.Create(sources, tok, template: null, o.MaxHistory, maxItemTokens: seq);
         List<IReadOnlyList<int>> docs = [.. lines.Select(l => (IReadOnlyList<int>)tok.EncodeToIds(l)), .. corpus.Documents];
         var order = Enumerable.Range(0, docs.Count).ToArray();
         new CalRec.Tensors.Generator(seed ^ 0xD1B54A32D192ED03UL).Shuffle<int>(order);
@@ -145,16 +121,7 @@ internal static class PretrainCommand
         var encoded = order.Select(i => docs[i]).ToList();
         var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
         var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
-        var options = new CausalLmTrainerOptions
-        {
-            Steps = settings["steps"]!.GetValue<int>(),
-            BatchSize = settings["batch_size"]!.GetValue<int>(),
-            LearningRate = settings["lr"]!.GetValue<float>(),
-            WarmupSteps = settings["warmup"]!.GetValue<int>(),
-            EvalEvery = settings["eval_every"]!.GetValue<int>(),
-            Patience = settings["patience"]!.GetValue<int>(),
-            Seed = seed,
-        };
+        CausalLmTrainerOptions options = o.ToTrainerOptions();
         var trainer = new CausalLmTrainer(model, options);
         if (resume)
         {
@@ -168,7 +135,7 @@ internal static class PretrainCommand
         }
 
         AnsiConsole.MarkupLineInterpolated($"{model.Config.ModelType} decoder, {model.parameter_count():N0} parameters; {trainData.TokenCount:N0} training and {valData.TokenCount:N0} validation tokens; steps {trainer.Step}..{options.Steps} of {options.BatchSize}x{seq}");
-        int checkpointEvery = Math.Max(1, settings["checkpoint_every"]!.GetValue<int>());
+        int checkpointEvery = Math.Max(1, o.CheckpointEvery);
         using (var log = new StreamWriter(logPath, append: true))
         {
             foreach (LmStepReport r in trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct))

@@ -15,8 +15,6 @@ namespace CalRec.Recommenders.Catalogs;
 /// </summary>
 public sealed class GroundingCatalog
 {
-    private static readonly float[] GammaGrid = [0f, 0.25f, 0.5f, 1f, 2f, 4f];
-    private static readonly double[] WeightGrid = [0, 0.5, 1, 2];
     private readonly RecContext _context;
 
     internal GroundingCatalog(RecContext context) => _context = context;
@@ -66,95 +64,6 @@ public sealed class GroundingCatalog
     /// <paramref name="embeddingBackbone"/> as in <see cref="Create"/>.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
-        RecommenderModel? collaborative = null, Models.Decoder.DecoderLM? embeddingBackbone = null, CancellationToken cancellation = default)
-    {
-        GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
-        tuned.Signal = collaborative is null ? ReweightingSignal.Popularity : ReweightingSignal.Collaborative;
-        tuned.Gamma = 0f;
-        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
-        var cases = Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
-        _context.Report("grounding", $"generating for {cases.Count} validation users");
-        var parts = new List<(EvaluationCase Case, HashSet<int> Seen, List<int> Dense, List<int> Bm25, List<int> Constrained, float[] Distances, float[]? Signal)>();
-        foreach (EvaluationCase c in cases)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            (List<int> dense, List<int> bm25, List<int> constrained, float[] distances) = scorer.Parts(c.History);
-            parts.Add((c, c.History.ToHashSet(), dense, bm25, constrained, distances, scorer.Signal(c.History)));
-        }
-
-        int listLength = Math.Min(tuned.ListLength, model.ItemCount);
-        var embeddingLists = new Dictionary<float, List<List<int>>>();
-        double bestGammaNdcg = double.NegativeInfinity;
-        if (scorer.HasSignal)
-        {
-            foreach (float gamma in GammaGrid)
-            {
-                var lists = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, gamma, p.Signal), listLength, p.Seen)).ToList();
-                embeddingLists[gamma] = lists;
-                double ndcg = parts.Select((p, i) => Ndcg10(lists[i], p.Case.Target)).Average();
-                if (ndcg > bestGammaNdcg)
-                {
-                    (bestGammaNdcg, tuned.Gamma) = (ndcg, gamma);
-                }
-            }
-        }
-        else
-        {
-            embeddingLists[0f] = parts.Select(p => TopK.Select(GroundedScorer.Reweighted(p.Distances, 0f, null), listLength, p.Seen)).ToList();
-            bestGammaNdcg = parts.Select((p, i) => Ndcg10(embeddingLists[0f][i], p.Case.Target)).Average();
-            tuned.Gamma = 0f;
-            _context.Report("grounding", "no re-weighting signal (popularity counts or a collaborative model): gamma stays 0");
-        }
-
-        List<List<int>> embedding = embeddingLists[tuned.Gamma];
-        double best = double.NegativeInfinity;
-        GroundingPath[] paths = [GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained];
-        var weights = new double[paths.Length];
-        var pathLists = new List<int>[paths.Length];
-        int combinations = (int)Math.Pow(WeightGrid.Length, paths.Length);
-        for (int combination = 1; combination < combinations; combination++)
-        {
-            for (int j = 0, rest = combination; j < paths.Length; j++, rest /= WeightGrid.Length)
-            {
-                weights[j] = WeightGrid[rest % WeightGrid.Length];
-            }
-
-            double ndcg = 0;
-            for (int i = 0; i < parts.Count; i++)
-            {
-                (pathLists[0], pathLists[1], pathLists[2], pathLists[3]) = (parts[i].Dense, parts[i].Bm25, embedding[i], parts[i].Constrained);
-                ndcg += Ndcg10(RankFusion.Reciprocal(pathLists.Select((l, j) => ((IReadOnlyList<int>)l, weights[j])).ToList(), 10).Select(x => x.Item).ToList(), parts[i].Case.Target);
-            }
-
-            ndcg /= parts.Count;
-            if (ndcg > best + 1e-12)
-            {
-                best = ndcg;
-                tuned.FusionWeights = paths.Select((p, j) => (p, weights[j])).ToDictionary(x => x.p, x => x.Item2);
-            }
-        }
-
-        _context.Report("grounding", string.Create(CultureInfo.InvariantCulture,
-            $"validation NDCG@10: embedding {bestGammaNdcg:F4} at gamma {tuned.Gamma} ({tuned.Signal.ToString().ToLowerInvariant()} signal); fusion {best:F4} with weights {string.Join(", ", tuned.FusionWeights.Select(w => $"{w.Key.ToString().ToLowerInvariant()} {w.Value}"))}"));
-        return tuned;
-    }
-
-    /// <summary>A seeded sample of <paramref name="count"/> cases in their original order (all when count is 0 or more than there are).</summary>
-    public static IReadOnlyList<EvaluationCase> Sample(IReadOnlyList<EvaluationCase> cases, int count, ulong seed)
-    {
-        if (count <= 0 || count >= cases.Count)
-        {
-            return cases;
-        }
-
-        int[] order = Enumerable.Range(0, cases.Count).ToArray();
-        new Generator(seed).Shuffle<int>(order);
-        return order.Take(count).Order().Select(i => cases[i]).ToList();
-    }
-
-    private static double Ndcg10(List<int> list, int target)
-    {
-        int r = list.IndexOf(target);
-        return r is >= 0 and < 10 ? 1.0 / Math.Log2(r + 2) : 0.0;
-    }
+        RecommenderModel? collaborative = null, Models.Decoder.DecoderLM? embeddingBackbone = null, CancellationToken cancellation = default) =>
+        GroundingTuner.Tune(model, validation, options, validationUsers, popularity, collaborative, embeddingBackbone, message => _context.Report("grounding", message), cancellation);
 }
