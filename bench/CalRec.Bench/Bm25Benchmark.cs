@@ -21,7 +21,7 @@ internal static class Bm25Benchmark
             ? SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 7 }).Items.Select(i => i.Title).ToList()
             : DatasetReader.Load(path).Items.Select(i => i.Title).ToList();
         string name = path is null ? "synthetic titles" : $"{Path.GetFileName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))} titles";
-        var g = new Tensors.Generator(5);
+        var g = new Tensors.SeededRandom(5);
         string[] queries = Enumerable.Range(0, queryCount).Select(_ => string.Join(' ', texts[g.NextInt(texts.Count)].Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(8))).ToArray();
 
         var build = Stopwatch.StartNew();

@@ -15,7 +15,7 @@ internal static class EmbeddingBenchmark
     {
         SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3 });
         string[] texts = data.Items.Select(i => i.ToText()).ToArray();
-        BpeTokenizer tok = BpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = 1024, SpecialTokens = [.. SpecialTokens.All] });
+        ByteLevelBpeTokenizer tok = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = 1024, SpecialTokens = [.. SpecialTokens.All] });
         DecoderConfig config = DecoderConfig.Load(presetPath) with { VocabSize = tok.VocabularySize };
         var embedder = new LanguageModelEmbedder(new DecoderLM(config, seed: 1), tok, Pooling.Mean, batchSize: 32);
         embedder.Encode(texts.Take(32).ToList());

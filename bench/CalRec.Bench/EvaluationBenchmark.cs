@@ -15,7 +15,7 @@ internal static class EvaluationBenchmark
 {
     public static BenchResult Run(int users = 22_363, int items = 12_101, int dim = 64)
     {
-        var g = new Generator(5);
+        var g = new SeededRandom(5);
         float[] userVectors = new float[items * dim];
         g.FillNormal(userVectors, 0f, 1f);
         var scorer = new LlmSeqSimScorer(userVectors, dim, SessionAggregation.Mean, maxHistory: 50);
@@ -26,10 +26,10 @@ internal static class EvaluationBenchmark
             cases.Add(new EvaluationCase(u, history, g.NextInt(items)));
         }
 
-        var options = new RankingEvaluatorOptions { BootstrapSamples = 0 };
-        RankingEvaluator.Evaluate(scorer, cases.Take(512).ToList(), options);
+        var options = new RecommendationEvaluatorOptions { BootstrapSamples = 0 };
+        RecommendationEvaluator.Evaluate(scorer, cases.Take(512).ToList(), options);
         var sw = Stopwatch.StartNew();
-        RankingEvaluator.Evaluate(scorer, cases, options);
+        RecommendationEvaluator.Evaluate(scorer, cases, options);
         double s = sw.Elapsed.TotalSeconds;
         return new BenchResult
         {

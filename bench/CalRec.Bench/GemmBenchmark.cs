@@ -13,7 +13,7 @@ internal static class GemmBenchmark
         int threads = WorkerPool.Shared.ThreadCount;
         foreach (int n in sizes)
         {
-            var g = new Generator((ulong)n);
+            var g = new SeededRandom((ulong)n);
             float[] a = new float[n * n], b = new float[n * n], c = new float[n * n];
             g.FillUniform(a, -1, 1);
             g.FillUniform(b, -1, 1);

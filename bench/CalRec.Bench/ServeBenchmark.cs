@@ -36,7 +36,7 @@ internal static class ServeBenchmark
         }
 
         // Histories: the dataset's own (last 8 items), or 8 catalogue items in a seeded order.
-        var g = new Tensors.Generator(3);
+        var g = new Tensors.SeededRandom(3);
         string[][] histories = Enumerable.Range(0, 512).Select(u => data is not null
             ? data.Sequences[u % data.Sequences.Count].TakeLast(8).Select(i => data.Items[i].Id).ToArray()
             : Enumerable.Range(0, 8).Select(_ => model.Catalog[g.NextInt(model.ItemCount)].Id).ToArray()).ToArray();

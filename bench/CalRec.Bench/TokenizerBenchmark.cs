@@ -12,11 +12,11 @@ internal static class TokenizerBenchmark
     {
         SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 7 });
         string[] lines = data.Items.Select(i => i.ToText()).ToArray();
-        BpeTokenizer tok = BpeTokenizer.Train(lines, new BpeTrainerOptions { VocabularySize = 4096 });
+        ByteLevelBpeTokenizer tok = ByteLevelBpeTokenizer.Train(lines, new BpeTrainerOptions { VocabularySize = 4096 });
 
         // Different seed for the measured text, mixed with numbers and punctuation, so the word cache is not everything.
         var text = new StringBuilder();
-        var g = new CalRec.Tensors.Generator(99);
+        var g = new CalRec.Tensors.SeededRandom(99);
         SyntheticCatalog other = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 8 });
         while (text.Length < megabytes * 1_000_000)
         {

@@ -43,8 +43,8 @@ internal static class TrainBenchmark
         };
         var model = new DecoderLM(config, seed: 0);
         // torch.optim.AdamW defaults: lr 1e-3, betas (0.9, 0.999), weight decay 0.01 on every parameter.
-        var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0.01f)], lr: 1e-3f);
-        var g = new Generator(1);
+        var opt = new AdamWOptimizer([new ParameterGroup(model.parameters().ToList(), 0.01f)], lr: 1e-3f);
+        var g = new SeededRandom(1);
         int n = c.Batch * c.Seq;
         int[] ids = new int[n], targets = new int[n];
         for (int i = 0; i < n; i++)
@@ -56,7 +56,7 @@ internal static class TrainBenchmark
         void Step()
         {
             using TensorScope scope = TensorScope.Begin();
-            Tensor loss = model.Loss(ids, targets, c.Batch, c.Seq);
+            ManagedTensor loss = model.Loss(ids, targets, c.Batch, c.Seq);
             opt.zero_grad();
             loss.backward();
             opt.step();

@@ -44,9 +44,9 @@ trainer.Progress += (_, p) =>
 };
 CalRecModel model = trainer.Fit(target, mixture);
 
-var metrics = new RankingEvaluatorOptions { Ks = [10] };
-RankingMetrics calrec = ctx.Ranking.Evaluate(model, target, metrics);
-RankingMetrics pop = ctx.Ranking.Evaluate(ctx.Trainers.MostPopular().Fit(target), target, metrics);
+var metrics = new RecommendationEvaluatorOptions { Ks = [10] };
+RecommendationMetrics calrec = ctx.Ranking.Evaluate(model, target, metrics);
+RecommendationMetrics pop = ctx.Ranking.Evaluate(ctx.Trainers.MostPopular().Fit(target), target, metrics);
 Console.WriteLine($"CALRec      NDCG@10 {calrec["ndcg@10"]}");
 Console.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}");
 

@@ -17,9 +17,9 @@ Console.WriteLine($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0
 RecommenderModel popularity = ctx.Trainers.MostPopular().Fit(data);
 RecommenderModel sasrec = ctx.Trainers.SasRec(hidden: 32, maxLength: 20, dropout: 0.2f, maxEpochs: 30).Fit(data);
 
-var options = new RankingEvaluatorOptions { Ks = [10] };
-RankingMetrics pop = ctx.Ranking.Evaluate(popularity, data, options);
-RankingMetrics seq = ctx.Ranking.Evaluate(sasrec, data, options);
+var options = new RecommendationEvaluatorOptions { Ks = [10] };
+RecommendationMetrics pop = ctx.Ranking.Evaluate(popularity, data, options);
+RecommendationMetrics seq = ctx.Ranking.Evaluate(sasrec, data, options);
 Console.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}");
 Console.WriteLine($"SASRec      NDCG@10 {seq["ndcg@10"]}  (paired difference {seq.CompareNdcg(pop, 10)})");
 

@@ -10,7 +10,7 @@ using CalRec.Text.Tokenization;
 SyntheticCatalog catalog = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 1, UsersPerDomain = 100 });
 string[] texts = catalog.Items.Select(i => i.ToText()).ToArray();
 
-BpeTokenizer tokenizer = BpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = 1024 });
+ByteLevelBpeTokenizer tokenizer = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = 1024 });
 int eos = tokenizer.TokenToId("<|endoftext|>")!.Value;
 
 DecoderConfig config = DecoderConfig.Load(Path.Combine(AppContext.BaseDirectory, "tiny.json")) with { VocabSize = tokenizer.VocabularySize };

@@ -6,7 +6,7 @@ namespace CalRec.Recommenders;
 /// <summary>A message from a component doing long work (training epochs, embedding, evaluation).</summary>
 /// <param name="Source">The component (<c>sasrec</c>, <c>llmseqsim</c>, ...).</param>
 /// <param name="Message">What happened.</param>
-public sealed record LoggingEventArgs(string Source, string Message);
+public sealed record TrainingLogEventArgs(string Source, string Message);
 
 /// <summary>
 /// The entry point of the API, like ML.NET's <c>MLContext</c>: a seed that components use unless told otherwise, the
@@ -27,37 +27,37 @@ public sealed class RecContext
     public RecContext(int? seed = null)
     {
         Seed = (ulong)(seed ?? 42);
-        Data = new DataOperationsCatalog();
+        Data = new RecDataCatalog();
         Trainers = new TrainersCatalog(this);
-        Ranking = new RankingCatalog(this);
-        Text = new TextCatalog();
+        Ranking = new RecRankingCatalog(this);
+        Text = new RecTextCatalog();
         Grounding = new GroundingCatalog(this);
-        Model = new ModelOperationsCatalog();
+        Model = new RecModelCatalog();
     }
 
     /// <summary>Raised by components as they work (from the thread doing the work).</summary>
-    public event EventHandler<LoggingEventArgs>? Log;
+    public event EventHandler<TrainingLogEventArgs>? Log;
 
     /// <summary>The seed components use by default.</summary>
     public ulong Seed { get; }
 
     /// <summary>Loading, converting, cleaning and splitting datasets.</summary>
-    public DataOperationsCatalog Data { get; }
+    public RecDataCatalog Data { get; }
 
     /// <summary>Recommender trainers.</summary>
     public TrainersCatalog Trainers { get; }
 
     /// <summary>Item text templates, tokenizers and text encoders.</summary>
-    public TextCatalog Text { get; }
+    public RecTextCatalog Text { get; }
 
     /// <summary>Grounding a CALRec model's output in the catalogue (dense, BM25, embedding, constrained, fusion).</summary>
     public GroundingCatalog Grounding { get; }
 
     /// <summary>Full-ranking evaluation.</summary>
-    public RankingCatalog Ranking { get; }
+    public RecRankingCatalog Ranking { get; }
 
     /// <summary>Saving, loading and serving models.</summary>
-    public ModelOperationsCatalog Model { get; }
+    public RecModelCatalog Model { get; }
 
-    internal void Report(string source, string message) => Log?.Invoke(this, new LoggingEventArgs(source, message));
+    internal void Report(string source, string message) => Log?.Invoke(this, new TrainingLogEventArgs(source, message));
 }

@@ -150,7 +150,7 @@ public class CliTests
         (int code, _) = Run("tokenizer", "train", "--corpus", corpus, "--vocab-size", "300", "--out", tok);
         Assert.That(code, Is.EqualTo(0));
         // Merges stop at 300 ids or when no pair is seen twice, whichever comes first.
-        Assert.That(BpeTokenizer.FromFile(tok).VocabularySize, Is.InRange(280, 300));
+        Assert.That(ByteLevelBpeTokenizer.FromFile(tok).VocabularySize, Is.InRange(280, 300));
 
         (code, string output) = Run("tokenizer", "encode", "--tokenizer", tok, "--text", "Gentle Cleanser", "--json");
         Assert.That(code, Is.EqualTo(0));
@@ -290,7 +290,7 @@ public class CliTests
         Assert.That(loaded, Is.InstanceOf<CalRecModel>());
         Assert.That(loaded.ItemCount, Is.EqualTo(72), "the synthetic beauty domain");
         string backbone = Path.Combine(outDir, "backbone");
-        (DecoderLM model, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(backbone);
+        (DecoderLM model, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(backbone);
         Assert.That(tok, Is.Not.Null);
         Assert.That(model.Config.VocabSize, Is.EqualTo(tok!.VocabularySize));
 

@@ -98,13 +98,13 @@ public class DecoderTests
         }
 
         // Re-save without the "transformer." prefix and with an attn.bias buffer, as some GPT-2 files are.
-        Dictionary<string, Tensor> raw;
+        Dictionary<string, ManagedTensor> raw;
         using (var r = new SafeTensorsReader(Path.Combine(dir, "model.safetensors")))
         {
             raw = r.ReadAll().ToDictionary(kv => kv.Key.Replace("transformer.", string.Empty, StringComparison.Ordinal), kv => kv.Value);
         }
 
-        raw["h.0.attn.bias"] = Tensor.ones(1, 1, 32, 32);
+        raw["h.0.attn.bias"] = ManagedTensor.ones(1, 1, 32, 32);
         SafeTensorsWriter.Save(Path.Combine(dir, "model.safetensors"), raw);
         (DecoderLM loaded, _) = HuggingFaceCheckpoint.Load(dir);
         int[] ids = [3, 1, 4, 1, 5];
@@ -118,7 +118,7 @@ public class DecoderTests
         string dir = Path.Combine(_dir, "l");
         HuggingFaceCheckpoint.Save(model, null, dir);
         string file = Path.Combine(dir, "model.safetensors");
-        Dictionary<string, Tensor> sd;
+        Dictionary<string, ManagedTensor> sd;
         using (var r = new SafeTensorsReader(file))
         {
             sd = r.ReadAll();
@@ -127,7 +127,7 @@ public class DecoderTests
         sd.Remove("model.layers.1.mlp.up_proj.weight");
         SafeTensorsWriter.Save(file, sd);
         Assert.That(Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir))!.Message, Does.Contain("'model.layers.1.mlp.up_proj.weight' is missing"));
-        sd["model.layers.1.mlp.up_proj.weight"] = Tensor.zeros(3, 3);
+        sd["model.layers.1.mlp.up_proj.weight"] = ManagedTensor.zeros(3, 3);
         SafeTensorsWriter.Save(file, sd);
         Assert.That(Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir))!.Message, Does.Contain("'model.layers.1.mlp.up_proj.weight' has shape [3, 3], expected [24, 16]"));
     }
@@ -140,7 +140,7 @@ public class DecoderTests
         using TensorScope scope = TensorScope.Begin();
         using var _ = Tape.no_grad();
         float[] alone = model.Hidden([4, 8, 15], 1, 3).ToArray();
-        Tensor mask = Tensor.from([1, 1, 1, 0, 0, 1, 1, 1, 1, 1], 2, 5);
+        ManagedTensor mask = ManagedTensor.from([1, 1, 1, 0, 0, 1, 1, 1, 1, 1], 2, 5);
         float[] padded = model.Hidden([4, 8, 15, 0, 0, 1, 2, 3, 4, 5], 2, 5, mask).ToArray();
         Assert.That(padded.Take(3 * 16), Is.EqualTo(alone).Within(1e-5));
     }
@@ -148,7 +148,7 @@ public class DecoderTests
     [Test]
     public void TrainerLowersValidationLossOnRepetitiveText()
     {
-        var g = new Generator(1);
+        var g = new SeededRandom(1);
         var docs = Enumerable.Range(0, 60).Select(i => (IReadOnlyList<int>)Enumerable.Range(0, 20).Select(j => (i % 5) + (j % 7) + 1).ToList()).ToList();
         var train = new PackedTokenDataset(docs.Take(50), 0, 16);
         var val = new PackedTokenDataset(docs.Skip(50), 0, 16);
@@ -195,7 +195,7 @@ public class CheckpointErrorTests
         string dir = Path.Combine(Path.GetTempPath(), "calrec-vocab-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var tok = CalRec.Text.Tokenization.BpeTokenizer.Train(["abc abd abe"], new CalRec.Text.Tokenization.BpeTrainerOptions { VocabularySize = 300, MinFrequency = 1 });
+            var tok = CalRec.Text.Tokenization.ByteLevelBpeTokenizer.Train(["abc abd abe"], new CalRec.Text.Tokenization.BpeTrainerOptions { VocabularySize = 300, MinFrequency = 1 });
             Assert.That(tok.VocabularySize, Is.GreaterThan(DecoderTests.Llama.VocabSize));
             HuggingFaceCheckpoint.Save(new DecoderLM(DecoderTests.Llama), tok, dir);
             var ex = Assert.Throws<InvalidDataException>(() => HuggingFaceCheckpoint.Load(dir));

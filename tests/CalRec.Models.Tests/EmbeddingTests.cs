@@ -12,9 +12,9 @@ public class EmbeddingTests
 {
     private static readonly string[] Texts = ["gentle cleanser", "a much longer title about a hydrating night cream", "toner", "gentle cleanser"];
 
-    private static (DecoderLM, BpeTokenizer) Setup()
+    private static (DecoderLM, ByteLevelBpeTokenizer) Setup()
     {
-        BpeTokenizer tok = BpeTokenizer.Train(Texts, new BpeTrainerOptions { VocabularySize = 300, SpecialTokens = ["<|endoftext|>", "<|pad|>"] });
+        ByteLevelBpeTokenizer tok = ByteLevelBpeTokenizer.Train(Texts, new BpeTrainerOptions { VocabularySize = 300, SpecialTokens = ["<|endoftext|>", "<|pad|>"] });
         var model = new DecoderLM(DecoderTests.Llama with { VocabSize = tok.VocabularySize }, seed: 2);
         return (model, tok);
     }
@@ -23,7 +23,7 @@ public class EmbeddingTests
     [TestCase(Pooling.LastToken)]
     public void BatchedEmbeddingsEqualOneAtATimeAndAreNormalized(Pooling pooling)
     {
-        (DecoderLM model, BpeTokenizer tok) = Setup();
+        (DecoderLM model, ByteLevelBpeTokenizer tok) = Setup();
         float[] batched = new LanguageModelEmbedder(model, tok, pooling, batchSize: 4).Encode(Texts);
         float[] single = new LanguageModelEmbedder(model, tok, pooling, batchSize: 1).Encode(Texts);
         Assert.That(batched, Is.EqualTo(single).Within(1e-5), "padding must not change a text's embedding");
@@ -39,7 +39,7 @@ public class EmbeddingTests
     [Test]
     public void PoolingMatchesItsDefinition()
     {
-        (DecoderLM model, BpeTokenizer tok) = Setup();
+        (DecoderLM model, ByteLevelBpeTokenizer tok) = Setup();
         int[] ids = [.. tok.EncodeToIds(Texts[1])];
         float[] hidden;
         using (TensorScope.Begin())

@@ -103,7 +103,7 @@ public class GenerationTests
     public void ConstrainedDecodingOnlyReturnsAllowedSequencesWithTheirTrueLogProbs()
     {
         var model = new DecoderLM(DecoderTests.Gpt2, seed: 8);
-        var g = new Tensors.Generator(5);
+        var g = new Tensors.SeededRandom(5);
         var allowed = Enumerable.Range(0, 40).Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, 1 + g.NextInt(5)).Select(_ => 1 + g.NextInt(20)).ToList()).ToList();
         var trie = new TokenTrie(allowed);
         using var step = new DecoderStepModel(model);

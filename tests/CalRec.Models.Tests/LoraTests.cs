@@ -18,11 +18,11 @@ public class LoraTests
     // a frozen final RMSNorm every logit stays below ~0.3 and nothing, adapted or not, could fit the sequence).
     private static readonly Configuration.DecoderConfig Base = DecoderTests.Llama with { InitializerRange = 0.5f };
 
-    private static (DecoderLM Model, IReadOnlyList<Tensor> Trainable) TrainedWithLora(LoraConfig config)
+    private static (DecoderLM Model, IReadOnlyList<ManagedTensor> Trainable) TrainedWithLora(LoraConfig config)
     {
         var model = new DecoderLM(Base, seed: 21);
-        IReadOnlyList<Tensor> trainable = LoraAdapters.Apply(model, config, seed: 4);
-        var opt = new AdamW([new ParameterGroup(trainable, 0f)], lr: 5e-2f);
+        IReadOnlyList<ManagedTensor> trainable = LoraAdapters.Apply(model, config, seed: 4);
+        var opt = new AdamWOptimizer([new ParameterGroup(trainable, 0f)], lr: 5e-2f);
         for (int i = 0; i < 30; i++)
         {
             using TensorScope scope = TensorScope.Begin();
@@ -40,9 +40,9 @@ public class LoraTests
         var reference = new DecoderLM(Base, seed: 21);
         var baseBefore = reference.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
         var config = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0f, TargetModules = ["q_proj", "v_proj", "down_proj"] };
-        (DecoderLM model, IReadOnlyList<Tensor> trainable) = TrainedWithLora(config);
+        (DecoderLM model, IReadOnlyList<ManagedTensor> trainable) = TrainedWithLora(config);
         Assert.That(trainable, Has.Count.EqualTo(2 * 3 * DecoderTests.Llama.NumLayers));
-        foreach ((string name, Tensor p) in model.named_parameters())
+        foreach ((string name, ManagedTensor p) in model.named_parameters())
         {
             if (name.Contains(".lora_", StringComparison.Ordinal))
             {

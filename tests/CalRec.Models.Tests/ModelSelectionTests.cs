@@ -68,7 +68,7 @@ public class ModelSelectionTests
     [Test]
     public void WeightsSnapshotRestoresCapturedValuesInPlace()
     {
-        using Tensor w = Tensor.from([1f, 2f, 3f, 4f], 2, 2), bias = Tensor.from([5f], 1);
+        using ManagedTensor w = ManagedTensor.from([1f, 2f, 3f, 4f], 2, 2), bias = ManagedTensor.from([5f], 1);
         var snapshot = new WeightsSnapshot([("w", w), ("b", bias)]);
         snapshot.Restore();
         Assert.That(w.ToArray(), Is.EqualTo(new[] { 1f, 2f, 3f, 4f }), "nothing captured: restore leaves the weights");

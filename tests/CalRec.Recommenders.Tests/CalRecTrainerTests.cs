@@ -61,8 +61,8 @@ public class CalRecTrainerTests
         CalRecModel model = ctx.Trainers.CalRec(Fast()).Fit(target, mixture);
 
         var split = new LeaveOneOutSplit(target);
-        double calrec = RankingEvaluator.Evaluate(model, split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
-        double pop = RankingEvaluator.Evaluate(ctx.Trainers.MostPopular().Fit(split), split.Test, new RankingEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        double calrec = RecommendationEvaluator.Evaluate(model, split.Test, new RecommendationEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        double pop = RecommendationEvaluator.Evaluate(ctx.Trainers.MostPopular().Fit(split), split.Test, new RecommendationEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
         TestContext.Out.WriteLine($"CALRec NDCG@10 {calrec:F4}, MostPopular {pop:F4}");
         TestContext.Out.WriteLine(string.Join("\n", log));
         Assert.That(log, Has.Some.Contains("stage1:").And.Some.Contains("stage2:"));
@@ -233,7 +233,7 @@ public class CalRecTrainerTests
         // Users shop in two domains, interleaved; the target is one domain, the mixture is the whole dataset, so a naive
         // mixture split (all but the user's last two interactions overall) would contain target validation and test items.
         InteractionDataset all = Synthetic(40);
-        var g = new Generator(17);
+        var g = new SeededRandom(17);
         var beautyUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "beauty").ToList();
         var officeUsers = all.Users.Select((u, i) => (u, i)).Where(x => all.DomainOf(all.Sequences[x.i][0]) == "office").ToList();
         var users = new List<UserSequence>();
@@ -396,7 +396,7 @@ public class CalRecTrainerTests
         Assert.That(model.Tokenizer.VocabularySize, Is.EqualTo(tok.VocabularySize));
 
         // A checkpoint whose tokenizer lacks the item separator is refused with the folder named.
-        var plain = Text.Tokenization.BpeTokenizer.Train(data.Items.Select(i => i.Title), new Text.Tokenization.BpeTrainerOptions { VocabularySize = 300 });
+        var plain = Text.Tokenization.ByteLevelBpeTokenizer.Train(data.Items.Select(i => i.Title), new Text.Tokenization.BpeTrainerOptions { VocabularySize = 300 });
         string other = Path.Combine(_dir, "no-separator");
         Models.Checkpoints.HuggingFaceCheckpoint.Save(new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = plain.VocabularySize }), plain, other);
         o.Backbone = other;

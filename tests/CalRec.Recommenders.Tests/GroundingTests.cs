@@ -82,12 +82,12 @@ public class GroundingTests
     {
         var options = new GroundingOptions { Path = path, Sampling = sampling, Candidates = 3, ListLength = 20, Gamma = path == GroundingPath.Embedding ? 0.5f : 0f, ConstrainedBeams = 6 };
         var cases = _split.Test.Take(60).ToList();
-        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
+        var eval = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
         GroundedScorer scorer = _ctx.Grounding.Create(_model, options);
-        RankingMetrics first = RankingEvaluator.Evaluate(scorer, cases, eval);
-        RankingMetrics again = RankingEvaluator.Evaluate(_ctx.Grounding.Create(_model, options), cases, eval);
+        RecommendationMetrics first = RecommendationEvaluator.Evaluate(scorer, cases, eval);
+        RecommendationMetrics again = RecommendationEvaluator.Evaluate(_ctx.Grounding.Create(_model, options), cases, eval);
         Assert.That(again.Ranks, Is.EqualTo(first.Ranks), "same settings, same ranking");
-        double pop = RankingEvaluator.Evaluate(_ctx.Trainers.MostPopular().Fit(_split), cases, eval)["ndcg@10"].Value;
+        double pop = RecommendationEvaluator.Evaluate(_ctx.Trainers.MostPopular().Fit(_split), cases, eval)["ndcg@10"].Value;
         TestContext.Out.WriteLine($"{path}: NDCG@10 {first["ndcg@10"].Value:F4} vs MostPopular {pop:F4}");
         // A random ranking of the 72 kitchen items scores about 0.07. The tiny test backbone generates the catalogue's
         // format but often the wrong brand, so single generation paths only have to beat chance clearly; fusion, which
@@ -134,7 +134,7 @@ public class GroundingTests
         GroundingOptions tuned = _ctx.Grounding.Tune(_model, cases, o, validationUsers: 0, popularity: null);
         Assert.That(tuned.FusionWeights.Keys, Is.EquivalentTo(new[] { GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained }));
         double Ndcg(GroundingOptions options) =>
-            RankingEvaluator.Evaluate(_ctx.Grounding.Create(_model, options), cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+            RecommendationEvaluator.Evaluate(_ctx.Grounding.Create(_model, options), cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
 
         GroundingOptions fused = tuned.Clone();
         fused.Path = GroundingPath.Fusion;

@@ -41,9 +41,9 @@ public class LlmBaselineTests
             vectors[(i * brands.Length) + Array.IndexOf(brands, catalog.Items[i].Brand)] = 1f;
         }
 
-        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
-        double sim = RankingEvaluator.Evaluate(new LlmSeqSimScorer(vectors, brands.Length, SessionAggregation.Last), split.Test, eval)["hr@10"].Value;
-        double pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, catalog.Items.Count), split.Test, eval)["hr@10"].Value;
+        var eval = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
+        double sim = RecommendationEvaluator.Evaluate(new LlmSeqSimScorer(vectors, brands.Length, SessionAggregation.Last), split.Test, eval)["hr@10"].Value;
+        double pop = RecommendationEvaluator.Evaluate(new MostPopularScorer(split.Train, catalog.Items.Count), split.Test, eval)["hr@10"].Value;
         Assert.That(sim, Is.GreaterThan(2 * pop));
     }
 
@@ -52,7 +52,7 @@ public class LlmBaselineTests
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 6, UsersPerDomain = 40 }).ToDataset());
         int n = split.Data.ItemCount, d = 8;
-        var g = new Generator(2);
+        var g = new SeededRandom(2);
         float[] text = new float[n * 32];
         g.FillNormal(text, 0, 1);
         float[] reduced = Pca.Fit(text, 32, d).Transform(text);

@@ -13,29 +13,29 @@ public class MetaLearningTests
     /// <summary>A 1-40-40-1 ReLU network for sine-wave regression (the Reptile and MAML papers' toy problem).</summary>
     private sealed class SineNet
     {
-        private readonly Linear _l1, _l2, _l3;
+        private readonly LinearLayer _l1, _l2, _l3;
 
         public SineNet(ulong seed)
         {
-            var g = new Generator(seed);
-            _l1 = new Linear(1, 40, true, g, 1f);
-            _l2 = new Linear(40, 40, true, g, 1f / MathF.Sqrt(40));
-            _l3 = new Linear(40, 1, true, g, 1f / MathF.Sqrt(40));
+            var g = new SeededRandom(seed);
+            _l1 = new LinearLayer(1, 40, true, g, 1f);
+            _l2 = new LinearLayer(40, 40, true, g, 1f / MathF.Sqrt(40));
+            _l3 = new LinearLayer(40, 1, true, g, 1f / MathF.Sqrt(40));
         }
 
-        public IReadOnlyList<Tensor> Parameters => [.. _l1.parameters(), .. _l2.parameters(), .. _l3.parameters()];
+        public IReadOnlyList<ManagedTensor> Parameters => [.. _l1.parameters(), .. _l2.parameters(), .. _l3.parameters()];
 
-        public Tensor Loss(float[] x, float[] y)
+        public ManagedTensor Loss(float[] x, float[] y)
         {
-            Tensor h = F.relu(_l2.forward(F.relu(_l1.forward(Tensor.from(x, x.Length, 1)))));
-            Tensor diff = _l3.forward(h).sub(Tensor.from(y, y.Length, 1));
+            ManagedTensor h = F.relu(_l2.forward(F.relu(_l1.forward(ManagedTensor.from(x, x.Length, 1)))));
+            ManagedTensor diff = _l3.forward(h).sub(ManagedTensor.from(y, y.Length, 1));
             return diff.mul(diff).mean();
         }
     }
 
     private sealed record SineTask(float Amplitude, float Phase)
     {
-        public (float[] X, float[] Y) Sample(Generator g, int n)
+        public (float[] X, float[] Y) Sample(SeededRandom g, int n)
         {
             float[] x = new float[n], y = new float[n];
             for (int i = 0; i < n; i++)
@@ -47,13 +47,13 @@ public class MetaLearningTests
             return (x, y);
         }
 
-        public static SineTask Draw(Generator g) => new((float)(0.1 + (g.NextDouble() * 4.9)), (float)(g.NextDouble() * Math.PI));
+        public static SineTask Draw(SeededRandom g) => new((float)(0.1 + (g.NextDouble() * 4.9)), (float)(g.NextDouble() * Math.PI));
     }
 
     /// <summary>Mean query loss on new tasks after <paramref name="steps"/> SGD steps from the net's current weights.</summary>
     private static double PostAdaptationLoss(SineNet net, int tasks, int steps, float lr)
     {
-        var g = new Generator(999);
+        var g = new SeededRandom(999);
         float[][] initial = net.Parameters.Select(p => p.Data.ToArray()).ToArray();
         double total = 0;
         for (int t = 0; t < tasks; t++)
@@ -85,18 +85,18 @@ public class MetaLearningTests
 
         var reptileNet = new SineNet(seed: 1);
         var reptile = new MetaLearner(reptileNet.Parameters, new MetaLearningOptions { Algorithm = MetaAlgorithm.Reptile, InnerSteps = InnerSteps, InnerLearningRate = InnerLr, OuterLearningRate = 1f });
-        var g = new Generator(5);
+        var g = new SeededRandom(5);
         for (int step = 0; step < OuterSteps; step++)
         {
             SineTask task = SineTask.Draw(g);
             var batches = Enumerable.Range(0, InnerSteps).Select(_ => task.Sample(g, 10)).ToList();
-            reptile.Step(batches.Select(b => (Func<Tensor>)(() => reptileNet.Loss(b.X, b.Y))).ToList(), outerScale: 1f - ((float)step / OuterSteps));
+            reptile.Step(batches.Select(b => (Func<ManagedTensor>)(() => reptileNet.Loss(b.X, b.Y))).ToList(), outerScale: 1f - ((float)step / OuterSteps));
         }
 
         // Joint training: the same number of SGD steps, each on a batch from a freshly drawn task.
         var jointNet = new SineNet(seed: 1);
         var joint = new MetaLearner(jointNet.Parameters, new MetaLearningOptions { InnerSteps = 1, InnerLearningRate = InnerLr, OuterLearningRate = 1f });
-        g = new Generator(5);
+        g = new SeededRandom(5);
         for (int step = 0; step < OuterSteps * InnerSteps; step++)
         {
             (float[] x, float[] y) = SineTask.Draw(g).Sample(g, 10);
@@ -114,10 +114,10 @@ public class MetaLearningTests
     {
         // One parameter w, support loss (w - 2)^2, query loss (w - 3)^2: one inner SGD step of lr 0.25 gives
         // φ = w - 0.5(w - 2); the first-order update follows d/dφ (φ - 3)^2 = 2(φ - 3), with AdamW's first step size lr·sign.
-        var w = Tensor.from([0f], 1);
+        var w = ManagedTensor.from([0f], 1);
         w.requires_grad = true;
         var maml = new MetaLearner([w], new MetaLearningOptions { Algorithm = MetaAlgorithm.FirstOrderMaml, InnerSteps = 1, InnerLearningRate = 0.25f, OuterLearningRate = 0.1f });
-        Func<Tensor> Square(float target) => () => w.sub(Tensor.from([target], 1)).mul(w.sub(Tensor.from([target], 1))).sum();
+        Func<ManagedTensor> Square(float target) => () => w.sub(ManagedTensor.from([target], 1)).mul(w.sub(ManagedTensor.from([target], 1))).sum();
         (float support, float? query) = maml.Step([Square(2f)], Square(3f));
         Assert.That(support, Is.EqualTo(4f).Within(1e-5), "support loss at w = 0");
         Assert.That(query, Is.EqualTo(4f).Within(1e-5), "query loss at φ = 1");

@@ -12,7 +12,7 @@ public class PretrainingCorpusTests
     private static readonly InteractionDataset s_data =
         SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 11, UsersPerDomain = 30 }).ToDataset();
 
-    private static readonly BpeTokenizer s_tokenizer = BpeTokenizer.Train(s_data.Items.Select(i => i.ToText()),
+    private static readonly ByteLevelBpeTokenizer s_tokenizer = ByteLevelBpeTokenizer.Train(s_data.Items.Select(i => i.ToText()),
         new BpeTrainerOptions { VocabularySize = 500, SpecialTokens = [.. SpecialTokens.All] });
 
     [Test]

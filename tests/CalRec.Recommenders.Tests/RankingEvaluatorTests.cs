@@ -27,11 +27,11 @@ public class RankingEvaluatorTests
     public void RankCountsHigherScoresAndBreaksTiesByIndex()
     {
         float[] s = [0.1f, 0.5f, 0.5f, 0.9f, 0.2f];
-        Assert.That(RankingEvaluator.RankOf(s, 2, null), Is.EqualTo(2), "0.9 is higher; item 1 ties and comes first");
-        Assert.That(RankingEvaluator.RankOf(s, 1, null), Is.EqualTo(1));
-        Assert.That(RankingEvaluator.RankOf(s, 2, [3]), Is.EqualTo(1), "seen item 3 is removed");
-        Assert.That(RankingEvaluator.RankOf(s, 2, [1, 3]), Is.EqualTo(0));
-        Assert.That(RankingEvaluator.RankOf(s, 0, [0]), Is.EqualTo(4), "the target itself is never excluded");
+        Assert.That(RecommendationEvaluator.RankOf(s, 2, null), Is.EqualTo(2), "0.9 is higher; item 1 ties and comes first");
+        Assert.That(RecommendationEvaluator.RankOf(s, 1, null), Is.EqualTo(1));
+        Assert.That(RecommendationEvaluator.RankOf(s, 2, [3]), Is.EqualTo(1), "seen item 3 is removed");
+        Assert.That(RecommendationEvaluator.RankOf(s, 2, [1, 3]), Is.EqualTo(0));
+        Assert.That(RecommendationEvaluator.RankOf(s, 0, [0]), Is.EqualTo(4), "the target itself is never excluded");
     }
 
     [Test]
@@ -40,7 +40,7 @@ public class RankingEvaluatorTests
         // Target ranks 0, 1, 4 and 6 among 8 items with scores 7..0 for items 0..7 (no exclusion).
         float[] scores = [7, 6, 5, 4, 3, 2, 1, 0];
         EvaluationCase[] cases = [new(0, [], 0), new(1, [], 1), new(2, [], 4), new(3, [], 6)];
-        RankingMetrics m = RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { Ks = [1, 5, 20], BootstrapSamples = 200 });
+        RecommendationMetrics m = RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases, new RecommendationEvaluatorOptions { Ks = [1, 5, 20], BootstrapSamples = 200 });
         Assert.That(m.Ranks, Is.EqualTo(new[] { 0, 1, 4, 6 }));
         Assert.That(m["hr@1"].Value, Is.EqualTo(0.25));
         Assert.That(m["hr@5"].Value, Is.EqualTo(0.75));
@@ -59,7 +59,7 @@ public class RankingEvaluatorTests
     [Test]
     public void TopKAgreesWithAFullSortOnRandomRowsWithTiesNaNsAndExclusions()
     {
-        var g = new Tensors.Generator(11);
+        var g = new Tensors.SeededRandom(11);
         var heap = new PriorityQueue<int, (float, int)>();
         for (int trial = 0; trial < 300; trial++)
         {
@@ -81,8 +81,8 @@ public class RankingEvaluatorTests
     {
         float[] scores = [9, 8, 7, 6];
         EvaluationCase[] cases = [new(0, [0, 1], 2)];
-        Assert.That(RankingEvaluator.Evaluate(new FixedScorer(scores), cases).Ranks[0], Is.EqualTo(0));
-        Assert.That(RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { ExcludeSeen = false }).Ranks[0], Is.EqualTo(2));
+        Assert.That(RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases).Ranks[0], Is.EqualTo(0));
+        Assert.That(RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases, new RecommendationEvaluatorOptions { ExcludeSeen = false }).Ranks[0], Is.EqualTo(2));
     }
 
     [Test]
@@ -101,7 +101,7 @@ public class RankingEvaluatorTests
         Assert.That(split.Validation.Select(c => c.Target), Is.EqualTo(new[] { 2, 4, 3 }));
         var pop = new MostPopularScorer(split.Train, 5);
         Assert.That(pop.Counts, Is.EqualTo(new float[] { 3, 3, 0, 0, 0 }));
-        RankingMetrics m = RankingEvaluator.Evaluate(pop, split.Test, new RankingEvaluatorOptions { Ks = [1, 3], BootstrapSamples = 0 });
+        RecommendationMetrics m = RecommendationEvaluator.Evaluate(pop, split.Test, new RecommendationEvaluatorOptions { Ks = [1, 3], BootstrapSamples = 0 });
         // User a: seen {0,1,2}; remaining 3 (0), 4 (0): target 3 ties with 4 and wins by index -> rank 0.
         // User b: seen {0,1,4}; remaining 2, 3: target 2 -> rank 0. User c: seen {1,0,3}; remaining 2, 4: target 4 -> rank 1.
         Assert.That(m.Ranks, Is.EqualTo(new[] { 0, 0, 1 }));
@@ -112,7 +112,7 @@ public class RankingEvaluatorTests
     {
         float[] scores = [3, 2, 1];
         EvaluationCase[] cases = [new(0, [], 1), new(1, [], 2)];
-        RankingMetrics a = RankingEvaluator.Evaluate(new FixedScorer(scores), cases);
+        RecommendationMetrics a = RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases);
         MetricWithInterval d = a.CompareNdcg(a, 10);
         Assert.That((d.Value, d.Low, d.High), Is.EqualTo((0.0, 0.0, 0.0)));
     }
@@ -121,22 +121,22 @@ public class RankingEvaluatorTests
     public void SampledRankCountsOnlyTheNegatives()
     {
         float[] s = [0.1f, 0.5f, 0.5f, 0.9f, 0.2f];
-        Assert.That(RankingEvaluator.SampledRankOf(s, 2, [0, 4]), Is.EqualTo(0));
-        Assert.That(RankingEvaluator.SampledRankOf(s, 2, [1, 3]), Is.EqualTo(2), "0.9 is higher and item 1 ties with a smaller index");
-        Assert.That(RankingEvaluator.SampledRankOf(s, 1, [2]), Is.EqualTo(0), "a tie with a larger index ranks after");
+        Assert.That(RecommendationEvaluator.SampledRankOf(s, 2, [0, 4]), Is.EqualTo(0));
+        Assert.That(RecommendationEvaluator.SampledRankOf(s, 2, [1, 3]), Is.EqualTo(2), "0.9 is higher and item 1 ties with a smaller index");
+        Assert.That(RecommendationEvaluator.SampledRankOf(s, 1, [2]), Is.EqualTo(0), "a tie with a larger index ranks after");
     }
 
     [Test]
     public void NegativesAvoidTheHistoryAndTargetAndAreDeterministic()
     {
         var c = new EvaluationCase(0, [1, 2, 3], 4);
-        int[] a = RankingEvaluator.SampleNegatives(50, c, 20, 7, 3);
+        int[] a = RecommendationEvaluator.SampleNegatives(50, c, 20, 7, 3);
         Assert.That(a, Has.Length.EqualTo(20));
         Assert.That(a, Is.Unique);
         Assert.That(a.Intersect([1, 2, 3, 4]), Is.Empty);
-        Assert.That(RankingEvaluator.SampleNegatives(50, c, 20, 7, 3), Is.EqualTo(a));
-        Assert.That(RankingEvaluator.SampleNegatives(50, c, 20, 7, 4), Is.Not.EqualTo(a), "each case draws its own negatives");
-        Assert.That(RankingEvaluator.SampleNegatives(6, c, 20, 7, 3), Is.EquivalentTo(new[] { 0, 5 }), "a small catalogue gives what it has");
+        Assert.That(RecommendationEvaluator.SampleNegatives(50, c, 20, 7, 3), Is.EqualTo(a));
+        Assert.That(RecommendationEvaluator.SampleNegatives(50, c, 20, 7, 4), Is.Not.EqualTo(a), "each case draws its own negatives");
+        Assert.That(RecommendationEvaluator.SampleNegatives(6, c, 20, 7, 3), Is.EquivalentTo(new[] { 0, 5 }), "a small catalogue gives what it has");
     }
 
     [Test]
@@ -146,8 +146,8 @@ public class RankingEvaluatorTests
         // negatives the target is often first.
         float[] scores = Enumerable.Range(0, 100).Select(i => 100f - i).ToArray();
         var cases = Enumerable.Range(0, 10).Select(u => new EvaluationCase(u, [], 30 + u)).ToList();
-        RankingMetrics full = RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
-        RankingMetrics sampled = RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0, SampledNegatives = 9 });
+        RecommendationMetrics full = RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
+        RecommendationMetrics sampled = RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0, SampledNegatives = 9 });
         Assert.That(full.IsSampled, Is.False);
         Assert.That(sampled.IsSampled, Is.True);
         Assert.That(sampled.Protocol, Does.Contain("NOT full ranking"));
@@ -155,7 +155,7 @@ public class RankingEvaluatorTests
         Assert.That(sampled["hr@10"].Value, Is.EqualTo(1), "any 10-item list containing the target hits at K=10");
         for (int i = 0; i < cases.Count; i++)
         {
-            int[] negatives = RankingEvaluator.SampleNegatives(100, cases[i], 9, 7, i);
+            int[] negatives = RecommendationEvaluator.SampleNegatives(100, cases[i], 9, 7, i);
             Assert.That(sampled.Ranks[i], Is.EqualTo(negatives.Count(j => j < cases[i].Target)));
         }
 
@@ -169,7 +169,7 @@ public class RankingEvaluatorTests
         InteractionDataset data = InteractionDataset.Create("shop", items, [new UserSequence("u", ["a"], null)]);
         float[] scores = [3, 2, 1];
         var cases = new List<EvaluationCase> { new(0, [], 0), new(1, [], 1), new(2, [], 2), new(3, [0], 2) };
-        RankingMetrics all = RankingEvaluator.Evaluate(new FixedScorer(scores), cases, new RankingEvaluatorOptions { Ks = [1, 2], BootstrapSamples = 0 });
+        RecommendationMetrics all = RecommendationEvaluator.Evaluate(new FixedScorer(scores), cases, new RecommendationEvaluatorOptions { Ks = [1, 2], BootstrapSamples = 0 });
         Assert.That(all.Ranks, Is.EqualTo(new[] { 0, 1, 2, 1 }));
         var byDomain = all.ByTargetDomain(cases, data);
         Assert.That(byDomain.Select(g => g.Group), Is.EqualTo(new[] { "books", "toys" }));

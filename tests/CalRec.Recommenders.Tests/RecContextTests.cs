@@ -99,9 +99,9 @@ public class RecContextTests
     {
         (SyntheticCatalog catalog, InteractionDataset data) = Synthetic(users: 400);
         var ctx = new RecContext(seed: 1);
-        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
-        RankingMetrics pop = ctx.Ranking.Evaluate(ctx.Trainers.MostPopular().Fit(data), data, eval);
-        RankingMetrics sim = ctx.Ranking.Evaluate(ctx.Trainers.LlmSeqSim(new BrandEncoder(catalog.Items.Select(i => i.Brand))).Fit(data), data, eval);
+        var eval = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
+        RecommendationMetrics pop = ctx.Ranking.Evaluate(ctx.Trainers.MostPopular().Fit(data), data, eval);
+        RecommendationMetrics sim = ctx.Ranking.Evaluate(ctx.Trainers.LlmSeqSim(new BrandEncoder(catalog.Items.Select(i => i.Brand))).Fit(data), data, eval);
         TestContext.Out.WriteLine($"MostPopular {pop["ndcg@10"]}, LLMSeqSim {sim["ndcg@10"]}");
         Assert.That(sim.CompareNdcg(pop, 10).Low, Is.GreaterThan(0));
     }
@@ -215,7 +215,7 @@ public class RecContextTests
         // The same dataset with the catalogue reversed: item indices differ, ids do not.
         var reversed = InteractionDataset.Create(data.Name, data.Items.Reverse().ToList(),
             data.Users.Select((u, k) => new UserSequence(u, data.Sequences[k].Select(i => data.Items[i].Id).ToList(), null)));
-        var eval = new RankingEvaluatorOptions { BootstrapSamples = 0 };
+        var eval = new RecommendationEvaluatorOptions { BootstrapSamples = 0 };
         Assert.That(ctx.Ranking.Evaluate(pop, reversed, eval).Ranks, Is.EqualTo(ctx.Ranking.Evaluate(pop, data, eval).Ranks));
         var other = InteractionDataset.Create("other", [new CatalogItem("x", "X", string.Empty), new CatalogItem("y", "Y", string.Empty)],
             [new UserSequence("u", ["x", "y", "x"], null)]);

@@ -10,13 +10,13 @@ namespace CalRec.Recommenders.Tests;
 [TestFixture]
 public class SasRecTests
 {
-    private static (List<SasRecEpochReport> Reports, RankingMetrics Popularity, RankingMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecOptions options)
+    private static (List<SasRecEpochReport> Reports, RecommendationMetrics Popularity, RecommendationMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecOptions options)
     {
         var reports = new List<SasRecEpochReport>();
         SasRecScorer sasrec = SasRecTraining.Fit(split, options, reports.Add);
-        var eval = new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
-        RankingMetrics pop = RankingEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
-        RankingMetrics seq = RankingEvaluator.Evaluate(sasrec, split.Test, eval);
+        var eval = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 200 };
+        RecommendationMetrics pop = RecommendationEvaluator.Evaluate(new MostPopularScorer(split.Train, split.Data.ItemCount), split.Test, eval);
+        RecommendationMetrics seq = RecommendationEvaluator.Evaluate(sasrec, split.Test, eval);
         TestContext.Out.WriteLine($"MostPopular NDCG@10 {pop["ndcg@10"]}, SASRec ({options.Loss}) {seq["ndcg@10"]} after {reports.Count} epochs");
         return (reports, pop, seq);
     }
@@ -26,7 +26,7 @@ public class SasRecTests
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
         var options = new SasRecOptions { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
-        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
+        (List<SasRecEpochReport> reports, RecommendationMetrics pop, RecommendationMetrics seq) = FitAndEvaluate(split, options);
         Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
         Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value), "the routines are learnable, popularity cannot follow them");
         Assert.That(seq.CompareNdcg(pop, 10).Low, Is.GreaterThan(0), "the paired difference is not noise");
@@ -41,7 +41,7 @@ public class SasRecTests
             Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, MinEpochs = 5, Seed = 1,
             Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 2,
         };
-        (List<SasRecEpochReport> reports, RankingMetrics pop, RankingMetrics seq) = FitAndEvaluate(split, options);
+        (List<SasRecEpochReport> reports, RecommendationMetrics pop, RecommendationMetrics seq) = FitAndEvaluate(split, options);
         Assert.That(reports[0].Loss, Is.LessThan(3 * Math.Log(2) + 0.05), "starts near 3 ln 2 (one positive, two negatives at chance)");
         Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
         Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value));
@@ -73,7 +73,7 @@ public class SasRecTests
     {
         int[] users = Enumerable.Range(0, 100).ToArray();
         var batches = new SasRecBatches(users, u => u % 37, 16, SasRecBatching.RandomUsers);
-        var order = new Generator(7);
+        var order = new SeededRandom(7);
         var epochs = new List<int[][]>();
         for (int e = 0; e < 3; e++)
         {
@@ -97,7 +97,7 @@ public class SasRecTests
     {
         int[] users = Enumerable.Range(0, 100).Reverse().ToArray();
         var batches = new SasRecBatches(users, u => u % 37, 16, SasRecBatching.LengthBuckets);
-        var order = new Generator(7);
+        var order = new SeededRandom(7);
         HashSet<string> Groups()
         {
             batches.Next(order);

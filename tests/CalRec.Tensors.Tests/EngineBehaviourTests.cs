@@ -10,27 +10,27 @@ public class EngineBehaviourTests
     public void ShapeMismatchNamesOpAndBothShapes()
     {
         using var scope = TensorScope.Begin();
-        var ex = Assert.Throws<ArgumentException>(() => Tensor.zeros(2, 3).add(Tensor.zeros(4, 5)));
+        var ex = Assert.Throws<ArgumentException>(() => ManagedTensor.zeros(2, 3).add(ManagedTensor.zeros(4, 5)));
         Assert.That(ex!.Message, Does.Contain("add").And.Contain("[2, 3]").And.Contain("[4, 5]"));
-        ex = Assert.Throws<ArgumentException>(() => Tensor.zeros(2, 3).matmul(Tensor.zeros(4, 5)));
+        ex = Assert.Throws<ArgumentException>(() => ManagedTensor.zeros(2, 3).matmul(ManagedTensor.zeros(4, 5)));
         Assert.That(ex!.Message, Does.Contain("matmul").And.Contain("[2, 3]").And.Contain("[4, 5]"));
-        ex = Assert.Throws<ArgumentException>(() => Functional.linear(Tensor.zeros(2, 3), Tensor.zeros(4, 5)));
+        ex = Assert.Throws<ArgumentException>(() => Functional.linear(ManagedTensor.zeros(2, 3), ManagedTensor.zeros(4, 5)));
         Assert.That(ex!.Message, Does.Contain("linear").And.Contain("[2, 3]").And.Contain("[4, 5]"));
-        Assert.Throws<ArgumentException>(() => Tensor.zeros(6).reshape(4, -1));
+        Assert.Throws<ArgumentException>(() => ManagedTensor.zeros(6).reshape(4, -1));
     }
 
     [Test]
     public void NoGradRecordsNothingAndDetachCutsHistory()
     {
         using var scope = TensorScope.Begin();
-        var w = Tensor.ones(3);
+        var w = ManagedTensor.ones(3);
         w.requires_grad = true;
         using (Tape.no_grad())
         {
             Assert.That(w.mul(2f).requires_grad, Is.False);
         }
 
-        Tensor d = w.mul(2f).detach();
+        ManagedTensor d = w.mul(2f).detach();
         Assert.That(d.requires_grad, Is.False);
         Assert.Throws<InvalidOperationException>(() => d.sum().backward());
     }
@@ -38,7 +38,7 @@ public class EngineBehaviourTests
     [Test]
     public void GradientsAccumulateAcrossBackwardCalls()
     {
-        var w = Tensor.from([2f], 1);
+        var w = ManagedTensor.from([2f], 1);
         w.requires_grad = true;
         for (int i = 0; i < 3; i++)
         {
@@ -54,12 +54,12 @@ public class EngineBehaviourTests
     [Test]
     public void ScopeReturnsBuffersAndKeepsMovedTensors()
     {
-        Tensor kept;
-        Tensor dropped;
+        ManagedTensor kept;
+        ManagedTensor dropped;
         using (TensorScope.Begin())
         {
-            dropped = Tensor.ones(1000);
-            kept = Tensor.ones(1000).MoveToOuterScope();
+            dropped = ManagedTensor.ones(1000);
+            kept = ManagedTensor.ones(1000).MoveToOuterScope();
         }
 
         Assert.That(dropped.IsDisposed, Is.True);
@@ -70,8 +70,8 @@ public class EngineBehaviourTests
     [Test]
     public void SameSeedSameStream()
     {
-        var a = new Generator(42);
-        var b = new Generator(42);
+        var a = new SeededRandom(42);
+        var b = new SeededRandom(42);
         Assert.That(Enumerable.Range(0, 10).Select(_ => a.NextUInt64()), Is.EqualTo(Enumerable.Range(0, 10).Select(_ => b.NextUInt64())));
         ulong[] state = a.GetState();
         ulong next = a.NextUInt64();
@@ -83,9 +83,9 @@ public class EngineBehaviourTests
     public void OutOfRangeIdsAndTargetsAreClearErrors()
     {
         using var scope = TensorScope.Begin();
-        var table = Tensor.zeros(4, 2);
+        var table = ManagedTensor.zeros(4, 2);
         Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.embedding([1, 9], [2], table))!.Message, Does.Contain("id 9 at position 1"));
-        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.cross_entropy(Tensor.zeros(2, 3), [0, 3]))!.Message, Does.Contain("target 3 at row 1"));
+        Assert.That(Assert.Throws<ArgumentOutOfRangeException>(() => Functional.cross_entropy(ManagedTensor.zeros(2, 3), [0, 3]))!.Message, Does.Contain("target 3 at row 1"));
     }
 }
 

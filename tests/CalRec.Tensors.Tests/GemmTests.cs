@@ -38,7 +38,7 @@ public class GemmTests
         try
         {
             Gemm.Tier = tier;
-            var gen = new Generator((ulong)(m * 31 + n * 7 + k));
+            var gen = new SeededRandom((ulong)(m * 31 + n * 7 + k));
             float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
             gen.FillUniform(a, -1, 1);
             gen.FillUniform(b, -1, 1);
@@ -80,7 +80,7 @@ public class GemmTests
     public void ParallelAndSerialResultsAreIdentical()
     {
         const int m = 300, n = 200, k = 150;
-        var gen = new Generator(3);
+        var gen = new SeededRandom(3);
         float[] a = new float[m * k], b = new float[k * n], par = new float[m * n], ser = new float[m * n];
         gen.FillUniform(a, -1, 1);
         gen.FillUniform(b, -1, 1);

@@ -10,31 +10,31 @@ namespace CalRec.Tensors.Tests;
 /// </summary>
 internal static class GradCheck
 {
-    public static void Check(Func<Tensor[], Tensor> f, Tensor[] inputs, float h = 1e-2f, double atol = 2e-3, double rtol = 2e-2, int seed = 7)
+    public static void Check(Func<ManagedTensor[], ManagedTensor> f, ManagedTensor[] inputs, float h = 1e-2f, double atol = 2e-3, double rtol = 2e-2, int seed = 7)
     {
-        foreach (Tensor t in inputs)
+        foreach (ManagedTensor t in inputs)
         {
             t.requires_grad = true;
         }
 
-        Tensor probeOut;
+        ManagedTensor probeOut;
         using (Tape.no_grad())
         {
             probeOut = f(inputs);
         }
 
-        var gen = new Generator((ulong)seed);
+        var gen = new SeededRandom((ulong)seed);
         float[] r = new float[probeOut.numel];
         gen.FillUniform(r, -1f, 1f);
         int[] outShape = probeOut.shape.ToArray();
 
-        Tensor output = f(inputs);
-        Tensor loss = output.mul(Tensor.from(r, outShape)).sum();
+        ManagedTensor output = f(inputs);
+        ManagedTensor loss = output.mul(ManagedTensor.from(r, outShape)).sum();
         loss.backward();
 
         for (int which = 0; which < inputs.Length; which++)
         {
-            Tensor x = inputs[which];
+            ManagedTensor x = inputs[which];
             float[] analytic = x.grad?.ToArray() ?? new float[x.numel];
             Span<float> data = x.Data;
             for (int i = 0; i < x.numel; i++)
@@ -58,11 +58,11 @@ internal static class GradCheck
         }
     }
 
-    private static double Probe(Func<Tensor[], Tensor> f, Tensor[] inputs, float[] r)
+    private static double Probe(Func<ManagedTensor[], ManagedTensor> f, ManagedTensor[] inputs, float[] r)
     {
         using (Tape.no_grad())
         {
-            Tensor o = f(inputs);
+            ManagedTensor o = f(inputs);
             ReadOnlySpan<float> v = o.Data;
             double s = 0;
             for (int i = 0; i < v.Length; i++)
@@ -74,5 +74,5 @@ internal static class GradCheck
         }
     }
 
-    public static Tensor Rand(int seed, params int[] shape) => Tensor.rand(new Generator((ulong)seed), -1f, 1f, shape);
+    public static ManagedTensor Rand(int seed, params int[] shape) => ManagedTensor.rand(new SeededRandom((ulong)seed), -1f, 1f, shape);
 }

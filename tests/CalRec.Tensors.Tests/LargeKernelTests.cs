@@ -12,11 +12,11 @@ public class LargeKernelTests
     {
         using TensorScope scope = TensorScope.Begin();
         const int n = 100_003;
-        Tensor x = Tensor.rand(new Generator(1), -6f, 6f, n);
-        Tensor u = Tensor.rand(new Generator(2), -2f, 2f, n);
+        ManagedTensor x = ManagedTensor.rand(new SeededRandom(1), -6f, 6f, n);
+        ManagedTensor u = ManagedTensor.rand(new SeededRandom(2), -2f, 2f, n);
         x.requires_grad = u.requires_grad = true;
         F.gelu(x).sum().add(F.swiglu(x, u).sum()).backward();
-        Tensor gy = F.gelu(x.detach());
+        ManagedTensor gy = F.gelu(x.detach());
         for (int i = 0; i < n; i += 997)
         {
             double v = x.Data[i], uv = u.Data[i];
@@ -36,10 +36,10 @@ public class LargeKernelTests
     {
         using TensorScope scope = TensorScope.Begin();
         const int rows = 37, classes = 5003;
-        Tensor logits = Tensor.randn(new Generator(3), 3f, rows, classes);
+        ManagedTensor logits = ManagedTensor.randn(new SeededRandom(3), 3f, rows, classes);
         logits.requires_grad = true;
         int[] targets = Enumerable.Range(0, rows).Select(i => i % 5 == 0 ? F.IgnoreIndex : (i * 131) % classes).ToArray();
-        Tensor loss = F.cross_entropy(logits, targets);
+        ManagedTensor loss = F.cross_entropy(logits, targets);
         loss.backward();
         double total = 0;
         int count = 0;

@@ -7,25 +7,25 @@ namespace CalRec.Tensors.Tests;
 [TestFixture]
 public class ModuleAndOptimizerTests
 {
-    private sealed class Block : Module
+    private sealed class Block : NeuralModule
     {
-        public Block(Generator g)
+        public Block(SeededRandom g)
         {
             Norm = RegisterModule("norm", new RMSNorm(4));
-            Layers = RegisterModule("layers", new ModuleList<Linear>());
-            Layers.Add(new Linear(4, 3, bias: true, g));
-            Layers.Add(new Linear(3, 2, bias: false, g));
+            Layers = RegisterModule("layers", new NeuralModuleList<LinearLayer>());
+            Layers.Add(new LinearLayer(4, 3, bias: true, g));
+            Layers.Add(new LinearLayer(3, 2, bias: false, g));
         }
 
         public RMSNorm Norm { get; }
 
-        public ModuleList<Linear> Layers { get; }
+        public NeuralModuleList<LinearLayer> Layers { get; }
     }
 
     [Test]
     public void NamedParametersUseDottedHuggingFaceNames()
     {
-        var m = new Block(new Generator(1));
+        var m = new Block(new SeededRandom(1));
         Assert.That(m.named_parameters().Select(p => p.Name), Is.EqualTo(new[]
         {
             "norm.weight", "layers.0.weight", "layers.0.bias", "layers.1.weight",
@@ -36,7 +36,7 @@ public class ModuleAndOptimizerTests
     [Test]
     public void EvalScopeRestoresTheModeItFoundInEverySubmodule()
     {
-        var m = new Block(new Generator(1));
+        var m = new Block(new SeededRandom(1));
         using (m.EvalScope())
         {
             Assert.That(m.training || m.Norm.training || m.Layers[1].training, Is.False);
@@ -54,7 +54,7 @@ public class ModuleAndOptimizerTests
         Assert.That(() =>
         {
             m.train();
-            using Module.ModeScope scope = m.EvalScope();
+            using NeuralModule.ModeScope scope = m.EvalScope();
             throw new InvalidOperationException("boom");
         }, Throws.InvalidOperationException);
         Assert.That(m.training, Is.True, "the mode is restored when the body throws");
@@ -63,21 +63,21 @@ public class ModuleAndOptimizerTests
     [Test]
     public void StrictLoadReportsMissingAndUnexpectedNames()
     {
-        var src = new Block(new Generator(1));
-        var dst = new Block(new Generator(2));
-        Dictionary<string, Tensor> sd = src.state_dict();
+        var src = new Block(new SeededRandom(1));
+        var dst = new Block(new SeededRandom(2));
+        Dictionary<string, ManagedTensor> sd = src.state_dict();
         dst.load_state_dict(sd);
         Assert.That(dst.Layers[0].weight.ToArray(), Is.EqualTo(src.Layers[0].weight.ToArray()));
 
         sd.Remove("layers.0.bias");
-        sd["extra.weight"] = Tensor.zeros(1);
+        sd["extra.weight"] = ManagedTensor.zeros(1);
         var ex = Assert.Throws<InvalidDataException>(() => dst.load_state_dict(sd));
         Assert.That(ex!.Message, Does.Contain("missing keys [layers.0.bias]").And.Contain("unexpected keys [extra.weight]"));
         LoadStateDictResult loose = dst.load_state_dict(sd, strict: false);
         Assert.That(loose.MissingKeys, Is.EqualTo(new[] { "layers.0.bias" }));
         Assert.That(loose.UnexpectedKeys, Is.EqualTo(new[] { "extra.weight" }));
 
-        sd["layers.0.bias"] = Tensor.zeros(5);
+        sd["layers.0.bias"] = ManagedTensor.zeros(5);
         Assert.That(Assert.Throws<InvalidDataException>(() => dst.load_state_dict(sd, strict: false))!.Message,
             Does.Contain("'layers.0.bias' has shape [5]").And.Contain("[3] in the model"));
     }
@@ -85,11 +85,11 @@ public class ModuleAndOptimizerTests
     [Test]
     public void AdamWMatchesHandComputedSteps()
     {
-        using var p = Tensor.from([0.5f, -1f], 1, 2);
-        using var bias = Tensor.from([2f], 1);
+        using var p = ManagedTensor.from([0.5f, -1f], 1, 2);
+        using var bias = ManagedTensor.from([2f], 1);
         p.requires_grad = true;
         bias.requires_grad = true;
-        var opt = new AdamW(AdamW.DecayGroups([p, bias], 0.1f), lr: 0.01f);
+        var opt = new AdamWOptimizer(AdamWOptimizer.DecayGroups([p, bias], 0.1f), lr: 0.01f);
         double[] m = new double[2], v = new double[2];
         double[] x = [0.5, -1];
         for (int step = 1; step <= 3; step++)
@@ -98,7 +98,7 @@ public class ModuleAndOptimizerTests
             p.zero_grad();
             using (TensorScope.Begin())
             {
-                Tensor.from(g, 1, 2).mul(p).sum().backward();
+                ManagedTensor.from(g, 1, 2).mul(p).sum().backward();
             }
 
             opt.step();
@@ -119,8 +119,8 @@ public class ModuleAndOptimizerTests
     [Test]
     public void ClipGradNormScalesToMaxNorm()
     {
-        using var a = Tensor.from([3f], 1);
-        using var b = Tensor.from([4f], 1);
+        using var a = ManagedTensor.from([3f], 1);
+        using var b = ManagedTensor.from([4f], 1);
         a.requires_grad = b.requires_grad = true;
         using (TensorScope.Begin())
         {
@@ -148,9 +148,9 @@ public class ModuleAndOptimizerTests
     [Test]
     public void GradientAccumulationOfHalvesEqualsFullBatch()
     {
-        var gen = new Generator(9);
-        using Tensor w = Tensor.randn(gen, 1f, 3, 4);
-        using Tensor x = Tensor.randn(gen, 1f, 6, 4);
+        var gen = new SeededRandom(9);
+        using ManagedTensor w = ManagedTensor.randn(gen, 1f, 3, 4);
+        using ManagedTensor x = ManagedTensor.randn(gen, 1f, 6, 4);
         w.requires_grad = true;
         using (TensorScope.Begin())
         {
@@ -163,7 +163,7 @@ public class ModuleAndOptimizerTests
         {
             for (int half = 0; half < 2; half++)
             {
-                Tensor xs = Functional.slice(x, 0, half * 3, 3);
+                ManagedTensor xs = Functional.slice(x, 0, half * 3, 3);
                 Functional.linear(xs, w).mul(Functional.linear(xs, w)).mean().mul(0.5f).backward();
             }
         }

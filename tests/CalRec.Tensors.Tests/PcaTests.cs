@@ -9,7 +9,7 @@ public class PcaTests
     public void RecoversKnownAxesAndVariances()
     {
         // Points spread with std 3 along (1,1,0)/√2, std 1 along (1,-1,0)/√2, 0.1 along z, around mean (5, -2, 1).
-        var g = new Generator(4);
+        var g = new SeededRandom(4);
         const int n = 4000;
         float[] rows = new float[n * 3];
         float r = 1f / MathF.Sqrt(2);

@@ -23,16 +23,16 @@ public class SafeTensorsTests
     public void RoundTripKeepsNamesShapesValuesAndMetadata()
     {
         string path = Path.Combine(_dir, "m.safetensors");
-        using var a = Tensor.from([1f, -2.5f, 3f, 4f, 5f, 6f], 2, 3);
-        using var b = Tensor.from([7f], 1);
-        using var s = Tensor.scalar(0.25f);
-        SafeTensorsWriter.Save(path, new Dictionary<string, Tensor> { ["model.b"] = b, ["model.a.weight"] = a, ["s"] = s },
+        using var a = ManagedTensor.from([1f, -2.5f, 3f, 4f, 5f, 6f], 2, 3);
+        using var b = ManagedTensor.from([7f], 1);
+        using var s = ManagedTensor.scalar(0.25f);
+        SafeTensorsWriter.Save(path, new Dictionary<string, ManagedTensor> { ["model.b"] = b, ["model.a.weight"] = a, ["s"] = s },
             new Dictionary<string, string> { ["format"] = "pt" });
 
         using var reader = new SafeTensorsReader(path);
         Assert.That(reader.Metadata["format"], Is.EqualTo("pt"));
         Assert.That(reader.Names, Is.EquivalentTo(new[] { "model.a.weight", "model.b", "s" }));
-        using Tensor ra = reader.ReadTensor("model.a.weight");
+        using ManagedTensor ra = reader.ReadTensor("model.a.weight");
         Assert.That(ra.shape.ToArray(), Is.EqualTo(new[] { 2, 3 }));
         Assert.That(ra.ToArray(), Is.EqualTo(a.ToArray()));
         Assert.That(reader.ReadTensor("s").shape.Length, Is.EqualTo(0));
@@ -43,8 +43,8 @@ public class SafeTensorsTests
     public void WrittenBytesFollowTheSpec()
     {
         string path = Path.Combine(_dir, "x.safetensors");
-        using var t = Tensor.from([1f, 2f], 2);
-        SafeTensorsWriter.Save(path, new Dictionary<string, Tensor> { ["w"] = t });
+        using var t = ManagedTensor.from([1f, 2f], 2);
+        SafeTensorsWriter.Save(path, new Dictionary<string, ManagedTensor> { ["w"] = t });
         byte[] bytes = File.ReadAllBytes(path);
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         string json = """{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}""";
@@ -114,10 +114,10 @@ public class SafeTensorsTests
     public void FailedWriteLeavesExistingFileIntact()
     {
         string path = Path.Combine(_dir, "keep.safetensors");
-        using var t = Tensor.from([1f], 1);
-        SafeTensorsWriter.Save(path, new Dictionary<string, Tensor> { ["w"] = t });
+        using var t = ManagedTensor.from([1f], 1);
+        SafeTensorsWriter.Save(path, new Dictionary<string, ManagedTensor> { ["w"] = t });
         byte[] before = File.ReadAllBytes(path);
-        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Save(path, new Dictionary<string, Tensor> { ["__metadata__"] = t }));
+        Assert.Throws<ArgumentException>(() => SafeTensorsWriter.Save(path, new Dictionary<string, ManagedTensor> { ["__metadata__"] = t }));
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before));
     }
 

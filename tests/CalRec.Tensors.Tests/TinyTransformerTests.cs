@@ -11,55 +11,55 @@ public class TinyTransformerTests
 {
     private const string Corpus = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs. ";
 
-    private sealed class TinyLm : Module
+    private sealed class TinyLm : NeuralModule
     {
         private const int D = 32, Heads = 4, KvHeads = 2, Hd = D / Heads;
 
-        public TinyLm(int vocab, Generator g)
+        public TinyLm(int vocab, SeededRandom g)
         {
-            Embed = RegisterModule("embed", new Embedding(vocab, D, g, 0.1f));
+            Embed = RegisterModule("embed", new EmbeddingTable(vocab, D, g, 0.1f));
             Norm1 = RegisterModule("norm1", new RMSNorm(D));
-            Q = RegisterModule("q", new Linear(D, D, false, g, 0.1f));
-            K = RegisterModule("k", new Linear(D, KvHeads * Hd, false, g, 0.1f));
-            V = RegisterModule("v", new Linear(D, KvHeads * Hd, false, g, 0.1f));
-            O = RegisterModule("o", new Linear(D, D, false, g, 0.1f));
+            Q = RegisterModule("q", new LinearLayer(D, D, false, g, 0.1f));
+            K = RegisterModule("k", new LinearLayer(D, KvHeads * Hd, false, g, 0.1f));
+            V = RegisterModule("v", new LinearLayer(D, KvHeads * Hd, false, g, 0.1f));
+            O = RegisterModule("o", new LinearLayer(D, D, false, g, 0.1f));
             Norm2 = RegisterModule("norm2", new RMSNorm(D));
-            Gate = RegisterModule("gate", new Linear(D, 64, false, g, 0.1f));
-            Up = RegisterModule("up", new Linear(D, 64, false, g, 0.1f));
-            Down = RegisterModule("down", new Linear(64, D, false, g, 0.1f));
+            Gate = RegisterModule("gate", new LinearLayer(D, 64, false, g, 0.1f));
+            Up = RegisterModule("up", new LinearLayer(D, 64, false, g, 0.1f));
+            Down = RegisterModule("down", new LinearLayer(64, D, false, g, 0.1f));
             NormF = RegisterModule("normf", new RMSNorm(D));
         }
 
-        public Embedding Embed { get; }
+        public EmbeddingTable Embed { get; }
 
         public RMSNorm Norm1 { get; }
 
-        public Linear Q { get; }
+        public LinearLayer Q { get; }
 
-        public Linear K { get; }
+        public LinearLayer K { get; }
 
-        public Linear V { get; }
+        public LinearLayer V { get; }
 
-        public Linear O { get; }
+        public LinearLayer O { get; }
 
         public RMSNorm Norm2 { get; }
 
-        public Linear Gate { get; }
+        public LinearLayer Gate { get; }
 
-        public Linear Up { get; }
+        public LinearLayer Up { get; }
 
-        public Linear Down { get; }
+        public LinearLayer Down { get; }
 
         public RMSNorm NormF { get; }
 
-        public Tensor Logits(int[] ids, int b, int t)
+        public ManagedTensor Logits(int[] ids, int b, int t)
         {
-            Tensor x = Embed.forward(ids, b, t);
-            Tensor h = Norm1.forward(x);
-            Tensor q = F.rope(Q.forward(h).reshape(b, t, Heads, Hd), 10000f);
-            Tensor k = F.rope(K.forward(h).reshape(b, t, KvHeads, Hd), 10000f);
-            Tensor v = V.forward(h).reshape(b, t, KvHeads, Hd);
-            Tensor att = F.scaled_dot_product_attention(q, k, v, causal: true).reshape(b, t, D);
+            ManagedTensor x = Embed.forward(ids, b, t);
+            ManagedTensor h = Norm1.forward(x);
+            ManagedTensor q = F.rope(Q.forward(h).reshape(b, t, Heads, Hd), 10000f);
+            ManagedTensor k = F.rope(K.forward(h).reshape(b, t, KvHeads, Hd), 10000f);
+            ManagedTensor v = V.forward(h).reshape(b, t, KvHeads, Hd);
+            ManagedTensor att = F.scaled_dot_product_attention(q, k, v, causal: true).reshape(b, t, D);
             x = x.add(O.forward(att));
             h = Norm2.forward(x);
             x = x.add(Down.forward(F.swiglu(Gate.forward(h), Up.forward(h))));
@@ -71,9 +71,9 @@ public class TinyTransformerTests
     {
         char[] chars = Corpus.Distinct().OrderBy(c => c).ToArray();
         int[] tokens = Corpus.Select(c => Array.IndexOf(chars, c)).ToArray();
-        var g = new Generator(1234);
+        var g = new SeededRandom(1234);
         var model = new TinyLm(chars.Length, g);
-        var opt = new AdamW(AdamW.DecayGroups(model.parameters(), 0.01f), lr: 1e-2f);
+        var opt = new AdamWOptimizer(AdamWOptimizer.DecayGroups(model.parameters(), 0.01f), lr: 1e-2f);
         const int b = 4, t = 24;
         var losses = new List<float>();
         for (int step = 0; step < steps; step++)
@@ -91,7 +91,7 @@ public class TinyTransformerTests
 
             using var scope = TensorScope.Begin();
             opt.zero_grad();
-            Tensor loss = F.cross_entropy(model.Logits(ids, b, t), targets);
+            ManagedTensor loss = F.cross_entropy(model.Logits(ids, b, t), targets);
             loss.backward();
             GradientClipping.clip_grad_norm_(model.parameters(), 1f);
             opt.step();

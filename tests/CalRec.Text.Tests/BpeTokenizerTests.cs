@@ -17,10 +17,10 @@ public class BpeTokenizerTests
         "Numbers 12345 and 3.14, contractions don't won't it's we've.",
     ];
 
-    private static BpeTokenizer s_trained = null!;
+    private static ByteLevelBpeTokenizer s_trained = null!;
 
     [OneTimeSetUp]
-    public void Train() => s_trained = BpeTokenizer.Train(Enumerable.Repeat(Corpus, 20).SelectMany(x => x),
+    public void Train() => s_trained = ByteLevelBpeTokenizer.Train(Enumerable.Repeat(Corpus, 20).SelectMany(x => x),
         new BpeTrainerOptions { VocabularySize = 400, SpecialTokens = ["<|endoftext|>", "<|item|>"] });
 
     [Test]
@@ -36,7 +36,7 @@ public class BpeTokenizerTests
     [Test]
     public void TrainingIsDeterministic()
     {
-        var again = BpeTokenizer.Train(Enumerable.Repeat(Corpus, 20).SelectMany(x => x),
+        var again = ByteLevelBpeTokenizer.Train(Enumerable.Repeat(Corpus, 20).SelectMany(x => x),
             new BpeTrainerOptions { VocabularySize = 400, SpecialTokens = ["<|endoftext|>", "<|item|>"] });
         Assert.That(again.Merges, Is.EqualTo(s_trained.Merges));
     }
@@ -44,7 +44,7 @@ public class BpeTokenizerTests
     [Test]
     public void MinFrequencyStopsTraining()
     {
-        var t = BpeTokenizer.Train(["abc abd"], new BpeTrainerOptions { VocabularySize = 1000, MinFrequency = 2 });
+        var t = ByteLevelBpeTokenizer.Train(["abc abd"], new BpeTrainerOptions { VocabularySize = 1000, MinFrequency = 2 });
         Assert.That(t.Merges, Is.EqualTo(new[] { ("a", "b") }), "only 'ab' occurs twice");
     }
 
@@ -99,7 +99,7 @@ public class BpeTokenizerTests
     [Test]
     public void GeneratedRegexMatchesGpt2Splits()
     {
-        var pre = new PreTokenizer();
+        var pre = new PatternPreTokenizer();
         Assert.That(pre.Split("Hello world's 123  ok!!\n"), Is.EqualTo(new[] { "Hello", " world", "'s", " 123", " ", " ok", "!!", "\n" }));
     }
 
@@ -110,7 +110,7 @@ public class BpeTokenizerTests
         try
         {
             s_trained.Save(path);
-            BpeTokenizer loaded = BpeTokenizer.FromFile(path);
+            ByteLevelBpeTokenizer loaded = ByteLevelBpeTokenizer.FromFile(path);
             Assert.That(loaded.VocabularySize, Is.EqualTo(s_trained.VocabularySize));
             Assert.That(loaded.Merges, Is.EqualTo(s_trained.Merges));
             Assert.That(loaded.AddedTokens.Select(a => (a.Content, a.Id)), Is.EquivalentTo(s_trained.AddedTokens.Select(a => (a.Content, a.Id))));
@@ -141,8 +141,8 @@ public class BpeTokenizerTests
         {
             File.WriteAllText(Path.Combine(dir, "s.json"), Json("""["a b","ab c"]"""));
             File.WriteAllText(Path.Combine(dir, "p.json"), Json("""[["a","b"],["ab","c"]]"""));
-            BpeTokenizer s = BpeTokenizer.FromFile(Path.Combine(dir, "s.json"));
-            BpeTokenizer p = BpeTokenizer.FromFile(Path.Combine(dir, "p.json"));
+            ByteLevelBpeTokenizer s = ByteLevelBpeTokenizer.FromFile(Path.Combine(dir, "s.json"));
+            ByteLevelBpeTokenizer p = ByteLevelBpeTokenizer.FromFile(Path.Combine(dir, "p.json"));
             Assert.That(s.Merges, Is.EqualTo(p.Merges));
             Assert.That(s.EncodeToIds("abc"), Is.EqualTo(new[] { 4 }));
             Assert.That(p.EncodeToIds("ab"), Is.EqualTo(new[] { 3 }));
@@ -166,7 +166,7 @@ public class BpeTokenizerTests
         File.WriteAllText(path, json);
         try
         {
-            var ex = Assert.Throws<InvalidDataException>(() => BpeTokenizer.FromFile(path));
+            var ex = Assert.Throws<InvalidDataException>(() => ByteLevelBpeTokenizer.FromFile(path));
             Assert.That(ex!.Message, Does.Contain(expected).And.Contain(path));
         }
         finally

@@ -82,7 +82,7 @@ internal static class DemoCommand
         }
 
         var split = new LeaveOneOutSplit(target);
-        var rows = new List<(string Model, RankingMetrics Metrics, double Seconds)>();
+        var rows = new List<(string Model, RecommendationMetrics Metrics, double Seconds)>();
 
         AnsiConsole.MarkupLine("[bold]2/5[/] baselines on the target");
         var watch = Stopwatch.StartNew();
@@ -101,7 +101,7 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine("[bold]4/5[/] full-ranking evaluation on the target's test split (seen items excluded)");
         rows.Add(("CALRec", Evaluate(model, split), calrecSeconds));
         var table = new Table().AddColumns("model", "NDCG@10", "95% CI", "HR@10", "NDCG@20", "HR@20", "train s");
-        foreach ((string name, RankingMetrics m, double s) in rows)
+        foreach ((string name, RecommendationMetrics m, double s) in rows)
         {
             MetricWithInterval n10 = m["ndcg@10"];
             table.AddRow(name, F(n10.Value), $"{F(n10.Low)}-{F(n10.High)}", F(m["hr@10"].Value), F(m["ndcg@20"].Value), F(m["hr@20"].Value), s.ToString("F1", CultureInfo.InvariantCulture));
@@ -130,7 +130,7 @@ internal static class DemoCommand
         return 0;
     }
 
-    private static RankingMetrics Evaluate(RecommenderModel model, LeaveOneOutSplit split) => RankingEvaluator.Evaluate(model, split.Test);
+    private static RecommendationMetrics Evaluate(RecommenderModel model, LeaveOneOutSplit split) => RecommendationEvaluator.Evaluate(model, split.Test);
 
     private static string F(double x) => x.ToString("F4", CultureInfo.InvariantCulture);
 }

@@ -41,7 +41,7 @@ internal static class EvaluateCommand
             ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
             RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
-            var options = new RankingEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
+            var options = new RecommendationEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
             (IRecommenderScorer scorer, string path) = grounding.Given(p) || p.GetValue(tune)
                 ? Grounded(p, ctx, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
                 : (m, m.Kind == CalRecTrainer.ModelKind ? "dense" : m.Kind);
@@ -50,9 +50,9 @@ internal static class EvaluateCommand
             int all = cases.Count;
             cases = CaseSampling.Sample(cases, p.GetValue(users), 0xE7A1UL);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            RankingMetrics metrics = RankingEvaluator.Evaluate(scorer, cases, options);
+            RecommendationMetrics metrics = RecommendationEvaluator.Evaluate(scorer, cases, options);
             double msPerThousand = clock.Elapsed.TotalMilliseconds * 1000 / Math.Max(1, cases.Count);
-            var rows = new List<(string Group, RankingMetrics Metrics)> { ("(all)", metrics) };
+            var rows = new List<(string Group, RecommendationMetrics Metrics)> { ("(all)", metrics) };
             MetricWithInterval? paired = null;
             if (p.GetValue(against) is string otherPath)
             {
@@ -62,7 +62,7 @@ internal static class EvaluateCommand
                     throw new ArgumentException($"--against: {otherPath} has a different catalogue; a paired comparison needs the same items.");
                 }
 
-                paired = metrics.CompareNdcg(RankingEvaluator.Evaluate(other, cases, options with { BootstrapSamples = 0 }), 10);
+                paired = metrics.CompareNdcg(RecommendationEvaluator.Evaluate(other, cases, options with { BootstrapSamples = 0 }), 10);
             }
             if (p.GetValue(byDomain))
             {
@@ -96,7 +96,7 @@ internal static class EvaluateCommand
 
             AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} test users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
             var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
-            foreach ((string group, RankingMetrics r) in rows)
+            foreach ((string group, RecommendationMetrics r) in rows)
             {
                 for (int i = 0; i < r.Ks.Count; i++)
                 {
@@ -158,7 +158,7 @@ internal static class EvaluateCommand
     }
 
     /// <summary>Every metric, plus bootstrap 95% intervals of NDCG and HR at each K (<c>ndcg@10_ci</c>: [low, high]).</summary>
-    private static Dictionary<string, object> Flat(RankingMetrics m)
+    private static Dictionary<string, object> Flat(RecommendationMetrics m)
     {
         var o = m.ToDictionary().ToDictionary(kv => kv.Key, kv => (object)(kv.Key == "users" ? (int)kv.Value : Math.Round(kv.Value, 6)));
         foreach (int k in m.Ks)

@@ -52,7 +52,7 @@ internal static class PretrainCommand
     {
         string checkpointDir = Path.Combine(outDir, "checkpoint"), modelDir = Path.Combine(outDir, "model"), logPath = Path.Combine(outDir, "train_log.jsonl");
         DecoderLM model;
-        BpeTokenizer tok;
+        ByteLevelBpeTokenizer tok;
         if (resume)
         {
             if (!Directory.Exists(checkpointDir))
@@ -60,7 +60,7 @@ internal static class PretrainCommand
                 throw new DirectoryNotFoundException($"--resume: {checkpointDir} does not exist.");
             }
 
-            (model, BpeTokenizer? saved) = HuggingFaceCheckpoint.Load(checkpointDir);
+            (model, ByteLevelBpeTokenizer? saved) = HuggingFaceCheckpoint.Load(checkpointDir);
             tok = saved ?? throw new InvalidDataException($"{checkpointDir}: no tokenizer.json.");
             settings = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointDir, "trainer_state.json")))!["extra"]!.AsObject().DeepClone().AsObject();
             if (settings["options"] is null)
@@ -97,14 +97,14 @@ internal static class PretrainCommand
             string? tokPath = settings["tokenizer"]?.GetValue<string>();
             if (tokPath is not null)
             {
-                tok = BpeTokenizer.FromFile(tokPath);
+                tok = ByteLevelBpeTokenizer.FromFile(tokPath);
             }
             else
             {
                 int vocabSize = o.VocabularySize > 0 ? o.VocabularySize : preset.VocabSize;
                 List<string> texts = [.. lines, .. sources.SelectMany(s => s.Items).Select(i => i.ToText()).Where(t => t.Length > 0)];
                 AnsiConsole.MarkupLineInterpolated($"training a {vocabSize}-id byte-level BPE tokenizer on {texts.Count:N0} texts (corpus lines and item texts)");
-                tok = BpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = [.. SpecialTokens.All] });
+                tok = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = vocabSize, SpecialTokens = [.. SpecialTokens.All] });
             }
 
             model = new DecoderLM(preset with { VocabSize = tok.VocabularySize, EosTokenId = tok.TokenToId(SpecialTokens.EndOfText) }, seed);
@@ -116,7 +116,7 @@ internal static class PretrainCommand
         var corpus = PretrainingCorpus.Create(sources, tok, template: null, o.MaxHistory, maxItemTokens: seq);
         List<IReadOnlyList<int>> docs = [.. lines.Select(l => (IReadOnlyList<int>)tok.EncodeToIds(l)), .. corpus.Documents];
         var order = Enumerable.Range(0, docs.Count).ToArray();
-        new CalRec.Tensors.Generator(seed ^ 0xD1B54A32D192ED03UL).Shuffle<int>(order);
+        new CalRec.Tensors.SeededRandom(seed ^ 0xD1B54A32D192ED03UL).Shuffle<int>(order);
         int valCount = Math.Max(1, docs.Count / 20);
         var encoded = order.Select(i => docs[i]).ToList();
         var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);

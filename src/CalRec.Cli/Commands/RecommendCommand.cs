@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CalRec.Cli.Options;
-using CalRec.Data.Readers;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Grounding;
@@ -10,7 +9,7 @@ using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
 
-/// <summary><c>calrec recommend</c> (one history) and <c>calrec score</c> (a file of histories, streamed).</summary>
+/// <summary><c>calrec recommend</c>: the next items for one history, optionally grounded and explained.</summary>
 internal static class RecommendCommand
 {
     public static Command CreateRecommend()

@@ -54,13 +54,13 @@ internal static class ReportCommand
             AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions; {split.Test.Count:N0} test users");
         }
 
-        var eval = new RankingEvaluatorOptions { Ks = [1, 5, 10, 20] };
-        var rows = new List<(string Name, RankingMetrics Metrics, double TrainSeconds, string Notes, double PeakMb)>();
+        var eval = new RecommendationEvaluatorOptions { Ks = [1, 5, 10, 20] };
+        var rows = new List<(string Name, RecommendationMetrics Metrics, double TrainSeconds, string Notes, double PeakMb)>();
         void Add(string name, RecommenderTrainer trainer, Func<RecommenderModel, string> notes)
         {
             using var memory = new PeakMemorySampler();
             RecommenderModel model = trainer.Fit(split, ct);
-            rows.Add((name, RankingEvaluator.Evaluate(model, split.Test, eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
+            rows.Add((name, RecommendationEvaluator.Evaluate(model, split.Test, eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
         }
 
         static string Sas(SasRecOptions o) =>
@@ -76,7 +76,7 @@ internal static class ReportCommand
 
         if (lmFolder is not null)
         {
-            (DecoderLM lm, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(lmFolder);
+            (DecoderLM lm, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(lmFolder);
             // One cache for every LLM row: the catalogue is embedded once (its time is in the first LLMSeqSim row).
             var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{lmFolder}: no tokenizer.json."), Pooling.Mean));
             foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
@@ -90,7 +90,7 @@ internal static class ReportCommand
         double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
         if (json)
         {
-            foreach ((string name, RankingMetrics m, double secs, string notes, double rowPeak) in rows)
+            foreach ((string name, RecommendationMetrics m, double secs, string notes, double rowPeak) in rows)
             {
                 var o = new Dictionary<string, object>
                 {
@@ -115,7 +115,7 @@ internal static class ReportCommand
 
         var table = new Table().AddColumns("model", "NDCG@10", "HR@10", "NDCG@20", "HR@20", "train s", "peak MB", "notes");
         // One row per model, intervals in brackets.
-        foreach ((string name, RankingMetrics m, double secs, string notes, double rowPeak) in rows)
+        foreach ((string name, RecommendationMetrics m, double secs, string notes, double rowPeak) in rows)
         {
             string[] cells = [name, m["ndcg@10"].ToString(), m["hr@10"].ToString(), m["ndcg@20"].ToString(), m["hr@20"].ToString(),
                 secs.ToString("F0", CultureInfo.InvariantCulture), rowPeak.ToString("F0", CultureInfo.InvariantCulture), notes];

@@ -1,11 +1,7 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using CalRec.Cli.Options;
 using CalRec.Data.Readers;
 using CalRec.Recommenders;
-using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.Grounding;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;

@@ -35,12 +35,12 @@ internal static class TokenizerCommands
                 }
             }
 
-            BpeTokenizer? tok = null;
+            ByteLevelBpeTokenizer? tok = null;
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     ProgressTask task = ctx.AddTask("learning merges");
-                    tok = BpeTokenizer.Train(files.SelectMany(f => File.ReadLines(f.FullName)), new BpeTrainerOptions
+                    tok = ByteLevelBpeTokenizer.Train(files.SelectMany(f => File.ReadLines(f.FullName)), new BpeTrainerOptions
                     {
                         VocabularySize = parse.GetValue(vocab),
                         MinFrequency = parse.GetValue(minFreq),
@@ -66,7 +66,7 @@ internal static class TokenizerCommands
         var cmd = new Command("encode", "Encode text and show ids and tokens.") { path, text, json };
         CommandRunner.SetAction(cmd, (parse, _) =>
         {
-            BpeTokenizer tok = BpeTokenizer.FromFile(parse.GetValue(path)!.FullName);
+            ByteLevelBpeTokenizer tok = ByteLevelBpeTokenizer.FromFile(parse.GetValue(path)!.FullName);
 
             IReadOnlyList<int> ids = tok.EncodeToIds(parse.GetValue(text)!);
             string[] pieces = ids.Select(id => tok.Decode([id])).ToArray();

@@ -27,7 +27,7 @@ internal sealed class LanguageModelArguments
     {
         string folder = p.GetValue(Folder)?.FullName
             ?? throw new ArgumentException($"calrec train {p.CommandResult.Command.Name} needs --lm: a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
-        (DecoderLM lm, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(folder);
+        (DecoderLM lm, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(folder);
         Models.Embeddings.Pooling mode = p.GetValue(Pooling)!.ToLowerInvariant() switch
         {
             "mean" => Models.Embeddings.Pooling.Mean,

@@ -81,7 +81,7 @@ public sealed class SyntheticCatalog
     public static SyntheticCatalog Generate(SyntheticCatalogOptions? options = null)
     {
         options ??= new SyntheticCatalogOptions();
-        var g = new Generator(options.Seed);
+        var g = new SeededRandom(options.Seed);
         var items = new List<SyntheticItem>();
         var users = new List<SyntheticUser>();
         var usedBrands = new HashSet<string>(StringComparer.Ordinal);
@@ -154,7 +154,7 @@ public sealed class SyntheticCatalog
         return new SyntheticCatalog(items, users);
     }
 
-    private static int Sample(Generator g, double[] weights)
+    private static int Sample(SeededRandom g, double[] weights)
     {
         double total = weights.Sum(), r = g.NextDouble() * total;
         for (int i = 0; i < weights.Length; i++)

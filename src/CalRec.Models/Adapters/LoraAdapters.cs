@@ -20,22 +20,22 @@ public static class LoraAdapters
     /// Attaches fresh adapters to every linear layer whose name matches a target, and freezes everything else.
     /// Returns the trainable (adapter) parameters, which are all an optimizer should see.
     /// </summary>
-    public static IReadOnlyList<Tensor> Apply(DecoderLM model, LoraConfig config, ulong seed = 0)
+    public static IReadOnlyList<ManagedTensor> Apply(DecoderLM model, LoraConfig config, ulong seed = 0)
     {
-        var g = new Generator(seed);
+        var g = new SeededRandom(seed);
         var targets = Targets(model, config).ToList();
         if (targets.Count == 0)
         {
             throw new ArgumentException($"No linear layer matches the LoRA targets [{string.Join(", ", config.TargetModules)}].");
         }
 
-        foreach (Tensor p in model.parameters())
+        foreach (ManagedTensor p in model.parameters())
         {
             p.requires_grad = false;
         }
 
-        var trainable = new List<Tensor>();
-        foreach ((_, Linear layer) in targets)
+        var trainable = new List<ManagedTensor>();
+        foreach ((_, LinearLayer layer) in targets)
         {
             LoraAdapter a = layer.AttachLora(config.Rank, config.Alpha, config.Dropout, g);
             trainable.Add(a.lora_A.weight);
@@ -48,15 +48,15 @@ public static class LoraAdapters
     /// <summary>Folds every adapter into its base weight and removes it; the model is then an ordinary model again.</summary>
     public static void Merge(DecoderLM model)
     {
-        foreach ((_, Module m) in model.named_modules().ToList())
+        foreach ((_, NeuralModule m) in model.named_modules().ToList())
         {
-            if (m is Linear { Lora: not null } layer)
+            if (m is LinearLayer { Lora: not null } layer)
             {
                 layer.MergeLora();
             }
         }
 
-        foreach (Tensor p in model.parameters())
+        foreach (ManagedTensor p in model.parameters())
         {
             p.requires_grad = true;
         }
@@ -110,22 +110,22 @@ public static class LoraAdapters
             TargetModules = o["target_modules"] is JsonArray arr ? arr.Select(n => n!.GetValue<string>()).ToList() : throw new InvalidDataException($"{configPath}: target_modules must be a list."),
         };
         Apply(model, config);
-        Dictionary<string, Tensor> own = model.state_dict();
+        Dictionary<string, ManagedTensor> own = model.state_dict();
         using var reader = new SafeTensorsReader(Path.Combine(directory, "adapter_model.safetensors"));
         int loaded = 0;
         foreach (string name in reader.Names)
         {
             string local = name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..] : name;
             local = local.Replace(".lora_A.default.", ".lora_A.", StringComparison.Ordinal).Replace(".lora_B.default.", ".lora_B.", StringComparison.Ordinal);
-            if (!own.TryGetValue(local, out Tensor? target))
+            if (!own.TryGetValue(local, out ManagedTensor? target))
             {
                 throw new InvalidDataException($"{reader.Path}: adapter tensor '{name}' matches no adapted layer of the model.");
             }
 
-            using Tensor t = reader.ReadTensor(name);
+            using ManagedTensor t = reader.ReadTensor(name);
             if (!t.shape.SequenceEqual(target.shape))
             {
-                throw new InvalidDataException($"{reader.Path}: adapter tensor '{name}' has shape {Tensor.FormatShape(t.shape)}, expected {Tensor.FormatShape(target.shape)}.");
+                throw new InvalidDataException($"{reader.Path}: adapter tensor '{name}' has shape {ManagedTensor.FormatShape(t.shape)}, expected {ManagedTensor.FormatShape(target.shape)}.");
             }
 
             t.Data.CopyTo(target.Data);
@@ -141,8 +141,8 @@ public static class LoraAdapters
         return config;
     }
 
-    private static IEnumerable<(string Name, Linear Layer)> Targets(DecoderLM model, LoraConfig config) =>
+    private static IEnumerable<(string Name, LinearLayer Layer)> Targets(DecoderLM model, LoraConfig config) =>
         model.named_modules()
-            .Where(m => m.Module is Linear && config.TargetModules.Contains(m.Name[(m.Name.LastIndexOf('.') + 1)..]))
-            .Select(m => (m.Name, (Linear)m.Module));
+            .Where(m => m.NeuralModule is LinearLayer && config.TargetModules.Contains(m.Name[(m.Name.LastIndexOf('.') + 1)..]))
+            .Select(m => (m.Name, (LinearLayer)m.NeuralModule));
 }

@@ -18,20 +18,20 @@ public static class HuggingFaceCheckpoint
     /// Writes the model (and tokenizer, when given) into <paramref name="directory"/>. Files are written into a
     /// temporary folder first and swapped into place, so an interrupted save never leaves a half-written model.
     /// </summary>
-    public static void Save(DecoderLM model, BpeTokenizer? tokenizer, string directory) =>
+    public static void Save(DecoderLM model, ByteLevelBpeTokenizer? tokenizer, string directory) =>
         AtomicDirectory.Write(directory, tmp => WriteFiles(model, tokenizer, tmp));
 
     /// <summary>Writes config.json, model.safetensors and (when given) tokenizer.json into an existing folder.</summary>
-    public static void WriteFiles(DecoderLM model, BpeTokenizer? tokenizer, string folder)
+    public static void WriteFiles(DecoderLM model, ByteLevelBpeTokenizer? tokenizer, string folder)
     {
         model.Config.Save(Path.Combine(folder, "config.json"));
-        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var owned = new List<Tensor>();
-        foreach ((string name, Tensor p) in model.named_parameters())
+        var tensors = new Dictionary<string, ManagedTensor>(StringComparer.Ordinal);
+        var owned = new List<ManagedTensor>();
+        foreach ((string name, ManagedTensor p) in model.named_parameters())
         {
             if (model.Config.Architecture == DecoderArchitecture.Gpt2 && IsConv1D(name))
             {
-                Tensor tr = Transpose(p);
+                ManagedTensor tr = Transpose(p);
                 owned.Add(tr);
                 tensors[name] = tr;
             }
@@ -51,7 +51,7 @@ public static class HuggingFaceCheckpoint
     /// stored [in, out], GPT-2 names with or without the <c>transformer.</c> prefix, and ignores GPT-2's
     /// <c>attn.bias</c>/<c>attn.masked_bias</c> buffers. A missing or misshapen tensor is an error naming it.
     /// </summary>
-    public static (DecoderLM Model, BpeTokenizer? Tokenizer) Load(string directory)
+    public static (DecoderLM Model, ByteLevelBpeTokenizer? Tokenizer) Load(string directory)
     {
         string configPath = Path.Combine(directory, "config.json");
         if (!File.Exists(configPath))
@@ -64,24 +64,24 @@ public static class HuggingFaceCheckpoint
         Dictionary<string, (SafeTensorsReader Reader, string Name)> index = OpenWeights(directory, config, out List<SafeTensorsReader> readers);
         try
         {
-            foreach ((string name, Tensor p) in model.named_parameters())
+            foreach ((string name, ManagedTensor p) in model.named_parameters())
             {
                 if (!index.TryGetValue(name, out var src))
                 {
                     throw new InvalidDataException($"{directory}: tensor '{name}' is missing from the checkpoint.");
                 }
 
-                using Tensor loaded = src.Reader.ReadTensor(src.Name);
+                using ManagedTensor loaded = src.Reader.ReadTensor(src.Name);
                 bool conv = config.Architecture == DecoderArchitecture.Gpt2 && IsConv1D(name);
                 int[] expected = conv ? [p.shape[1], p.shape[0]] : p.shape.ToArray();
                 if (!loaded.shape.SequenceEqual(expected))
                 {
-                    throw new InvalidDataException($"{directory}: tensor '{src.Name}' has shape {Tensor.FormatShape(loaded.shape)}, expected {Tensor.FormatShape(expected)}.");
+                    throw new InvalidDataException($"{directory}: tensor '{src.Name}' has shape {ManagedTensor.FormatShape(loaded.shape)}, expected {ManagedTensor.FormatShape(expected)}.");
                 }
 
                 if (conv)
                 {
-                    using Tensor tr = Transpose(loaded);
+                    using ManagedTensor tr = Transpose(loaded);
                     tr.Data.CopyTo(p.Data);
                 }
                 else
@@ -95,11 +95,11 @@ public static class HuggingFaceCheckpoint
             readers.ForEach(r => r.Dispose());
         }
 
-        BpeTokenizer? tokenizer = null;
+        ByteLevelBpeTokenizer? tokenizer = null;
         string tokPath = Path.Combine(directory, "tokenizer.json");
         if (File.Exists(tokPath))
         {
-            tokenizer = BpeTokenizer.FromFile(tokPath);
+            tokenizer = ByteLevelBpeTokenizer.FromFile(tokPath);
             if (tokenizer.VocabularySize > config.VocabSize)
             {
                 throw new InvalidDataException($"{directory}: tokenizer has {tokenizer.VocabularySize} ids but the model's vocab_size is {config.VocabSize}.");
@@ -167,10 +167,10 @@ public static class HuggingFaceCheckpoint
         && (name.Contains(".attn.c_attn.", StringComparison.Ordinal) || name.Contains(".attn.c_proj.", StringComparison.Ordinal)
             || name.Contains(".mlp.c_fc.", StringComparison.Ordinal) || name.Contains(".mlp.c_proj.", StringComparison.Ordinal));
 
-    private static Tensor Transpose(Tensor m)
+    private static ManagedTensor Transpose(ManagedTensor m)
     {
         int r = m.shape[0], c = m.shape[1];
-        var t = Tensor.zeros(c, r);
+        var t = ManagedTensor.zeros(c, r);
         ReadOnlySpan<float> src = m.Data;
         Span<float> dst = t.Data;
         for (int i = 0; i < r; i++)

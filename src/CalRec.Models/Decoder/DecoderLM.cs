@@ -10,16 +10,16 @@ namespace CalRec.Models.Decoder;
 /// A causal decoder language model, Llama or GPT-2 family, with Hugging Face parameter names
 /// (<c>model.layers.0.self_attn.q_proj.weight</c>, <c>transformer.h.0.attn.c_attn.weight</c>, <c>lm_head.weight</c>).
 /// </summary>
-public sealed class DecoderLM : Module
+public sealed class DecoderLM : NeuralModule
 {
-    private readonly Generator _dropoutGenerator;
+    private readonly SeededRandom _dropoutGenerator;
 
     /// <summary>Creates a randomly initialized model; <paramref name="seed"/> fixes weights and dropout masks.</summary>
     public DecoderLM(DecoderConfig config, ulong seed = 0)
     {
         Config = config.Validate();
-        var g = new Generator(seed);
-        _dropoutGenerator = new Generator(seed ^ 0x5DEECE66DUL);
+        var g = new SeededRandom(seed);
+        _dropoutGenerator = new SeededRandom(seed ^ 0x5DEECE66DUL);
         if (config.Architecture == DecoderArchitecture.Gpt2)
         {
             Gpt2 = RegisterModule("transformer", new Gpt2Model(config, g));
@@ -29,7 +29,7 @@ public sealed class DecoderLM : Module
             Llama = RegisterModule("model", new LlamaModel(config, g));
             if (!config.TieWordEmbeddings)
             {
-                LmHead = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, false, g, config.InitializerRange));
+                LmHead = RegisterModule("lm_head", new LinearLayer(config.HiddenSize, config.VocabSize, false, g, config.InitializerRange));
             }
         }
     }
@@ -38,7 +38,7 @@ public sealed class DecoderLM : Module
     public DecoderConfig Config { get; }
 
     /// <summary>The generator of dropout masks (its state belongs in training checkpoints).</summary>
-    public Generator DropoutGenerator => _dropoutGenerator;
+    public SeededRandom DropoutGenerator => _dropoutGenerator;
 
     /// <summary>The Llama trunk, or null for GPT-2.</summary>
     public LlamaModel? Llama { get; }
@@ -47,13 +47,13 @@ public sealed class DecoderLM : Module
     public Gpt2Model? Gpt2 { get; }
 
     /// <summary>The untied output projection, or null when tied to the embeddings.</summary>
-    public Linear? LmHead { get; }
+    public LinearLayer? LmHead { get; }
 
     /// <summary>The token embedding table [V, D].</summary>
-    public Tensor TokenEmbedding => Gpt2?.wte.weight ?? Llama!.embed_tokens.weight;
+    public ManagedTensor TokenEmbedding => Gpt2?.wte.weight ?? Llama!.embed_tokens.weight;
 
     /// <summary>The output projection [V, D] (the embedding table when tied).</summary>
-    public Tensor OutputWeight => LmHead?.weight ?? TokenEmbedding;
+    public ManagedTensor OutputWeight => LmHead?.weight ?? TokenEmbedding;
 
     /// <summary>
     /// Final hidden states [B, T, D] for token <paramref name="ids"/> [B·T]. <paramref name="attentionMask"/> [B, T]
@@ -62,7 +62,7 @@ public sealed class DecoderLM : Module
     /// tokens continue the cached ones: positions start at the cache length, <paramref name="attentionMask"/> covers
     /// every cached key plus the new ones [B, cache.Length + T], and the cache grows by T.
     /// </summary>
-    public Tensor Hidden(int[] ids, int batch, int seq, Tensor? attentionMask = null, int startPosition = 0, int[]? positions = null, KvCache? cache = null)
+    public ManagedTensor Hidden(int[] ids, int batch, int seq, ManagedTensor? attentionMask = null, int startPosition = 0, int[]? positions = null, KvCache? cache = null)
     {
         if (cache is not null)
         {
@@ -79,10 +79,10 @@ public sealed class DecoderLM : Module
             throw new ArgumentException($"Sequence of {startPosition + seq} positions exceeds n_positions = {Config.MaxPositions}.");
         }
 
-        Func<Tensor, Tensor> dropout = x => F.dropout(x, Config.Dropout, training, _dropoutGenerator);
+        Func<ManagedTensor, ManagedTensor> dropout = x => F.dropout(x, Config.Dropout, training, _dropoutGenerator);
         if (Gpt2 is { } gpt)
         {
-            Tensor x = gpt.wte.forward(ids, batch, seq);
+            ManagedTensor x = gpt.wte.forward(ids, batch, seq);
             int[] pos = positions ?? DefaultPositions(batch, seq, startPosition);
             x = dropout(x.add(F.embedding(pos, [batch, seq], gpt.wpe.weight)));
             for (int i = 0; i < gpt.h.Count; i++)
@@ -95,7 +95,7 @@ public sealed class DecoderLM : Module
         }
 
         LlamaModel m = Llama!;
-        Tensor h = dropout(m.embed_tokens.forward(ids, batch, seq));
+        ManagedTensor h = dropout(m.embed_tokens.forward(ids, batch, seq));
         for (int i = 0; i < m.layers.Count; i++)
         {
             h = m.layers[i].forward(h, batch, seq, attentionMask, startPosition, positions, dropout, cache, i);
@@ -106,13 +106,13 @@ public sealed class DecoderLM : Module
     }
 
     /// <summary>Vocabulary logits [N, V] for hidden states [..., D].</summary>
-    public Tensor Logits(Tensor hidden) => hidden.reshape(-1, Config.HiddenSize).matmul(OutputWeight, transB: true);
+    public ManagedTensor Logits(ManagedTensor hidden) => hidden.reshape(-1, Config.HiddenSize).matmul(OutputWeight, transB: true);
 
     /// <summary>
     /// Mean next-token cross-entropy: position i of <paramref name="ids"/> predicts <paramref name="targets"/>[i]
     /// (use <see cref="Functional.IgnoreIndex"/> to skip positions).
     /// </summary>
-    public Tensor Loss(int[] ids, int[] targets, int batch, int seq, Tensor? attentionMask = null, float labelSmoothing = 0f) =>
+    public ManagedTensor Loss(int[] ids, int[] targets, int batch, int seq, ManagedTensor? attentionMask = null, float labelSmoothing = 0f) =>
         F.cross_entropy(Logits(Hidden(ids, batch, seq, attentionMask)), targets, labelSmoothing: labelSmoothing);
 
     private static int[] DefaultPositions(int batch, int seq, int start)

@@ -7,75 +7,75 @@ using F = CalRec.Tensors.Functional;
 namespace CalRec.Models.Decoder;
 
 /// <summary>Grouped-query self-attention with rotary positions (Hugging Face <c>self_attn</c>).</summary>
-public sealed class LlamaAttention : Module
+public sealed class LlamaAttention : NeuralModule
 {
     private readonly DecoderConfig _c;
 
     /// <summary>Creates the projections.</summary>
-    public LlamaAttention(DecoderConfig c, Generator g)
+    public LlamaAttention(DecoderConfig c, SeededRandom g)
     {
         _c = c;
         int kv = c.NumKeyValueHeads * c.HeadDim;
-        q_proj = RegisterModule("q_proj", new Linear(c.HiddenSize, c.HiddenSize, c.AttentionBias, g, c.InitializerRange));
-        k_proj = RegisterModule("k_proj", new Linear(c.HiddenSize, kv, c.AttentionBias, g, c.InitializerRange));
-        v_proj = RegisterModule("v_proj", new Linear(c.HiddenSize, kv, c.AttentionBias, g, c.InitializerRange));
-        o_proj = RegisterModule("o_proj", new Linear(c.HiddenSize, c.HiddenSize, false, g, c.InitializerRange / MathF.Sqrt(2 * c.NumLayers)));
+        q_proj = RegisterModule("q_proj", new LinearLayer(c.HiddenSize, c.HiddenSize, c.AttentionBias, g, c.InitializerRange));
+        k_proj = RegisterModule("k_proj", new LinearLayer(c.HiddenSize, kv, c.AttentionBias, g, c.InitializerRange));
+        v_proj = RegisterModule("v_proj", new LinearLayer(c.HiddenSize, kv, c.AttentionBias, g, c.InitializerRange));
+        o_proj = RegisterModule("o_proj", new LinearLayer(c.HiddenSize, c.HiddenSize, false, g, c.InitializerRange / MathF.Sqrt(2 * c.NumLayers)));
     }
 
     /// <summary>Query projection.</summary>
-    public Linear q_proj { get; }
+    public LinearLayer q_proj { get; }
 
     /// <summary>Key projection.</summary>
-    public Linear k_proj { get; }
+    public LinearLayer k_proj { get; }
 
     /// <summary>Value projection.</summary>
-    public Linear v_proj { get; }
+    public LinearLayer v_proj { get; }
 
     /// <summary>Output projection.</summary>
-    public Linear o_proj { get; }
+    public LinearLayer o_proj { get; }
 
     /// <summary>
     /// x [B, T, D] → [B, T, D]; see <see cref="DecoderLM.Hidden"/> for the position and mask arguments. With a
     /// <paramref name="cache"/>, the new keys/values are appended to it and attention covers everything cached.
     /// </summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions, KvCache? cache = null, int layer = 0)
+    public ManagedTensor forward(ManagedTensor x, int b, int t, ManagedTensor? keyMask, int start, int[]? positions, KvCache? cache = null, int layer = 0)
     {
-        Tensor q = F.rope(q_proj.forward(x).reshape(b, t, _c.NumHeads, _c.HeadDim), _c.RopeTheta, start, positions);
-        Tensor k = F.rope(k_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim), _c.RopeTheta, start, positions);
-        Tensor v = v_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim);
+        ManagedTensor q = F.rope(q_proj.forward(x).reshape(b, t, _c.NumHeads, _c.HeadDim), _c.RopeTheta, start, positions);
+        ManagedTensor k = F.rope(k_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim), _c.RopeTheta, start, positions);
+        ManagedTensor v = v_proj.forward(x).reshape(b, t, _c.NumKeyValueHeads, _c.HeadDim);
         return o_proj.forward(KvCache.Attend(q, k, v, keyMask, cache, layer).reshape(b, t, _c.HiddenSize));
     }
 }
 
 /// <summary>SwiGLU feed-forward block (Hugging Face <c>mlp</c>).</summary>
-public sealed class LlamaMlp : Module
+public sealed class LlamaMlp : NeuralModule
 {
     /// <summary>Creates the projections.</summary>
-    public LlamaMlp(DecoderConfig c, Generator g)
+    public LlamaMlp(DecoderConfig c, SeededRandom g)
     {
-        gate_proj = RegisterModule("gate_proj", new Linear(c.HiddenSize, c.IntermediateSize, false, g, c.InitializerRange));
-        up_proj = RegisterModule("up_proj", new Linear(c.HiddenSize, c.IntermediateSize, false, g, c.InitializerRange));
-        down_proj = RegisterModule("down_proj", new Linear(c.IntermediateSize, c.HiddenSize, false, g, c.InitializerRange / MathF.Sqrt(2 * c.NumLayers)));
+        gate_proj = RegisterModule("gate_proj", new LinearLayer(c.HiddenSize, c.IntermediateSize, false, g, c.InitializerRange));
+        up_proj = RegisterModule("up_proj", new LinearLayer(c.HiddenSize, c.IntermediateSize, false, g, c.InitializerRange));
+        down_proj = RegisterModule("down_proj", new LinearLayer(c.IntermediateSize, c.HiddenSize, false, g, c.InitializerRange / MathF.Sqrt(2 * c.NumLayers)));
     }
 
     /// <summary>Gate projection.</summary>
-    public Linear gate_proj { get; }
+    public LinearLayer gate_proj { get; }
 
     /// <summary>Up projection.</summary>
-    public Linear up_proj { get; }
+    public LinearLayer up_proj { get; }
 
     /// <summary>Down projection.</summary>
-    public Linear down_proj { get; }
+    public LinearLayer down_proj { get; }
 
     /// <summary>down(silu(gate(x)) · up(x)).</summary>
-    public Tensor forward(Tensor x) => down_proj.forward(F.swiglu(gate_proj.forward(x), up_proj.forward(x)));
+    public ManagedTensor forward(ManagedTensor x) => down_proj.forward(F.swiglu(gate_proj.forward(x), up_proj.forward(x)));
 }
 
 /// <summary>One pre-norm Llama block (Hugging Face <c>model.layers.N</c>).</summary>
-public sealed class LlamaDecoderLayer : Module
+public sealed class LlamaDecoderLayer : NeuralModule
 {
     /// <summary>Creates the block.</summary>
-    public LlamaDecoderLayer(DecoderConfig c, Generator g)
+    public LlamaDecoderLayer(DecoderConfig c, SeededRandom g)
     {
         input_layernorm = RegisterModule("input_layernorm", new RMSNorm(c.HiddenSize, c.NormEps));
         self_attn = RegisterModule("self_attn", new LlamaAttention(c, g));
@@ -96,7 +96,7 @@ public sealed class LlamaDecoderLayer : Module
     public LlamaMlp mlp { get; }
 
     /// <summary>Residual attention then residual MLP.</summary>
-    public Tensor forward(Tensor x, int b, int t, Tensor? keyMask, int start, int[]? positions, Func<Tensor, Tensor> dropout, KvCache? cache = null, int layer = 0)
+    public ManagedTensor forward(ManagedTensor x, int b, int t, ManagedTensor? keyMask, int start, int[]? positions, Func<ManagedTensor, ManagedTensor> dropout, KvCache? cache = null, int layer = 0)
     {
         x = x.add(dropout(self_attn.forward(input_layernorm.forward(x), b, t, keyMask, start, positions, cache, layer)));
         return x.add(dropout(mlp.forward(post_attention_layernorm.forward(x))));
@@ -104,13 +104,13 @@ public sealed class LlamaDecoderLayer : Module
 }
 
 /// <summary>The Llama trunk (Hugging Face <c>model</c>): embeddings, blocks, final norm.</summary>
-public sealed class LlamaModel : Module
+public sealed class LlamaModel : NeuralModule
 {
     /// <summary>Creates the trunk.</summary>
-    public LlamaModel(DecoderConfig c, Generator g)
+    public LlamaModel(DecoderConfig c, SeededRandom g)
     {
-        embed_tokens = RegisterModule("embed_tokens", new Embedding(c.VocabSize, c.HiddenSize, g, c.InitializerRange));
-        layers = RegisterModule("layers", new ModuleList<LlamaDecoderLayer>());
+        embed_tokens = RegisterModule("embed_tokens", new EmbeddingTable(c.VocabSize, c.HiddenSize, g, c.InitializerRange));
+        layers = RegisterModule("layers", new NeuralModuleList<LlamaDecoderLayer>());
         for (int i = 0; i < c.NumLayers; i++)
         {
             layers.Add(new LlamaDecoderLayer(c, g));
@@ -120,10 +120,10 @@ public sealed class LlamaModel : Module
     }
 
     /// <summary>Token embeddings.</summary>
-    public Embedding embed_tokens { get; }
+    public EmbeddingTable embed_tokens { get; }
 
     /// <summary>Blocks.</summary>
-    public ModuleList<LlamaDecoderLayer> layers { get; }
+    public NeuralModuleList<LlamaDecoderLayer> layers { get; }
 
     /// <summary>Final norm.</summary>
     public RMSNorm norm { get; }

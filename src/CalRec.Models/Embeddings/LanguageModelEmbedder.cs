@@ -20,7 +20,7 @@ public enum Pooling
 /// Text embeddings from a decoder LM's final hidden states: texts are tokenized, right-padded into batches, run with a
 /// padding mask, and pooled (mean or last token), optionally L2-normalized.
 /// </summary>
-public sealed class LanguageModelEmbedder(DecoderLM model, BpeTokenizer tokenizer, Pooling pooling = Pooling.Mean, bool normalize = true,
+public sealed class LanguageModelEmbedder(DecoderLM model, ByteLevelBpeTokenizer tokenizer, Pooling pooling = Pooling.Mean, bool normalize = true,
     int batchSize = 32, int maxTokens = 128) : ITextEncoder
 {
     /// <inheritdoc />
@@ -41,9 +41,9 @@ public sealed class LanguageModelEmbedder(DecoderLM model, BpeTokenizer tokenize
                 BatchEncoding batch = tokenizer.EncodeBatch(chunk, maxTokens, padId);
                 using TensorScope scope = TensorScope.Begin();
                 using Tape.NoGradScope noGrad = Tape.no_grad();
-                var mask = Tensor.from(batch.AttentionMask, batch.Count, batch.Length);
-                Tensor hidden = model.Hidden(batch.Ids, batch.Count, batch.Length, mask);
-                Tensor pooled = pooling == Pooling.Mean
+                var mask = ManagedTensor.from(batch.AttentionMask, batch.Count, batch.Length);
+                ManagedTensor hidden = model.Hidden(batch.Ids, batch.Count, batch.Length, mask);
+                ManagedTensor pooled = pooling == Pooling.Mean
                     ? Functional.masked_mean_pool(hidden, mask)
                     : Functional.last_token_pool(hidden, batch.Lengths.Select(l => Math.Max(0, l - 1)).ToArray());
                 if (normalize)

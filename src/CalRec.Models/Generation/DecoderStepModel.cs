@@ -116,14 +116,14 @@ public sealed class DecoderStepModel(DecoderLM model, bool useKvCache = true, in
     private float[] Run(int[] ids, int seq, int[] positions, bool fullSequence = false)
     {
         int rows = _tokens.Count, keys = _mask[0].Count;
-        using Module.ModeScope evalMode = model.EvalScope();
+        using NeuralModule.ModeScope evalMode = model.EvalScope();
         using TensorScope scope = TensorScope.Begin();
         using Tape.NoGradScope noGrad = Tape.no_grad();
         float[] maskData = _mask.SelectMany(m => m).ToArray();
-        Tensor? mask = maskData.Contains(0f) ? Tensor.from(maskData, rows, keys) : null;
-        Tensor hidden = model.Hidden(ids, rows, seq, mask, positions: positions, cache: fullSequence ? null : _cache);
+        ManagedTensor? mask = maskData.Contains(0f) ? ManagedTensor.from(maskData, rows, keys) : null;
+        ManagedTensor hidden = model.Hidden(ids, rows, seq, mask, positions: positions, cache: fullSequence ? null : _cache);
         int[] last = Enumerable.Range(0, rows).Select(r => (r * seq) + seq - 1).ToArray();
-        Tensor logits = model.Logits(Functional.gather_rows(hidden.reshape(rows * seq, model.Config.HiddenSize), last));
+        ManagedTensor logits = model.Logits(Functional.gather_rows(hidden.reshape(rows * seq, model.Config.HiddenSize), last));
         return logits.ToArray();
     }
 }

@@ -9,8 +9,8 @@ namespace CalRec.Models.Generation;
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    private Tensor[] _keys;
-    private Tensor[] _values;
+    private ManagedTensor[] _keys;
+    private ManagedTensor[] _values;
 
     /// <summary>Creates an empty cache for <paramref name="batch"/> rows of up to <paramref name="capacity"/> tokens.</summary>
     public KvCache(DecoderConfig config, int batch, int capacity)
@@ -20,12 +20,12 @@ public sealed class KvCache : IDisposable
         Config = config;
         Batch = batch;
         Capacity = capacity;
-        _keys = new Tensor[config.NumLayers];
-        _values = new Tensor[config.NumLayers];
+        _keys = new ManagedTensor[config.NumLayers];
+        _values = new ManagedTensor[config.NumLayers];
         for (int l = 0; l < config.NumLayers; l++)
         {
-            _keys[l] = Tensor.zeros(batch, capacity, config.NumKeyValueHeads, config.HeadDim).MoveToOuterScope();
-            _values[l] = Tensor.zeros(batch, capacity, config.NumKeyValueHeads, config.HeadDim).MoveToOuterScope();
+            _keys[l] = ManagedTensor.zeros(batch, capacity, config.NumKeyValueHeads, config.HeadDim).MoveToOuterScope();
+            _values[l] = ManagedTensor.zeros(batch, capacity, config.NumKeyValueHeads, config.HeadDim).MoveToOuterScope();
         }
     }
 
@@ -41,12 +41,12 @@ public sealed class KvCache : IDisposable
     /// <summary>Tokens cached so far (the same for every row).</summary>
     public int Length { get; private set; }
 
-    internal Tensor Keys(int layer) => _keys[layer];
+    internal ManagedTensor Keys(int layer) => _keys[layer];
 
-    internal Tensor Values(int layer) => _values[layer];
+    internal ManagedTensor Values(int layer) => _values[layer];
 
     /// <summary>Copies the new keys/values [B, T, Hkv, D] of <paramref name="layer"/> to positions Length..Length+T-1.</summary>
-    internal void Write(int layer, Tensor k, Tensor v)
+    internal void Write(int layer, ManagedTensor k, ManagedTensor v)
     {
         int t = k.shape[1];
         if (Length + t > Capacity)
@@ -68,7 +68,7 @@ public sealed class KvCache : IDisposable
     /// Causal attention for one layer: over q/k/v alone without a cache, or, with one, after appending k/v to it and
     /// attending over everything cached (the new positions included).
     /// </summary>
-    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? keyMask, KvCache? cache, int layer)
+    internal static ManagedTensor Attend(ManagedTensor q, ManagedTensor k, ManagedTensor v, ManagedTensor? keyMask, KvCache? cache, int layer)
     {
         if (cache is null)
         {
@@ -98,15 +98,15 @@ public sealed class KvCache : IDisposable
     /// <summary>Returns the cache buffers to the pool.</summary>
     public void Dispose()
     {
-        foreach (Tensor t in _keys.Concat(_values))
+        foreach (ManagedTensor t in _keys.Concat(_values))
         {
             t.Dispose();
         }
     }
 
-    private Tensor Gather(Tensor old, IReadOnlyList<int> sources, int block, int used, int row)
+    private ManagedTensor Gather(ManagedTensor old, IReadOnlyList<int> sources, int block, int used, int row)
     {
-        var fresh = Tensor.zeros(sources.Count, Capacity, Config.NumKeyValueHeads, Config.HeadDim).MoveToOuterScope();
+        var fresh = ManagedTensor.zeros(sources.Count, Capacity, Config.NumKeyValueHeads, Config.HeadDim).MoveToOuterScope();
         for (int i = 0; i < sources.Count; i++)
         {
             if ((uint)sources[i] >= (uint)Batch)

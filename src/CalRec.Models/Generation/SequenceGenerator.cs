@@ -45,7 +45,7 @@ public sealed class SequenceGenerator(IStepModel model, Func<IEnumerable<int>, s
         var generated = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToList();
         double[] logProb = new double[rows];
         bool[] done = new bool[rows];
-        var rng = new Tensors.Generator(o.Seed);
+        var rng = new Tensors.SeededRandom(o.Seed);
         float[] logits = o.MaxNewTokens > 0 ? model.Start(rowPrompts) : [];
         float[] probs = new float[v];
         for (int step = 0; step < o.MaxNewTokens && !done.All(d => d); step++)
@@ -224,7 +224,7 @@ public sealed class SequenceGenerator(IStepModel model, Func<IEnumerable<int>, s
         return result;
     }
 
-    private static int Sample(ReadOnlySpan<float> logits, GenerationOptions o, Tensors.Generator rng, float[] probs)
+    private static int Sample(ReadOnlySpan<float> logits, GenerationOptions o, Tensors.SeededRandom rng, float[] probs)
     {
         if (o.Temperature <= 0f)
         {

@@ -66,9 +66,9 @@ public sealed class CausalLmTrainer
     private const string OptimizerFile = "optimizer.safetensors";
     private readonly DecoderLM _model;
     private readonly CausalLmTrainerOptions _options;
-    private readonly AdamW _optimizer;
+    private readonly AdamWOptimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
-    private readonly Generator _order;
+    private readonly SeededRandom _order;
     private readonly EarlyStopping _selection;
     private int[] _permutation = [];
     private int _cursor;
@@ -78,9 +78,9 @@ public sealed class CausalLmTrainer
     {
         _model = model;
         _options = options;
-        _optimizer = new AdamW(AdamW.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
+        _optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
-        _order = new Generator(options.Seed);
+        _order = new SeededRandom(options.Seed);
         _selection = new EarlyStopping(higherIsBetter: false, options.Patience);
     }
 
@@ -173,7 +173,7 @@ public sealed class CausalLmTrainer
             using (TensorScope.Begin())
             {
                 _optimizer.zero_grad();
-                Tensor l = _model.Loss(ids, targets, b, t);
+                ManagedTensor l = _model.Loss(ids, targets, b, t);
                 l.backward();
                 GradientClipping.clip_grad_norm_(_model.parameters(), _options.ClipNorm);
                 _optimizer.step();
@@ -197,15 +197,15 @@ public sealed class CausalLmTrainer
     /// Writes a resumable checkpoint folder atomically: the model in Hugging Face layout (plus tokenizer), the optimizer
     /// moments (<c>optimizer.safetensors</c>) and the trainer state (<c>trainer_state.json</c>).
     /// </summary>
-    public void SaveCheckpoint(string directory, BpeTokenizer? tokenizer, JsonObject? extra = null) => AtomicDirectory.Write(directory, tmp =>
+    public void SaveCheckpoint(string directory, ByteLevelBpeTokenizer? tokenizer, JsonObject? extra = null) => AtomicDirectory.Write(directory, tmp =>
     {
         HuggingFaceCheckpoint.WriteFiles(_model, tokenizer, tmp);
-        Dictionary<Tensor, string> names = ParameterNames();
-        var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var owned = new List<Tensor>();
-        foreach ((Tensor p, float[] m, float[] v) in _optimizer.State())
+        Dictionary<ManagedTensor, string> names = ParameterNames();
+        var moments = new Dictionary<string, ManagedTensor>(StringComparer.Ordinal);
+        var owned = new List<ManagedTensor>();
+        foreach ((ManagedTensor p, float[] m, float[] v) in _optimizer.State())
         {
-            Tensor mt = Tensor.from(m, p.shape.ToArray()), vt = Tensor.from(v, p.shape.ToArray());
+            ManagedTensor mt = ManagedTensor.from(m, p.shape.ToArray()), vt = ManagedTensor.from(v, p.shape.ToArray());
             owned.Add(mt);
             owned.Add(vt);
             moments["exp_avg." + names[p]] = mt;
@@ -230,10 +230,10 @@ public sealed class CausalLmTrainer
         File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
     });
 
-    private Dictionary<Tensor, string> ParameterNames()
+    private Dictionary<ManagedTensor, string> ParameterNames()
     {
-        var names = new Dictionary<Tensor, string>(ReferenceEqualityComparer.Instance);
-        foreach ((string name, Tensor p) in _model.named_parameters())
+        var names = new Dictionary<ManagedTensor, string>(ReferenceEqualityComparer.Instance);
+        foreach ((string name, ManagedTensor p) in _model.named_parameters())
         {
             names[p] = name;
         }
@@ -264,13 +264,13 @@ public sealed class CausalLmTrainer
             throw new InvalidDataException($"{statePath}: unsupported format_version {state["format_version"]} (this build reads version 1).");
         }
 
-        Dictionary<Tensor, string> names = ParameterNames();
+        Dictionary<ManagedTensor, string> names = ParameterNames();
         using (var reader = new SafeTensorsReader(Path.Combine(directory, OptimizerFile)))
         {
-            foreach ((Tensor p, float[] m, float[] v) in _optimizer.State())
+            foreach ((ManagedTensor p, float[] m, float[] v) in _optimizer.State())
             {
-                using Tensor mt = reader.ReadTensor("exp_avg." + names[p]);
-                using Tensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
+                using ManagedTensor mt = reader.ReadTensor("exp_avg." + names[p]);
+                using ManagedTensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
                 if (mt.numel != m.Length || vt.numel != v.Length)
                 {
                     throw new InvalidDataException($"{reader.Path}: moments of '{names[p]}' do not match the parameter's size.");

@@ -8,11 +8,11 @@ namespace CalRec.Models.Training;
 /// </summary>
 public sealed class WeightsSnapshot
 {
-    private readonly List<(string Name, Tensor Parameter)> _parameters;
+    private readonly List<(string Name, ManagedTensor Parameter)> _parameters;
     private float[][]? _values;
 
     /// <summary>A snapshot of <paramref name="parameters"/>, empty until <see cref="Capture"/>.</summary>
-    public WeightsSnapshot(IEnumerable<(string Name, Tensor Parameter)> parameters) => _parameters = [.. parameters];
+    public WeightsSnapshot(IEnumerable<(string Name, ManagedTensor Parameter)> parameters) => _parameters = [.. parameters];
 
     /// <summary>Whether values have been captured or set.</summary>
     public bool HasValues => _values is not null;

@@ -34,7 +34,7 @@ public sealed record TrainingInfo(string Dataset, DateTimeOffset TrainedAtUtc, d
 /// <summary>
 /// A fitted recommender (the transformer of ML.NET's estimator/transformer pair): a scorer over a fixed catalogue, with
 /// lazy, streaming <see cref="Transform"/>, and what it was trained with. Save and load it with
-/// <see cref="ModelOperationsCatalog"/>.
+/// <see cref="RecModelCatalog"/>.
 /// </summary>
 public class RecommenderModel : IRecommenderScorer
 {

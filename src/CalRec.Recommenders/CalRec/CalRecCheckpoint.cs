@@ -75,16 +75,16 @@ public sealed partial class CalRecTrainer
             throw new DirectoryNotFoundException($"--resume: {dir} holds no CALRec checkpoint (no {StateFile} or trainer_state.json).");
         }
 
-        public (DecoderLM Model, BpeTokenizer Tokenizer) LoadBackbone()
+        public (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer) LoadBackbone()
         {
             if (Phase == "pretrain")
             {
-                (DecoderLM m, BpeTokenizer? t) = HuggingFaceCheckpoint.Load(_dir);
+                (DecoderLM m, ByteLevelBpeTokenizer? t) = HuggingFaceCheckpoint.Load(_dir);
                 return (m, t ?? throw new InvalidDataException($"{_dir}: no tokenizer.json."));
             }
 
             DecoderConfig config = DecoderConfig.Load(Path.Combine(_dir, "config.json"));
-            return (new DecoderLM(config), BpeTokenizer.FromFile(Path.Combine(_dir, "tokenizer.json")));
+            return (new DecoderLM(config), ByteLevelBpeTokenizer.FromFile(Path.Combine(_dir, "tokenizer.json")));
         }
 
         /// <summary>
@@ -120,15 +120,15 @@ public sealed partial class CalRecTrainer
             model.DropoutGenerator.SetState(_state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
         }
 
-        public void RestoreOptimizer(DecoderLM model, AdamW optimizer)
+        public void RestoreOptimizer(DecoderLM model, AdamWOptimizer optimizer)
         {
-            Dictionary<Tensor, string> names = Names(model);
+            Dictionary<ManagedTensor, string> names = Names(model);
             using (var reader = new SafeTensorsReader(Path.Combine(_dir, OptimizerFile)))
             {
-                foreach ((Tensor p, float[] m, float[] v) in optimizer.State())
+                foreach ((ManagedTensor p, float[] m, float[] v) in optimizer.State())
                 {
-                    using Tensor mt = reader.ReadTensor("exp_avg." + names[p]);
-                    using Tensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
+                    using ManagedTensor mt = reader.ReadTensor("exp_avg." + names[p]);
+                    using ManagedTensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
                     mt.Data.CopyTo(m);
                     vt.Data.CopyTo(v);
                 }
@@ -137,7 +137,7 @@ public sealed partial class CalRecTrainer
             optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
         }
 
-        public static void Write(string dir, DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step) =>
+        public static void Write(string dir, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step) =>
             AtomicDirectory.Write(dir, tmp =>
             {
                 model.Config.Save(Path.Combine(tmp, "config.json"));
@@ -147,15 +147,15 @@ public sealed partial class CalRecTrainer
                 {
                     if (best.HasValues)
                     {
-                        SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Values.Select(x => new KeyValuePair<string, Tensor>(x.Name, Tensor.from(x.Values, x.Values.Length))).ToList());
+                        SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Values.Select(x => new KeyValuePair<string, ManagedTensor>(x.Name, ManagedTensor.from(x.Values, x.Values.Length))).ToList());
                     }
 
-                    Dictionary<Tensor, string> names = Names(model);
-                    var moments = new List<KeyValuePair<string, Tensor>>();
-                    foreach ((Tensor p, float[] m, float[] v) in optimizer.State())
+                    Dictionary<ManagedTensor, string> names = Names(model);
+                    var moments = new List<KeyValuePair<string, ManagedTensor>>();
+                    foreach ((ManagedTensor p, float[] m, float[] v) in optimizer.State())
                     {
-                        moments.Add(new("exp_avg." + names[p], Tensor.from(m, m.Length)));
-                        moments.Add(new("exp_avg_sq." + names[p], Tensor.from(v, v.Length)));
+                        moments.Add(new("exp_avg." + names[p], ManagedTensor.from(m, m.Length)));
+                        moments.Add(new("exp_avg_sq." + names[p], ManagedTensor.from(v, v.Length)));
                     }
 
                     SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), moments);
@@ -175,10 +175,10 @@ public sealed partial class CalRecTrainer
                 File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString());
             });
 
-        private static Dictionary<Tensor, string> Names(DecoderLM model)
+        private static Dictionary<ManagedTensor, string> Names(DecoderLM model)
         {
-            var names = new Dictionary<Tensor, string>(ReferenceEqualityComparer.Instance);
-            foreach ((string name, Tensor p) in model.named_parameters())
+            var names = new Dictionary<ManagedTensor, string>(ReferenceEqualityComparer.Instance);
+            foreach ((string name, ManagedTensor p) in model.named_parameters())
             {
                 names[p] = name;
             }

@@ -11,7 +11,7 @@ namespace CalRec.Recommenders.CalRec;
 /// <summary>
 /// A fitted CALRec model: the finetuned decoder shared by the user and item towers, its tokenizer, the item-tower index
 /// of the catalogue, and the serialization settings. <see cref="RecommenderModel.Transform"/> retrieves densely (user
-/// tower vs item index). Saved by <see cref="ModelOperationsCatalog.Save"/> with the backbone in Hugging Face
+/// tower vs item index). Saved by <see cref="RecModelCatalog.Save"/> with the backbone in Hugging Face
 /// layout.
 /// </summary>
 public sealed class CalRecModel : RecommenderModel
@@ -30,7 +30,7 @@ public sealed class CalRecModel : RecommenderModel
     public DecoderLM Backbone => Towers.Backbone;
 
     /// <summary>The decoder's tokenizer.</summary>
-    public BpeTokenizer Tokenizer => Towers.Tokenizer;
+    public ByteLevelBpeTokenizer Tokenizer => Towers.Tokenizer;
 
     /// <summary>How items and histories are serialized and pooled.</summary>
     public CalRecSettings Settings => Towers.Settings;

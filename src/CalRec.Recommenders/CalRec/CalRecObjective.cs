@@ -24,35 +24,35 @@ internal readonly record struct LossValues(float Total, float Lm, float ItemItem
 /// </summary>
 internal static class CalRecObjective
 {
-    public static Tensor Loss(DecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values)
+    public static ManagedTensor Loss(DecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values)
     {
-        Tensor hidden = model.Hidden(batch.Ids, batch.Rows, batch.Length, Tensor.from(batch.Mask, batch.Rows, batch.Length));
-        Tensor flat = hidden.reshape(-1, model.Config.HiddenSize);
-        Tensor? total = null;
+        ManagedTensor hidden = model.Hidden(batch.Ids, batch.Rows, batch.Length, ManagedTensor.from(batch.Mask, batch.Rows, batch.Length));
+        ManagedTensor flat = hidden.reshape(-1, model.Config.HiddenSize);
+        ManagedTensor? total = null;
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
         {
-            Tensor l = F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
+            ManagedTensor l = F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
             lm = l.item();
             total = Add(total, l, weights.Lm);
         }
 
         if (weights.ItemItem != 0f || weights.UserItem != 0f)
         {
-            Tensor items = F.l2_normalize(TwoTowerEncoder.EncodeItems(model, batch.UniqueItems, pooling));
-            Tensor keys = F.gather_rows(items, batch.TargetKeys);
+            ManagedTensor items = F.l2_normalize(TwoTowerEncoder.EncodeItems(model, batch.UniqueItems, pooling));
+            ManagedTensor keys = F.gather_rows(items, batch.TargetKeys);
             if (weights.UserItem != 0f)
             {
-                Tensor user = F.l2_normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling));
-                Tensor l = F.info_nce(user, keys, temperature, batch.TargetKeys);
+                ManagedTensor user = F.l2_normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling));
+                ManagedTensor l = F.info_nce(user, keys, temperature, batch.TargetKeys);
                 ut = l.item();
                 total = Add(total, l, weights.UserItem);
             }
 
             if (weights.ItemItem != 0f)
             {
-                Tensor inContext = F.l2_normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling));
-                Tensor l = F.info_nce(inContext, keys, temperature, batch.TargetKeys);
+                ManagedTensor inContext = F.l2_normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling));
+                ManagedTensor l = F.info_nce(inContext, keys, temperature, batch.TargetKeys);
                 tt = l.item();
                 total = Add(total, l, weights.ItemItem);
             }
@@ -68,7 +68,7 @@ internal static class CalRecObjective
     }
 
     /// <summary>Mean pooling over each span, or the state at each span's last position.</summary>
-    private static Tensor Pool(Tensor flat, int[] starts, int[] lengths, Pooling pooling)
+    private static ManagedTensor Pool(ManagedTensor flat, int[] starts, int[] lengths, Pooling pooling)
     {
         if (pooling == Pooling.Mean)
         {
@@ -84,9 +84,9 @@ internal static class CalRecObjective
         return F.gather_rows(flat, rows);
     }
 
-    private static Tensor Add(Tensor? total, Tensor term, float weight)
+    private static ManagedTensor Add(ManagedTensor? total, ManagedTensor term, float weight)
     {
-        Tensor weighted = weight == 1f ? term : term.mul(weight);
+        ManagedTensor weighted = weight == 1f ? term : term.mul(weight);
         return total is null ? weighted : total.add(weighted);
     }
 }

@@ -30,7 +30,7 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly float[] _items;
     private readonly object _gate = new();
 
-    internal CalRecScorer(DecoderLM backbone, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null)
+    internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null)
     {
         if (popularity is not null && popularity.Length != table.Count)
         {
@@ -53,7 +53,7 @@ public sealed class CalRecScorer : IRecommenderScorer
     public DecoderLM Backbone { get; }
 
     /// <summary>The backbone's tokenizer.</summary>
-    public BpeTokenizer Tokenizer { get; }
+    public ByteLevelBpeTokenizer Tokenizer { get; }
 
     /// <summary>Serialization and pooling settings.</summary>
     public CalRecSettings Settings { get; }
@@ -84,7 +84,7 @@ public sealed class CalRecScorer : IRecommenderScorer
             {
                 // The item index becomes a tensor once per call, not once per pass of users.
                 using TensorScope outer = TensorScope.Begin();
-                Tensor items = Tensor.from(_items, n, Dimension);
+                ManagedTensor items = ManagedTensor.from(_items, n, Dimension);
                 for (int start = 0; start < histories.Count; start += UsersPerPass)
                 {
                     int b = Math.Min(UsersPerPass, histories.Count - start);
@@ -102,7 +102,7 @@ public sealed class CalRecScorer : IRecommenderScorer
 
                     using TensorScope scope = TensorScope.Begin();
                     using Tape.NoGradScope noGrad = Tape.no_grad();
-                    Tensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling));
+                    ManagedTensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling));
                     users.matmul(items, transB: true).Data.CopyTo(scores.Slice(start * n, b * n));
                 }
             }

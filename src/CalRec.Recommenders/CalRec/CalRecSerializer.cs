@@ -77,7 +77,7 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
         }
 
         DecoderLM backbone;
-        BpeTokenizer? tokenizer;
+        ByteLevelBpeTokenizer? tokenizer;
         try
         {
             (backbone, tokenizer) = HuggingFaceCheckpoint.Load(Path.Combine(dir, "backbone"));

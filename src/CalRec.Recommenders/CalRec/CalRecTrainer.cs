@@ -100,7 +100,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
-        (DecoderLM model, BpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
+        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + 1));
         var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens);
@@ -119,7 +119,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
-        IReadOnlyList<Tensor> trainable = o.LoraRank > 0
+        IReadOnlyList<ManagedTensor> trainable = o.LoraRank > 0
             ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, TargetModules = model.Config.LinearModuleNames }, o.Seed)
             : model.parameters().ToList();
         // Model selection carries across stages (the best validated weights so far); patience restarts with each stage.
@@ -203,20 +203,20 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return new CalRecModel(scorer, target.Data.Items, info);
     }
 
-    private (DecoderLM Model, BpeTokenizer Tokenizer, bool FromScratch) Backbone(
+    private (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer, bool FromScratch) Backbone(
         List<TrainingSource> sources, ItemTextTemplate? template, CheckpointState? resumed)
     {
         Options o = _options;
         bool isFolder = Directory.Exists(o.Backbone);
         if (resumed is not null)
         {
-            (DecoderLM m, BpeTokenizer t) = resumed.LoadBackbone();
+            (DecoderLM m, ByteLevelBpeTokenizer t) = resumed.LoadBackbone();
             return (m, t, !isFolder);
         }
 
         if (isFolder)
         {
-            (DecoderLM model, BpeTokenizer? tok) = HuggingFaceCheckpoint.Load(o.Backbone);
+            (DecoderLM model, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(o.Backbone);
             if (tok is null)
             {
                 throw new FileNotFoundException($"{o.Backbone}: no tokenizer.json next to the checkpoint.", Path.Combine(o.Backbone, "tokenizer.json"));
@@ -236,7 +236,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 : throw new ArgumentException($"Backbone '{o.Backbone}' is neither a preset ({string.Join(", ", DecoderPresets.Names)}), a config.json file, nor a checkpoint folder."));
         var texts = sources.SelectMany(s => s.Items).Select(i => ItemTextTable.Render(i, template)).Where(t => t.Length > 0).ToList();
         _context.Report(ModelKind, $"training a {o.VocabularySize}-id byte-level BPE tokenizer on {texts.Count:N0} item texts");
-        BpeTokenizer tokenizer = BpeTokenizer.Train(texts, new BpeTrainerOptions
+        ByteLevelBpeTokenizer tokenizer = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions
         {
             VocabularySize = o.VocabularySize,
             SpecialTokens = [.. SpecialTokens.All],
@@ -246,14 +246,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return (decoder, tokenizer, true);
     }
 
-    private void Pretrain(DecoderLM model, BpeTokenizer tokenizer, List<ItemTextTable> tables, List<List<HistoryExample>> examples,
+    private void Pretrain(DecoderLM model, ByteLevelBpeTokenizer tokenizer, List<ItemTextTable> tables, List<List<HistoryExample>> examples,
         List<TrainingSource> sources, CheckpointState? resumed, CancellationToken cancellation)
     {
         Options o = _options;
         var documents = new PretrainingCorpus(tables, examples.SelectMany(x => x)).Documents.ToArray();
 
         TraceData("pretrain", examples, sources);
-        new Generator(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
+        new SeededRandom(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
         int eos = tokenizer.TokenToId(SpecialTokens.EndOfText) ?? tables[0].Pad;
         var data = new PackedTokenDataset(documents, eos, Math.Min(o.PretrainSequenceLength, model.Config.MaxPositions));
         var lm = new CausalLmTrainer(model, new CausalLmTrainerOptions
@@ -291,8 +291,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
     }
 
-    private int RunStage(string phase, CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
-        IReadOnlyList<Tensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
+    private int RunStage(string phase, CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, ByteLevelBpeTokenizer tokenizer,
+        IReadOnlyList<ManagedTensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
         IReadOnlyList<EvaluationCase> validation, CheckpointState? resumed, CancellationToken cancellation)
     {
         Options o = _options;
@@ -307,7 +307,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         int stepsPerEpoch = Math.Max(1, (total + o.BatchSize - 1) / o.BatchSize);
         int totalSteps = stage.MaxSteps > 0 ? Math.Min(stage.MaxSteps, stepsPerEpoch * stage.Epochs) : stepsPerEpoch * stage.Epochs;
         int evalEvery = Math.Max(1, stepsPerEpoch / o.EvaluationsPerEpoch);
-        var optimizer = new AdamW(AdamW.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
+        var optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
         var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
         double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
@@ -344,7 +344,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 {
                     optimizer.zero_grad();
                     HistoryBatch batch = HistoryBatch.Build(batches[step]);
-                    Tensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
+                    ManagedTensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
                     loss.backward();
                     GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);
                     optimizer.step();
@@ -389,8 +389,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     /// SGD steps on its batches, and updates the initialization (Reptile or first-order MAML). The budget, counted in
     /// inner steps, equals plain stage 1's. Validates like the other stages; it is not resumable mid-stage.
     /// </summary>
-    private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, BpeTokenizer tokenizer,
-        IReadOnlyList<Tensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
+    private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, ByteLevelBpeTokenizer tokenizer,
+        IReadOnlyList<ManagedTensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
         IReadOnlyList<EvaluationCase> validation, CancellationToken cancellation)
     {
         Options o = _options;
@@ -410,7 +410,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             : components.Select(c => (double)c.Count / total).ToArray();
         var learner = new MetaLearner(trainable, meta);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
-        var g = new Generator(o.Seed ^ 0x4D455441UL);
+        var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
         var clock = Stopwatch.StartNew();
@@ -433,9 +433,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
 
             LossValues last = default;
-            Func<Tensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out last);
+            Func<ManagedTensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out last);
             var support = batches.Take(meta.InnerSteps).Select(Loss).ToList();
-            Func<Tensor>? query = meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
+            Func<ManagedTensor>? query = meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
             float outerScale = 1f - ((float)step / metaSteps);
             (float supportLoss, float? queryLoss) = learner.Step(support, query, outerScale);
             bool outOfTime = stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes;
@@ -461,10 +461,10 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
     }
 
-    private double Validate(DecoderLM model, BpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
+    private double Validate(DecoderLM model, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
     {
         var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(model, table, settings.Pooling, cancellation));
-        return RankingEvaluator.Evaluate(scorer, cases, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+        return RecommendationEvaluator.Evaluate(scorer, cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
     }
 
     private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target)
@@ -476,7 +476,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         int[] order = Enumerable.Range(0, target.Validation.Count).ToArray();
-        new Generator(_options.Seed ^ 0xA5A5A5A5UL).Shuffle<int>(order);
+        new SeededRandom(_options.Seed ^ 0xA5A5A5A5UL).Shuffle<int>(order);
         return order.Take(n).Order().Select(i => target.Validation[i]).ToList();
     }
 
@@ -484,7 +484,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     private List<List<HistoryExample>> EpochBatches(string phase, int epoch, List<List<HistoryExample>> components, double[] mix, int steps)
     {
         int b = _options.BatchSize;
-        var g = new Generator(_options.Seed ^ ((ulong)(phase == "stage1" ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
+        var g = new SeededRandom(_options.Seed ^ ((ulong)(phase == "stage1" ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
         var orders = components.Select(c => Enumerable.Range(0, c.Count).ToArray()).ToList();
         var cursors = new int[components.Count];
         foreach (int[] order in orders)
@@ -530,7 +530,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return w.Select(x => x / sum).ToArray();
     }
 
-    private static int Pick(Generator g, double[] p)
+    private static int Pick(SeededRandom g, double[] p)
     {
         double r = g.NextDouble(), acc = 0;
         for (int i = 0; i < p.Length - 1; i++)
@@ -598,7 +598,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
     }
 
-    private void SaveCheckpoint(DecoderLM model, BpeTokenizer tokenizer, AdamW optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step)
+    private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step)
     {
         if (_options.CheckpointDirectory is not { } dir)
         {

@@ -13,7 +13,7 @@ internal sealed class ItemTextTable
 {
     private readonly int[][] _tokens;
 
-    public ItemTextTable(IReadOnlyList<CatalogItem> items, BpeTokenizer tokenizer, ItemTextTemplate? template, int maxItemTokens)
+    public ItemTextTable(IReadOnlyList<CatalogItem> items, ByteLevelBpeTokenizer tokenizer, ItemTextTemplate? template, int maxItemTokens)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxItemTokens);
         Separator = tokenizer.TokenToId(SpecialTokens.ItemSeparator) ?? throw new ArgumentException($"The tokenizer has no '{SpecialTokens.ItemSeparator}' token (train it with that special token).");

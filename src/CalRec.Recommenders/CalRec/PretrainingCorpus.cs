@@ -48,7 +48,7 @@ public sealed class PretrainingCorpus
     /// attribute), each cut to <paramref name="maxItemTokens"/> tokens, and each training sequence cut into windows of up
     /// to <paramref name="maxHistory"/> + 1 items. <paramref name="tokenizer"/> must have <see cref="SpecialTokens.ItemSeparator"/>.
     /// </summary>
-    public static PretrainingCorpus Create(IReadOnlyList<TrainingSource> sources, BpeTokenizer tokenizer, ItemTextTemplate? template = null,
+    public static PretrainingCorpus Create(IReadOnlyList<TrainingSource> sources, ByteLevelBpeTokenizer tokenizer, ItemTextTemplate? template = null,
         int maxHistory = 20, int maxItemTokens = 64)
     {
         ArgumentNullException.ThrowIfNull(sources);

@@ -13,7 +13,7 @@ namespace CalRec.Recommenders.CalRec;
 internal static class TwoTowerEncoder
 {
     /// <summary>Pooled item-tower representations [items, D] (not normalized); records gradients when the tape does.</summary>
-    public static Tensor EncodeItems(DecoderLM model, IReadOnlyList<(ItemTextTable Table, int Item)> items, Pooling pooling)
+    public static ManagedTensor EncodeItems(DecoderLM model, IReadOnlyList<(ItemTextTable Table, int Item)> items, Pooling pooling)
     {
         int length = 0;
         foreach ((ItemTextTable table, int item) in items)
@@ -40,7 +40,7 @@ internal static class TwoTowerEncoder
     }
 
     /// <summary>Pooled item-tower representations [texts, D] of raw token sequences (such as generated item texts), each closed by the separator.</summary>
-    public static Tensor EncodeTokens(DecoderLM model, IReadOnlyList<int[]> texts, ItemTextTable table, Pooling pooling)
+    public static ManagedTensor EncodeTokens(DecoderLM model, IReadOnlyList<int[]> texts, ItemTextTable table, Pooling pooling)
     {
         int length = texts.Max(t => t.Length) + 1, n = texts.Count;
         int[] ids = new int[n * length];
@@ -59,7 +59,7 @@ internal static class TwoTowerEncoder
     }
 
     /// <summary>Pooled user-tower representations [histories, D] for already length-limited histories (not normalized).</summary>
-    public static Tensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling)
+    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling)
     {
         int length = 0;
         foreach (int[] h in histories)
@@ -90,10 +90,10 @@ internal static class TwoTowerEncoder
         return Pool(model, ids, mask, n, length, last, pooling);
     }
 
-    private static Tensor Pool(DecoderLM model, int[] ids, float[] mask, int rows, int length, int[] last, Pooling pooling)
+    private static ManagedTensor Pool(DecoderLM model, int[] ids, float[] mask, int rows, int length, int[] last, Pooling pooling)
     {
-        Tensor m = Tensor.from(mask, rows, length);
-        Tensor hidden = model.Hidden(ids, rows, length, m);
+        ManagedTensor m = ManagedTensor.from(mask, rows, length);
+        ManagedTensor hidden = model.Hidden(ids, rows, length, m);
         return pooling == Pooling.Mean ? F.masked_mean_pool(hidden, m) : F.last_token_pool(hidden, last);
     }
 }

@@ -15,7 +15,7 @@ public static class CaseSampling
         }
 
         int[] order = Enumerable.Range(0, cases.Count).ToArray();
-        new Generator(seed).Shuffle<int>(order);
+        new SeededRandom(seed).Shuffle<int>(order);
         return order.Take(count).Order().Select(i => cases[i]).ToList();
     }
 }

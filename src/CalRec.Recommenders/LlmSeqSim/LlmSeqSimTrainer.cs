@@ -50,7 +50,7 @@ public sealed class LlmSeqSimTrainer : RecommenderTrainer
         float[] vectors = _encoder.Encode(split.Data.Items.Select(i => i.ToText()).ToList(), cancellation);
         cancellation.ThrowIfCancellationRequested();
         var scorer = new LlmSeqSimScorer(vectors, _encoder.Dimension, Options.Aggregation, Options.MaxHistory);
-        double validation = RankingEvaluator.Evaluate(scorer, split.Validation, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+        double validation = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"validation NDCG@10 {validation:F4}"));
         return new RecommenderModel(ModelKind, scorer, split.Data.Items,
             new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, 0, validation, DeclaredOptions.Describe(Options)));

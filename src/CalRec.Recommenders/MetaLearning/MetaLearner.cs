@@ -68,13 +68,13 @@ public sealed class MetaLearningOptions
 /// </summary>
 public sealed class MetaLearner
 {
-    private readonly IReadOnlyList<Tensor> _parameters;
+    private readonly IReadOnlyList<ManagedTensor> _parameters;
     private readonly MetaLearningOptions _options;
     private readonly float[][] _initial;
-    private readonly AdamW? _outer;
+    private readonly AdamWOptimizer? _outer;
 
     /// <summary>Meta-learns <paramref name="parameters"/> (those with <c>requires_grad</c>).</summary>
-    public MetaLearner(IReadOnlyList<Tensor> parameters, MetaLearningOptions options)
+    public MetaLearner(IReadOnlyList<ManagedTensor> parameters, MetaLearningOptions options)
     {
         options.Validate();
         _parameters = parameters.Where(p => p.requires_grad).ToList();
@@ -82,7 +82,7 @@ public sealed class MetaLearner
         _initial = _parameters.Select(p => new float[p.numel]).ToArray();
         if (options.Algorithm == MetaAlgorithm.FirstOrderMaml)
         {
-            _outer = new AdamW([new ParameterGroup(_parameters, 0f)], options.OuterLearningRate, 0.9f, 0.999f);
+            _outer = new AdamWOptimizer([new ParameterGroup(_parameters, 0f)], options.OuterLearningRate, 0.9f, 0.999f);
         }
     }
 
@@ -94,7 +94,7 @@ public sealed class MetaLearner
     /// (cycled), then updates the initialization. Returns the mean support loss of the inner steps and, for FOMAML, the
     /// query loss at the adapted weights.
     /// </summary>
-    public (float SupportLoss, float? QueryLoss) Step(IReadOnlyList<Func<Tensor>> support, Func<Tensor>? query = null, float outerScale = 1f)
+    public (float SupportLoss, float? QueryLoss) Step(IReadOnlyList<Func<ManagedTensor>> support, Func<ManagedTensor>? query = null, float outerScale = 1f)
     {
         if (support.Count == 0)
         {
@@ -137,7 +137,7 @@ public sealed class MetaLearner
             using (TensorScope.Begin())
             {
                 ZeroGrad();
-                Tensor loss = query!();
+                ManagedTensor loss = query!();
                 loss.backward();
                 queryLoss = loss.item();
             }
@@ -156,14 +156,14 @@ public sealed class MetaLearner
         return ((float)(supportLoss / _options.InnerSteps), queryLoss);
     }
 
-    private float Sgd(Func<Tensor> batch)
+    private float Sgd(Func<ManagedTensor> batch)
     {
         using TensorScope scope = TensorScope.Begin();
         ZeroGrad();
-        Tensor loss = batch();
+        ManagedTensor loss = batch();
         loss.backward();
         float lr = _options.InnerLearningRate;
-        foreach (Tensor p in _parameters)
+        foreach (ManagedTensor p in _parameters)
         {
             if (p.grad is { } g)
             {
@@ -176,7 +176,7 @@ public sealed class MetaLearner
 
     private void ZeroGrad()
     {
-        foreach (Tensor p in _parameters)
+        foreach (ManagedTensor p in _parameters)
         {
             p.zero_grad();
         }

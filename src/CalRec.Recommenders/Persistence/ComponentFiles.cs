@@ -29,7 +29,7 @@ internal static class ComponentFiles
     {
         using (TensorScope.Begin())
         {
-            SafeTensorsWriter.Save(file, [new(name, Tensor.from(values, shape))]);
+            SafeTensorsWriter.Save(file, [new(name, ManagedTensor.from(values, shape))]);
         }
     }
 

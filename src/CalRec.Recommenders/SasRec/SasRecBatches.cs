@@ -38,7 +38,7 @@ internal sealed class SasRecBatches
     /// Arranges the next epoch: a fresh random order of all users (<see cref="SasRecBatching.RandomUsers"/>) or the same
     /// length-sorted batches in a fresh random order (<see cref="SasRecBatching.LengthBuckets"/>).
     /// </summary>
-    public void Next(Generator order)
+    public void Next(SeededRandom order)
     {
         if (_batching == SasRecBatching.RandomUsers)
         {

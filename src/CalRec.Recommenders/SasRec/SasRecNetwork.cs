@@ -11,30 +11,30 @@ namespace CalRec.Recommenders.SasRec;
 /// Item index i is embedding row i + 1; row 0 is padding. Every matrix starts Xavier-normal (std √(2 / (rows + cols))),
 /// as the public implementation initializes it: a large catalogue gets small item vectors next to the positions.
 /// </summary>
-internal sealed class SasRecNetwork : Module
+internal sealed class SasRecNetwork : NeuralModule
 {
     private readonly int _d, _heads, _maxLength;
     private readonly float _dropout;
-    private readonly Generator _dropoutGenerator;
+    private readonly SeededRandom _dropoutGenerator;
 
     public SasRecNetwork(int itemCount, int hidden, int blocks, int heads, int maxLength, float dropout, ulong seed)
     {
-        var g = new Generator(seed);
+        var g = new SeededRandom(seed);
         _d = hidden;
         _heads = heads;
         _maxLength = maxLength;
         _dropout = dropout;
-        _dropoutGenerator = new Generator(seed ^ 0x9E3779B97F4A7C15UL);
+        _dropoutGenerator = new SeededRandom(seed ^ 0x9E3779B97F4A7C15UL);
         ItemCount = itemCount;
-        item_emb = RegisterModule("item_emb", new Embedding(itemCount + 1, hidden, g, XavierStd(itemCount + 1, hidden)));
-        pos_emb = RegisterModule("pos_emb", new Embedding(maxLength, hidden, g, XavierStd(maxLength, hidden)));
-        Blocks = RegisterModule("blocks", new ModuleList<SasRecBlock>());
+        item_emb = RegisterModule("item_emb", new EmbeddingTable(itemCount + 1, hidden, g, XavierStd(itemCount + 1, hidden)));
+        pos_emb = RegisterModule("pos_emb", new EmbeddingTable(maxLength, hidden, g, XavierStd(maxLength, hidden)));
+        Blocks = RegisterModule("blocks", new NeuralModuleList<SasRecBlock>());
         for (int i = 0; i < blocks; i++)
         {
             Blocks.Add(new SasRecBlock(hidden, g));
         }
 
-        last_layernorm = RegisterModule("last_layernorm", new LayerNorm(hidden, 1e-8f));
+        last_layernorm = RegisterModule("last_layernorm", new LayerNormalization(hidden, 1e-8f));
     }
 
     public int ItemCount { get; }
@@ -50,13 +50,13 @@ internal sealed class SasRecNetwork : Module
 
     public float Dropout => _dropout;
 
-    public Embedding item_emb { get; }
+    public EmbeddingTable item_emb { get; }
 
-    public Embedding pos_emb { get; }
+    public EmbeddingTable pos_emb { get; }
 
-    public ModuleList<SasRecBlock> Blocks { get; }
+    public NeuralModuleList<SasRecBlock> Blocks { get; }
 
-    public LayerNorm last_layernorm { get; }
+    public LayerNormalization last_layernorm { get; }
 
     /// <summary>
     /// Hidden states [B, T, d] for left-padded item rows <paramref name="rows"/> [B·T] (0 = padding, item i = i + 1),
@@ -64,7 +64,7 @@ internal sealed class SasRecNetwork : Module
     /// at position MaxLength - 1), so a batch padded only to its longest history computes exactly what a full-length
     /// window would.
     /// </summary>
-    public Tensor Forward(int[] rows, int b, int t)
+    public ManagedTensor Forward(int[] rows, int b, int t)
     {
         if (t > _maxLength)
         {
@@ -79,9 +79,9 @@ internal sealed class SasRecNetwork : Module
             positions[i] = _maxLength - t + (i % t);
         }
 
-        Tensor mask = Tensor.from(maskData, b, t);
-        Tensor timeline = mask.reshape(b, t, 1);
-        Tensor x = item_emb.forward(rows, b, t).mul(MathF.Sqrt(_d)).add(F.embedding(positions, [b, t], pos_emb.weight));
+        ManagedTensor mask = ManagedTensor.from(maskData, b, t);
+        ManagedTensor timeline = mask.reshape(b, t, 1);
+        ManagedTensor x = item_emb.forward(rows, b, t).mul(MathF.Sqrt(_d)).add(F.embedding(positions, [b, t], pos_emb.weight));
         x = F.dropout(x, _dropout, training, _dropoutGenerator).mul(timeline);
         foreach (SasRecBlock block in Enumerable.Range(0, Blocks.Count).Select(i => Blocks[i]))
         {
@@ -95,51 +95,51 @@ internal sealed class SasRecNetwork : Module
     internal static float XavierStd(int rows, int cols) => MathF.Sqrt(2f / (rows + cols));
 
     /// <summary>Scores of every real item (rows 1..N of the table) for hidden states [n, d]: [n, N].</summary>
-    public Tensor Scores(Tensor hidden) => hidden.matmul(F.slice(item_emb.weight, 0, 1, ItemCount), transB: true);
+    public ManagedTensor Scores(ManagedTensor hidden) => hidden.matmul(F.slice(item_emb.weight, 0, 1, ItemCount), transB: true);
 }
 
 /// <summary>One SASRec block (parameter names follow the PyTorch implementation).</summary>
-internal sealed class SasRecBlock : Module
+internal sealed class SasRecBlock : NeuralModule
 {
-    public SasRecBlock(int d, Generator g)
+    public SasRecBlock(int d, SeededRandom g)
     {
         float std = SasRecNetwork.XavierStd(d, d);
-        attention_layernorm = RegisterModule("attention_layernorm", new LayerNorm(d, 1e-8f));
-        q_proj = RegisterModule("q_proj", new Linear(d, d, true, g, std));
-        k_proj = RegisterModule("k_proj", new Linear(d, d, true, g, std));
-        v_proj = RegisterModule("v_proj", new Linear(d, d, true, g, std));
-        out_proj = RegisterModule("out_proj", new Linear(d, d, true, g, std));
-        forward_layernorm = RegisterModule("forward_layernorm", new LayerNorm(d, 1e-8f));
-        conv1 = RegisterModule("conv1", new Linear(d, d, true, g, std));
-        conv2 = RegisterModule("conv2", new Linear(d, d, true, g, std));
+        attention_layernorm = RegisterModule("attention_layernorm", new LayerNormalization(d, 1e-8f));
+        q_proj = RegisterModule("q_proj", new LinearLayer(d, d, true, g, std));
+        k_proj = RegisterModule("k_proj", new LinearLayer(d, d, true, g, std));
+        v_proj = RegisterModule("v_proj", new LinearLayer(d, d, true, g, std));
+        out_proj = RegisterModule("out_proj", new LinearLayer(d, d, true, g, std));
+        forward_layernorm = RegisterModule("forward_layernorm", new LayerNormalization(d, 1e-8f));
+        conv1 = RegisterModule("conv1", new LinearLayer(d, d, true, g, std));
+        conv2 = RegisterModule("conv2", new LinearLayer(d, d, true, g, std));
     }
 
-    public LayerNorm attention_layernorm { get; }
+    public LayerNormalization attention_layernorm { get; }
 
-    public Linear q_proj { get; }
+    public LinearLayer q_proj { get; }
 
-    public Linear k_proj { get; }
+    public LinearLayer k_proj { get; }
 
-    public Linear v_proj { get; }
+    public LinearLayer v_proj { get; }
 
-    public Linear out_proj { get; }
+    public LinearLayer out_proj { get; }
 
-    public LayerNorm forward_layernorm { get; }
+    public LayerNormalization forward_layernorm { get; }
 
-    public Linear conv1 { get; }
+    public LinearLayer conv1 { get; }
 
-    public Linear conv2 { get; }
+    public LinearLayer conv2 { get; }
 
-    public Tensor Forward(Tensor x, int b, int t, int heads, Tensor keyMask, float dropout, bool training, Generator g)
+    public ManagedTensor Forward(ManagedTensor x, int b, int t, int heads, ManagedTensor keyMask, float dropout, bool training, SeededRandom g)
     {
         int d = x.shape[2], hd = d / heads;
-        Tensor q = attention_layernorm.forward(x);
-        Tensor att = F.scaled_dot_product_attention(
+        ManagedTensor q = attention_layernorm.forward(x);
+        ManagedTensor att = F.scaled_dot_product_attention(
             q_proj.forward(q).reshape(b, t, heads, hd), k_proj.forward(x).reshape(b, t, heads, hd), v_proj.forward(x).reshape(b, t, heads, hd),
             causal: true, keyMask);
         x = q.add(F.dropout(out_proj.forward(att.reshape(b, t, d)), dropout, training, g));
         x = forward_layernorm.forward(x);
-        Tensor h = F.dropout(F.relu(conv1.forward(x)), dropout, training, g);
+        ManagedTensor h = F.dropout(F.relu(conv1.forward(x)), dropout, training, g);
         return x.add(F.dropout(conv2.forward(h), dropout, training, g));
     }
 }

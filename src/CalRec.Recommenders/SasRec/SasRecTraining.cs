@@ -150,7 +150,7 @@ public sealed class SasRecScorer : IRecommenderScorer
 
             using TensorScope scope = TensorScope.Begin();
             using Tape.NoGradScope noGrad = Tape.no_grad();
-            Tensor hidden = Model.Forward(rows, b, t);
+            ManagedTensor hidden = Model.Forward(rows, b, t);
             int[] last = Enumerable.Range(0, b).Select(i => (i * t) + t - 1).ToArray();
             Model.Scores(Functional.gather_rows(hidden.reshape(b * t, -1), last)).Data.CopyTo(scores.Slice(start * n, b * n));
         }
@@ -181,9 +181,9 @@ public static class SasRecTraining
         }
 
         var scorer = new SasRecScorer(model);
-        var opt = new AdamW([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
-        var order = new Generator(options.Seed + 1);
-        var negatives = new Generator(options.Seed + 2);
+        var opt = new AdamWOptimizer([new ParameterGroup(model.parameters().ToList(), 0f)], options.LearningRate, 0.9f, 0.98f);
+        var order = new SeededRandom(options.Seed + 1);
+        var negatives = new SeededRandom(options.Seed + 2);
         int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
         var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
         var selection = new EarlyStopping(higherIsBetter: true, options.Patience, options.MinEpochs);
@@ -224,8 +224,8 @@ public static class SasRecTraining
                 // positions only (short histories leave most of the window as padding).
                 using TensorScope scope = TensorScope.Begin();
                 opt.zero_grad();
-                Tensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
-                Tensor loss = options.Loss == SasRecLoss.CrossEntropy
+                ManagedTensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
+                ManagedTensor loss = options.Loss == SasRecLoss.CrossEntropy
                     ? Functional.cross_entropy(model.Scores(hidden), [.. targets])
                     : BinaryLoss(model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
                 loss.backward();
@@ -235,7 +235,7 @@ public static class SasRecTraining
             }
 
             double seconds = clock.Elapsed.TotalSeconds;
-            RankingMetrics val = RankingEvaluator.Evaluate(scorer, split.Validation, new RankingEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
+            RecommendationMetrics val = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
             double ndcg = val["ndcg@10"].Value;
             progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
             if (selection.Offer(ndcg))
@@ -266,13 +266,13 @@ public static class SasRecTraining
     /// a two-class softmax, whose cross-entropy is softplus(−s) for the positive class and softplus(s) for the negative:
     /// exactly −log σ(s) and −log(1 − σ(s)).
     /// </summary>
-    private static Tensor BinaryLoss(SasRecNetwork model, Tensor hidden, List<int> targets, int[][] negatives)
+    private static ManagedTensor BinaryLoss(SasRecNetwork model, ManagedTensor hidden, List<int> targets, int[][] negatives)
     {
         int p = targets.Count, d = hidden.shape[1];
-        Tensor h = hidden.reshape(p, 1, d);
-        Tensor RowScores(int[] items) => h.matmul(model.item_emb.forward(items, p, 1), transB: true).reshape(p, 1);
-        Tensor zeros = Tensor.zeros(p, 1);
-        Tensor loss = Functional.cross_entropy(Functional.concat([zeros, RowScores(targets.Select(i => i + 1).ToArray())], 1), Enumerable.Repeat(1, p).ToArray());
+        ManagedTensor h = hidden.reshape(p, 1, d);
+        ManagedTensor RowScores(int[] items) => h.matmul(model.item_emb.forward(items, p, 1), transB: true).reshape(p, 1);
+        ManagedTensor zeros = ManagedTensor.zeros(p, 1);
+        ManagedTensor loss = Functional.cross_entropy(Functional.concat([zeros, RowScores(targets.Select(i => i + 1).ToArray())], 1), Enumerable.Repeat(1, p).ToArray());
         foreach (int[] neg in negatives)
         {
             loss = loss.add(Functional.cross_entropy(Functional.concat([zeros, RowScores(neg)], 1), new int[p]));
@@ -282,7 +282,7 @@ public static class SasRecTraining
     }
 
     // Per training position, items (as table rows, item + 1) outside the user's training history, in position order.
-    private static int[][] SampleNegatives(LeaveOneOutSplit split, int[] users, int start, int b, int t, int count, Generator g, int itemCount)
+    private static int[][] SampleNegatives(LeaveOneOutSplit split, int[] users, int start, int b, int t, int count, SeededRandom g, int itemCount)
     {
         var result = Enumerable.Range(0, count).Select(_ => new List<int>()).ToArray();
         for (int i = 0; i < b; i++)

@@ -2,12 +2,12 @@ namespace CalRec.Tensors.Autograd;
 
 /// <summary>
 /// The per-thread record of differentiable operations in creation order (a valid topological order), replayed in
-/// reverse by <see cref="Tensor.backward"/>.
+/// reverse by <see cref="ManagedTensor.backward"/>.
 /// </summary>
 public static class Tape
 {
     [ThreadStatic]
-    private static List<Tensor>? t_nodes;
+    private static List<ManagedTensor>? t_nodes;
 
     [ThreadStatic]
     private static int t_noGradDepth;
@@ -24,22 +24,22 @@ public static class Tape
         return new NoGradScope();
     }
 
-    internal static bool ShouldRecord(Tensor a) => t_noGradDepth == 0 && a.requires_grad;
+    internal static bool ShouldRecord(ManagedTensor a) => t_noGradDepth == 0 && a.requires_grad;
 
-    internal static bool ShouldRecord(Tensor a, Tensor b) => t_noGradDepth == 0 && (a.requires_grad || b.requires_grad);
+    internal static bool ShouldRecord(ManagedTensor a, ManagedTensor b) => t_noGradDepth == 0 && (a.requires_grad || b.requires_grad);
 
-    internal static bool ShouldRecord(Tensor a, Tensor? b, Tensor? c) =>
+    internal static bool ShouldRecord(ManagedTensor a, ManagedTensor? b, ManagedTensor? c) =>
         t_noGradDepth == 0 && (a.requires_grad || (b?.requires_grad ?? false) || (c?.requires_grad ?? false));
 
-    internal static void Record(Tensor output, Action backward)
+    internal static void Record(ManagedTensor output, Action backward)
     {
         output.BackwardFn = backward;
-        (t_nodes ??= new List<Tensor>(1024)).Add(output);
+        (t_nodes ??= new List<ManagedTensor>(1024)).Add(output);
     }
 
     internal static void Truncate(int mark)
     {
-        List<Tensor>? nodes = t_nodes;
+        List<ManagedTensor>? nodes = t_nodes;
         if (nodes is null || nodes.Count <= mark)
         {
             return;
@@ -55,7 +55,7 @@ public static class Tape
 
     internal static void RunBackward()
     {
-        List<Tensor>? nodes = t_nodes;
+        List<ManagedTensor>? nodes = t_nodes;
         if (nodes is null)
         {
             return;
@@ -65,7 +65,7 @@ public static class Tape
         {
             for (int i = nodes.Count - 1; i >= 0; i--)
             {
-                Tensor node = nodes[i];
+                ManagedTensor node = nodes[i];
                 if (node.grad is not null && node.BackwardFn is { } fn)
                 {
                     fn();

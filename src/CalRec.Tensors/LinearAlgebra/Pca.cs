@@ -56,7 +56,7 @@ public sealed class Pca
         System.Numerics.Tensors.TensorPrimitives.Multiply(cov, 1f / (n - 1), cov);
 
         // Subspace iteration: Q ← orth(C·Q), k columns stored as rows of q [k, dim].
-        var g = new Generator(seed);
+        var g = new SeededRandom(seed);
         float[] q = new float[k * dim], next = new float[k * dim];
         g.FillNormal(q, 0f, 1f);
         Orthonormalize(q, k, dim);

@@ -5,7 +5,7 @@ namespace CalRec.Tensors.Memory;
 /// <summary>
 /// Collects every tensor created on this thread while it is the innermost scope and disposes them when the scope
 /// ends, returning their buffers to <see cref="BufferPool"/> (TorchSharp's dispose scopes, in spirit).
-/// Tensors that must outlive the scope are kept with <see cref="Tensor.MoveToOuterScope"/> or created outside it.
+/// Tensors that must outlive the scope are kept with <see cref="ManagedTensor.MoveToOuterScope"/> or created outside it.
 /// </summary>
 public sealed class TensorScope : IDisposable
 {
@@ -13,7 +13,7 @@ public sealed class TensorScope : IDisposable
     private static TensorScope? t_current;
 
     private readonly TensorScope? _outer;
-    private readonly List<Tensor> _tensors = new(256);
+    private readonly List<ManagedTensor> _tensors = new(256);
     private readonly int _tapeMark;
     private bool _disposed;
 
@@ -33,9 +33,9 @@ public sealed class TensorScope : IDisposable
     /// <summary>Number of tensors the scope will dispose.</summary>
     public int Count => _tensors.Count;
 
-    internal void Register(Tensor tensor) => _tensors.Add(tensor);
+    internal void Register(ManagedTensor tensor) => _tensors.Add(tensor);
 
-    internal bool Remove(Tensor tensor)
+    internal bool Remove(ManagedTensor tensor)
     {
         for (int i = _tensors.Count - 1; i >= 0; i--)
         {
@@ -66,7 +66,7 @@ public sealed class TensorScope : IDisposable
         }
 
         Tape.Truncate(_tapeMark);
-        foreach (Tensor t in _tensors)
+        foreach (ManagedTensor t in _tensors)
         {
             t.DisposeFromScope();
         }

@@ -1,33 +1,33 @@
 namespace CalRec.Tensors.NN;
 
 /// <summary>Affine layer <c>y = x·Wᵀ + b</c>, weight [out, in] as in PyTorch.</summary>
-public sealed class Linear : Module
+public sealed class LinearLayer : NeuralModule
 {
     /// <summary>Creates the layer with weights drawn from N(0, <paramref name="initStd"/>²) and a zero bias.</summary>
-    public Linear(int inFeatures, int outFeatures, bool bias, Generator generator, float initStd = 0.02f)
+    public LinearLayer(int inFeatures, int outFeatures, bool bias, SeededRandom generator, float initStd = 0.02f)
     {
-        weight = RegisterParameter("weight", Tensor.randn(generator, initStd, outFeatures, inFeatures));
-        this.bias = bias ? RegisterParameter("bias", Tensor.zeros(outFeatures)) : null;
+        weight = RegisterParameter("weight", ManagedTensor.randn(generator, initStd, outFeatures, inFeatures));
+        this.bias = bias ? RegisterParameter("bias", ManagedTensor.zeros(outFeatures)) : null;
     }
 
     /// <summary>Weight [out, in].</summary>
-    public Tensor weight { get; }
+    public ManagedTensor weight { get; }
 
     /// <summary>Bias [out], or null.</summary>
-    public Tensor? bias { get; }
+    public ManagedTensor? bias { get; }
 
     /// <summary>The attached low-rank adapter, or null.</summary>
     public LoraAdapter? Lora { get; private set; }
 
     /// <summary>Applies the layer (and its adapter, if any) to [..., in].</summary>
-    public Tensor forward(Tensor x)
+    public ManagedTensor forward(ManagedTensor x)
     {
-        Tensor y = Functional.linear(x, weight, bias);
+        ManagedTensor y = Functional.linear(x, weight, bias);
         return Lora is { } lora ? y.add(lora.forward(x, training)) : y;
     }
 
     /// <summary>Attaches a fresh LoRA adapter (registered as <c>lora_A</c>/<c>lora_B</c> under this layer).</summary>
-    public LoraAdapter AttachLora(int rank, float alpha, float dropout, Generator generator)
+    public LoraAdapter AttachLora(int rank, float alpha, float dropout, SeededRandom generator)
     {
         if (Lora is not null)
         {
@@ -35,7 +35,7 @@ public sealed class Linear : Module
         }
 
         Lora = new LoraAdapter(weight.shape[1], weight.shape[0], rank, alpha, dropout, generator);
-        foreach ((string name, Module m) in Lora.Children())
+        foreach ((string name, NeuralModule m) in Lora.Children())
         {
             RegisterModule(name, m);
         }
@@ -62,7 +62,7 @@ public sealed class Linear : Module
         Lora = null;
     }
 
-    private static float[] Scaled(Tensor t, float scale)
+    private static float[] Scaled(ManagedTensor t, float scale)
     {
         float[] result = t.ToArray();
         System.Numerics.Tensors.TensorPrimitives.Multiply(result, scale, result);
@@ -71,23 +71,23 @@ public sealed class Linear : Module
 }
 
 /// <summary>Lookup table from ids to vectors, weight [num, dim].</summary>
-public sealed class Embedding : Module
+public sealed class EmbeddingTable : NeuralModule
 {
     /// <summary>Creates the table with entries drawn from N(0, <paramref name="initStd"/>²).</summary>
-    public Embedding(int count, int dim, Generator generator, float initStd = 0.02f)
+    public EmbeddingTable(int count, int dim, SeededRandom generator, float initStd = 0.02f)
     {
-        weight = RegisterParameter("weight", Tensor.randn(generator, initStd, count, dim));
+        weight = RegisterParameter("weight", ManagedTensor.randn(generator, initStd, count, dim));
     }
 
     /// <summary>Weight [num, dim].</summary>
-    public Tensor weight { get; }
+    public ManagedTensor weight { get; }
 
     /// <summary>Looks up <paramref name="ids"/> arranged as <paramref name="idsShape"/>.</summary>
-    public Tensor forward(int[] ids, params int[] idsShape) => Functional.embedding(ids, idsShape, weight);
+    public ManagedTensor forward(int[] ids, params int[] idsShape) => Functional.embedding(ids, idsShape, weight);
 }
 
 /// <summary>Root-mean-square normalization with a learned scale (Llama).</summary>
-public sealed class RMSNorm : Module
+public sealed class RMSNorm : NeuralModule
 {
     private readonly float _eps;
 
@@ -95,43 +95,43 @@ public sealed class RMSNorm : Module
     public RMSNorm(int dim, float eps = 1e-6f)
     {
         _eps = eps;
-        weight = RegisterParameter("weight", Tensor.ones(dim));
+        weight = RegisterParameter("weight", ManagedTensor.ones(dim));
     }
 
     /// <summary>Scale [dim].</summary>
-    public Tensor weight { get; }
+    public ManagedTensor weight { get; }
 
     /// <summary>Normalizes the last dimension.</summary>
-    public Tensor forward(Tensor x) => Functional.rms_norm(x, weight, _eps);
+    public ManagedTensor forward(ManagedTensor x) => Functional.rms_norm(x, weight, _eps);
 }
 
 /// <summary>Layer normalization with learned scale and shift.</summary>
-public sealed class LayerNorm : Module
+public sealed class LayerNormalization : NeuralModule
 {
     private readonly float _eps;
 
     /// <summary>Creates the layer with unit scale and zero shift.</summary>
-    public LayerNorm(int dim, float eps = 1e-5f)
+    public LayerNormalization(int dim, float eps = 1e-5f)
     {
         _eps = eps;
-        weight = RegisterParameter("weight", Tensor.ones(dim));
-        bias = RegisterParameter("bias", Tensor.zeros(dim));
+        weight = RegisterParameter("weight", ManagedTensor.ones(dim));
+        bias = RegisterParameter("bias", ManagedTensor.zeros(dim));
     }
 
     /// <summary>Scale [dim].</summary>
-    public Tensor weight { get; }
+    public ManagedTensor weight { get; }
 
     /// <summary>Shift [dim].</summary>
-    public Tensor bias { get; }
+    public ManagedTensor bias { get; }
 
     /// <summary>Normalizes the last dimension.</summary>
-    public Tensor forward(Tensor x) => Functional.layer_norm(x, weight, bias, _eps);
+    public ManagedTensor forward(ManagedTensor x) => Functional.layer_norm(x, weight, bias, _eps);
 }
 
 /// <summary>An indexed list of modules named "0", "1", ... (PyTorch's ModuleList).</summary>
 /// <typeparam name="T">Element type.</typeparam>
-public sealed class ModuleList<T> : Module
-    where T : Module
+public sealed class NeuralModuleList<T> : NeuralModule
+    where T : NeuralModule
 {
     private readonly List<T> _items = [];
 

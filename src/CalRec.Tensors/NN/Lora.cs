@@ -1,15 +1,15 @@
 namespace CalRec.Tensors.NN;
 
 /// <summary>
-/// Low-rank adapter on a <see cref="Linear"/> layer (Hu et al., LoRA): the layer computes
+/// Low-rank adapter on a <see cref="LinearLayer"/> layer (Hu et al., LoRA): the layer computes
 /// <c>x·Wᵀ + b + (alpha / r)·dropout(x)·Aᵀ·Bᵀ</c> with A [r, in] random and B [out, r] zero at the start, so a fresh
 /// adapter changes nothing. Parameter names follow PEFT (<c>lora_A.weight</c>, <c>lora_B.weight</c>).
 /// </summary>
-public sealed class LoraAdapter : Module
+public sealed class LoraAdapter : NeuralModule
 {
-    private readonly Generator _dropoutGenerator;
+    private readonly SeededRandom _dropoutGenerator;
 
-    internal LoraAdapter(int inFeatures, int outFeatures, int rank, float alpha, float dropout, Generator generator)
+    internal LoraAdapter(int inFeatures, int outFeatures, int rank, float alpha, float dropout, SeededRandom generator)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rank);
         Rank = rank;
@@ -18,18 +18,18 @@ public sealed class LoraAdapter : Module
         Scale = alpha / rank;
         // PEFT initializes A with Kaiming-uniform(a = sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in)), and B with zeros.
         float bound = 1f / MathF.Sqrt(inFeatures);
-        lora_A = RegisterModule("lora_A", new Linear(inFeatures, rank, false, generator));
-        Tensor.rand(generator, -bound, bound, rank, inFeatures).Data.CopyTo(lora_A.weight.Data);
-        lora_B = RegisterModule("lora_B", new Linear(rank, outFeatures, false, generator));
+        lora_A = RegisterModule("lora_A", new LinearLayer(inFeatures, rank, false, generator));
+        ManagedTensor.rand(generator, -bound, bound, rank, inFeatures).Data.CopyTo(lora_A.weight.Data);
+        lora_B = RegisterModule("lora_B", new LinearLayer(rank, outFeatures, false, generator));
         lora_B.weight.Data.Clear();
-        _dropoutGenerator = new Generator(generator.NextUInt64());
+        _dropoutGenerator = new SeededRandom(generator.NextUInt64());
     }
 
     /// <summary>Down projection A [r, in].</summary>
-    public Linear lora_A { get; }
+    public LinearLayer lora_A { get; }
 
     /// <summary>Up projection B [out, r].</summary>
-    public Linear lora_B { get; }
+    public LinearLayer lora_B { get; }
 
     /// <summary>Rank r.</summary>
     public int Rank { get; }
@@ -44,6 +44,6 @@ public sealed class LoraAdapter : Module
     public float Scale { get; }
 
     /// <summary>The adapter's contribution for input x [..., in].</summary>
-    public Tensor forward(Tensor x, bool training) =>
+    public ManagedTensor forward(ManagedTensor x, bool training) =>
         lora_B.forward(lora_A.forward(Functional.dropout(x, Dropout, training, _dropoutGenerator))).mul(Scale);
 }

@@ -9,9 +9,9 @@ namespace CalRec.Tensors;
 public static partial class Functional
 {
     /// <summary>GELU, tanh approximation (GPT-2's <c>gelu_new</c>).</summary>
-    public static Tensor gelu(Tensor x)
+    public static ManagedTensor gelu(ManagedTensor x)
     {
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluForward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
         if (y.requires_grad)
         {
@@ -26,9 +26,9 @@ public static partial class Functional
     }
 
     /// <summary>ReLU: <c>max(x, 0)</c> (gradient 0 at 0).</summary>
-    public static Tensor relu(Tensor x)
+    public static ManagedTensor relu(ManagedTensor x)
     {
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Max(x.Data, 0f, y.Data);
         if (y.requires_grad)
         {
@@ -50,9 +50,9 @@ public static partial class Functional
     }
 
     /// <summary>SiLU (swish): <c>x·σ(x)</c>.</summary>
-    public static Tensor silu(Tensor x)
+    public static ManagedTensor silu(ManagedTensor x)
     {
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         ParallelChunks.For(x.numel, (s, n) =>
         {
             TensorPrimitives.Sigmoid(x.Data.Slice(s, n), y.Data.Slice(s, n));
@@ -71,14 +71,14 @@ public static partial class Functional
     }
 
     /// <summary>SwiGLU gate: <c>silu(gate) · up</c>, fused (Llama's MLP).</summary>
-    public static Tensor swiglu(Tensor gate, Tensor up)
+    public static ManagedTensor swiglu(ManagedTensor gate, ManagedTensor up)
     {
         if (!gate.shape.SequenceEqual(up.shape))
         {
-            throw new ArgumentException($"swiglu: gate {Tensor.FormatShape(gate.shape)} and up {Tensor.FormatShape(up.shape)} differ.");
+            throw new ArgumentException($"swiglu: gate {ManagedTensor.FormatShape(gate.shape)} and up {ManagedTensor.FormatShape(up.shape)} differ.");
         }
 
-        Tensor y = Tensor.Result(gate.ShapeArray, clear: false, Tape.ShouldRecord(gate, up));
+        ManagedTensor y = ManagedTensor.Result(gate.ShapeArray, clear: false, Tape.ShouldRecord(gate, up));
         ParallelChunks.For(gate.numel, (s, n) =>
         {
             Span<float> ys = y.Data.Slice(s, n);
@@ -111,11 +111,11 @@ public static partial class Functional
     }
 
     /// <summary>Softmax over the last dimension.</summary>
-    public static Tensor softmax(Tensor x)
+    public static ManagedTensor softmax(ManagedTensor x)
     {
         int d = x.shape[^1];
         int rows = x.numel / d;
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
         for (int r = 0; r < rows; r++)
@@ -146,11 +146,11 @@ public static partial class Functional
     }
 
     /// <summary>Log-softmax over the last dimension.</summary>
-    public static Tensor log_softmax(Tensor x)
+    public static ManagedTensor log_softmax(ManagedTensor x)
     {
         int d = x.shape[^1];
         int rows = x.numel / d;
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
         for (int r = 0; r < rows; r++)
@@ -186,7 +186,7 @@ public static partial class Functional
     /// Inverted dropout: zeroes each element with probability <paramref name="p"/> and scales the rest by 1/(1-p).
     /// Identity when not <paramref name="training"/> or p = 0. The mask comes from <paramref name="generator"/>, so runs repeat.
     /// </summary>
-    public static Tensor dropout(Tensor x, float p, bool training, Generator generator)
+    public static ManagedTensor dropout(ManagedTensor x, float p, bool training, SeededRandom generator)
     {
         if (p is < 0f or >= 1f)
         {
@@ -215,7 +215,7 @@ public static partial class Functional
             mask[i] = (uint)generator.NextUInt64() >= threshold ? keep : 0f;
         }
 
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Multiply(x.Data, mask.AsSpan(0, x.numel), y.Data);
         if (!y.requires_grad)
         {

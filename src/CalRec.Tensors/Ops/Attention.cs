@@ -18,11 +18,11 @@ public static partial class Functional
     /// The attention probabilities [B, Hq, T, S] are kept for the backward pass. Work is split over (batch, key/value
     /// head) pairs, so the gradients of a shared key/value head are summed by one thread in a fixed order.
     /// </remarks>
-    public static Tensor scaled_dot_product_attention(Tensor q, Tensor k, Tensor v, bool causal, Tensor? keyPaddingMask = null)
+    public static ManagedTensor scaled_dot_product_attention(ManagedTensor q, ManagedTensor k, ManagedTensor v, bool causal, ManagedTensor? keyPaddingMask = null)
     {
         if (q.ndim != 4 || k.ndim != 4 || v.ndim != 4 || !k.shape.SequenceEqual(v.shape) || q.shape[0] != k.shape[0] || q.shape[3] != k.shape[3])
         {
-            throw new ArgumentException($"attention: expects q [B, T, Hq, D] and k, v [B, S, Hkv, D], got {Tensor.FormatShape(q.shape)}, {Tensor.FormatShape(k.shape)}, {Tensor.FormatShape(v.shape)}.");
+            throw new ArgumentException($"attention: expects q [B, T, Hq, D] and k, v [B, S, Hkv, D], got {ManagedTensor.FormatShape(q.shape)}, {ManagedTensor.FormatShape(k.shape)}, {ManagedTensor.FormatShape(v.shape)}.");
         }
 
         int b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], s = k.shape[1], hkv = k.shape[2];
@@ -38,12 +38,12 @@ public static partial class Functional
 
         if (keyPaddingMask is not null && (keyPaddingMask.ndim != 2 || keyPaddingMask.shape[0] != b || keyPaddingMask.shape[1] != s))
         {
-            throw new ArgumentException($"attention: key padding mask {Tensor.FormatShape(keyPaddingMask.shape)} does not match [B, S] = [{b}, {s}].");
+            throw new ArgumentException($"attention: key padding mask {ManagedTensor.FormatShape(keyPaddingMask.shape)} does not match [B, S] = [{b}, {s}].");
         }
 
         bool track = Tape.ShouldRecord(q, k, v);
-        Tensor o = Tensor.Result(q.ShapeArray, clear: false, track);
-        Tensor probs = Tensor.empty(b, hq, t, s);
+        ManagedTensor o = ManagedTensor.Result(q.ShapeArray, clear: false, track);
+        ManagedTensor probs = ManagedTensor.empty(b, hq, t, s);
         var work = new AttentionWork(q, k, v, o, probs, keyPaddingMask, causal, t, s, s, hq, hkv, d);
         WorkerPool.Shared.Run(work, b * hkv);
         if (!track)
@@ -55,7 +55,7 @@ public static partial class Functional
         Tape.Record(o, () =>
         {
             // Create gradient buffers here: parts on other threads only add into them.
-            foreach (Tensor input in (ReadOnlySpan<Tensor>)[q, k, v])
+            foreach (ManagedTensor input in (ReadOnlySpan<ManagedTensor>)[q, k, v])
             {
                 if (input.requires_grad)
                 {
@@ -75,11 +75,11 @@ public static partial class Functional
     /// [B, capacity, Hkv, D] (a KV cache); no autograd record. Same masking rules as
     /// <see cref="scaled_dot_product_attention"/> with S = <paramref name="kvLength"/>.
     /// </summary>
-    public static Tensor cached_attention(Tensor q, Tensor kCache, Tensor vCache, int kvLength, Tensor? keyPaddingMask = null)
+    public static ManagedTensor cached_attention(ManagedTensor q, ManagedTensor kCache, ManagedTensor vCache, int kvLength, ManagedTensor? keyPaddingMask = null)
     {
         if (q.ndim != 4 || kCache.ndim != 4 || !kCache.shape.SequenceEqual(vCache.shape) || q.shape[0] != kCache.shape[0] || q.shape[3] != kCache.shape[3])
         {
-            throw new ArgumentException($"cached_attention: expects q [B, T, Hq, D] and caches [B, capacity, Hkv, D], got {Tensor.FormatShape(q.shape)} and {Tensor.FormatShape(kCache.shape)}.");
+            throw new ArgumentException($"cached_attention: expects q [B, T, Hq, D] and caches [B, capacity, Hkv, D], got {ManagedTensor.FormatShape(q.shape)} and {ManagedTensor.FormatShape(kCache.shape)}.");
         }
 
         int b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], capacity = kCache.shape[1], hkv = kCache.shape[2];
@@ -90,16 +90,16 @@ public static partial class Functional
 
         if (keyPaddingMask is not null && (keyPaddingMask.ndim != 2 || keyPaddingMask.shape[0] != b || keyPaddingMask.shape[1] != kvLength))
         {
-            throw new ArgumentException($"cached_attention: key padding mask {Tensor.FormatShape(keyPaddingMask.shape)} does not match [B, S] = [{b}, {kvLength}].");
+            throw new ArgumentException($"cached_attention: key padding mask {ManagedTensor.FormatShape(keyPaddingMask.shape)} does not match [B, S] = [{b}, {kvLength}].");
         }
 
-        Tensor o = Tensor.Result(q.ShapeArray, clear: false, track: false);
-        using Tensor probs = Tensor.empty(b, hq, t, kvLength);
+        ManagedTensor o = ManagedTensor.Result(q.ShapeArray, clear: false, track: false);
+        using ManagedTensor probs = ManagedTensor.empty(b, hq, t, kvLength);
         WorkerPool.Shared.Run(new AttentionWork(q, kCache, vCache, o, probs, keyPaddingMask, causal: true, t, kvLength, capacity, hq, hkv, d), b * hkv);
         return o;
     }
 
-    private sealed unsafe class AttentionWork(Tensor q, Tensor k, Tensor v, Tensor o, Tensor probs, Tensor? mask, bool causal,
+    private sealed unsafe class AttentionWork(ManagedTensor q, ManagedTensor k, ManagedTensor v, ManagedTensor o, ManagedTensor probs, ManagedTensor? mask, bool causal,
         int t, int s, int kvStride, int hq, int hkv, int d) : IParallelWork
     {
         [ThreadStatic]

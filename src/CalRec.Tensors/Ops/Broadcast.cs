@@ -13,7 +13,7 @@ internal static class Broadcast
             int db = i - (nd - b.Length) >= 0 ? b[i - (nd - b.Length)] : 1;
             if (da != db && da != 1 && db != 1)
             {
-                throw new ArgumentException($"{op}: shapes {Tensor.FormatShape(a)} and {Tensor.FormatShape(b)} cannot be broadcast together.");
+                throw new ArgumentException($"{op}: shapes {ManagedTensor.FormatShape(a)} and {ManagedTensor.FormatShape(b)} cannot be broadcast together.");
             }
 
             result[i] = da == 1 ? db : da;

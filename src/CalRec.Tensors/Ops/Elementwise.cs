@@ -4,7 +4,7 @@ using CalRec.Tensors.Memory;
 
 namespace CalRec.Tensors;
 
-public sealed partial class Tensor
+public sealed partial class ManagedTensor
 {
     private enum BinaryOp
     {
@@ -15,22 +15,22 @@ public sealed partial class Tensor
     }
 
     /// <summary>Elementwise sum with broadcasting.</summary>
-    public Tensor add(Tensor other) => Binary(this, other, BinaryOp.Add, "add");
+    public ManagedTensor add(ManagedTensor other) => Binary(this, other, BinaryOp.Add, "add");
 
     /// <summary>Elementwise difference with broadcasting.</summary>
-    public Tensor sub(Tensor other) => Binary(this, other, BinaryOp.Sub, "sub");
+    public ManagedTensor sub(ManagedTensor other) => Binary(this, other, BinaryOp.Sub, "sub");
 
     /// <summary>Elementwise product with broadcasting.</summary>
-    public Tensor mul(Tensor other) => Binary(this, other, BinaryOp.Mul, "mul");
+    public ManagedTensor mul(ManagedTensor other) => Binary(this, other, BinaryOp.Mul, "mul");
 
     /// <summary>Elementwise quotient with broadcasting.</summary>
-    public Tensor div(Tensor other) => Binary(this, other, BinaryOp.Div, "div");
+    public ManagedTensor div(ManagedTensor other) => Binary(this, other, BinaryOp.Div, "div");
 
     /// <summary>Multiplies every element by a constant.</summary>
-    public Tensor mul(float scale)
+    public ManagedTensor mul(float scale)
     {
-        Tensor x = this;
-        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor x = this;
+        ManagedTensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Multiply(x.Data, scale, y.Data);
         if (y.requires_grad)
         {
@@ -41,10 +41,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>Adds a constant to every element.</summary>
-    public Tensor add(float value)
+    public ManagedTensor add(float value)
     {
-        Tensor x = this;
-        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor x = this;
+        ManagedTensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Add(x.Data, value, y.Data);
         if (y.requires_grad)
         {
@@ -55,13 +55,13 @@ public sealed partial class Tensor
     }
 
     /// <summary>Negation.</summary>
-    public Tensor neg() => mul(-1f);
+    public ManagedTensor neg() => mul(-1f);
 
     /// <summary>Elementwise exponential.</summary>
-    public Tensor exp()
+    public ManagedTensor exp()
     {
-        Tensor x = this;
-        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor x = this;
+        ManagedTensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Exp(x.Data, y.Data);
         if (y.requires_grad)
         {
@@ -72,10 +72,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>Elementwise natural logarithm.</summary>
-    public Tensor log()
+    public ManagedTensor log()
     {
-        Tensor x = this;
-        Tensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor x = this;
+        ManagedTensor y = Result(_shape, clear: false, Tape.ShouldRecord(x));
         TensorPrimitives.Log(x.Data, y.Data);
         if (y.requires_grad)
         {
@@ -94,10 +94,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>Sum of all elements, as a scalar tensor.</summary>
-    public Tensor sum()
+    public ManagedTensor sum()
     {
-        Tensor x = this;
-        Tensor y = Result([], clear: false, Tape.ShouldRecord(x));
+        ManagedTensor x = this;
+        ManagedTensor y = Result([], clear: false, Tape.ShouldRecord(x));
         y.Data[0] = SumDeterministic(x.Data);
         if (y.requires_grad)
         {
@@ -108,7 +108,7 @@ public sealed partial class Tensor
     }
 
     /// <summary>Mean of all elements, as a scalar tensor.</summary>
-    public Tensor mean() => sum().mul(1f / Math.Max(1, numel));
+    public ManagedTensor mean() => sum().mul(1f / Math.Max(1, numel));
 
     internal static float SumDeterministic(ReadOnlySpan<float> values)
     {
@@ -121,11 +121,11 @@ public sealed partial class Tensor
         return (float)acc;
     }
 
-    private static Tensor Binary(Tensor a, Tensor b, BinaryOp op, string name)
+    private static ManagedTensor Binary(ManagedTensor a, ManagedTensor b, BinaryOp op, string name)
     {
         bool same = a._shape.AsSpan().SequenceEqual(b._shape);
         int[] outShape = same ? a._shape : Broadcast.ResolveShape(a._shape, b._shape, name);
-        Tensor y = Result(outShape, clear: false, Tape.ShouldRecord(a, b));
+        ManagedTensor y = Result(outShape, clear: false, Tape.ShouldRecord(a, b));
         int n = y.numel;
         float[]? ea = null, eb = null;
         ReadOnlySpan<float> av = a.Data, bv = b.Data;
@@ -169,7 +169,7 @@ public sealed partial class Tensor
         return y;
     }
 
-    private static void BinaryBackward(Tensor a, Tensor b, Tensor y, BinaryOp op)
+    private static void BinaryBackward(ManagedTensor a, ManagedTensor b, ManagedTensor y, BinaryOp op)
     {
         ReadOnlySpan<float> g = y.grad!.Data;
         int n = g.Length;

@@ -8,22 +8,22 @@ public static partial class Functional
     /// Looks up rows of <paramref name="weight"/> [V, D] for each id; the result has shape <paramref name="idsShape"/> + [D].
     /// The backward pass scatter-adds into the weight's gradient. <paramref name="ids"/> must not change before backward.
     /// </summary>
-    public static Tensor embedding(int[] ids, int[] idsShape, Tensor weight)
+    public static ManagedTensor embedding(int[] ids, int[] idsShape, ManagedTensor weight)
     {
         if (weight.ndim != 2)
         {
-            throw new ArgumentException($"embedding: weight must be [vocab, dim], got {Tensor.FormatShape(weight.shape)}.");
+            throw new ArgumentException($"embedding: weight must be [vocab, dim], got {ManagedTensor.FormatShape(weight.shape)}.");
         }
 
-        int count = Tensor.ShapeSize(idsShape);
+        int count = ManagedTensor.ShapeSize(idsShape);
         if (count > ids.Length)
         {
-            throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Tensor.FormatShape(idsShape)}.");
+            throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {ManagedTensor.FormatShape(idsShape)}.");
         }
 
         int v = weight.shape[0], d = weight.shape[1];
         int[] outShape = [.. idsShape, d];
-        Tensor y = Tensor.Result(outShape, clear: false, Tape.ShouldRecord(weight));
+        ManagedTensor y = ManagedTensor.Result(outShape, clear: false, Tape.ShouldRecord(weight));
         ReadOnlySpan<float> w = weight.Data;
         Span<float> yv = y.Data;
         for (int i = 0; i < count; i++)
@@ -56,15 +56,15 @@ public static partial class Functional
     }
 
     /// <summary>Selects rows of a 2-D tensor (<c>index_select(0, idx)</c>); gradients scatter back.</summary>
-    public static Tensor gather_rows(Tensor x, int[] rows)
+    public static ManagedTensor gather_rows(ManagedTensor x, int[] rows)
     {
         if (x.ndim != 2)
         {
-            throw new ArgumentException($"gather_rows: input must be 2-D, got {Tensor.FormatShape(x.shape)}.");
+            throw new ArgumentException($"gather_rows: input must be 2-D, got {ManagedTensor.FormatShape(x.shape)}.");
         }
 
         int n = x.shape[0], d = x.shape[1];
-        Tensor y = Tensor.Result([rows.Length, d], clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result([rows.Length, d], clear: false, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
         for (int i = 0; i < rows.Length; i++)
@@ -96,15 +96,15 @@ public static partial class Functional
     }
 
     /// <summary>Concatenates tensors along <paramref name="dim"/>; all other dimensions must agree.</summary>
-    public static Tensor concat(IReadOnlyList<Tensor> tensors, int dim)
+    public static ManagedTensor concat(IReadOnlyList<ManagedTensor> tensors, int dim)
     {
         if (tensors.Count == 0)
         {
             throw new ArgumentException("concat: needs at least one tensor.");
         }
 
-        Tensor first = tensors[0];
-        int axis = Tensor.NormalizeDim(dim, first.ndim);
+        ManagedTensor first = tensors[0];
+        int axis = ManagedTensor.NormalizeDim(dim, first.ndim);
         int outer = 1, inner = 1;
         for (int i = 0; i < axis; i++)
         {
@@ -118,7 +118,7 @@ public static partial class Functional
 
         int total = 0;
         bool track = false;
-        foreach (Tensor t in tensors)
+        foreach (ManagedTensor t in tensors)
         {
             bool ok = t.ndim == first.ndim;
             for (int i = 0; ok && i < t.ndim; i++)
@@ -128,7 +128,7 @@ public static partial class Functional
 
             if (!ok)
             {
-                throw new ArgumentException($"concat: shape {Tensor.FormatShape(t.shape)} does not match {Tensor.FormatShape(first.shape)} outside dimension {axis}.");
+                throw new ArgumentException($"concat: shape {ManagedTensor.FormatShape(t.shape)} does not match {ManagedTensor.FormatShape(first.shape)} outside dimension {axis}.");
             }
 
             total += t.shape[axis];
@@ -137,10 +137,10 @@ public static partial class Functional
 
         int[] outShape = first.ShapeArray.ToArray();
         outShape[axis] = total;
-        Tensor y = Tensor.Result(outShape, clear: false, track);
+        ManagedTensor y = ManagedTensor.Result(outShape, clear: false, track);
         Span<float> yv = y.Data;
         int offset = 0;
-        foreach (Tensor t in tensors)
+        foreach (ManagedTensor t in tensors)
         {
             int len = t.shape[axis] * inner;
             ReadOnlySpan<float> tv = t.Data;
@@ -154,12 +154,12 @@ public static partial class Functional
 
         if (track)
         {
-            Tensor[] inputs = [.. tensors];
+            ManagedTensor[] inputs = [.. tensors];
             Tape.Record(y, () =>
             {
                 ReadOnlySpan<float> g = y.grad!.Data;
                 int off = 0;
-                foreach (Tensor t in inputs)
+                foreach (ManagedTensor t in inputs)
                 {
                     int len = t.shape[axis] * inner;
                     if (t.requires_grad)
@@ -181,13 +181,13 @@ public static partial class Functional
     }
 
     /// <summary>Takes <paramref name="length"/> entries starting at <paramref name="start"/> along <paramref name="dim"/> (a copy).</summary>
-    public static Tensor slice(Tensor x, int dim, int start, int length)
+    public static ManagedTensor slice(ManagedTensor x, int dim, int start, int length)
     {
-        int axis = Tensor.NormalizeDim(dim, x.ndim);
+        int axis = ManagedTensor.NormalizeDim(dim, x.ndim);
         int size = x.shape[axis];
         if (start < 0 || length < 0 || start + length > size)
         {
-            throw new ArgumentOutOfRangeException(nameof(start), $"slice: [{start}, {start + length}) is outside dimension {axis} of size {size} in {Tensor.FormatShape(x.shape)}.");
+            throw new ArgumentOutOfRangeException(nameof(start), $"slice: [{start}, {start + length}) is outside dimension {axis} of size {size} in {ManagedTensor.FormatShape(x.shape)}.");
         }
 
         int outer = 1, inner = 1;
@@ -203,7 +203,7 @@ public static partial class Functional
 
         int[] outShape = x.ShapeArray.ToArray();
         outShape[axis] = length;
-        Tensor y = Tensor.Result(outShape, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(outShape, clear: false, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
         int len = length * inner;
@@ -233,15 +233,15 @@ public static partial class Functional
     /// Mean over the time axis of <paramref name="x"/> [B, T, D] counting only positions where
     /// <paramref name="mask"/> [B, T] is non-zero; rows with no valid position give zeros. Result [B, D].
     /// </summary>
-    public static Tensor masked_mean_pool(Tensor x, Tensor mask)
+    public static ManagedTensor masked_mean_pool(ManagedTensor x, ManagedTensor mask)
     {
         if (x.ndim != 3 || mask.ndim != 2 || mask.shape[0] != x.shape[0] || mask.shape[1] != x.shape[1])
         {
-            throw new ArgumentException($"masked_mean_pool: expects x [B, T, D] and mask [B, T], got {Tensor.FormatShape(x.shape)} and {Tensor.FormatShape(mask.shape)}.");
+            throw new ArgumentException($"masked_mean_pool: expects x [B, T, D] and mask [B, T], got {ManagedTensor.FormatShape(x.shape)} and {ManagedTensor.FormatShape(mask.shape)}.");
         }
 
         int b = x.shape[0], t = x.shape[1], d = x.shape[2];
-        Tensor y = Tensor.Result([b, d], clear: true, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result([b, d], clear: true, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data, mv = mask.Data;
         Span<float> yv = y.Data;
         float[] inv = new float[b];
@@ -292,11 +292,11 @@ public static partial class Functional
     /// <c>starts[s] .. starts[s] + lengths[s] - 1</c> (segments may overlap; every length must be positive). Result [S, D].
     /// Used to pool one item's tokens inside a serialized history.
     /// </summary>
-    public static Tensor segment_mean(Tensor x, int[] starts, int[] lengths)
+    public static ManagedTensor segment_mean(ManagedTensor x, int[] starts, int[] lengths)
     {
         if (x.ndim != 2 || starts.Length != lengths.Length)
         {
-            throw new ArgumentException($"segment_mean: expects x [N, D] and as many starts as lengths, got {Tensor.FormatShape(x.shape)}, {starts.Length} and {lengths.Length}.");
+            throw new ArgumentException($"segment_mean: expects x [N, D] and as many starts as lengths, got {ManagedTensor.FormatShape(x.shape)}, {starts.Length} and {lengths.Length}.");
         }
 
         int n = x.shape[0], d = x.shape[1], segments = starts.Length;
@@ -308,7 +308,7 @@ public static partial class Functional
             }
         }
 
-        Tensor y = Tensor.Result([segments, d], clear: true, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result([segments, d], clear: true, Tape.ShouldRecord(x));
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
         for (int s = 0; s < segments; s++)
@@ -344,11 +344,11 @@ public static partial class Functional
     }
 
     /// <summary>Picks position <c>positions[b]</c> of each sequence in <paramref name="x"/> [B, T, D] (last-token pooling). Result [B, D].</summary>
-    public static Tensor last_token_pool(Tensor x, int[] positions)
+    public static ManagedTensor last_token_pool(ManagedTensor x, int[] positions)
     {
         if (x.ndim != 3 || positions.Length != x.shape[0])
         {
-            throw new ArgumentException($"last_token_pool: expects x [B, T, D] and B positions, got {Tensor.FormatShape(x.shape)} and {positions.Length}.");
+            throw new ArgumentException($"last_token_pool: expects x [B, T, D] and B positions, got {ManagedTensor.FormatShape(x.shape)} and {positions.Length}.");
         }
 
         int t = x.shape[1];

@@ -14,11 +14,11 @@ public static partial class Functional
     /// targets equal to <paramref name="ignoreIndex"/>. With label smoothing ε the target distribution is
     /// (1-ε)·onehot + ε/C, as in PyTorch. Returns 0 (with zero gradient) when every target is ignored.
     /// </summary>
-    public static Tensor cross_entropy(Tensor logits, int[] targets, int ignoreIndex = IgnoreIndex, float labelSmoothing = 0f)
+    public static ManagedTensor cross_entropy(ManagedTensor logits, int[] targets, int ignoreIndex = IgnoreIndex, float labelSmoothing = 0f)
     {
         if (logits.ndim != 2 || targets.Length != logits.shape[0])
         {
-            throw new ArgumentException($"cross_entropy: expects logits [N, C] and N targets, got {Tensor.FormatShape(logits.shape)} and {targets.Length} targets.");
+            throw new ArgumentException($"cross_entropy: expects logits [N, C] and N targets, got {ManagedTensor.FormatShape(logits.shape)} and {targets.Length} targets.");
         }
 
         if (labelSmoothing is < 0f or > 1f)
@@ -54,7 +54,7 @@ public static partial class Functional
             total += rowLoss[i];
         }
 
-        Tensor y = Tensor.Result([], clear: false, Tape.ShouldRecord(logits));
+        ManagedTensor y = ManagedTensor.Result([], clear: false, Tape.ShouldRecord(logits));
         y.Data[0] = count == 0 ? 0f : (float)(total / count);
         BufferPool.Return(rowLoss);
         if (!y.requires_grad)
@@ -81,11 +81,11 @@ public static partial class Functional
     /// batch) are not used as each other's negatives. With <paramref name="symmetric"/> the key-to-query direction is
     /// averaged in.
     /// </summary>
-    public static Tensor info_nce(Tensor queries, Tensor keys, float temperature, int[]? groupIds = null, bool symmetric = false)
+    public static ManagedTensor info_nce(ManagedTensor queries, ManagedTensor keys, float temperature, int[]? groupIds = null, bool symmetric = false)
     {
         if (queries.ndim != 2 || !queries.shape.SequenceEqual(keys.shape))
         {
-            throw new ArgumentException($"info_nce: expects two [B, D] tensors of equal shape, got {Tensor.FormatShape(queries.shape)} and {Tensor.FormatShape(keys.shape)}.");
+            throw new ArgumentException($"info_nce: expects two [B, D] tensors of equal shape, got {ManagedTensor.FormatShape(queries.shape)} and {ManagedTensor.FormatShape(keys.shape)}.");
         }
 
         if (temperature <= 0f)
@@ -105,17 +105,17 @@ public static partial class Functional
             labels[i] = i;
         }
 
-        Tensor loss = cross_entropy(MaskDuplicates(queries.matmul(keys, transB: true).mul(1f / temperature), groupIds), labels);
+        ManagedTensor loss = cross_entropy(MaskDuplicates(queries.matmul(keys, transB: true).mul(1f / temperature), groupIds), labels);
         if (!symmetric)
         {
             return loss;
         }
 
-        Tensor reverse = cross_entropy(MaskDuplicates(keys.matmul(queries, transB: true).mul(1f / temperature), groupIds), labels);
+        ManagedTensor reverse = cross_entropy(MaskDuplicates(keys.matmul(queries, transB: true).mul(1f / temperature), groupIds), labels);
         return loss.add(reverse).mul(0.5f);
     }
 
-    private static Tensor MaskDuplicates(Tensor logits, int[]? groupIds)
+    private static ManagedTensor MaskDuplicates(ManagedTensor logits, int[]? groupIds)
     {
         if (groupIds is null)
         {
@@ -123,14 +123,14 @@ public static partial class Functional
         }
 
         int b = groupIds.Length;
-        Tensor? mask = null;
+        ManagedTensor? mask = null;
         for (int i = 0; i < b; i++)
         {
             for (int j = 0; j < b; j++)
             {
                 if (i != j && groupIds[i] == groupIds[j])
                 {
-                    mask ??= Tensor.zeros(b, b);
+                    mask ??= ManagedTensor.zeros(b, b);
                     mask.Data[(i * b) + j] = -1e9f;
                 }
             }
@@ -139,7 +139,7 @@ public static partial class Functional
         return mask is null ? logits : logits.add(mask);
     }
 
-    private sealed class CrossEntropyWork(Tensor logits, int[] targets, int ignoreIndex, float smoothing, int n, int c, float[] rowLoss, float[] lse)
+    private sealed class CrossEntropyWork(ManagedTensor logits, int[] targets, int ignoreIndex, float smoothing, int n, int c, float[] rowLoss, float[] lse)
         : IParallelWork
     {
         [ThreadStatic]

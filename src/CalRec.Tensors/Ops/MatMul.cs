@@ -3,7 +3,7 @@ using CalRec.Tensors.Kernels;
 
 namespace CalRec.Tensors;
 
-public sealed partial class Tensor
+public sealed partial class ManagedTensor
 {
     /// <summary>
     /// Matrix product op(this)·op(other). With a 2-D <paramref name="other"/>, every leading dimension of this tensor
@@ -11,9 +11,9 @@ public sealed partial class Tensor
     /// each batch is multiplied separately. <paramref name="transA"/>/<paramref name="transB"/> transpose the last two
     /// dimensions without copying.
     /// </summary>
-    public unsafe Tensor matmul(Tensor other, bool transA = false, bool transB = false)
+    public unsafe ManagedTensor matmul(ManagedTensor other, bool transA = false, bool transB = false)
     {
-        Tensor a = this, b = other;
+        ManagedTensor a = this, b = other;
         if (a.ndim < 2 || b.ndim < 2)
         {
             throw new ArgumentException($"matmul: both operands need at least 2 dimensions, got {FormatShape(a._shape)} and {FormatShape(b._shape)}.");
@@ -60,7 +60,7 @@ public sealed partial class Tensor
         }
 
         outShape[^1] = n;
-        Tensor y = Result(outShape, clear: false, Tape.ShouldRecord(a, b));
+        ManagedTensor y = Result(outShape, clear: false, Tape.ShouldRecord(a, b));
         int lda = transA ? m : k, ldb = transB ? k : n;
         long strideA = b.ndim == 2 ? 0 : (long)m * k, strideB = b.ndim == 2 ? 0 : (long)k * n, strideC = (long)m * n;
         fixed (float* pa = a.Buffer, pb = b.Buffer, pc = y.Buffer)
@@ -79,7 +79,7 @@ public sealed partial class Tensor
         return y;
     }
 
-    private static unsafe void MatMulBackward(Tensor a, Tensor b, Tensor y, bool transA, bool transB, int batch, int m, int n, int k,
+    private static unsafe void MatMulBackward(ManagedTensor a, ManagedTensor b, ManagedTensor y, bool transA, bool transB, int batch, int m, int n, int k,
         long strideA, long strideB, long strideC)
     {
         int lda = transA ? m : k, ldb = transB ? k : n;
@@ -136,23 +136,23 @@ public static partial class Functional
     /// Affine map <c>y = x·Wᵀ + b</c> with PyTorch's weight layout: <paramref name="weight"/> is [out, in],
     /// <paramref name="x"/> is [..., in], the result [..., out].
     /// </summary>
-    public static unsafe Tensor linear(Tensor x, Tensor weight, Tensor? bias = null)
+    public static unsafe ManagedTensor linear(ManagedTensor x, ManagedTensor weight, ManagedTensor? bias = null)
     {
         if (weight.ndim != 2 || x.shape[^1] != weight.shape[1])
         {
-            throw new ArgumentException($"linear: input {Tensor.FormatShape(x.shape)} does not match weight {Tensor.FormatShape(weight.shape)} (expected [..., {(weight.ndim == 2 ? weight.shape[1] : -1)}]).");
+            throw new ArgumentException($"linear: input {ManagedTensor.FormatShape(x.shape)} does not match weight {ManagedTensor.FormatShape(weight.shape)} (expected [..., {(weight.ndim == 2 ? weight.shape[1] : -1)}]).");
         }
 
         int outF = weight.shape[0], inF = weight.shape[1];
         if (bias is not null && (bias.ndim != 1 || bias.shape[0] != outF))
         {
-            throw new ArgumentException($"linear: bias {Tensor.FormatShape(bias.shape)} does not match weight {Tensor.FormatShape(weight.shape)}.");
+            throw new ArgumentException($"linear: bias {ManagedTensor.FormatShape(bias.shape)} does not match weight {ManagedTensor.FormatShape(weight.shape)}.");
         }
 
         int rows = x.numel / inF;
         int[] outShape = x.ShapeArray.ToArray();
         outShape[^1] = outF;
-        Tensor y = Tensor.Result(outShape, clear: false, Tape.ShouldRecord(x, weight, bias));
+        ManagedTensor y = ManagedTensor.Result(outShape, clear: false, Tape.ShouldRecord(x, weight, bias));
         fixed (float* px = x.Buffer, pw = weight.Buffer, py = y.Buffer)
         {
             Gemm.Sgemm(false, true, rows, outF, inF, px, inF, pw, inF, py, outF, accumulate: false, parallel: true);

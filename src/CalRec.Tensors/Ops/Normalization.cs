@@ -8,12 +8,12 @@ public static partial class Functional
     /// <summary>
     /// RMSNorm over the last dimension: <c>y = x / sqrt(mean(x²) + eps) · w</c> (Llama).
     /// </summary>
-    public static Tensor rms_norm(Tensor x, Tensor weight, float eps = 1e-6f)
+    public static ManagedTensor rms_norm(ManagedTensor x, ManagedTensor weight, float eps = 1e-6f)
     {
         int d = x.shape[^1];
         CheckNormWeight("rms_norm", x, weight, d);
         int rows = x.numel / d;
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x, weight));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x, weight));
         float[] rstd = BufferPool.Rent(rows, clear: false);
         ReadOnlySpan<float> xv = x.Data, wv = weight.Data;
         Span<float> yv = y.Data;
@@ -74,7 +74,7 @@ public static partial class Functional
     }
 
     /// <summary>LayerNorm over the last dimension: <c>y = (x - mean) / sqrt(var + eps) · w + b</c>.</summary>
-    public static Tensor layer_norm(Tensor x, Tensor weight, Tensor? bias, float eps = 1e-5f)
+    public static ManagedTensor layer_norm(ManagedTensor x, ManagedTensor weight, ManagedTensor? bias, float eps = 1e-5f)
     {
         int d = x.shape[^1];
         CheckNormWeight("layer_norm", x, weight, d);
@@ -84,7 +84,7 @@ public static partial class Functional
         }
 
         int rows = x.numel / d;
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x, weight, bias));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x, weight, bias));
         float[] stats = BufferPool.Rent(2 * rows, clear: false);
         ReadOnlySpan<float> xv = x.Data, wv = weight.Data;
         ReadOnlySpan<float> bv = bias is null ? default : bias.Data;
@@ -158,11 +158,11 @@ public static partial class Functional
     }
 
     /// <summary>Divides each row (last dimension) by its L2 norm, clamped below by <paramref name="eps"/>.</summary>
-    public static Tensor l2_normalize(Tensor x, float eps = 1e-12f)
+    public static ManagedTensor l2_normalize(ManagedTensor x, float eps = 1e-12f)
     {
         int d = x.shape[^1];
         int rows = x.numel / d;
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         float[] norms = BufferPool.Rent(rows, clear: false);
         ReadOnlySpan<float> xv = x.Data;
         Span<float> yv = y.Data;
@@ -201,11 +201,11 @@ public static partial class Functional
         return y;
     }
 
-    private static void CheckNormWeight(string op, Tensor x, Tensor weight, int d)
+    private static void CheckNormWeight(string op, ManagedTensor x, ManagedTensor weight, int d)
     {
         if (weight.ndim != 1 || weight.shape[0] != d)
         {
-            throw new ArgumentException($"{op}: parameter {Tensor.FormatShape(weight.shape)} does not match input {Tensor.FormatShape(x.shape)} (expected [{d}]).");
+            throw new ArgumentException($"{op}: parameter {ManagedTensor.FormatShape(weight.shape)} does not match input {ManagedTensor.FormatShape(x.shape)} (expected [{d}]).");
         }
     }
 }

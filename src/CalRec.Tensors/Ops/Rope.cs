@@ -12,11 +12,11 @@ public static partial class Functional
     /// on <paramref name="x"/> [B, T, H, D]. Token t of sequence b sits at position
     /// <c>positions[b·T + t]</c> when given, else <c>startPosition + t</c>.
     /// </summary>
-    public static Tensor rope(Tensor x, float theta, int startPosition = 0, int[]? positions = null)
+    public static ManagedTensor rope(ManagedTensor x, float theta, int startPosition = 0, int[]? positions = null)
     {
         if (x.ndim != 4 || (x.shape[3] & 1) != 0)
         {
-            throw new ArgumentException($"rope: expects [B, T, H, D] with even D, got {Tensor.FormatShape(x.shape)}.");
+            throw new ArgumentException($"rope: expects [B, T, H, D] with even D, got {ManagedTensor.FormatShape(x.shape)}.");
         }
 
         int b = x.shape[0], t = x.shape[1], h = x.shape[2], d = x.shape[3], half = d / 2;
@@ -41,7 +41,7 @@ public static partial class Functional
 
         RopeTable table = s_ropeTables.GetOrAdd((theta, d), static key => new RopeTable(key.Theta, key.HeadDim));
         (float[] cos, float[] sin) = table.Get(maxPos);
-        Tensor y = Tensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
         Apply(x.Data, y.Data, cos, sin, b, t, h, d, half, startPosition, positions, inverse: false, accumulate: false);
         if (y.requires_grad)
         {

@@ -7,12 +7,12 @@ public static class GradientClipping
     /// Scales all gradients so their global L2 norm is at most <paramref name="maxNorm"/>
     /// (<c>torch.nn.utils.clip_grad_norm_</c>). Returns the norm before clipping.
     /// </summary>
-    public static float clip_grad_norm_(IEnumerable<Tensor> parameters, float maxNorm)
+    public static float clip_grad_norm_(IEnumerable<ManagedTensor> parameters, float maxNorm)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNorm);
         double sq = 0;
-        var grads = new List<Tensor>();
-        foreach (Tensor p in parameters)
+        var grads = new List<ManagedTensor>();
+        foreach (ManagedTensor p in parameters)
         {
             if (p.grad is { } g)
             {
@@ -28,7 +28,7 @@ public static class GradientClipping
         if (norm > maxNorm)
         {
             float scale = maxNorm / (norm + 1e-6f);
-            foreach (Tensor g in grads)
+            foreach (ManagedTensor g in grads)
             {
                 System.Numerics.Tensors.TensorPrimitives.Multiply(g.Data, scale, g.Data);
             }

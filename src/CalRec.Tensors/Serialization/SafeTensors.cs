@@ -125,11 +125,11 @@ public sealed unsafe class SafeTensorsReader : IDisposable
         _tensors.TryGetValue(name, out SafeTensorInfo? info) ? info : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'.");
 
     /// <summary>Reads a tensor as float32, converting F16 and BF16.</summary>
-    public Tensor ReadTensor(string name)
+    public ManagedTensor ReadTensor(string name)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         SafeTensorInfo info = GetInfo(name);
-        var t = Tensor.zeros(info.Shape);
+        var t = ManagedTensor.zeros(info.Shape);
         byte* src = _base + _dataStart + info.Begin;
         Span<float> dst = t.Data;
         switch (info.DType)
@@ -162,9 +162,9 @@ public sealed unsafe class SafeTensorsReader : IDisposable
     }
 
     /// <summary>Reads every float tensor into a name → tensor dictionary.</summary>
-    public Dictionary<string, Tensor> ReadAll()
+    public Dictionary<string, ManagedTensor> ReadAll()
     {
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var result = new Dictionary<string, ManagedTensor>(StringComparer.Ordinal);
         foreach (string name in _tensors.Keys)
         {
             result[name] = ReadTensor(name);
@@ -325,7 +325,7 @@ public sealed unsafe class SafeTensorsReader : IDisposable
         long expected = count * ElementSize(dtype);
         if (off[1] - off[0] != expected)
         {
-            throw Bad($"tensor '{name}' of shape {Tensor.FormatShape(shape)} and dtype {dtype} needs {expected} bytes but data_offsets span {off[1] - off[0]}");
+            throw Bad($"tensor '{name}' of shape {ManagedTensor.FormatShape(shape)} and dtype {dtype} needs {expected} bytes but data_offsets span {off[1] - off[0]}");
         }
 
         return new SafeTensorInfo(name, dtype, shape, off[0], off[1]);
@@ -349,7 +349,7 @@ public static class SafeTensorsWriter
     /// Writes <paramref name="tensors"/> as F32 in name order with optional string <paramref name="metadata"/>.
     /// The header is padded with spaces to a multiple of 8 bytes.
     /// </summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IEnumerable<KeyValuePair<string, ManagedTensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var items = tensors.OrderBy(static kv => kv.Key, StringComparer.Ordinal).ToList();
         byte[] header = BuildHeader(items, metadata);
@@ -363,7 +363,7 @@ public static class SafeTensorsWriter
                 System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
                 fs.Write(len);
                 fs.Write(header);
-                foreach ((_, Tensor t) in items)
+                foreach ((_, ManagedTensor t) in items)
                 {
                     WriteLittleEndian(fs, t.Data);
                 }
@@ -381,7 +381,7 @@ public static class SafeTensorsWriter
     }
 
     /// <summary>Builds the padded JSON header for <paramref name="items"/> in the given order.</summary>
-    internal static byte[] BuildHeader(IReadOnlyList<KeyValuePair<string, Tensor>> items, IReadOnlyDictionary<string, string>? metadata)
+    internal static byte[] BuildHeader(IReadOnlyList<KeyValuePair<string, ManagedTensor>> items, IReadOnlyDictionary<string, string>? metadata)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
@@ -399,7 +399,7 @@ public static class SafeTensorsWriter
             }
 
             long offset = 0;
-            foreach ((string name, Tensor t) in items)
+            foreach ((string name, ManagedTensor t) in items)
             {
                 if (name == "__metadata__")
                 {

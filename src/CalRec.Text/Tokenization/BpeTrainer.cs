@@ -2,7 +2,7 @@ using System.Text;
 
 namespace CalRec.Text.Tokenization;
 
-/// <summary>Settings for <see cref="BpeTokenizer.Train"/>.</summary>
+/// <summary>Settings for <see cref="ByteLevelBpeTokenizer.Train"/>.</summary>
 public sealed class BpeTrainerOptions
 {
     /// <summary>Target number of ids: special tokens + 256 byte tokens + merges.</summary>
@@ -15,20 +15,20 @@ public sealed class BpeTrainerOptions
     public IList<string> SpecialTokens { get; set; } = [Tokenization.SpecialTokens.EndOfText];
 
     /// <summary>Pre-tokenization pattern.</summary>
-    public string PreTokenizerPattern { get; set; } = PreTokenizer.Gpt2Pattern;
+    public string PreTokenizerPattern { get; set; } = PatternPreTokenizer.Gpt2Pattern;
 
     /// <summary>Called after each merge with (merges done, merges wanted), for progress display.</summary>
     public Action<int, int>? Progress { get; set; }
 }
 
-public sealed partial class BpeTokenizer
+public sealed partial class ByteLevelBpeTokenizer
 {
     /// <summary>
     /// Learns a byte-level BPE vocabulary from <paramref name="corpus"/>: words are counted after pre-tokenization,
     /// then the most frequent adjacent pair is merged repeatedly (ties broken by the smaller ids, so training is
     /// deterministic) until the vocabulary is full or no pair reaches the minimum frequency.
     /// </summary>
-    public static BpeTokenizer Train(IEnumerable<string> corpus, BpeTrainerOptions? options = null)
+    public static ByteLevelBpeTokenizer Train(IEnumerable<string> corpus, BpeTrainerOptions? options = null)
     {
         options ??= new BpeTrainerOptions();
         var specials = options.SpecialTokens.Distinct(StringComparer.Ordinal).ToList();
@@ -38,7 +38,7 @@ public sealed partial class BpeTokenizer
             throw new ArgumentOutOfRangeException(nameof(options), $"Vocabulary size {options.VocabularySize} is smaller than the {specials.Count} special tokens plus 256 byte tokens.");
         }
 
-        var pre = new PreTokenizer(options.PreTokenizerPattern);
+        var pre = new PatternPreTokenizer(options.PreTokenizerPattern);
         var wordCounts = new Dictionary<string, long>(StringComparer.Ordinal);
         var lookup = wordCounts.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (string line in corpus)
@@ -149,7 +149,7 @@ public sealed partial class BpeTokenizer
             options.Progress?.Invoke(merges.Count, wanted);
         }
 
-        return new BpeTokenizer(vocab, merges, added, pre, ignoreMerges: false, normalizer: null);
+        return new ByteLevelBpeTokenizer(vocab, merges, added, pre, ignoreMerges: false, normalizer: null);
     }
 
     private static int[] MergeWord(int[] sym, int left, int right, int merged, long freq, int wi,

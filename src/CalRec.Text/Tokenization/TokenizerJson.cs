@@ -2,14 +2,14 @@ using System.Text.Json;
 
 namespace CalRec.Text.Tokenization;
 
-public sealed partial class BpeTokenizer
+public sealed partial class ByteLevelBpeTokenizer
 {
     /// <summary>
     /// Loads a Hugging Face <c>tokenizer.json</c> whose model is byte-level BPE: a ByteLevel pre-tokenizer, or a
     /// Sequence of a Split regex and ByteLevel (Llama 3, Qwen2); merges as "a b" strings or [a, b] pairs; added tokens;
     /// optional NFC normalizer. Anything else is a clear <see cref="InvalidDataException"/> naming the file.
     /// </summary>
-    public static BpeTokenizer FromFile(string path)
+    public static ByteLevelBpeTokenizer FromFile(string path)
     {
         byte[] json;
         try
@@ -32,7 +32,7 @@ public sealed partial class BpeTokenizer
         }
     }
 
-    private static BpeTokenizer FromJson(JsonElement root, string path)
+    private static ByteLevelBpeTokenizer FromJson(JsonElement root, string path)
     {
         InvalidDataException Bad(string what) => new($"{path}: {what}.");
         if (!root.TryGetProperty("model", out JsonElement model) || model.ValueKind != JsonValueKind.Object)
@@ -125,7 +125,7 @@ public sealed partial class BpeTokenizer
 
         try
         {
-            return new BpeTokenizer(vocab, merges, added, new PreTokenizer(pattern), ignoreMerges, normalizer);
+            return new ByteLevelBpeTokenizer(vocab, merges, added, new PatternPreTokenizer(pattern), ignoreMerges, normalizer);
         }
         catch (InvalidDataException ex)
         {
@@ -148,7 +148,7 @@ public sealed partial class BpeTokenizer
                 throw bad("ByteLevel with add_prefix_space=true is not supported");
             }
 
-            return PreTokenizer.Gpt2Pattern;
+            return PatternPreTokenizer.Gpt2Pattern;
         }
 
         if (type == "Sequence" && pre.TryGetProperty("pretokenizers", out JsonElement list))
@@ -235,7 +235,7 @@ public sealed partial class BpeTokenizer
             w.WriteEndObject();
         }
 
-        if (_preTokenizer.Pattern == PreTokenizer.Gpt2Pattern)
+        if (_preTokenizer.Pattern == PatternPreTokenizer.Gpt2Pattern)
         {
             w.WriteStartObject("pre_tokenizer");
             w.WriteString("type", "ByteLevel");

@@ -13,7 +13,7 @@ namespace CalRec.Text.Tokenization;
 /// <see cref="Decode"/>. A lone surrogate is not valid UTF-16; the UTF-8 encoder replaces it with U+FFFD, which is what
 /// decoding returns. Decoding ids that split a multi-byte character yields U+FFFD for the incomplete bytes.
 /// </remarks>
-public sealed partial class BpeTokenizer
+public sealed partial class ByteLevelBpeTokenizer
 {
     private const int CacheLimit = 200_000;
     private readonly Dictionary<string, int> _vocab;
@@ -23,10 +23,10 @@ public sealed partial class BpeTokenizer
     private readonly int[] _byteIds;
     private readonly AddedToken[] _added;
     private readonly Dictionary<int, AddedToken> _addedById;
-    private readonly PreTokenizer _preTokenizer;
+    private readonly PatternPreTokenizer _preTokenizer;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
 
-    private BpeTokenizer(Dictionary<string, int> vocab, List<(string, string)> merges, IEnumerable<AddedToken> added, PreTokenizer preTokenizer,
+    private ByteLevelBpeTokenizer(Dictionary<string, int> vocab, List<(string, string)> merges, IEnumerable<AddedToken> added, PatternPreTokenizer preTokenizer,
         bool ignoreMerges, string? normalizer)
     {
         _vocab = vocab;
@@ -112,10 +112,10 @@ public sealed partial class BpeTokenizer
     /// Creates a tokenizer from a byte-level vocabulary (token strings in GPT-2's byte-to-unicode alphabet), merges in
     /// priority order, and added tokens.
     /// </summary>
-    public static BpeTokenizer Create(IReadOnlyDictionary<string, int> vocab, IEnumerable<(string Left, string Right)> merges,
-        IEnumerable<AddedToken>? addedTokens = null, string preTokenizerPattern = PreTokenizer.Gpt2Pattern, bool ignoreMerges = false,
+    public static ByteLevelBpeTokenizer Create(IReadOnlyDictionary<string, int> vocab, IEnumerable<(string Left, string Right)> merges,
+        IEnumerable<AddedToken>? addedTokens = null, string preTokenizerPattern = PatternPreTokenizer.Gpt2Pattern, bool ignoreMerges = false,
         string? normalizer = null) =>
-        new(new Dictionary<string, int>(vocab, StringComparer.Ordinal), merges.ToList(), addedTokens ?? [], new PreTokenizer(preTokenizerPattern),
+        new(new Dictionary<string, int>(vocab, StringComparer.Ordinal), merges.ToList(), addedTokens ?? [], new PatternPreTokenizer(preTokenizerPattern),
             ignoreMerges, normalizer);
 
     /// <summary>The id of <paramref name="token"/> (a vocabulary entry or added token), or null.</summary>

@@ -4,9 +4,9 @@ using CalRec.Recommenders.SasRec;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Model persistence and serving operations of a <see cref="RecContext"/>.</summary>
-public sealed class ModelOperationsCatalog
+public sealed class RecModelCatalog
 {
-    internal ModelOperationsCatalog()
+    internal RecModelCatalog()
     {
     }
 

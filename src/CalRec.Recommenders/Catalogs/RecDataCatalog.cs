@@ -8,9 +8,9 @@ using CalRec.Recommenders.SasRec;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Dataset operations of a <see cref="RecContext"/>.</summary>
-public sealed class DataOperationsCatalog
+public sealed class RecDataCatalog
 {
-    internal DataOperationsCatalog()
+    internal RecDataCatalog()
     {
     }
 

@@ -6,11 +6,11 @@ using CalRec.Recommenders.SasRec;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Evaluation operations of a <see cref="RecContext"/>.</summary>
-public sealed class RankingCatalog
+public sealed class RecRankingCatalog
 {
     private readonly RecContext _context;
 
-    internal RankingCatalog(RecContext context) => _context = context;
+    internal RecRankingCatalog(RecContext context) => _context = context;
 
     /// <summary>
     /// Evaluates <paramref name="model"/> on the leave-one-out test cases of <paramref name="data"/> (full ranking, seen
@@ -18,17 +18,17 @@ public sealed class RankingCatalog
     /// read from another file or format than the training data; users whose history or target is not in the model's
     /// catalogue are left out and reported through <see cref="RecContext.Log"/>.
     /// </summary>
-    public RankingMetrics Evaluate(RecommenderModel model, InteractionDataset data, RankingEvaluatorOptions? options = null) =>
-        RankingEvaluator.Evaluate(model, TestCases(model, data), options);
+    public RecommendationMetrics Evaluate(RecommenderModel model, InteractionDataset data, RecommendationEvaluatorOptions? options = null) =>
+        RecommendationEvaluator.Evaluate(model, TestCases(model, data), options);
 
     /// <summary>
     /// Like <see cref="Evaluate"/>, then broken down by the domain of each case's target item (the model catalogue's
     /// domain tag, or the dataset name).
     /// </summary>
-    public IReadOnlyList<(string Domain, RankingMetrics Metrics)> EvaluateByDomain(RecommenderModel model, InteractionDataset data, RankingEvaluatorOptions? options = null)
+    public IReadOnlyList<(string Domain, RecommendationMetrics Metrics)> EvaluateByDomain(RecommenderModel model, InteractionDataset data, RecommendationEvaluatorOptions? options = null)
     {
         IReadOnlyList<EvaluationCase> cases = TestCases(model, data);
-        return RankingEvaluator.Evaluate(model, cases, options).BreakDown(i => model.Catalog[cases[i].Target].Domain ?? data.Name);
+        return RecommendationEvaluator.Evaluate(model, cases, options).BreakDown(i => model.Catalog[cases[i].Target].Domain ?? data.Name);
     }
 
     /// <summary>The test cases of <paramref name="data"/> with item indices mapped onto <paramref name="model"/>'s catalogue.</summary>

@@ -5,22 +5,22 @@ namespace CalRec.Tensors.Optim;
 /// <summary>Parameters that share optimizer settings.</summary>
 /// <param name="Parameters">The tensors to update.</param>
 /// <param name="WeightDecay">Decoupled weight decay for this group (0 for norms and biases).</param>
-public sealed record ParameterGroup(IReadOnlyList<Tensor> Parameters, float WeightDecay);
+public sealed record ParameterGroup(IReadOnlyList<ManagedTensor> Parameters, float WeightDecay);
 
 /// <summary>
 /// Adam with decoupled weight decay (Loshchilov and Hutter): <c>p ← p - lr·(m̂/(√v̂ + eps) + wd·p)</c>.
 /// Moment buffers are allocated once; <see cref="step"/> allocates nothing.
 /// </summary>
-public sealed class AdamW
+public sealed class AdamWOptimizer
 {
-    private readonly List<(Tensor Param, float Decay, float[] M, float[] V)> _state = [];
+    private readonly List<(ManagedTensor Param, float Decay, float[] M, float[] V)> _state = [];
 
     /// <summary>Creates the optimizer over <paramref name="groups"/>.</summary>
-    public AdamW(IEnumerable<ParameterGroup> groups, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f)
+    public AdamWOptimizer(IEnumerable<ParameterGroup> groups, float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f)
     {
         foreach (ParameterGroup g in groups)
         {
-            foreach (Tensor p in g.Parameters)
+            foreach (ManagedTensor p in g.Parameters)
             {
                 _state.Add((p, g.WeightDecay, new float[p.numel], new float[p.numel]));
             }
@@ -36,7 +36,7 @@ public sealed class AdamW
     /// Two groups the usual way: matrices (2+ dimensions) decay by <paramref name="weightDecay"/>, vectors (norm scales,
     /// biases) do not.
     /// </summary>
-    public static IEnumerable<ParameterGroup> DecayGroups(IEnumerable<Tensor> parameters, float weightDecay)
+    public static IEnumerable<ParameterGroup> DecayGroups(IEnumerable<ManagedTensor> parameters, float weightDecay)
     {
         var all = parameters.ToList();
         return
@@ -69,7 +69,7 @@ public sealed class AdamW
         float bc2 = 1f - MathF.Pow(Beta2, StepCount);
         float stepSize = LearningRate / bc1;
         float invSqrtBc2 = 1f / MathF.Sqrt(bc2);
-        foreach ((Tensor p, float decay, float[] m, float[] v) in _state)
+        foreach ((ManagedTensor p, float decay, float[] m, float[] v) in _state)
         {
             if (p.grad is null)
             {
@@ -77,7 +77,7 @@ public sealed class AdamW
             }
 
             float decayFactor = 1f - (LearningRate * decay);
-            Tensor grad = p.grad;
+            ManagedTensor grad = p.grad;
             Threading.ParallelChunks.For(p.numel, (s, n) =>
                 Update(p.Data.Slice(s, n), grad.Data.Slice(s, n), m.AsSpan(s, n), v.AsSpan(s, n), decayFactor, stepSize, invSqrtBc2));
         }
@@ -86,14 +86,14 @@ public sealed class AdamW
     /// <summary>Zeroes every managed parameter's gradient.</summary>
     public void zero_grad()
     {
-        foreach ((Tensor p, _, _, _) in _state)
+        foreach ((ManagedTensor p, _, _, _) in _state)
         {
             p.zero_grad();
         }
     }
 
     /// <summary>Each parameter with its first and second moment buffers (for checkpoints; restore by writing into them).</summary>
-    public IEnumerable<(Tensor Parameter, float[] M, float[] V)> State() => _state.Select(s => (s.Param, s.M, s.V));
+    public IEnumerable<(ManagedTensor Parameter, float[] M, float[] V)> State() => _state.Select(s => (s.Param, s.M, s.V));
 
     /// <summary>Restores the step count (moments are restored through <see cref="State"/>).</summary>
     public void RestoreStepCount(long steps) => StepCount = steps;

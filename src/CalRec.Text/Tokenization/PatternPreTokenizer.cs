@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace CalRec.Text.Tokenization;
 
 /// <summary>Splits text into words before BPE, with a regular expression (GPT-2's by default).</summary>
-public sealed partial class PreTokenizer
+public sealed partial class PatternPreTokenizer
 {
     /// <summary>GPT-2's pre-tokenization pattern (contractions, letters, numbers, other symbols, whitespace).</summary>
     public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -11,7 +11,7 @@ public sealed partial class PreTokenizer
     private readonly Regex _regex;
 
     /// <summary>Creates a pre-tokenizer from <paramref name="pattern"/>.</summary>
-    public PreTokenizer(string pattern = Gpt2Pattern)
+    public PatternPreTokenizer(string pattern = Gpt2Pattern)
     {
         Pattern = pattern;
         _regex = pattern == Gpt2Pattern ? Gpt2Regex() : new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);

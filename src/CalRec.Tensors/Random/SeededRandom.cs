@@ -6,12 +6,12 @@ namespace CalRec.Tensors;
 /// Seeded pseudo-random generator (xoshiro256**) whose full state can be saved and restored, so training resumes
 /// bit-exactly from a checkpoint.
 /// </summary>
-public sealed class Generator
+public sealed class SeededRandom
 {
     private ulong _s0, _s1, _s2, _s3;
 
     /// <summary>Creates a generator from a seed; equal seeds give equal streams.</summary>
-    public Generator(ulong seed)
+    public SeededRandom(ulong seed)
     {
         ulong x = seed;
         _s0 = SplitMix(ref x);
@@ -28,7 +28,7 @@ public sealed class Generator
     {
         if (state.Length != 4 || (state[0] | state[1] | state[2] | state[3]) == 0)
         {
-            throw new ArgumentException("Generator state must be four words, not all zero.", nameof(state));
+            throw new ArgumentException("SeededRandom state must be four words, not all zero.", nameof(state));
         }
 
         (_s0, _s1, _s2, _s3) = (state[0], state[1], state[2], state[3]);

@@ -18,9 +18,9 @@ public readonly record struct MetricWithInterval(double Value, double Low, doubl
 /// Full-ranking metrics for one target per user, as series indexed like <see cref="Ks"/> (ML.NET's NDCG list style),
 /// with bootstrap confidence intervals, catalogue coverage and the per-user ranks (for paired comparisons).
 /// </summary>
-public sealed class RankingMetrics
+public sealed class RecommendationMetrics
 {
-    internal RankingMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed, string protocol)
+    internal RecommendationMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed, string protocol)
     {
         Ks = ks;
         Protocol = protocol;
@@ -119,7 +119,7 @@ public sealed class RankingMetrics
     /// The metrics of a subset of the evaluated users, grouped by <paramref name="groupOfCase"/> (for example the domain
     /// of each case's target item); groups in order of first appearance. Coverage is not defined for a subset.
     /// </summary>
-    public IReadOnlyList<(string Group, RankingMetrics Metrics)> BreakDown(Func<int, string> groupOfCase)
+    public IReadOnlyList<(string Group, RecommendationMetrics Metrics)> BreakDown(Func<int, string> groupOfCase)
     {
         var groups = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         var order = new List<string>();
@@ -135,11 +135,11 @@ public sealed class RankingMetrics
             list.Add(Ranks[i]);
         }
 
-        return order.Select(g => (g, new RankingMetrics(Ks, [.. groups[g]], double.NaN, _bootstrapSamples, _seed, Protocol))).ToList();
+        return order.Select(g => (g, new RecommendationMetrics(Ks, [.. groups[g]], double.NaN, _bootstrapSamples, _seed, Protocol))).ToList();
     }
 
     /// <summary>Per-domain metrics: cases grouped by the domain of their target item in <paramref name="data"/>.</summary>
-    public IReadOnlyList<(string Group, RankingMetrics Metrics)> ByTargetDomain(IReadOnlyList<Data.Splits.EvaluationCase> cases, Data.InteractionDataset data) =>
+    public IReadOnlyList<(string Group, RecommendationMetrics Metrics)> ByTargetDomain(IReadOnlyList<Data.Splits.EvaluationCase> cases, Data.InteractionDataset data) =>
         cases.Count != Users
             ? throw new ArgumentException($"{cases.Count} cases for metrics of {Users} users.")
             : BreakDown(i => data.DomainOf(cases[i].Target));
@@ -148,7 +148,7 @@ public sealed class RankingMetrics
     /// Paired comparison on the same users: mean of (this − other) for NDCG@<paramref name="k"/> with a bootstrap 95%
     /// interval; an interval excluding 0 means the difference is unlikely to be noise.
     /// </summary>
-    public MetricWithInterval CompareNdcg(RankingMetrics other, int k, int samples = 1000, ulong seed = 7)
+    public MetricWithInterval CompareNdcg(RecommendationMetrics other, int k, int samples = 1000, ulong seed = 7)
     {
         if (other.Users != Users)
         {
@@ -175,7 +175,7 @@ public sealed class RankingMetrics
             return new MetricWithInterval(mean, mean, mean);
         }
 
-        var g = new Tensors.Generator(seed);
+        var g = new Tensors.SeededRandom(seed);
         double[] means = new double[samples];
         for (int s = 0; s < samples; s++)
         {

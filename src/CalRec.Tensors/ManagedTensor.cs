@@ -13,16 +13,16 @@ namespace CalRec.Tensors;
 /// Storage comes from <see cref="BufferPool"/>. A tensor created inside a <see cref="TensorScope"/> is disposed with
 /// it; <see cref="reshape(int[])"/> returns a view sharing storage with its base.
 /// </remarks>
-public sealed partial class Tensor : IDisposable
+public sealed partial class ManagedTensor : IDisposable
 {
     private float[] _data;
     private readonly int[] _shape;
-    private readonly Tensor? _viewOf;
+    private readonly ManagedTensor? _viewOf;
     private bool _disposed;
 
     internal Action? BackwardFn;
 
-    private Tensor(float[] data, int[] shape, Tensor? viewOf)
+    private ManagedTensor(float[] data, int[] shape, ManagedTensor? viewOf)
     {
         _data = data;
         _shape = shape;
@@ -44,7 +44,7 @@ public sealed partial class Tensor : IDisposable
     public bool requires_grad { get; set; }
 
     /// <summary>Gradient accumulated by <see cref="backward"/>, or null before the first backward pass.</summary>
-    public Tensor? grad { get; internal set; }
+    public ManagedTensor? grad { get; internal set; }
 
     /// <summary>The elements, row-major. Writing through this span bypasses autograd.</summary>
     public Span<float> Data
@@ -71,40 +71,40 @@ public sealed partial class Tensor : IDisposable
     public int size(int dim) => _shape[NormalizeDim(dim, _shape.Length)];
 
     /// <summary>Creates a tensor of zeros.</summary>
-    public static Tensor zeros(params int[] shape) => new(BufferPool.Rent(ShapeSize(shape), clear: true), (int[])shape.Clone(), null);
+    public static ManagedTensor zeros(params int[] shape) => new(BufferPool.Rent(ShapeSize(shape), clear: true), (int[])shape.Clone(), null);
 
     /// <summary>Creates a tensor filled with <paramref name="value"/>.</summary>
-    public static Tensor full(float value, params int[] shape)
+    public static ManagedTensor full(float value, params int[] shape)
     {
-        var t = new Tensor(BufferPool.Rent(ShapeSize(shape), clear: false), (int[])shape.Clone(), null);
+        var t = new ManagedTensor(BufferPool.Rent(ShapeSize(shape), clear: false), (int[])shape.Clone(), null);
         t.Data.Fill(value);
         return t;
     }
 
     /// <summary>Creates a tensor of ones.</summary>
-    public static Tensor ones(params int[] shape) => full(1f, shape);
+    public static ManagedTensor ones(params int[] shape) => full(1f, shape);
 
     /// <summary>Creates a tensor whose contents are unspecified (for kernels that overwrite every element).</summary>
-    internal static Tensor empty(params int[] shape) => new(BufferPool.Rent(ShapeSize(shape), clear: false), shape, null);
+    internal static ManagedTensor empty(params int[] shape) => new(BufferPool.Rent(ShapeSize(shape), clear: false), shape, null);
 
     /// <summary>Creates a tensor holding a copy of <paramref name="values"/>.</summary>
-    public static Tensor from(ReadOnlySpan<float> values, params int[] shape)
+    public static ManagedTensor from(ReadOnlySpan<float> values, params int[] shape)
     {
         if (ShapeSize(shape) != values.Length)
         {
             throw new ArgumentException($"from: {values.Length} values do not fill shape {FormatShape(shape)}.", nameof(values));
         }
 
-        var t = new Tensor(BufferPool.Rent(values.Length, clear: false), (int[])shape.Clone(), null);
+        var t = new ManagedTensor(BufferPool.Rent(values.Length, clear: false), (int[])shape.Clone(), null);
         values.CopyTo(t.Data);
         return t;
     }
 
     /// <summary>A scalar (0-dimensional) tensor.</summary>
-    public static Tensor scalar(float value) => from([value]);
+    public static ManagedTensor scalar(float value) => from([value]);
 
     /// <summary>Samples from N(0, std²) with the given generator.</summary>
-    public static Tensor randn(Generator generator, float std, params int[] shape)
+    public static ManagedTensor randn(SeededRandom generator, float std, params int[] shape)
     {
         var t = empty((int[])shape.Clone());
         generator.FillNormal(t.Data, 0f, std);
@@ -112,7 +112,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Samples uniformly from [low, high) with the given generator.</summary>
-    public static Tensor rand(Generator generator, float low, float high, params int[] shape)
+    public static ManagedTensor rand(SeededRandom generator, float low, float high, params int[] shape)
     {
         var t = empty((int[])shape.Clone());
         generator.FillUniform(t.Data, low, high);
@@ -137,14 +137,14 @@ public sealed partial class Tensor : IDisposable
     /// A view with a new shape over the same storage. One dimension may be -1 and is inferred.
     /// Gradients flow through the view to this tensor.
     /// </summary>
-    public Tensor reshape(params int[] newShape)
+    public ManagedTensor reshape(params int[] newShape)
     {
         int[] resolved = ResolveShape(newShape, numel, "reshape", _shape);
-        var view = new Tensor(_data, resolved, _viewOf ?? this);
+        var view = new ManagedTensor(_data, resolved, _viewOf ?? this);
         if (Tape.ShouldRecord(this))
         {
             view.requires_grad = true;
-            Tensor source = this;
+            ManagedTensor source = this;
             Tape.Record(view, () => source.AccumulateGrad(view.grad!.Data));
         }
 
@@ -152,21 +152,21 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>A tensor sharing nothing with the autograd graph: same values, no gradient history.</summary>
-    public Tensor detach()
+    public ManagedTensor detach()
     {
-        var t = new Tensor(BufferPool.Rent(numel, clear: false), (int[])_shape.Clone(), null);
+        var t = new ManagedTensor(BufferPool.Rent(numel, clear: false), (int[])_shape.Clone(), null);
         Data.CopyTo(t.Data);
         return t;
     }
 
     /// <summary>A deep copy that keeps gradient flow (<c>clone()</c> in PyTorch).</summary>
-    public Tensor clone()
+    public ManagedTensor clone()
     {
         var t = detach();
         if (Tape.ShouldRecord(this))
         {
             t.requires_grad = true;
-            Tensor source = this;
+            ManagedTensor source = this;
             Tape.Record(t, () => source.AccumulateGrad(t.grad!.Data));
         }
 
@@ -200,7 +200,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Keeps this tensor alive past the current <see cref="TensorScope"/> by handing it to the enclosing one (or to nobody).</summary>
-    public Tensor MoveToOuterScope()
+    public ManagedTensor MoveToOuterScope()
     {
         TensorScope? scope = TensorScope.Current;
         if (scope is not null && scope.Remove(this))
@@ -246,12 +246,12 @@ public sealed partial class Tensor : IDisposable
     /// <summary>The gradient buffer, zero-filled on first access; backward kernels add into it.</summary>
     internal Span<float> GradSpan() => GradTensor().Data;
 
-    internal Tensor GradTensor()
+    internal ManagedTensor GradTensor()
     {
         if (grad is null)
         {
             // Gradients live as long as their tensor, not as long as the scope they were first touched in.
-            grad = new Tensor(BufferPool.Rent(numel, clear: true), _shape, null);
+            grad = new ManagedTensor(BufferPool.Rent(numel, clear: true), _shape, null);
             TensorScope.Current?.Remove(grad);
         }
 
@@ -259,7 +259,7 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Copies values from <paramref name="source"/> (same number of elements) without recording autograd.</summary>
-    public void copy_(Tensor source)
+    public void copy_(ManagedTensor source)
     {
         if (source.numel != numel)
         {
@@ -273,7 +273,7 @@ public sealed partial class Tensor : IDisposable
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append("Tensor").Append(FormatShape(_shape));
+        sb.Append("ManagedTensor").Append(FormatShape(_shape));
         if (_disposed)
         {
             return sb.Append(" (disposed)").ToString();
@@ -369,9 +369,9 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>Creates the output tensor of an op; it requires grad when any input does and recording is on.</summary>
-    internal static Tensor Result(int[] shape, bool clear, bool track)
+    internal static ManagedTensor Result(int[] shape, bool clear, bool track)
     {
-        var t = new Tensor(BufferPool.Rent(ShapeSize(shape), clear), shape, null);
+        var t = new ManagedTensor(BufferPool.Rent(ShapeSize(shape), clear), shape, null);
         t.requires_grad = track;
         return t;
     }

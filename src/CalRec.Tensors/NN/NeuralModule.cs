@@ -1,6 +1,6 @@
 namespace CalRec.Tensors.NN;
 
-/// <summary>What <see cref="Module.load_state_dict"/> matched and what it did not.</summary>
+/// <summary>What <see cref="NeuralModule.load_state_dict"/> matched and what it did not.</summary>
 /// <param name="MissingKeys">Parameters of the module with no entry in the state dict.</param>
 /// <param name="UnexpectedKeys">Entries of the state dict that name no parameter.</param>
 public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IReadOnlyList<string> UnexpectedKeys);
@@ -9,16 +9,16 @@ public sealed record LoadStateDictResult(IReadOnlyList<string> MissingKeys, IRea
 /// Base class of trainable components. Parameters and sub-modules are registered by name and enumerated with
 /// dotted Hugging Face style names (<c>model.layers.0.self_attn.q_proj.weight</c>).
 /// </summary>
-public abstract class Module
+public abstract class NeuralModule
 {
-    private readonly List<(string Name, Tensor Tensor)> _parameters = [];
-    private readonly List<(string Name, Module Module)> _modules = [];
+    private readonly List<(string Name, ManagedTensor Tensor)> _parameters = [];
+    private readonly List<(string Name, NeuralModule NeuralModule)> _modules = [];
 
     /// <summary>Whether the module is in training mode (dropout active).</summary>
     public bool training { get; private set; } = true;
 
     /// <summary>Registers a trainable tensor under <paramref name="name"/> and marks it <c>requires_grad</c>.</summary>
-    protected Tensor RegisterParameter(string name, Tensor tensor)
+    protected ManagedTensor RegisterParameter(string name, ManagedTensor tensor)
     {
         ValidateName(name);
         tensor.requires_grad = true;
@@ -29,7 +29,7 @@ public abstract class Module
 
     /// <summary>Registers a child module under <paramref name="name"/>.</summary>
     protected T RegisterModule<T>(string name, T module)
-        where T : Module
+        where T : NeuralModule
     {
         ValidateName(name);
         _modules.Add((name, module));
@@ -47,10 +47,10 @@ public abstract class Module
     }
 
     /// <summary>The direct child modules with their names.</summary>
-    public IEnumerable<(string Name, Module Module)> Children() => _modules;
+    public IEnumerable<(string Name, NeuralModule NeuralModule)> Children() => _modules;
 
     /// <summary>Replaces the tensor of a registered parameter (for weight tying and loading).</summary>
-    protected void ReplaceParameter(string name, Tensor tensor)
+    protected void ReplaceParameter(string name, ManagedTensor tensor)
     {
         for (int i = 0; i < _parameters.Count; i++)
         {
@@ -66,10 +66,10 @@ public abstract class Module
     }
 
     /// <summary>Every parameter with its dotted name, depth first in registration order. Shared tensors appear once.</summary>
-    public IEnumerable<(string Name, Tensor Parameter)> named_parameters()
+    public IEnumerable<(string Name, ManagedTensor Parameter)> named_parameters()
     {
-        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        foreach ((string name, Tensor p) in NamedParametersWithDuplicates(string.Empty))
+        var seen = new HashSet<ManagedTensor>(ReferenceEqualityComparer.Instance);
+        foreach ((string name, ManagedTensor p) in NamedParametersWithDuplicates(string.Empty))
         {
             if (seen.Add(p))
             {
@@ -79,15 +79,15 @@ public abstract class Module
     }
 
     /// <summary>Every distinct parameter.</summary>
-    public IEnumerable<Tensor> parameters() => named_parameters().Select(static x => x.Parameter);
+    public IEnumerable<ManagedTensor> parameters() => named_parameters().Select(static x => x.Parameter);
 
     /// <summary>Child modules with their dotted names (this module excluded).</summary>
-    public IEnumerable<(string Name, Module Module)> named_modules()
+    public IEnumerable<(string Name, NeuralModule NeuralModule)> named_modules()
     {
-        foreach ((string name, Module m) in _modules)
+        foreach ((string name, NeuralModule m) in _modules)
         {
             yield return (name, m);
-            foreach ((string sub, Module sm) in m.named_modules())
+            foreach ((string sub, NeuralModule sm) in m.named_modules())
             {
                 yield return ($"{name}.{sub}", sm);
             }
@@ -98,10 +98,10 @@ public abstract class Module
     public long parameter_count() => parameters().Sum(static p => (long)p.numel);
 
     /// <summary>Name → tensor for every parameter (the tensors themselves, not copies).</summary>
-    public Dictionary<string, Tensor> state_dict()
+    public Dictionary<string, ManagedTensor> state_dict()
     {
-        var dict = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach ((string name, Tensor p) in named_parameters())
+        var dict = new Dictionary<string, ManagedTensor>(StringComparer.Ordinal);
+        foreach ((string name, ManagedTensor p) in named_parameters())
         {
             dict[name] = p;
         }
@@ -113,13 +113,13 @@ public abstract class Module
     /// Copies values from <paramref name="stateDict"/> into the matching parameters. A shape mismatch is always an
     /// error naming the tensor; with <paramref name="strict"/>, so are missing and unexpected names.
     /// </summary>
-    public LoadStateDictResult load_state_dict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    public LoadStateDictResult load_state_dict(IReadOnlyDictionary<string, ManagedTensor> stateDict, bool strict = true)
     {
         var missing = new List<string>();
         var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach ((string name, Tensor p) in NamedParametersWithDuplicates(string.Empty))
+        foreach ((string name, ManagedTensor p) in NamedParametersWithDuplicates(string.Empty))
         {
-            if (!stateDict.TryGetValue(name, out Tensor? src))
+            if (!stateDict.TryGetValue(name, out ManagedTensor? src))
             {
                 missing.Add(name);
                 continue;
@@ -127,7 +127,7 @@ public abstract class Module
 
             if (!src.shape.SequenceEqual(p.shape))
             {
-                throw new InvalidDataException($"load_state_dict: '{name}' has shape {Tensor.FormatShape(src.shape)} in the state dict but {Tensor.FormatShape(p.shape)} in the model.");
+                throw new InvalidDataException($"load_state_dict: '{name}' has shape {ManagedTensor.FormatShape(src.shape)} in the state dict but {ManagedTensor.FormatShape(p.shape)} in the model.");
             }
 
             used.Add(name);
@@ -145,10 +145,10 @@ public abstract class Module
     }
 
     /// <summary>Sets training mode on this module and all children.</summary>
-    public Module train(bool on = true)
+    public NeuralModule train(bool on = true)
     {
         training = on;
-        foreach ((_, Module m) in _modules)
+        foreach ((_, NeuralModule m) in _modules)
         {
             m.train(on);
         }
@@ -157,7 +157,7 @@ public abstract class Module
     }
 
     /// <summary>Sets evaluation mode (dropout off).</summary>
-    public Module eval() => train(false);
+    public NeuralModule eval() => train(false);
 
     /// <summary>
     /// Switches to evaluation mode until the returned scope is disposed, then restores the mode it had
@@ -173,10 +173,10 @@ public abstract class Module
     /// <summary>Restores a module's training mode when disposed (see <see cref="EvalScope"/>).</summary>
     public readonly struct ModeScope : IDisposable
     {
-        private readonly Module _module;
+        private readonly NeuralModule _module;
         private readonly bool _training;
 
-        internal ModeScope(Module module, bool training) => (_module, _training) = (module, training);
+        internal ModeScope(NeuralModule module, bool training) => (_module, _training) = (module, training);
 
         /// <summary>Puts the module back in the mode it had when the scope began.</summary>
         public void Dispose() => _module?.train(_training);
@@ -185,22 +185,22 @@ public abstract class Module
     /// <summary>Zeroes every parameter's gradient.</summary>
     public void zero_grad()
     {
-        foreach (Tensor p in parameters())
+        foreach (ManagedTensor p in parameters())
         {
             p.zero_grad();
         }
     }
 
-    private IEnumerable<(string Name, Tensor Parameter)> NamedParametersWithDuplicates(string prefix)
+    private IEnumerable<(string Name, ManagedTensor Parameter)> NamedParametersWithDuplicates(string prefix)
     {
-        foreach ((string name, Tensor t) in _parameters)
+        foreach ((string name, ManagedTensor t) in _parameters)
         {
             yield return (prefix + name, t);
         }
 
-        foreach ((string name, Module m) in _modules)
+        foreach ((string name, NeuralModule m) in _modules)
         {
-            foreach ((string n, Tensor t) in m.NamedParametersWithDuplicates($"{prefix}{name}."))
+            foreach ((string n, ManagedTensor t) in m.NamedParametersWithDuplicates($"{prefix}{name}."))
             {
                 yield return (n, t);
             }

@@ -9,9 +9,9 @@ using CalRec.Text.Tokenization;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Item text templates, tokenizers and text encoders of a <see cref="RecContext"/>.</summary>
-public sealed class TextCatalog
+public sealed class RecTextCatalog
 {
-    internal TextCatalog()
+    internal RecTextCatalog()
     {
     }
 
@@ -25,14 +25,14 @@ public sealed class TextCatalog
     /// Trains a byte-level BPE tokenizer on the texts of <paramref name="items"/>, with the special tokens CALRec uses
     /// (<c>&lt;|endoftext|&gt;</c>, <c>&lt;|item|&gt;</c>, <c>&lt;|pad|&gt;</c>).
     /// </summary>
-    public BpeTokenizer TrainTokenizer(IEnumerable<CatalogItem> items, int vocabularySize = 4096, ItemTextTemplate? template = null) =>
-        BpeTokenizer.Train(items.Select(i => Serialize(i, template)), new BpeTrainerOptions
+    public ByteLevelBpeTokenizer TrainTokenizer(IEnumerable<CatalogItem> items, int vocabularySize = 4096, ItemTextTemplate? template = null) =>
+        ByteLevelBpeTokenizer.Train(items.Select(i => Serialize(i, template)), new BpeTrainerOptions
         {
             VocabularySize = vocabularySize,
             SpecialTokens = [.. Text.Tokenization.SpecialTokens.All],
         });
 
     /// <summary>A text encoder over a decoder's final hidden states (for LLMSeqSim, LLM2SASRec and grounding).</summary>
-    public ITextEncoder Encoder(DecoderLM model, BpeTokenizer tokenizer, Pooling pooling = Pooling.Mean, bool normalize = true) =>
+    public ITextEncoder Encoder(DecoderLM model, ByteLevelBpeTokenizer tokenizer, Pooling pooling = Pooling.Mean, bool normalize = true) =>
         new LanguageModelEmbedder(model, tokenizer, pooling, normalize);
 }

@@ -4,8 +4,8 @@ using CalRec.Tensors.Threading;
 
 namespace CalRec.Recommenders.Evaluation;
 
-/// <summary>Settings of <see cref="RankingEvaluator"/>.</summary>
-public sealed record RankingEvaluatorOptions
+/// <summary>Settings of <see cref="RecommendationEvaluator"/>.</summary>
+public sealed record RecommendationEvaluatorOptions
 {
     /// <summary>Cut-offs.</summary>
     public IReadOnlyList<int> Ks { get; init; } = [1, 5, 10, 20];
@@ -25,7 +25,7 @@ public sealed record RankingEvaluatorOptions
     /// <summary>
     /// 0 (default): full ranking over the whole catalogue. N &gt; 0: the sampled protocol, ranking the target among N
     /// negatives drawn uniformly from the items the user has not interacted with. Sampled metrics overstate quality and
-    /// are not comparable with full-ranking numbers; results carry the protocol in <see cref="RankingMetrics.Protocol"/>.
+    /// are not comparable with full-ranking numbers; results carry the protocol in <see cref="RecommendationMetrics.Protocol"/>.
     /// </summary>
     public int SampledNegatives { get; init; }
 }
@@ -35,12 +35,12 @@ public sealed record RankingEvaluatorOptions
 /// items with a smaller index (ties broken by item index, as a stable sort would), after removing the user's seen items.
 /// Scores are produced batch by batch, so the full users × items matrix is never held at once.
 /// </summary>
-public static class RankingEvaluator
+public static class RecommendationEvaluator
 {
     /// <summary>Evaluates <paramref name="scorer"/> on <paramref name="cases"/>.</summary>
-    public static RankingMetrics Evaluate(IRecommenderScorer scorer, IReadOnlyList<EvaluationCase> cases, RankingEvaluatorOptions? options = null)
+    public static RecommendationMetrics Evaluate(IRecommenderScorer scorer, IReadOnlyList<EvaluationCase> cases, RecommendationEvaluatorOptions? options = null)
     {
-        options ??= new RankingEvaluatorOptions();
+        options ??= new RecommendationEvaluatorOptions();
         if (options.Ks.Count == 0 || options.Ks.Any(k => k <= 0))
         {
             throw new ArgumentException("Ks must be positive.");
@@ -80,7 +80,7 @@ public static class RankingEvaluator
         string protocol = sampled
             ? $"sampled: target among {options.SampledNegatives} uniform negatives (NOT full ranking)"
             : options.ExcludeSeen ? "full ranking, seen items excluded" : "full ranking, seen items included";
-        return new RankingMetrics(options.Ks, ranks, coverage, options.BootstrapSamples, options.Seed, protocol);
+        return new RecommendationMetrics(options.Ks, ranks, coverage, options.BootstrapSamples, options.Seed, protocol);
     }
 
     /// <summary>Rank of <paramref name="target"/> among <paramref name="scores"/> with the evaluator's tie and exclusion rules.</summary>
@@ -142,7 +142,7 @@ public static class RankingEvaluator
         var excluded = new HashSet<int>(c.History) { c.Target };
         int available = itemCount - excluded.Count(i => (uint)i < (uint)itemCount);
         count = Math.Min(count, Math.Max(0, available));
-        var g = new Tensors.Generator(seed ^ (0x9E3779B97F4A7C15UL * (ulong)(caseIndex + 1)));
+        var g = new Tensors.SeededRandom(seed ^ (0x9E3779B97F4A7C15UL * (ulong)(caseIndex + 1)));
         var chosen = new HashSet<int>();
         var result = new int[count];
         for (int k = 0; k < count;)
