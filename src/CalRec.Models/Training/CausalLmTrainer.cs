@@ -200,20 +200,7 @@ public sealed class CausalLmTrainer
     public void SaveCheckpoint(string directory, ByteLevelBpeTokenizer? tokenizer, JsonObject? extra = null) => AtomicDirectory.Write(directory, tmp =>
     {
         HuggingFaceCheckpoint.WriteFiles(_model, tokenizer, tmp);
-        Dictionary<ManagedTensor, string> names = ParameterNames();
-        var moments = new Dictionary<string, ManagedTensor>(StringComparer.Ordinal);
-        var owned = new List<ManagedTensor>();
-        foreach ((ManagedTensor p, float[] m, float[] v) in _optimizer.State())
-        {
-            ManagedTensor mt = ManagedTensor.from(m, p.shape.ToArray()), vt = ManagedTensor.from(v, p.shape.ToArray());
-            owned.Add(mt);
-            owned.Add(vt);
-            moments["exp_avg." + names[p]] = mt;
-            moments["exp_avg_sq." + names[p]] = vt;
-        }
-
-        SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), moments);
-        owned.ForEach(x => x.Dispose());
+        TrainingCheckpoint.SaveOptimizer(_optimizer, _model, Path.Combine(tmp, OptimizerFile));
         var state = new JsonObject
         {
             ["format_version"] = 1,
@@ -221,25 +208,14 @@ public sealed class CausalLmTrainer
             ["optimizer_step"] = _optimizer.StepCount,
             ["cursor"] = _cursor,
             ["permutation"] = new JsonArray(_permutation.Select(i => (JsonNode)i).ToArray()),
-            ["order_rng"] = new JsonArray(_order.GetState().Select(x => (JsonNode)x.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()),
-            ["dropout_rng"] = new JsonArray(_model.DropoutGenerator.GetState().Select(x => (JsonNode)x.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray()),
+            ["order_rng"] = TrainingCheckpoint.RandomState(_order),
+            ["dropout_rng"] = TrainingCheckpoint.RandomState(_model.DropoutGenerator),
             ["best_validation_loss"] = BestValidationLoss,
             ["evaluations_without_improvement"] = EvaluationsWithoutImprovement,
             ["extra"] = extra?.DeepClone(),
         };
         File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
     });
-
-    private Dictionary<ManagedTensor, string> ParameterNames()
-    {
-        var names = new Dictionary<ManagedTensor, string>(ReferenceEqualityComparer.Instance);
-        foreach ((string name, ManagedTensor p) in _model.named_parameters())
-        {
-            names[p] = name;
-        }
-
-        return names;
-    }
 
     /// <summary>
     /// Restores the trainer state and optimizer moments from a checkpoint written by <see cref="SaveCheckpoint"/>
@@ -264,29 +240,13 @@ public sealed class CausalLmTrainer
             throw new InvalidDataException($"{statePath}: unsupported format_version {state["format_version"]} (this build reads version 1).");
         }
 
-        Dictionary<ManagedTensor, string> names = ParameterNames();
-        using (var reader = new SafeTensorsReader(Path.Combine(directory, OptimizerFile)))
-        {
-            foreach ((ManagedTensor p, float[] m, float[] v) in _optimizer.State())
-            {
-                using ManagedTensor mt = reader.ReadTensor("exp_avg." + names[p]);
-                using ManagedTensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
-                if (mt.numel != m.Length || vt.numel != v.Length)
-                {
-                    throw new InvalidDataException($"{reader.Path}: moments of '{names[p]}' do not match the parameter's size.");
-                }
-
-                mt.Data.CopyTo(m);
-                vt.Data.CopyTo(v);
-            }
-        }
-
+        TrainingCheckpoint.RestoreOptimizer(_optimizer, _model, Path.Combine(directory, OptimizerFile));
         Step = state["step"]!.GetValue<int>();
         _optimizer.RestoreStepCount(state["optimizer_step"]!.GetValue<long>());
         _cursor = state["cursor"]!.GetValue<int>();
         _permutation = state["permutation"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
-        _order.SetState(state["order_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
-        _model.DropoutGenerator.SetState(state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        TrainingCheckpoint.RestoreRandom(_order, state["order_rng"], statePath);
+        TrainingCheckpoint.RestoreRandom(_model.DropoutGenerator, state["dropout_rng"], statePath);
         _selection.Restore(state["best_validation_loss"]?.GetValue<float>(), state["evaluations_without_improvement"]!.GetValue<int>(), validations: 0);
         return state["extra"] as JsonObject;
     }

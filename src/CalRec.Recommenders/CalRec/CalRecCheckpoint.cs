@@ -117,23 +117,12 @@ public sealed partial class CalRecTrainer
                 selection.Restore(ndcg, Stale, validations: 0);
             }
 
-            model.DropoutGenerator.SetState(_state["dropout_rng"]!.AsArray().Select(n => ulong.Parse(n!.GetValue<string>(), CultureInfo.InvariantCulture)).ToArray());
+            TrainingCheckpoint.RestoreRandom(model.DropoutGenerator, _state["dropout_rng"], Path.Combine(_dir, StateFile));
         }
 
         public void RestoreOptimizer(DecoderLM model, AdamWOptimizer optimizer)
         {
-            Dictionary<ManagedTensor, string> names = Names(model);
-            using (var reader = new SafeTensorsReader(Path.Combine(_dir, OptimizerFile)))
-            {
-                foreach ((ManagedTensor p, float[] m, float[] v) in optimizer.State())
-                {
-                    using ManagedTensor mt = reader.ReadTensor("exp_avg." + names[p]);
-                    using ManagedTensor vt = reader.ReadTensor("exp_avg_sq." + names[p]);
-                    mt.Data.CopyTo(m);
-                    vt.Data.CopyTo(v);
-                }
-            }
-
+            TrainingCheckpoint.RestoreOptimizer(optimizer, model, Path.Combine(_dir, OptimizerFile));
             optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
         }
 
@@ -143,24 +132,15 @@ public sealed partial class CalRecTrainer
                 model.Config.Save(Path.Combine(tmp, "config.json"));
                 tokenizer.Save(Path.Combine(tmp, "tokenizer.json"));
                 SafeTensorsWriter.Save(Path.Combine(tmp, WeightsFile), model.state_dict());
-                using (TensorScope.Begin())
+                if (best.HasValues)
                 {
-                    if (best.HasValues)
+                    using (TensorScope.Begin())
                     {
                         SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Values.Select(x => new KeyValuePair<string, ManagedTensor>(x.Name, ManagedTensor.from(x.Values, x.Values.Length))).ToList());
                     }
-
-                    Dictionary<ManagedTensor, string> names = Names(model);
-                    var moments = new List<KeyValuePair<string, ManagedTensor>>();
-                    foreach ((ManagedTensor p, float[] m, float[] v) in optimizer.State())
-                    {
-                        moments.Add(new("exp_avg." + names[p], ManagedTensor.from(m, m.Length)));
-                        moments.Add(new("exp_avg_sq." + names[p], ManagedTensor.from(v, v.Length)));
-                    }
-
-                    SafeTensorsWriter.Save(Path.Combine(tmp, OptimizerFile), moments);
                 }
 
+                TrainingCheckpoint.SaveOptimizer(optimizer, model, Path.Combine(tmp, OptimizerFile));
                 var state = new JsonObject
                 {
                     ["format_version"] = 1,
@@ -170,20 +150,9 @@ public sealed partial class CalRecTrainer
                     ["stale"] = selection.Stale,
                     ["best_ndcg"] = selection.Best,
                     ["optimizer_step"] = optimizer.StepCount,
-                    ["dropout_rng"] = new JsonArray(model.DropoutGenerator.GetState().Select(x => (JsonNode)x.ToString(CultureInfo.InvariantCulture)).ToArray()),
+                    ["dropout_rng"] = TrainingCheckpoint.RandomState(model.DropoutGenerator),
                 };
                 File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString());
             });
-
-        private static Dictionary<ManagedTensor, string> Names(DecoderLM model)
-        {
-            var names = new Dictionary<ManagedTensor, string>(ReferenceEqualityComparer.Instance);
-            foreach ((string name, ManagedTensor p) in model.named_parameters())
-            {
-                names[p] = name;
-            }
-
-            return names;
-        }
     }
 }
