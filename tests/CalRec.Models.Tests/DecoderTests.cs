@@ -87,6 +87,20 @@ public class DecoderTests
     }
 
     [Test]
+    public void LoadWithTokenizerNamesTheMissingTokenizerFile()
+    {
+        var tokenizer = Text.Tokenization.ByteLevelBpeTokenizer.Train(["red apple", "green apple"], new Text.Tokenization.BpeTrainerOptions { VocabularySize = 270 });
+        var model = new DecoderLM(All().First() with { VocabSize = tokenizer.VocabularySize }, seed: 3);
+        string bare = Path.Combine(_dir, "bare"), full = Path.Combine(_dir, "full");
+        HuggingFaceCheckpoint.Save(model, null, bare);
+        HuggingFaceCheckpoint.Save(model, tokenizer, full);
+
+        Assert.That(() => HuggingFaceCheckpoint.LoadWithTokenizer(bare),
+            Throws.InstanceOf<FileNotFoundException>().With.Message.Contains(bare).And.Message.Contains("tokenizer.json"));
+        Assert.That(HuggingFaceCheckpoint.LoadWithTokenizer(full).Tokenizer.VocabularySize, Is.EqualTo(tokenizer.VocabularySize));
+    }
+
+    [Test]
     public void Gpt2WeightsAreStoredConv1DWithoutPrefixAccepted()
     {
         var model = new DecoderLM(Gpt2, seed: 4);

@@ -299,7 +299,10 @@ public class CalRecTrainerTests
         Assert.That(() => first.Fit(split, mixture, cts.Token), Throws.InstanceOf<OperationCanceledException>());
         Assert.That(File.Exists(Path.Combine(dir, "state.json")), "cancellation writes a checkpoint");
 
-        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(Settings(dir, true)).Fit(split, mixture);
+        // The checkpoint carries the run's settings: a library user resumes with nothing but the folder (and the data).
+        CalRecTrainer.Options saved = CalRecTrainer.Options.FromCheckpoint(dir);
+        Assert.That(saved.ToJson(), Is.EqualTo(Settings(Path.GetFullPath(dir), true).ToJson()));
+        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(saved).Fit(split, mixture);
         Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
         Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
     }

@@ -78,7 +78,7 @@ internal static class DemoCommand
         }
         else
         {
-            (target, mixture) = Train.TrainCalRecCommand.Data(p, targetPath, args, path => reading.Load(p, path));
+            (target, mixture) = args.TargetAndMixture(p, targetPath, path => reading.Load(p, path));
         }
 
         var split = new LeaveOneOutSplit(target);

@@ -29,11 +29,7 @@ internal static class GenerateCommand
         var cmd = new Command("generate", "Generate a continuation of a prompt.") { modelDir, prompt, maxNew, greedy, beams, sample, temperature, topP, topK, seed, count, stop, json };
         CommandRunner.SetAction(cmd, (p, _) =>
         {
-            (DecoderLM model, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(p.GetValue(modelDir)!.FullName);
-            if (tok is null)
-            {
-                throw new InvalidDataException($"{p.GetValue(modelDir)!.FullName} has no tokenizer.json.");
-            }
+            (DecoderLM model, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(p.GetValue(modelDir)!.FullName);
 
             int? k = p.GetValue(beams);
             if (p.GetValue(sample) && k is not null)

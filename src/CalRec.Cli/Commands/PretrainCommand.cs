@@ -60,8 +60,7 @@ internal static class PretrainCommand
                 throw new DirectoryNotFoundException($"--resume: {checkpointDir} does not exist.");
             }
 
-            (model, ByteLevelBpeTokenizer? saved) = HuggingFaceCheckpoint.Load(checkpointDir);
-            tok = saved ?? throw new InvalidDataException($"{checkpointDir}: no tokenizer.json.");
+            (model, tok) = HuggingFaceCheckpoint.LoadWithTokenizer(checkpointDir);
             settings = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointDir, "trainer_state.json")))!["extra"]!.AsObject().DeepClone().AsObject();
             if (settings["options"] is null)
             {

@@ -76,9 +76,9 @@ internal static class ReportCommand
 
         if (lmFolder is not null)
         {
-            (DecoderLM lm, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(lmFolder);
+            (DecoderLM lm, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(lmFolder);
             // One cache for every LLM row: the catalogue is embedded once (its time is in the first LLMSeqSim row).
-            var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{lmFolder}: no tokenizer.json."), Pooling.Mean));
+            var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok, Pooling.Mean));
             foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
             {
                 Add($"LLMSeqSim ({agg})", ctx.Trainers.LlmSeqSim(encoder, agg), _ => "no training; embedding time");

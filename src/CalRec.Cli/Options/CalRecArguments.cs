@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using CalRec.Data;
 using CalRec.Recommenders.CalRec;
+using Spectre.Console;
 
 namespace CalRec.Cli.Options;
 
@@ -12,15 +12,6 @@ namespace CalRec.Cli.Options;
 /// </summary>
 internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
 {
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNameCaseInsensitive = true,
-        WriteIndented = true,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        Converters = { new JsonStringEnumConverter() },
-    };
-
     public CalRecArguments()
         : this(() => new CalRecTrainer.Options())
     {
@@ -38,7 +29,7 @@ internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
 
     public Option<string?> Domain { get; } = new("--domain") { Description = "Train and evaluate on this domain of the target dataset (its other domains join the mixture)." };
 
-    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in OUT.options.json." };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in it." };
 
     public void AddTo(Command command, bool resumable = true)
     {
@@ -57,26 +48,27 @@ internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
     public IReadOnlyList<string> MixturePaths(ParseResult p) =>
         (p.GetValue(Mixture) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
 
+    /// <summary>
+    /// The target dataset (one of its domains with --domain) and the stage-1 mixture: --mixture datasets, or else the
+    /// target dataset's domains when it has several.
+    /// </summary>
+    public (InteractionDataset Target, List<InteractionDataset> Mixture) TargetAndMixture(ParseResult p, string targetPath, Func<string, InteractionDataset> load)
+    {
+        InteractionDataset data = load(targetPath);
+        string? domain = p.GetValue(Domain);
+        InteractionDataset target = domain is null ? data : data.ForDomain(domain);
+        var mixture = MixturePaths(p).Select(load).ToList();
+        if (mixture.Count == 0 && data.Domains.Count > 1)
+        {
+            mixture = data.Domains.Select(d => d == domain ? target : data.ForDomain(d)).ToList();
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"target {target.Name}: {target.Users.Count:N0} users, {target.ItemCount:N0} items, {target.InteractionCount:N0} interactions; mixture: {(mixture.Count == 0 ? "none" : string.Join(", ", mixture.Select(m => $"{m.Name} ({m.Users.Count:N0} users)")))}");
+        return (target, mixture);
+    }
+
     /// <summary>Settings from the config file (or the defaults), with explicit flags applied on top.</summary>
     public CalRecTrainer.Options Read(ParseResult p) => Settings.Read(p, p.GetValue(Config) is FileInfo file ? Load(file.FullName) : null);
 
-    public static CalRecTrainer.Options Load(string path)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<CalRecTrainer.Options>(File.ReadAllText(path), Json)
-                ?? throw new FormatException($"{path}: the config file is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new FormatException($"{path}: invalid CALRec config at line {(ex.LineNumber ?? 0) + 1}, field '{ex.Path}': {ex.Message}", ex);
-        }
-    }
-
-    public static void Save(CalRecTrainer.Options options, string path)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(options, Json));
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static CalRecTrainer.Options Load(string path) => CalRecTrainer.Options.FromJson(File.ReadAllText(path), path);
 }

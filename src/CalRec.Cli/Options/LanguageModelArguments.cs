@@ -27,13 +27,13 @@ internal sealed class LanguageModelArguments
     {
         string folder = p.GetValue(Folder)?.FullName
             ?? throw new ArgumentException($"calrec train {p.CommandResult.Command.Name} needs --lm: a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
-        (DecoderLM lm, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(folder);
+        (DecoderLM lm, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(folder);
         Models.Embeddings.Pooling mode = p.GetValue(Pooling)!.ToLowerInvariant() switch
         {
             "mean" => Models.Embeddings.Pooling.Mean,
             "last" or "last-token" => Models.Embeddings.Pooling.LastToken,
             string other => throw new ArgumentException($"--pooling: '{other}' is not mean or last."),
         };
-        return new LanguageModelEmbedder(lm, tok ?? throw new InvalidDataException($"{folder}: no tokenizer.json."), mode);
+        return new LanguageModelEmbedder(lm, tok, mode);
     }
 }

@@ -47,6 +47,16 @@ public static class HuggingFaceCheckpoint
     }
 
     /// <summary>
+    /// Loads a model folder that must carry its tokenizer (every use that encodes text); a folder without
+    /// <c>tokenizer.json</c> is a <see cref="FileNotFoundException"/> naming it.
+    /// </summary>
+    public static (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer) LoadWithTokenizer(string directory)
+    {
+        (DecoderLM model, ByteLevelBpeTokenizer? tokenizer) = Load(directory);
+        return (model, tokenizer ?? throw new FileNotFoundException($"{directory}: no tokenizer.json next to the model (text needs the model's own tokenizer).", Path.Combine(directory, "tokenizer.json")));
+    }
+
+    /// <summary>
     /// Loads a model folder. Handles tied embeddings without <c>lm_head.weight</c>, Qwen2 biases, GPT-2 Conv1D weights
     /// stored [in, out], GPT-2 names with or without the <c>transformer.</c> prefix, and ignores GPT-2's
     /// <c>attn.bias</c>/<c>attn.masked_bias</c> buffers. A missing or misshapen tensor is an error naming it.

@@ -197,8 +197,13 @@ public sealed class CausalLmTrainer
     /// Writes a resumable checkpoint folder atomically: the model in Hugging Face layout (plus tokenizer), the optimizer
     /// moments (<c>optimizer.safetensors</c>) and the trainer state (<c>trainer_state.json</c>).
     /// </summary>
-    public void SaveCheckpoint(string directory, ByteLevelBpeTokenizer? tokenizer, JsonObject? extra = null) => AtomicDirectory.Write(directory, tmp =>
+    /// <param name="directory">The checkpoint folder (replaced atomically).</param>
+    /// <param name="tokenizer">The tokenizer saved with the model, or null.</param>
+    /// <param name="extra">The caller's own state, returned by <see cref="RestoreCheckpoint"/>.</param>
+    /// <param name="writeMore">Writes the caller's own files into the folder being staged.</param>
+    public void SaveCheckpoint(string directory, ByteLevelBpeTokenizer? tokenizer, JsonObject? extra = null, Action<string>? writeMore = null) => AtomicDirectory.Write(directory, tmp =>
     {
+        writeMore?.Invoke(tmp);
         HuggingFaceCheckpoint.WriteFiles(_model, tokenizer, tmp);
         TrainingCheckpoint.SaveOptimizer(_optimizer, _model, Path.Combine(tmp, OptimizerFile));
         var state = new JsonObject

@@ -79,8 +79,7 @@ public sealed partial class CalRecTrainer
         {
             if (Phase == "pretrain")
             {
-                (DecoderLM m, ByteLevelBpeTokenizer? t) = HuggingFaceCheckpoint.Load(_dir);
-                return (m, t ?? throw new InvalidDataException($"{_dir}: no tokenizer.json."));
+                return HuggingFaceCheckpoint.LoadWithTokenizer(_dir);
             }
 
             DecoderConfig config = DecoderConfig.Load(Path.Combine(_dir, "config.json"));
@@ -120,15 +119,21 @@ public sealed partial class CalRecTrainer
             TrainingCheckpoint.RestoreRandom(model.DropoutGenerator, _state["dropout_rng"], Path.Combine(_dir, StateFile));
         }
 
+        /// <summary>Writes the run's settings into a checkpoint folder being staged (without the run-local checkpoint fields).</summary>
+        public static void WriteOptions(string folder, Options options) =>
+            File.WriteAllText(Path.Combine(folder, Options.CheckpointOptionsFile), options.ToJson());
+
         public void RestoreOptimizer(DecoderLM model, AdamWOptimizer optimizer)
         {
             TrainingCheckpoint.RestoreOptimizer(optimizer, model, Path.Combine(_dir, OptimizerFile));
             optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
         }
 
-        public static void Write(string dir, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step) =>
+        public static void Write(string dir, Options options, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best,
+            string phase, int epoch, int step) =>
             AtomicDirectory.Write(dir, tmp =>
             {
+                WriteOptions(tmp, options);
                 model.Config.Save(Path.Combine(tmp, "config.json"));
                 tokenizer.Save(Path.Combine(tmp, "tokenizer.json"));
                 SafeTensorsWriter.Save(Path.Combine(tmp, WeightsFile), model.state_dict());

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.MetaLearning;
 using CalRec.Recommenders.SasRec;
@@ -49,6 +51,19 @@ public sealed partial class CalRecTrainer
     /// </summary>
     public sealed class Options
     {
+        /// <summary>The file inside a checkpoint folder that holds the run's settings.</summary>
+        internal const string CheckpointOptionsFile = "options.json";
+
+        private static readonly JsonSerializerOptions Json = new()
+        {
+            PropertyNameCaseInsensitive = true,
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            WriteIndented = true,
+            ReadCommentHandling = JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+            Converters = { new JsonStringEnumConverter() },
+        };
+
         /// <summary>
         /// Item text template such as <c>title: {title}; brand: {brand}; category: {category}</c>; null: the title followed
         /// by every attribute.
@@ -187,6 +202,43 @@ public sealed partial class CalRecTrainer
         /// <summary>Seed of weights, batch order and dropout.</summary>
         [TrainerOption("seed", "Seed of weights, batch order and dropout.")]
         public ulong Seed { get; set; } = 1;
+
+        /// <summary>The settings as JSON (property names in camel case, enums by name): the CLI's <c>--config</c> format.</summary>
+        public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+        /// <summary>
+        /// Settings from JSON written by <see cref="ToJson"/> or by hand (comments and trailing commas allowed); an invalid
+        /// file is a <see cref="FormatException"/> naming <paramref name="source"/>, the line and the field.
+        /// </summary>
+        public static Options FromJson(string json, string source)
+        {
+            try
+            {
+                return JsonSerializer.Deserialize<Options>(json, Json) ?? throw new FormatException($"{source}: the settings are empty.");
+            }
+            catch (JsonException ex)
+            {
+                throw new FormatException($"{source}: invalid CALRec settings at line {(ex.LineNumber ?? 0) + 1}, field '{ex.Path}': {ex.Message}", ex);
+            }
+        }
+
+        /// <summary>
+        /// The settings an interrupted run saved in its checkpoint folder, set to resume from it: a library user continues
+        /// a run with <c>ctx.Trainers.CalRec(Options.FromCheckpoint(dir)).Fit(...)</c> and the same data.
+        /// </summary>
+        public static Options FromCheckpoint(string checkpointDirectory)
+        {
+            string path = Path.Combine(checkpointDirectory, CheckpointOptionsFile);
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException($"{checkpointDirectory} holds no resumable CALRec run (no {CheckpointOptionsFile}).", path);
+            }
+
+            Options o = FromJson(File.ReadAllText(path), path);
+            o.CheckpointDirectory = Path.GetFullPath(checkpointDirectory);
+            o.Resume = true;
+            return o;
+        }
 
         internal void Validate()
         {

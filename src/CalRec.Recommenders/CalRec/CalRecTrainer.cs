@@ -216,11 +216,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (isFolder)
         {
-            (DecoderLM model, ByteLevelBpeTokenizer? tok) = HuggingFaceCheckpoint.Load(o.Backbone);
-            if (tok is null)
-            {
-                throw new FileNotFoundException($"{o.Backbone}: no tokenizer.json next to the checkpoint.", Path.Combine(o.Backbone, "tokenizer.json"));
-            }
+            (DecoderLM model, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(o.Backbone);
 
             if (tok.TokenToId(SpecialTokens.ItemSeparator) is null)
             {
@@ -283,7 +279,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         {
             if (o.CheckpointDirectory is not null)
             {
-                lm.SaveCheckpoint(o.CheckpointDirectory, tokenizer, new JsonObject { ["phase"] = "pretrain" });
+                lm.SaveCheckpoint(o.CheckpointDirectory, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
                 _context.Report(ModelKind, $"cancelled in stage 0 at step {lm.Step}; checkpoint in {o.CheckpointDirectory}");
             }
 
@@ -605,7 +601,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             return;
         }
 
-        CheckpointState.Write(dir, model, tokenizer, optimizer, selection, best, phase, epoch, step);
+        CheckpointState.Write(dir, _options, model, tokenizer, optimizer, selection, best, phase, epoch, step);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
     }
 
