@@ -1,5 +1,4 @@
 using CalRec.Recommenders.Persistence;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Catalogs;
 
@@ -24,7 +23,4 @@ public sealed class RecModelCatalog
 
     /// <summary>A single-user recommender (not thread-safe; cheap to create).</summary>
     public Recommender CreateRecommender(RecommenderModel model) => new(model);
-
-    /// <summary>A thread-safe pool of recommenders for servers.</summary>
-    public RecommenderPool CreateRecommenderPool(RecommenderModel model) => new(model);
 }

@@ -15,9 +15,6 @@ public sealed class RecTextCatalog
     {
     }
 
-    /// <summary>Parses an item text template such as <c>title: {title}; brand: {brand}</c>.</summary>
-    public ItemTextTemplate Template(string template) => ItemTextTemplate.Parse(template);
-
     /// <summary>The text of <paramref name="item"/> under <paramref name="template"/> (null: the title followed by every attribute).</summary>
     public string Serialize(CatalogItem item, ItemTextTemplate? template = null) => ItemTextTable.Render(item, template);
 
