@@ -1,5 +1,4 @@
 using CalRec.Recommenders.Catalogs;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders;
 

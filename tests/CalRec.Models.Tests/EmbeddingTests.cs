@@ -1,6 +1,5 @@
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
-using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Memory;
 using CalRec.Text.Tokenization;

@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
-using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Memory;
 

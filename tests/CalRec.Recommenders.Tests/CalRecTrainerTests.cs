@@ -9,7 +9,6 @@ using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MetaLearning;
 using CalRec.Recommenders.Persistence;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 

@@ -1,5 +1,4 @@
 using CalRec.Recommenders.MetaLearning;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.NN;

@@ -3,7 +3,6 @@ using CalRec.Data.Splits;
 using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MostPopular;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Tests;
 

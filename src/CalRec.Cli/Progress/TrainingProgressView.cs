@@ -1,5 +1,4 @@
 using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.SasRec;
 using Spectre.Console;
 
 namespace CalRec.Cli.Progress;

@@ -6,7 +6,6 @@ using CalRec.Tensors;
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
-using CalRec.Tensors.Serialization;
 using CalRec.Text.Tokenization;
 
 namespace CalRec.Models.Training;

@@ -1,5 +1,4 @@
 using CalRec.Recommenders.Evaluation;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders;
 

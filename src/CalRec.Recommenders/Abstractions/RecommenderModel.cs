@@ -1,7 +1,6 @@
 using CalRec.Data;
 using CalRec.Recommenders.Catalogs;
 using CalRec.Recommenders.Evaluation;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders;
 

@@ -5,7 +5,6 @@ using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
 using CalRec.Models.Training;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.NN;

@@ -2,7 +2,6 @@ using CalRec.Data;
 using CalRec.Models.Decoder;
 using CalRec.Recommenders.Catalogs;
 using CalRec.Recommenders.Grounding;
-using CalRec.Recommenders.SasRec;
 using CalRec.Text.Retrieval;
 using CalRec.Text.Tokenization;
 

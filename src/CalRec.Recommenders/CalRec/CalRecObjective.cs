@@ -1,7 +1,6 @@
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.Evaluation;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using F = CalRec.Tensors.Functional;
 

@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.MetaLearning;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.CalRec;
 

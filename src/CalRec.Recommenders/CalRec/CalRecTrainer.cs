@@ -10,11 +10,9 @@ using CalRec.Models.Decoder;
 using CalRec.Models.Training;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MetaLearning;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
-using CalRec.Tensors.Serialization;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
 

@@ -1,4 +1,3 @@
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.CalRec;
 

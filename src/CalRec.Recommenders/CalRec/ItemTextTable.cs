@@ -1,5 +1,4 @@
 using CalRec.Data;
-using CalRec.Recommenders.SasRec;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
 

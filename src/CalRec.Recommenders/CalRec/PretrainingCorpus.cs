@@ -1,4 +1,3 @@
-using CalRec.Recommenders.SasRec;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
 

@@ -1,6 +1,5 @@
 using CalRec.Data;
 using CalRec.Data.Splits;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.CalRec;
 

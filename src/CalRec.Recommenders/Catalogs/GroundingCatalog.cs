@@ -1,10 +1,7 @@
 using System.Globalization;
 using CalRec.Data.Splits;
 using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.Grounding;
-using CalRec.Recommenders.SasRec;
-using CalRec.Tensors;
 
 namespace CalRec.Recommenders.Catalogs;
 

@@ -1,7 +1,6 @@
 using CalRec.Data;
 using CalRec.Data.Splits;
 using CalRec.Recommenders.Evaluation;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Catalogs;
 

@@ -2,7 +2,6 @@ using CalRec.Data;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.SasRec;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
 

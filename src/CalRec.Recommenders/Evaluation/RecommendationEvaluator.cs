@@ -1,5 +1,4 @@
 using CalRec.Data.Splits;
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors.Threading;
 
 namespace CalRec.Recommenders.Evaluation;

@@ -1,6 +1,5 @@
 using System.Globalization;
 using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Evaluation;
 

@@ -1,5 +1,3 @@
-using CalRec.Recommenders.Catalogs;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Grounding;
 

@@ -1,4 +1,3 @@
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors.Kernels;
 
 namespace CalRec.Recommenders.LlmSeqSim;

@@ -3,7 +3,6 @@ using System.Globalization;
 using CalRec.Data.Splits;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.Evaluation;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.LlmSeqSim;
 

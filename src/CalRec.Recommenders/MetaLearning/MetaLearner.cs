@@ -1,4 +1,3 @@
-using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;

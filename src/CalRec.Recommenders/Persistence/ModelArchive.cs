@@ -2,8 +2,6 @@ using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CalRec.Data.Readers;
-using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Recommenders.Persistence;
 

@@ -1,6 +1,5 @@
 using CalRec.Tensors.Autograd;
 using CalRec.Tensors.Kernels;
-using CalRec.Tensors.Memory;
 using CalRec.Tensors.Threading;
 
 namespace CalRec.Tensors;
