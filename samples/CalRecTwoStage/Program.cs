@@ -8,6 +8,7 @@ using CalRec.Models.Embeddings;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MostPopular;
 
 var ctx = new RecContext(seed: 42);
 ctx.Log += (_, e) => Console.WriteLine($"  [{e.Source}] {e.Message}");

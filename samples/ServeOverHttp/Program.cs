@@ -4,6 +4,7 @@
 using System.Net.Http.Json;
 using CalRec.Data.Synthetic;
 using CalRec.Recommenders;
+using CalRec.Recommenders.SasRec;
 using CalRec.Server;
 using Microsoft.AspNetCore.Builder;
 

@@ -5,6 +5,8 @@ using CalRec.Data;
 using CalRec.Data.Synthetic;
 using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MostPopular;
+using CalRec.Recommenders.SasRec;
 
 var ctx = new RecContext(seed: 42);
 ctx.Log += (_, e) => Console.WriteLine($"  [{e.Source}] {e.Message}");

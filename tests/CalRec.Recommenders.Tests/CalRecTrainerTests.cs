@@ -8,6 +8,7 @@ using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MetaLearning;
+using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.Persistence;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;

@@ -6,6 +6,7 @@ using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.Grounding;
+using CalRec.Recommenders.MostPopular;
 
 namespace CalRec.Recommenders.Tests;
 

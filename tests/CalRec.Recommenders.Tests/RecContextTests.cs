@@ -7,6 +7,7 @@ using CalRec.Models.Embeddings;
 using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.Persistence;
 using CalRec.Recommenders.SasRec;
 

@@ -9,6 +9,7 @@ using CalRec.Models.Checkpoints;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
 using Spectre.Console;
 

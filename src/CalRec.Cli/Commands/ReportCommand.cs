@@ -12,6 +12,7 @@ using CalRec.Models.Embeddings;
 using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
 using CalRec.Text.Tokenization;
 using Spectre.Console;
