@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace CalRec.Cli.Tests;
+
+/// <summary>
+/// Every program in samples/ runs to the end and prints what it promises. The samples are projects of the solution, so
+/// the README's test command has built them next to this assembly's configuration (Release/net10.0).
+/// </summary>
+[TestFixture]
+public class SampleTests
+{
+    [TestCase("TrainAndRecommend", "MostPopular NDCG@10")]
+    [TestCase("ServeOverHttp", "an unknown item -> 400")]
+    [TestCase("TrainTinyLanguageModel", "saved ")]
+    [TestCase("CalRecTwoStage", "CALRec      NDCG@10")]
+    public void SampleRunsToTheEnd(string sample, string expected)
+    {
+        // tests/CalRec.Cli.Tests/bin/<Configuration>/<tfm>/ -> the repository and the same configuration folder.
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string tfm = here.Name, configuration = here.Parent!.Name;
+        string root = here.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        string dll = Path.Combine(root, "samples", sample, "bin", configuration, tfm, sample + ".dll");
+        if (!File.Exists(dll))
+        {
+            Assert.Ignore($"{dll} is not built: run the README's test command (dotnet test CalRec.MLNet.sln -c Release), which builds the samples.");
+        }
+
+        var start = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync(), errors = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(8)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{sample} did not finish in 8 minutes.");
+        }
+
+        string text = output.Result + errors.Result;
+        Assert.That(process.ExitCode, Is.Zero, text);
+        Assert.That(text, Does.Contain(expected));
+    }
+}
