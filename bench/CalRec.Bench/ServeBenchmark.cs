@@ -32,7 +32,7 @@ internal static class ServeBenchmark
         {
             dataPath ??= Directory.Exists("../shared/data/amazon-beauty") ? "../shared/data/amazon-beauty" : null;
             data = dataPath is not null ? ctx.Data.LoadFromPath(dataPath) : SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 1 }).ToDataset();
-            model = ctx.Trainers.SasRec(new SasRecOptions { MaxEpochs = 1, MinEpochs = 0 }).Fit(data);
+            model = ctx.Trainers.SasRec(new SasRecTrainer.Options { MaxEpochs = 1, MinEpochs = 0 }).Fit(data);
         }
 
         // Histories: the dataset's own (last 8 items), or 8 catalogue items in a seeded order.

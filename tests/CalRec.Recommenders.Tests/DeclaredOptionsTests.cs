@@ -9,7 +9,7 @@ namespace CalRec.Recommenders.Tests;
 [TestFixture]
 public class DeclaredOptionsTests
 {
-    private static readonly Type[] OptionTypes = [typeof(CalRecTrainer.Options), typeof(SasRecOptions), typeof(LlmSeqSimOptions)];
+    private static readonly Type[] OptionTypes = [typeof(CalRecTrainer.Options), typeof(SasRecTrainer.Options), typeof(LlmSeqSimTrainer.Options)];
 
     // Settings that are not user choices: where a run keeps its checkpoint, whether it resumes, a stage's on/off switch
     // (its epochs say that), and LLM2SASRec's initial table (computed from the language model).
@@ -57,8 +57,8 @@ public class DeclaredOptionsTests
         Assert.That(() => flags["--batch-size"].Set(o, "many"), Throws.ArgumentException.With.Message.EqualTo("--batch-size: 'many' is not a whole number."));
         Assert.That(() => flags["--pooling"].Set(o, "max"), Throws.ArgumentException.With.Message.EqualTo("--pooling: 'max' is not one of mean, last-token."));
 
-        var sas = new SasRecOptions();
-        IReadOnlyDictionary<string, DeclaredOption> sasFlags = DeclaredOptions.Of(typeof(SasRecOptions)).ToDictionary(x => x.Flag);
+        var sas = new SasRecTrainer.Options();
+        IReadOnlyDictionary<string, DeclaredOption> sasFlags = DeclaredOptions.Of(typeof(SasRecTrainer.Options)).ToDictionary(x => x.Flag);
         sasFlags["--loss"].Set(sas, "bce");
         sasFlags["--batching"].Set(sas, "length");
         Assert.That((sas.Loss, sas.Batching), Is.EqualTo((SasRecLoss.BinaryCrossEntropy, SasRecBatching.LengthBuckets)));

@@ -56,11 +56,11 @@ public class LlmBaselineTests
         float[] text = new float[n * 32];
         g.FillNormal(text, 0, 1);
         float[] reduced = Pca.Fit(text, 32, d).Transform(text);
-        SasRecScorer model = SasRecTraining.Fit(split, new SasRecOptions { Hidden = d, MaxLength = 8, MaxEpochs = 0, InitialItemEmbeddings = reduced });
+        SasRecScorer model = SasRecTraining.Fit(split, new SasRecTrainer.Options { Hidden = d, MaxLength = 8, MaxEpochs = 0, InitialItemEmbeddings = reduced });
         float[] table = model.Model.item_emb.weight.ToArray()[d..];
         double corr = Correlation(table, reduced);
         Assert.That(corr, Is.GreaterThan(0.999), "the table is the PCA output up to one positive scale");
-        Assert.Throws<ArgumentException>(() => SasRecTraining.Fit(split, new SasRecOptions { Hidden = d, MaxEpochs = 0, InitialItemEmbeddings = new float[3] }));
+        Assert.Throws<ArgumentException>(() => SasRecTraining.Fit(split, new SasRecTrainer.Options { Hidden = d, MaxEpochs = 0, InitialItemEmbeddings = new float[3] }));
     }
 
     private static double Correlation(float[] a, float[] b)

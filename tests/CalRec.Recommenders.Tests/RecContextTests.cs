@@ -69,7 +69,7 @@ public class RecContextTests
         (SyntheticCatalog catalog, InteractionDataset data) = Synthetic();
         var ctx = new RecContext(seed: 3);
         var encoder = new BrandEncoder(catalog.Items.Select(i => i.Brand));
-        var small = new SasRecOptions { Hidden = 16, MaxLength = 10, BatchSize = 64, MaxEpochs = 2, MinEpochs = 0, Seed = 3 };
+        var small = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, BatchSize = 64, MaxEpochs = 2, MinEpochs = 0, Seed = 3 };
         RecommenderModel[] models =
         [
             ctx.Trainers.MostPopular().Fit(data),

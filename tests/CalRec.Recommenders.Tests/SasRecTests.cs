@@ -10,7 +10,7 @@ namespace CalRec.Recommenders.Tests;
 [TestFixture]
 public class SasRecTests
 {
-    private static (List<SasRecEpochReport> Reports, RecommendationMetrics Popularity, RecommendationMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecOptions options)
+    private static (List<SasRecEpochReport> Reports, RecommendationMetrics Popularity, RecommendationMetrics SasRec) FitAndEvaluate(LeaveOneOutSplit split, SasRecTrainer.Options options)
     {
         var reports = new List<SasRecEpochReport>();
         SasRecScorer sasrec = SasRecTraining.Fit(split, options, reports.Add);
@@ -25,7 +25,7 @@ public class SasRecTests
     public void LearnsTheSyntheticRoutinesAndBeatsMostPopular()
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
-        var options = new SasRecOptions { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
+        var options = new SasRecTrainer.Options { Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, Seed = 1 };
         (List<SasRecEpochReport> reports, RecommendationMetrics pop, RecommendationMetrics seq) = FitAndEvaluate(split, options);
         Assert.That(reports[^1].Loss, Is.LessThan(reports[0].Loss));
         Assert.That(seq["ndcg@10"].Value, Is.GreaterThan(2 * pop["ndcg@10"].Value), "the routines are learnable, popularity cannot follow them");
@@ -36,7 +36,7 @@ public class SasRecTests
     public void BinaryCrossEntropyWithSampledNegativesAlsoLearns()
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 9 }).ToDataset());
-        var options = new SasRecOptions
+        var options = new SasRecTrainer.Options
         {
             Hidden = 32, MaxLength = 20, Dropout = 0.2f, BatchSize = 64, LearningRate = 3e-3f, MaxEpochs = 25, Patience = 4, MinEpochs = 5, Seed = 1,
             Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 2,
@@ -52,7 +52,7 @@ public class SasRecTests
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
         var reports = new List<SasRecEpochReport>();
-        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, BatchSize = 64, LearningRate = 0f, MaxEpochs = 9, Patience = 1, MinEpochs = 6, Seed = 5 }, reports.Add);
+        SasRecTraining.Fit(split, new SasRecTrainer.Options { Hidden = 8, MaxLength = 5, BatchSize = 64, LearningRate = 0f, MaxEpochs = 9, Patience = 1, MinEpochs = 6, Seed = 5 }, reports.Add);
         Assert.That(reports, Has.Count.EqualTo(6), "with lr 0 validation never improves after epoch 1; stopping waits for epoch 6");
     }
 
@@ -60,7 +60,7 @@ public class SasRecTests
     public void SameSeedSameModel()
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 60 }).ToDataset());
-        var options = new SasRecOptions { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 2, Seed = 5 };
+        var options = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 2, Seed = 5 };
         var a = new List<double>();
         var b = new List<double>();
         SasRecTraining.Fit(split, options, r => a.Add(r.Loss));
@@ -132,7 +132,7 @@ public class SasRecTests
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());
         var reports = new List<SasRecEpochReport>();
-        SasRecTraining.Fit(split, new SasRecOptions { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, MaxMinutes = 1e-6, Seed = 5 }, reports.Add);
+        SasRecTraining.Fit(split, new SasRecTrainer.Options { Hidden = 8, MaxLength = 5, MaxEpochs = 50, MinEpochs = 0, Patience = 50, MaxMinutes = 1e-6, Seed = 5 }, reports.Add);
         Assert.That(reports, Has.Count.EqualTo(1));
     }
 }

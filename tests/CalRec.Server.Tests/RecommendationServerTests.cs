@@ -24,7 +24,7 @@ public class RecommendationServerTests
     {
         _data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 60 }).ToDataset();
         var ctx = new RecContext(seed: 2);
-        _model = ctx.Trainers.SasRec(new SasRecOptions { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 3, Seed = 2 }).Fit(_data);
+        _model = ctx.Trainers.SasRec(new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 3, Seed = 2 }).Fit(_data);
         _app = RecommendationServer.Create(_model, ["http://127.0.0.1:0"], new RecommendationServerOptions { MaxK = 50, MaxBatchUsers = 100 }, LogLevel.None);
         await _app.StartAsync();
         _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };

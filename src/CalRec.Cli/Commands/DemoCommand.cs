@@ -90,7 +90,7 @@ internal static class DemoCommand
         RecommenderModel pop = ctx.Trainers.MostPopular().Fit(split, ct);
         rows.Add(("MostPopular", Evaluate(pop, split), watch.Elapsed.TotalSeconds));
         watch.Restart();
-        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecOptions { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, MaxMinutes = sasrecMinutes, Seed = options.Seed }).Fit(split, ct);
+        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecTrainer.Options { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, MaxMinutes = sasrecMinutes, Seed = options.Seed }).Fit(split, ct);
         rows.Add(("SASRec", Evaluate(sasrec, split), watch.Elapsed.TotalSeconds));
 
         AnsiConsole.MarkupLine("[bold]3/5[/] CALRec: stage 0 pretraining, stage 1 on the mixture, stage 2 on the target");

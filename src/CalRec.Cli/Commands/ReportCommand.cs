@@ -29,7 +29,7 @@ internal static class ReportCommand
     public static Command Create()
     {
         var data = new Option<string>("--data") { Description = "Dataset: a folder or file in any supported format, or a .db.", Required = true };
-        var sasrec = new DeclaredFlags<SasRecOptions>(() => new SasRecOptions { MaxMinutes = 10 });
+        var sasrec = new DeclaredFlags<SasRecTrainer.Options>(() => new SasRecTrainer.Options { MaxMinutes = 10 });
         var json = new Option<bool>("--json") { Description = "One JSON object per model." };
         var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
         var withBce = new Option<bool>("--with-bce") { Description = "Add a SASRec row trained with binary cross-entropy and one sampled negative per position (the original SASRec objective)." };
@@ -44,7 +44,7 @@ internal static class ReportCommand
         return cmd;
     }
 
-    private static int Run(string folder, SasRecOptions sasrec, bool json, string? lmFolder, bool withBce, CancellationToken ct)
+    private static int Run(string folder, SasRecTrainer.Options sasrec, bool json, string? lmFolder, bool withBce, CancellationToken ct)
     {
         InteractionDataset data = Data.Readers.DatasetReader.Load(folder);
         var split = new LeaveOneOutSplit(data);
@@ -64,14 +64,14 @@ internal static class ReportCommand
             rows.Add((name, RecommendationEvaluator.Evaluate(model, split.Test, eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
         }
 
-        static string Sas(SasRecOptions o) =>
+        static string Sas(SasRecTrainer.Options o) =>
             string.Create(CultureInfo.InvariantCulture, $"({(o.Loss == SasRecLoss.CrossEntropy ? "CE" : "BCE")}, d={o.Hidden}, len={o.MaxLength}, dropout={o.Dropout})");
         static string Epochs(RecommenderModel m) => $"{m.Training.Epochs} epochs, best {m.Training.Settings["best_epoch"]}";
         Add("MostPopular", ctx.Trainers.MostPopular(), _ => string.Empty);
         Add($"SASRec {Sas(sasrec)}", ctx.Trainers.SasRec(sasrec), Epochs);
         if (withBce)
         {
-            SasRecOptions bce = sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 };
+            SasRecTrainer.Options bce = sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 };
             Add($"SASRec {Sas(bce)}", ctx.Trainers.SasRec(bce), Epochs);
         }
 

@@ -8,8 +8,8 @@ public static class LlmSeqSimCatalogExtensions
 {
     /// <summary>LLMSeqSim: sessions as aggregated item-text embeddings, items ranked by cosine similarity.</summary>
     public static LlmSeqSimTrainer LlmSeqSim(this TrainersCatalog catalog, ITextEncoder encoder, SessionAggregation aggregation = SessionAggregation.Last, int maxHistory = 50) =>
-        catalog.LlmSeqSim(encoder, new LlmSeqSimOptions { Aggregation = aggregation, MaxHistory = maxHistory });
+        catalog.LlmSeqSim(encoder, new LlmSeqSimTrainer.Options { Aggregation = aggregation, MaxHistory = maxHistory });
 
     /// <summary>LLMSeqSim with every setting given.</summary>
-    public static LlmSeqSimTrainer LlmSeqSim(this TrainersCatalog catalog, ITextEncoder encoder, LlmSeqSimOptions options) => new(catalog.Context, encoder, options);
+    public static LlmSeqSimTrainer LlmSeqSim(this TrainersCatalog catalog, ITextEncoder encoder, LlmSeqSimTrainer.Options options) => new(catalog.Context, encoder, options);
 }

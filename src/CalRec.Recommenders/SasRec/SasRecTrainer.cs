@@ -12,7 +12,7 @@ namespace CalRec.Recommenders.SasRec;
 /// validation NDCG@10. Given a text encoder it trains LLM2SASRec (Harte et al.): the item table starts from the
 /// PCA-reduced text embeddings of the item texts and stays trainable.
 /// </summary>
-public sealed class SasRecTrainer : RecommenderTrainer
+public sealed partial class SasRecTrainer : RecommenderTrainer
 {
     private readonly RecContext _context;
     private readonly ITextEncoder? _encoder;
@@ -23,22 +23,22 @@ public sealed class SasRecTrainer : RecommenderTrainer
     /// <summary>The kind of an LLM2SASRec model: SASRec whose item table started from text embeddings.</summary>
     public const string Llm2SasRecModelKind = "llm2sasrec";
 
-    internal SasRecTrainer(RecContext context, SasRecOptions options, ITextEncoder? encoder)
+    internal SasRecTrainer(RecContext context, SasRecTrainer.Options options, ITextEncoder? encoder)
     {
         _context = context;
-        Options = options;
+        TrainerOptions = options;
         _encoder = encoder;
     }
 
     /// <summary>The settings.</summary>
-    public SasRecOptions Options { get; }
+    public Options TrainerOptions { get; }
 
     /// <inheritdoc />
     public override RecommenderModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default)
     {
         string kind = _encoder is null ? ModelKind : Llm2SasRecModelKind;
         var clock = Stopwatch.StartNew();
-        SasRecOptions options = Options;
+        Options options = TrainerOptions;
         if (_encoder is not null)
         {
             _context.Report(kind, $"embedding {split.Data.ItemCount:N0} item texts");

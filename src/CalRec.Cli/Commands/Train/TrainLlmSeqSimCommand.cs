@@ -10,7 +10,7 @@ internal static class TrainLlmSeqSimCommand
     public static Command Create()
     {
         var inputs = new TrainInputs();
-        var settings = new DeclaredFlags<LlmSeqSimOptions>(() => new LlmSeqSimOptions());
+        var settings = new DeclaredFlags<LlmSeqSimTrainer.Options>(() => new LlmSeqSimTrainer.Options());
         var lm = new LanguageModelArguments();
         var cmd = new Command(LlmSeqSimTrainer.ModelKind, "LLMSeqSim: rank items by cosine similarity to the aggregated text embeddings of the history (Harte et al.).");
         inputs.AddTo(cmd);

@@ -10,7 +10,7 @@ internal static class TrainSasRecCommand
     public static Command Create(bool llm)
     {
         var inputs = new TrainInputs();
-        var settings = new DeclaredFlags<SasRecOptions>(() => new SasRecOptions());
+        var settings = new DeclaredFlags<SasRecTrainer.Options>(() => new SasRecTrainer.Options());
         var lm = new LanguageModelArguments();
         var cmd = new Command(llm ? SasRecTrainer.Llm2SasRecModelKind : SasRecTrainer.ModelKind, llm
             ? "LLM2SASRec: SASRec whose item table starts from PCA-reduced text embeddings of a language model (Harte et al.)."
@@ -24,7 +24,7 @@ internal static class TrainSasRecCommand
 
         CommandRunner.SetAction(cmd, (p, ct) =>
         {
-            SasRecOptions options = settings.Read(p);
+            SasRecTrainer.Options options = settings.Read(p);
             return inputs.FitAndSave(p, ctx => llm ? ctx.Trainers.Llm2SasRec(lm.Encoder(p), options) : ctx.Trainers.SasRec(options), options.Seed, ct);
         });
         return cmd;
