@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CalRec.Cli.Options;
+using CalRec.Models.Embeddings;
 using CalRec.Recommenders.LlmSeqSim;
 
 namespace CalRec.Cli.Commands.Train;
@@ -16,7 +17,13 @@ internal static class TrainLlmSeqSimCommand
         inputs.AddTo(cmd);
         settings.AddTo(cmd);
         lm.AddTo(cmd);
-        CommandRunner.SetAction(cmd, (p, ct) => inputs.FitAndSave(p, ctx => ctx.Trainers.LlmSeqSim(lm.Encoder(p), settings.Read(p)), seed: 0, ct));
+        CommandRunner.SetAction(cmd, (p, ct) =>
+        {
+            // The settings and the language model first: a mistake there is reported before the dataset is read.
+            LlmSeqSimTrainer.Options options = settings.Read(p);
+            ITextEncoder encoder = lm.Encoder(p);
+            return inputs.FitAndSave(p, ctx => ctx.Trainers.LlmSeqSim(encoder, options), seed: 0, ct);
+        });
         return cmd;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CalRec.Cli.Options;
+using CalRec.Models.Embeddings;
 using CalRec.Recommenders.SasRec;
 
 namespace CalRec.Cli.Commands.Train;
@@ -25,7 +26,9 @@ internal static class TrainSasRecCommand
         CommandRunner.SetAction(cmd, (p, ct) =>
         {
             SasRecTrainer.Options options = settings.Read(p);
-            return inputs.FitAndSave(p, ctx => llm ? ctx.Trainers.Llm2SasRec(lm.Encoder(p), options) : ctx.Trainers.SasRec(options), options.Seed, ct);
+            // The language model first: a missing or bad --lm is reported before the dataset is read.
+            ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
+            return inputs.FitAndSave(p, ctx => encoder is null ? ctx.Trainers.SasRec(options) : ctx.Trainers.Llm2SasRec(encoder, options), options.Seed, ct);
         });
         return cmd;
     }
