@@ -23,6 +23,8 @@ internal sealed class EmbeddingPath : IGroundingPath
     private readonly float[]? _popularity;
     private readonly CollaborativeScores? _collaborative;
     private float[]? _itemVectors;
+    private GroundingQuery? _lastQuery;
+    private float[]? _lastScores;
 
     public EmbeddingPath(CalRecModel model, DecoderLM embedder, Pooling pooling, GroundingDistance distance, float gamma, float[]? popularity, CollaborativeScores? collaborative)
     {
@@ -47,8 +49,20 @@ internal sealed class EmbeddingPath : IGroundingPath
 
     public void Score(GroundingQuery query, Span<float> scores) => Scores(query).CopyTo(scores);
 
-    /// <summary>Per item: −(re-weighted) distance to the closest generated text; higher is better.</summary>
-    public float[] Scores(GroundingQuery query) => Reweighted(RawDistances(query), _gamma, _gamma > 0 ? Signal(query.History) : null);
+    /// <summary>
+    /// Per item: −(re-weighted) distance to the closest generated text; higher is better. Kept for the last query, so a
+    /// history whose list and scores are both needed (an explanation of this path) embeds its generated texts once.
+    /// </summary>
+    public float[] Scores(GroundingQuery query)
+    {
+        if (!ReferenceEquals(_lastQuery, query))
+        {
+            _lastScores = Reweighted(RawDistances(query), _gamma, _gamma > 0 ? Signal(query.History) : null);
+            _lastQuery = query;
+        }
+
+        return _lastScores!;
+    }
 
     /// <summary>The re-weighting signal C for one history (null without one).</summary>
     public float[]? Signal(int[] history)
