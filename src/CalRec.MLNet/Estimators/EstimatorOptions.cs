@@ -1,0 +1,38 @@
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.SasRec;
+
+namespace CalRec.MLNet;
+
+/// <summary>MostPopular's options: the shared columns only (it has no hyper-parameters).</summary>
+public sealed class MostPopularEstimatorOptions : SequentialRecommenderOptions
+{
+}
+
+/// <summary>SASRec's (and LLM2SASRec's) options: the shared columns and the trainer's hyper-parameters.</summary>
+public sealed class SasRecEstimatorOptions : SequentialRecommenderOptions
+{
+    /// <summary>SASRec's hyper-parameters (declared once, in <see cref="SasRecTrainer.Options"/>).</summary>
+    public SasRecTrainer.Options Trainer { get; set; } = new();
+}
+
+/// <summary>LLMSeqSim's options: the shared columns and the trainer's settings.</summary>
+public sealed class LlmSeqSimEstimatorOptions : SequentialRecommenderOptions
+{
+    /// <summary>LLMSeqSim's settings (declared once, in <see cref="LlmSeqSimTrainer.Options"/>).</summary>
+    public LlmSeqSimTrainer.Options Trainer { get; set; } = new();
+}
+
+/// <summary>
+/// CALRec's options: the shared columns, the trainer's settings, and the target domain. When the catalogue has more
+/// than one domain (<see cref="SequentialRecommenderOptions.DomainColumnName"/>), stage 1 trains on the mixture of all
+/// of them and stage 2 on <see cref="TargetDomain"/>.
+/// </summary>
+public sealed class CalRecEstimatorOptions : SequentialRecommenderOptions
+{
+    /// <summary>CALRec's settings (declared once, in <see cref="CalRecTrainer.Options"/>).</summary>
+    public CalRecTrainer.Options Trainer { get; set; } = new();
+
+    /// <summary>The domain stage 2 trains on and the model recommends from; null: the whole table.</summary>
+    public string? TargetDomain { get; set; }
+}

@@ -1,0 +1,115 @@
+using CalRec.Data;
+using CalRec.Data.Splits;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.MostPopular;
+using CalRec.Recommenders.SasRec;
+using Microsoft.ML;
+
+namespace CalRec.MLNet;
+
+/// <summary>
+/// The trainers of <c>mlContext.SequentialRecommendation()</c>: each returns a <see cref="SequentialRecommenderEstimator"/>,
+/// with a simple overload (default columns, the most used settings) and one taking the trainer's options.
+/// </summary>
+public sealed class SequentialRecommendationTrainers
+{
+    private readonly MLContext _mlContext;
+
+    internal SequentialRecommendationTrainers(MLContext mlContext) => _mlContext = mlContext;
+
+    /// <summary>MostPopular: the training interactions' most frequent items, the same list for everyone.</summary>
+    public SequentialRecommenderEstimator MostPopular(string userIdColumnName = DefaultColumnNames.UserId, string itemIdColumnName = DefaultColumnNames.ItemId, IDataView? items = null) =>
+        MostPopular(new MostPopularEstimatorOptions { UserIdColumnName = userIdColumnName, ItemIdColumnName = itemIdColumnName, Items = items });
+
+    /// <summary>MostPopular with every setting given.</summary>
+    public SequentialRecommenderEstimator MostPopular(MostPopularEstimatorOptions options) =>
+        new(_mlContext, nameof(MostPopular), options, (ctx, data, ct) => ctx.Trainers.MostPopular().Fit(new LeaveOneOutSplit(data), ct));
+
+    /// <summary>SASRec (self-attentive sequential recommendation over item ids) with the most used settings.</summary>
+    public SequentialRecommenderEstimator SasRec(string userIdColumnName = DefaultColumnNames.UserId, string itemIdColumnName = DefaultColumnNames.ItemId, IDataView? items = null,
+        int hidden = 64, int maxLength = 50, int maxEpochs = 200, ulong seed = 42) =>
+        SasRec(new SasRecEstimatorOptions
+        {
+            UserIdColumnName = userIdColumnName,
+            ItemIdColumnName = itemIdColumnName,
+            Items = items,
+            Trainer = new SasRecTrainer.Options { Hidden = hidden, MaxLength = maxLength, MaxEpochs = maxEpochs, Seed = seed },
+        });
+
+    /// <summary>SASRec with every setting given.</summary>
+    public SequentialRecommenderEstimator SasRec(SasRecEstimatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new(_mlContext, nameof(SasRec), options, (ctx, data, ct) => ctx.Trainers.SasRec(options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+    }
+
+    /// <summary>
+    /// LLM2SASRec (Harte et al.): SASRec whose item table starts from PCA-reduced <paramref name="encoder"/> embeddings
+    /// of the item texts (give the catalogue with titles in <see cref="SequentialRecommenderOptions.Items"/>).
+    /// </summary>
+    public SequentialRecommenderEstimator Llm2SasRec(ITextEncoder encoder, SasRecEstimatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(options);
+        return new(_mlContext, nameof(Llm2SasRec), options, (ctx, data, ct) => ctx.Trainers.Llm2SasRec(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+    }
+
+    /// <summary>LLMSeqSim (Harte et al.): a history as the aggregate of its items' text embeddings, items ranked by cosine similarity.</summary>
+    public SequentialRecommenderEstimator LlmSeqSim(ITextEncoder encoder, IDataView items, SessionAggregation aggregation = SessionAggregation.Last) =>
+        LlmSeqSim(encoder, new LlmSeqSimEstimatorOptions { Items = items, Trainer = new LlmSeqSimTrainer.Options { Aggregation = aggregation } });
+
+    /// <summary>LLMSeqSim with every setting given.</summary>
+    public SequentialRecommenderEstimator LlmSeqSim(ITextEncoder encoder, LlmSeqSimEstimatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(options);
+        return new(_mlContext, nameof(LlmSeqSim), options, (ctx, data, ct) => ctx.Trainers.LlmSeqSim(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+    }
+
+    /// <summary>
+    /// CALRec with the most used settings: a backbone preset trained from scratch (stage 0) or a Hugging Face checkpoint
+    /// folder, stage 1 on the mixture of the catalogue's domains, stage 2 on <paramref name="targetDomain"/>.
+    /// </summary>
+    public SequentialRecommenderEstimator CalRec(IDataView items, string? targetDomain = null, string backbone = "mini", int stage1Epochs = 2, int stage2Epochs = 4, ulong seed = 1) =>
+        CalRec(new CalRecEstimatorOptions
+        {
+            Items = items,
+            TargetDomain = targetDomain,
+            Trainer = new CalRecTrainer.Options
+            {
+                Backbone = backbone,
+                Stage1 = new CalRecStageOptions { Epochs = stage1Epochs, LearningRate = 1e-3f },
+                Stage2 = new CalRecStageOptions { Epochs = stage2Epochs, LearningRate = 5e-4f },
+                Seed = seed,
+            },
+        });
+
+    /// <summary>CALRec with every setting given.</summary>
+    public SequentialRecommenderEstimator CalRec(CalRecEstimatorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new(_mlContext, nameof(CalRec), options, (ctx, data, ct) =>
+        {
+            (InteractionDataset target, List<InteractionDataset> mixture) = TargetAndMixture(data, options.TargetDomain);
+            return ctx.Trainers.CalRec(options.Trainer).Fit(new LeaveOneOutSplit(target), mixture, ct);
+        });
+    }
+
+    // Stage 2's target and stage 1's mixture (one dataset per domain, the target's own object among them so that its
+    // held-out items stay out of stage 1).
+    internal static (InteractionDataset Target, List<InteractionDataset> Mixture) TargetAndMixture(InteractionDataset data, string? targetDomain)
+    {
+        IReadOnlyList<string> domains = data.Domains;
+        if (targetDomain is not null && !domains.Contains(targetDomain, StringComparer.Ordinal))
+        {
+            throw new ArgumentException($"TargetDomain '{targetDomain}' is not a domain of the catalogue (domains: {string.Join(", ", domains)}).", nameof(targetDomain));
+        }
+
+        InteractionDataset target = targetDomain is null ? data : data.ForDomain(targetDomain);
+        List<InteractionDataset> mixture = domains.Count > 1 ? domains.Select(d => d == targetDomain ? target : data.ForDomain(d)).ToList() : [];
+        return (target, mixture);
+    }
+}
