@@ -1,0 +1,151 @@
+using CalRec.Data;
+using CalRec.Data.Splits;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.LlmSeqSim;
+using CalRec.Recommenders.SasRec;
+using Microsoft.ML;
+using Microsoft.ML.Transforms.Text;
+
+namespace CalRec.MLNet.Tests;
+
+public sealed class LlmEstimatorTests
+{
+    /// <summary>A text encoder that sees only the brand attribute (one-hot): routines stay within a brand.</summary>
+    private sealed class BrandEncoder : ITextEncoder
+    {
+        public List<string> Seen { get; } = [];
+
+        public Dictionary<string, int> Brands { get; } = new(StringComparer.Ordinal);
+
+        public int Dimension => 64;
+
+        public float[] Encode(IReadOnlyList<string> texts, CancellationToken cancellation = default)
+        {
+            float[] result = new float[texts.Count * Dimension];
+            for (int i = 0; i < texts.Count; i++)
+            {
+                Seen.Add(texts[i]);
+                string brand = texts[i].Split("; ").Single(p => p.StartsWith("Brand: ", StringComparison.Ordinal))["Brand: ".Length..];
+                if (!Brands.TryGetValue(brand, out int b))
+                {
+                    Brands[brand] = b = Brands.Count;
+                }
+
+                result[(i * Dimension) + (b % Dimension)] = 1f;
+            }
+
+            return result;
+        }
+    }
+
+    [Test]
+    public void LlmSeqSimAndLlm2SasRecReadTheCatalogueThroughMLNetTextTransforms()
+    {
+        var ml = new MLContext(seed: 1);
+        InteractionDataset data = Tables.Synthetic(100);
+        IDataView interactions = ml.View(Tables.Interactions(data));
+        // ML.NET's own transforms on the catalogue before it reaches the trainer: lower-cased titles and brands.
+        IDataView rawItems = ml.View(Tables.Items(data));
+        IDataView items = ml.Transforms.Text.NormalizeText("Title", caseMode: TextNormalizingEstimator.CaseMode.Lower)
+            .Append(ml.Transforms.Text.NormalizeText("Brand", caseMode: TextNormalizingEstimator.CaseMode.Lower))
+            .Fit(rawItems).Transform(rawItems);
+        var encoder = new BrandEncoder();
+        var options = new LlmSeqSimEstimatorOptions { Items = items, ItemTextColumnNames = ["Brand"], Trainer = new LlmSeqSimTrainer.Options { Aggregation = SessionAggregation.Last } };
+
+        SequentialRecommendationTransformer sim = ml.SequentialRecommendation().Trainers.LlmSeqSim(encoder, options).Fit(interactions);
+        IDataView test = ml.SequentialRecommendation().Data.LeaveOneOutTestSet(interactions, options);
+        double simNdcg = ml.SequentialRecommendation().Evaluate(sim.Transform(test), bootstrapSamples: 0)["ndcg@10"].Value;
+        SequentialRecommendationTransformer pop = ml.SequentialRecommendation().Trainers.MostPopular(new MostPopularEstimatorOptions { Items = items }).Fit(interactions);
+        double popNdcg = ml.SequentialRecommendation().Evaluate(pop.Transform(test), bootstrapSamples: 0)["ndcg@10"].Value;
+
+        Assert.That(encoder.Seen, Has.Count.EqualTo(data.ItemCount));
+        Assert.That(encoder.Seen.Select(t => t.Replace("Brand: ", "", StringComparison.Ordinal)), Is.All.Matches<string>(t => t == t.ToLowerInvariant()), "the encoder saw the normalized texts");
+        Assert.That(encoder.Seen[0], Does.StartWith($"title: {data.Items[0].Title.ToLowerInvariant()}; Brand: "));
+        Assert.That(sim.Model.Kind, Is.EqualTo(LlmSeqSimTrainer.ModelKind));
+        Assert.That(simNdcg, Is.GreaterThan(2 * popNdcg), "brand similarity follows the routines, popularity cannot");
+
+        var sasOptions = new SasRecEstimatorOptions { Items = items, ItemTextColumnNames = ["Brand"], Trainer = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, MaxEpochs = 1, Seed = 2 } };
+        SequentialRecommendationTransformer llm2 = ml.SequentialRecommendation().Trainers.Llm2SasRec(encoder, sasOptions).Fit(interactions);
+        Assert.That(llm2.Model.Kind, Is.EqualTo(SasRecTrainer.Llm2SasRecModelKind));
+    }
+
+    [Test]
+    public void FilterRowsByColumnBeforeFitEqualsTheMinRatingOption()
+    {
+        var ml = new MLContext(seed: 1);
+        InteractionDataset data = Tables.Synthetic(30);
+        IDataView interactions = ml.View(Tables.Interactions(data));
+        IDataView filtered = ml.Data.FilterRowsByColumn(interactions, "Rating", lowerBound: 3);
+
+        var viaFilter = ml.SequentialRecommendation().Trainers.MostPopular().Fit(filtered);
+        var viaOption = ml.SequentialRecommendation().Trainers.MostPopular(new MostPopularEstimatorOptions { MinRating = 3 }).Fit(interactions);
+
+        Assert.That(viaFilter.Model.Catalog.Select(i => i.Id), Is.EqualTo(viaOption.Model.Catalog.Select(i => i.Id)));
+        IDataView histories = ml.SequentialRecommendation().Data.Histories(filtered);
+        var a = ml.Data.CreateEnumerable<ModelOutput>(viaFilter.Transform(histories), false).Select(r => r.PredictedItemIds).ToList();
+        var b = ml.Data.CreateEnumerable<ModelOutput>(viaOption.Transform(histories), false).Select(r => r.PredictedItemIds).ToList();
+        Assert.That(a, Is.EqualTo(b));
+        Assert.That(ml.Data.CreateEnumerable<InteractionRow>(filtered, false).Count(), Is.LessThan(ml.Data.CreateEnumerable<InteractionRow>(interactions, false).Count()));
+    }
+
+    [Test]
+    public void CalRecTrainsStageOneOnTheDomainsOfTheTableAndStageTwoOnTheTarget()
+    {
+        var ml = new MLContext(seed: 1);
+        var log = new List<string>();
+        ml.Log += (_, e) => log.Add(e.Message);
+        InteractionDataset data = Tables.Synthetic(40);
+        IDataView interactions = ml.View(Tables.Interactions(data));
+        var options = new CalRecEstimatorOptions
+        {
+            Items = ml.View(Tables.Items(data)),
+            ItemTextColumnNames = ["Brand"],
+            TargetDomain = "beauty",
+            Trainer = new CalRecTrainer.Options
+            {
+                Backbone = "tiny",
+                VocabularySize = 400,
+                PretrainSteps = 20,
+                PretrainSequenceLength = 64,
+                Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+                Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+                BatchSize = 16,
+                MaxHistory = 4,
+                MaxItemTokens = 12,
+                ValidationUsers = 50,
+                Seed = 3,
+            },
+        };
+
+        SequentialRecommendationTransformer model = ml.SequentialRecommendation().Trainers.CalRec(options).Fit(interactions);
+
+        Assert.That(model.Model, Is.InstanceOf<CalRecModel>());
+        Assert.That(model.Model.Catalog.Select(i => i.Domain).Distinct(), Is.EqualTo(new[] { "beauty" }), "the model recommends from the target domain");
+        Assert.That(log, Has.Some.Contains("stage1:").And.Some.Contains("stage2:"), "both stages ran, reported through MLContext.Log");
+        IDataView test = ml.SequentialRecommendation().Data.LeaveOneOutTestSet(interactions, options, domain: "beauty");
+        var split = new LeaveOneOutSplit(data.ForDomain("beauty"));
+        RecommendationMetrics viaTable = ml.SequentialRecommendation().Evaluate(model.Transform(test), bootstrapSamples: 0);
+        RecommendationMetrics viaLibrary = RecommendationEvaluator.Evaluate(model.Model, split.Test, new RecommendationEvaluatorOptions { Ks = [1, 5, 10], BootstrapSamples = 0 });
+        Assert.That(viaTable.Users, Is.EqualTo(split.Test.Count));
+        Assert.That(viaTable["ndcg@10"].Value, Is.EqualTo(viaLibrary["ndcg@10"].Value).Within(1e-9));
+        Assert.Throws<ArgumentException>(() => ml.SequentialRecommendation().Trainers.CalRec(new CalRecEstimatorOptions { Items = options.Items, TargetDomain = "garden" }).Fit(interactions));
+
+        // The backbone, tokenizer and item index travel inside ML.NET's model zip.
+        string path = Path.Combine(Path.GetTempPath(), $"calrec-mlnet-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.SequentialRecommendation().SaveModel(model, test.Schema, path);
+            ITransformer loaded = new MLContext().SequentialRecommendation().LoadModel(path, out _);
+            var before = ml.Data.CreateEnumerable<ModelOutput>(model.Transform(test), false).ToList();
+            var after = ml.Data.CreateEnumerable<ModelOutput>(loaded.Transform(test), false).ToList();
+            Assert.That(after.Select(r => r.PredictedItemIds), Is.EqualTo(before.Select(r => r.PredictedItemIds)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
