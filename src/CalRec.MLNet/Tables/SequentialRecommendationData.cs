@@ -1,4 +1,5 @@
 using CalRec.Data;
+using CalRec.Data.Readers;
 using CalRec.Data.Splits;
 using CalRec.MLNet.Tables;
 using Microsoft.ML;
@@ -48,6 +49,92 @@ public sealed class SequentialRecommendationData
     /// <summary>The leave-one-out validation cases (history without the last two items, the second to last as <c>Label</c>).</summary>
     public IDataView LeaveOneOutValidationSet(IDataView interactions, SequentialRecommenderOptions? options = null, string? domain = null) =>
         Cases(interactions, options, domain, validation: true);
+
+    /// <summary>
+    /// A history table (<c>UserId</c>, <c>History</c>) read lazily from a file, by extension: <c>.parquet</c> (a text
+    /// column and a list-of-text column), <c>.db</c>/<c>.sqlite</c> (through ML.NET's <c>DatabaseLoader</c>, with
+    /// <paramref name="query"/> selecting the user id and the space-separated history in that order; default
+    /// <c>SELECT UserId, History FROM histories</c>), <c>.jsonl</c> (the <c>sequences.jsonl</c> layout:
+    /// <c>{"user": ..., "items": [...]}</c>) or <c>.tsv</c>/<c>.csv</c> (a header, then the user id and the
+    /// space-separated history).
+    /// </summary>
+    public IDataView LoadHistories(string path, string? query = null, SequentialRecommenderOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        RecommendationColumns columns = (options ?? new MostPopularEstimatorOptions()).OutputColumns();
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path}: file not found.", path);
+        }
+
+        switch (TableFormats.Of(path))
+        {
+            case TableFormat.Parquet:
+                return ParquetTable.Load(path);
+            case TableFormat.Sqlite:
+                return SqliteTable.LoadHistories(_mlContext, path, query ?? $"SELECT {string.Join(", ", SqliteTable.HistoryQueryColumns)} FROM histories", columns);
+            case TableFormat.JsonLines:
+                var schema = SchemaDefinition.Create(typeof(HistoryRow));
+                schema[nameof(HistoryRow.UserId)].ColumnName = columns.UserIdColumnName;
+                schema[nameof(HistoryRow.History)].ColumnName = columns.HistoryColumnName;
+                return _mlContext.Data.LoadFromEnumerable(NormalizedDataset.ReadSequences(path).Select(u => new HistoryRow { UserId = u.User, History = [.. u.Items] }), schema);
+            default:
+                char separator = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ',' : '\t';
+                IDataView rows = _mlContext.Data.LoadFromTextFile<HistoryTextRow>(path, separatorChar: separator, hasHeader: true, allowQuoting: true);
+                return HistoryTexts.ToHistories(_mlContext, rows, columns);
+        }
+    }
+
+    /// <summary>
+    /// Writes a table (for example a recommender's scored output) to a file, by extension: <c>.parquet</c>,
+    /// <c>.db</c>/<c>.sqlite</c> (table <paramref name="table"/>, replaced in one transaction), <c>.jsonl</c>, or
+    /// <c>.tsv</c>/<c>.txt</c> (ML.NET's <c>SaveAsText</c>). Streams the rows; files are written to a temporary name
+    /// and renamed over the target. <paramref name="progress"/> hears the number of rows written so far. Returns the
+    /// number of rows, where the format counts them.
+    /// </summary>
+    public long SaveTable(IDataView data, string path, string table = "recommendations", IProgress<long>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        string full = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"{path}: folder '{folder}' does not exist.");
+        }
+
+        switch (TableFormats.Of(path))
+        {
+            case TableFormat.Parquet:
+                return ParquetTable.Save(data, full, progress, cancellation);
+            case TableFormat.Sqlite:
+                return SqliteTable.Save(data, full, table, progress, cancellation);
+        }
+
+        string temp = full + $".tmp-{Guid.NewGuid():N}";
+        try
+        {
+            long rows = -1;
+            using (FileStream stream = File.Create(temp))
+            {
+                if (TableFormats.Of(path) == TableFormat.JsonLines)
+                {
+                    rows = JsonLinesTable.Save(data, stream, progress, cancellation);
+                }
+                else
+                {
+                    _mlContext.Data.SaveAsText(data, stream, separatorChar: '\t', headerRow: true, schema: false);
+                }
+            }
+
+            File.Move(temp, full, overwrite: true);
+            return rows;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
 
     private IDataView Cases(IDataView interactions, SequentialRecommenderOptions? options, string? domain, bool validation)
     {

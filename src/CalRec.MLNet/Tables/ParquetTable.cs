@@ -1,0 +1,285 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Parquet;
+using Parquet.Schema;
+
+namespace CalRec.MLNet.Tables;
+
+/// <summary>
+/// Parquet files as ML.NET tables, streaming: reading holds one row group at a time, writing buffers one row group.
+/// Columns of text, float, double, int and long, and lists of text or float (ML.NET vectors), are supported.
+/// </summary>
+internal static class ParquetTable
+{
+    internal const int RowGroupSize = 16_384;
+
+    /// <summary>A lazy table over the Parquet file at <paramref name="path"/>.</summary>
+    internal static IDataView Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{path}: file not found.", path);
+        }
+
+        ParquetSchema schema;
+        try
+        {
+            using FileStream stream = File.OpenRead(path);
+            schema = ParquetReader.ReadSchemaAsync(stream).GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or NotSupportedException)
+        {
+            throw new InvalidDataException($"{path}: not a readable Parquet file ({ex.Message}).", ex);
+        }
+
+        var columns = new List<(DataField Field, bool IsList, DataViewType Type)>();
+        var builder = new DataViewSchema.Builder();
+        foreach (Field field in schema.Fields)
+        {
+            (DataField data, bool isList) = field switch
+            {
+                ListField { Item: DataField item } => (item, true),
+                DataField d => (d, false),
+                _ => throw new InvalidDataException($"{path}: column '{field.Name}' is a {field.SchemaType} column; only plain columns and lists are read."),
+            };
+            DataViewType itemType = ItemType(data.ClrType) ?? throw new InvalidDataException($"{path}: column '{field.Name}' holds {data.ClrType.Name}; expected text, float, double, int or long.");
+            DataViewType type = isList ? new VectorDataViewType((PrimitiveDataViewType)itemType) : itemType;
+            columns.Add((data, isList, type));
+            builder.AddColumn(field.Name, type);
+        }
+
+        return new ParquetDataView(path, builder.ToSchema(), columns);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> to <paramref name="path"/> (temporary file, then renamed over the target);
+    /// <paramref name="progress"/> hears the number of rows written after each row group.
+    /// </summary>
+    internal static long Save(IDataView data, string path, IProgress<long>? progress = null, CancellationToken cancellation = default) =>
+        SaveAsync(data, path, progress, cancellation).GetAwaiter().GetResult();
+
+    private static async Task<long> SaveAsync(IDataView data, string path, IProgress<long>? progress, CancellationToken cancellation)
+    {
+        var columns = data.Schema.Where(c => !c.IsHidden).ToList();
+        var fields = new List<Field>();
+        foreach (DataViewSchema.Column c in columns)
+        {
+            DataViewType item = c.Type is VectorDataViewType v ? v.ItemType : c.Type;
+            Type clr = ClrType(item) ?? throw new ArgumentOutOfRangeException(nameof(data), $"column '{c.Name}' has type {ColumnReader.Describe(c.Type)}; the Parquet writer takes text, float, double, int, long and vectors of them.");
+            fields.Add(c.Type is VectorDataViewType ? new ListField(c.Name, new DataField(c.Name, clr, isNullable: false)) : new DataField(c.Name, clr, isNullable: false));
+        }
+
+        var schema = new ParquetSchema(fields);
+        string full = Path.GetFullPath(path);
+        string temp = full + $".tmp-{Guid.NewGuid():N}";
+        long rows = 0;
+        try
+        {
+            await using (FileStream stream = File.Create(temp))
+            await using (ParquetWriter writer = await ParquetWriter.CreateAsync(schema, stream, cancellationToken: cancellation))
+            using (DataViewRowCursor cursor = data.GetRowCursor(columns))
+            {
+                var buffers = columns.Select(c => ColumnBuffer.For(cursor, c)).ToArray();
+                DataField[] dataFields = schema.GetDataFields();
+                int inGroup = 0;
+                while (cursor.MoveNext())
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    foreach (ColumnBuffer b in buffers)
+                    {
+                        b.Read(rows);
+                    }
+
+                    rows++;
+                    if (++inGroup == RowGroupSize)
+                    {
+                        await FlushAsync(writer, dataFields, buffers);
+                        inGroup = 0;
+                        progress?.Report(rows);
+                    }
+                }
+
+                if (inGroup > 0 || rows == 0)
+                {
+                    await FlushAsync(writer, dataFields, buffers);
+                }
+            }
+
+            File.Move(temp, full, overwrite: true);
+            progress?.Report(rows);
+            return rows;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private static async Task FlushAsync(ParquetWriter writer, DataField[] fields, ColumnBuffer[] buffers)
+    {
+        using ParquetRowGroupWriter group = writer.CreateRowGroup();
+        for (int i = 0; i < buffers.Length; i++)
+        {
+            await buffers[i].WriteAsync(group, fields[i]);
+        }
+
+        group.CompleteValidate();
+    }
+
+    private static DataViewType? ItemType(Type clr) => clr == typeof(string) || clr == typeof(ReadOnlyMemory<char>) ? TextDataViewType.Instance
+        : clr == typeof(float) ? NumberDataViewType.Single
+        : clr == typeof(double) ? NumberDataViewType.Double
+        : clr == typeof(int) ? NumberDataViewType.Int32
+        : clr == typeof(long) ? NumberDataViewType.Int64
+        : null;
+
+    private static Type? ClrType(DataViewType item) => item is TextDataViewType ? typeof(string)
+        : item == NumberDataViewType.Single ? typeof(float)
+        : item == NumberDataViewType.Double ? typeof(double)
+        : item == NumberDataViewType.Int32 ? typeof(int)
+        : item == NumberDataViewType.Int64 ? typeof(long)
+        : null;
+
+    /// <summary>One column's values of the current row group, written as a flat array plus repetition levels for lists.</summary>
+    private abstract class ColumnBuffer
+    {
+        protected readonly List<int> Repetition = [];
+
+        internal static ColumnBuffer For(DataViewRowCursor cursor, DataViewSchema.Column c)
+        {
+            DataViewType item = c.Type is VectorDataViewType v ? v.ItemType : c.Type;
+            bool list = c.Type is VectorDataViewType;
+            return item switch
+            {
+                TextDataViewType => new Text(cursor, c, list),
+                _ when item == NumberDataViewType.Single => new Number<float>(cursor, c, list),
+                _ when item == NumberDataViewType.Double => new Number<double>(cursor, c, list),
+                _ when item == NumberDataViewType.Int32 => new Number<int>(cursor, c, list),
+                _ => new Number<long>(cursor, c, list),
+            };
+        }
+
+        internal abstract void Read(long row);
+
+        internal abstract Task WriteAsync(ParquetRowGroupWriter group, DataField field);
+
+        protected void Levels(int count, string column, long row)
+        {
+            if (count == 0)
+            {
+                throw new InvalidDataException($"row {row + 1}, column '{column}': an empty list (the Parquet writer stores lists of at least one value).");
+            }
+
+            for (int k = 0; k < count; k++)
+            {
+                Repetition.Add(k == 0 ? 0 : 1);
+            }
+        }
+
+        private sealed class Text : ColumnBuffer
+        {
+            private readonly List<string> _values = [];
+            private readonly ValueGetter<ReadOnlyMemory<char>>? _scalar;
+            private readonly ValueGetter<VBuffer<ReadOnlyMemory<char>>>? _vector;
+            private readonly string _name;
+            private ReadOnlyMemory<char> _one;
+            private VBuffer<ReadOnlyMemory<char>> _many;
+
+            internal Text(DataViewRowCursor cursor, DataViewSchema.Column c, bool list)
+            {
+                _name = c.Name;
+                if (list)
+                {
+                    _vector = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(c);
+                }
+                else
+                {
+                    _scalar = cursor.GetGetter<ReadOnlyMemory<char>>(c);
+                }
+            }
+
+            internal override void Read(long row)
+            {
+                if (_scalar is not null)
+                {
+                    _scalar(ref _one);
+                    _values.Add(_one.ToString());
+                    return;
+                }
+
+                _vector!(ref _many);
+                Levels(_many.Length, _name, row);
+                foreach (ReadOnlyMemory<char> s in _many.DenseValues())
+                {
+                    _values.Add(s.ToString());
+                }
+            }
+
+            internal override async Task WriteAsync(ParquetRowGroupWriter group, DataField field)
+            {
+                await group.WriteAsync(field, _values, _vector is null ? (ReadOnlyMemory<int>?)null : Repetition.ToArray());
+                _values.Clear();
+                Repetition.Clear();
+            }
+        }
+
+        private sealed class Number<T> : ColumnBuffer
+            where T : struct
+        {
+            private readonly List<T> _values = [];
+            private readonly ValueGetter<T>? _scalar;
+            private readonly ValueGetter<VBuffer<T>>? _vector;
+            private readonly string _name;
+            private T _one;
+            private VBuffer<T> _many;
+
+            internal Number(DataViewRowCursor cursor, DataViewSchema.Column c, bool list)
+            {
+                _name = c.Name;
+                if (list)
+                {
+                    _vector = cursor.GetGetter<VBuffer<T>>(c);
+                }
+                else
+                {
+                    _scalar = cursor.GetGetter<T>(c);
+                }
+            }
+
+            internal override void Read(long row)
+            {
+                if (_scalar is not null)
+                {
+                    _scalar(ref _one);
+                    _values.Add(_one);
+                    return;
+                }
+
+                _vector!(ref _many);
+                Levels(_many.Length, _name, row);
+                foreach (T v in _many.DenseValues())
+                {
+                    _values.Add(v);
+                }
+            }
+
+            internal override async Task WriteAsync(ParquetRowGroupWriter group, DataField field)
+            {
+                if (_vector is null)
+                {
+                    await group.WriteAsync<T>(field, _values.ToArray().AsMemory());
+                }
+                else
+                {
+                    // Every list value is present: all at the field's maximum definition level.
+                    int[] definitions = new int[_values.Count];
+                    Array.Fill(definitions, field.MaxDefinitionLevel);
+                    await group.WriteAllPartsAsync<T>(field, _values.ToArray().AsMemory(), definitions, Repetition.ToArray(), CancellationToken.None);
+                }
+
+                _values.Clear();
+                Repetition.Clear();
+            }
+        }
+    }
+}
