@@ -1,3 +1,4 @@
+using CalRec.MLNet;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using CalRec.Data;
@@ -56,7 +57,7 @@ internal static class ServeBenchmark
 
         yield return Row("in-process", config + ",callers=1", requests / sw.Elapsed.TotalSeconds, sw.Elapsed.TotalSeconds);
 
-        WebApplication app = RecommendationServer.Create(model, ["http://127.0.0.1:0"], minimumLogLevel: LogLevel.None);
+        WebApplication app = RecommendationServer.Create(new Microsoft.ML.MLContext().SequentialRecommendation().CreateTransformer(model), ["http://127.0.0.1:0"], minimumLogLevel: LogLevel.None);
         app.StartAsync().GetAwaiter().GetResult();
         try
         {

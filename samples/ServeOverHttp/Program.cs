@@ -1,29 +1,71 @@
-// Serve a recommender over HTTP from inside your own process: train (or load) a model, map the endpoints with
-// RecommendationServer, and call them as a client would. `calrec serve --model MODEL.zip` runs the same server.
-// Usage: dotnet run --project samples/ServeOverHttp [-- MODEL.zip]   (default: SASRec trained on a synthetic catalogue)
+// An ASP.NET Core minimal API serving a sequential recommender with a pool of PredictionEngines, as an application
+// would write it: load a saved model (or train one on the generated demo catalogue), create a
+// RecommendationEnginePool once, predict per request. `calrec serve --model MODEL.zip` runs a fuller server.
+// Usage: dotnet run --project samples/ServeOverHttp [-- MODEL.zip]
 using System.Net.Http.Json;
 using CalRec.Data.Synthetic;
-using CalRec.Recommenders;
+using CalRec.MLNet;
 using CalRec.Recommenders.SasRec;
-using CalRec.Server;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML;
 
-var ctx = new RecContext(seed: 42);
-RecommenderModel model = args.Length > 0
-    ? ctx.Model.Load(args[0])
-    : ctx.Trainers.SasRec(hidden: 32, maxLength: 20, dropout: 0.2f, maxEpochs: 10).Fit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { UsersPerDomain = 200 }).ToDataset());
+var mlContext = new MLContext(seed: 42);
+ITransformer model;
+if (args.Length > 0)
+{
+    model = mlContext.SequentialRecommendation().LoadModel(args[0], out _);
+}
+else
+{
+    var catalog = SyntheticCatalog.Generate(new SyntheticCatalogOptions { UsersPerDomain = 200 });
+    IDataView interactions = mlContext.Data.LoadFromEnumerable(catalog.Users.SelectMany(u => u.Items.Select((item, t) => new Interaction { UserId = u.Id, ItemId = item, Timestamp = t })));
+    model = mlContext.SequentialRecommendation().Trainers
+        .SasRec(new SasRecEstimatorOptions { Trainer = new SasRecTrainer.Options { Hidden = 32, MaxLength = 20, Dropout = 0.2f, MaxEpochs = 10 }, TopK = 5 })
+        .Fit(interactions);
+}
 
-await using WebApplication app = RecommendationServer.Create(model, ["http://127.0.0.1:0"]);
+var pool = new RecommendationEnginePool<ModelInput, ModelOutput>(mlContext, model);
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+builder.WebHost.UseUrls("http://127.0.0.1:0");
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+await using WebApplication app = builder.Build();
+app.MapPost("/predict", (ModelInput input) => input.History is { Length: > 0 } ? Results.Ok(pool.Predict(input)) : Results.BadRequest("give a history"));
 await app.StartAsync();
 string address = app.Urls.First();
-Console.WriteLine($"serving {model.Kind} ({model.ItemCount:N0} items) on {address}");
+Console.WriteLine($"serving on {address}");
 
 using var http = new HttpClient { BaseAddress = new Uri(address) };
-Console.WriteLine(await http.GetStringAsync("/health"));
-string[] history = model.Catalog.Take(3).Select(item => item.Id).ToArray();
-HttpResponseMessage response = await http.PostAsJsonAsync("/recommend", new { history, k = 5 });
-Console.WriteLine($"POST /recommend {{history: [{string.Join(", ", history)}], k: 5}} -> {(int)response.StatusCode}");
-Console.WriteLine(await response.Content.ReadAsStringAsync());
-response = await http.PostAsJsonAsync("/recommend", new { history = new[] { "no-such-item" } });
-Console.WriteLine($"an unknown item -> {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+string[] history = SequentialRecommendationCatalog.FindRecommender(model)!.Model.Catalog.Take(3).Select(item => item.Id).ToArray();
+var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => http.PostAsJsonAsync("/predict", new ModelInput { UserId = "u1", History = history })));
+ModelOutput? first = await answers[0].Content.ReadFromJsonAsync<ModelOutput>();
+Console.WriteLine($"8 concurrent POST /predict -> {string.Join(", ", answers.Select(a => (int)a.StatusCode).Distinct())}; top items for [{string.Join(", ", history)}]: {string.Join(", ", first!.PredictedItemIds)}");
 await app.StopAsync();
+
+/// <summary>One interaction of the training table.</summary>
+internal sealed class Interaction
+{
+    public string UserId { get; set; } = "";
+
+    public string ItemId { get; set; } = "";
+
+    public long Timestamp { get; set; }
+}
+
+/// <summary>The request: a user's history, oldest first.</summary>
+internal sealed class ModelInput
+{
+    public string UserId { get; set; } = "";
+
+    public string[] History { get; set; } = [];
+}
+
+/// <summary>The response: the recommended items and their scores.</summary>
+internal sealed class ModelOutput
+{
+    public string[] PredictedItemIds { get; set; } = [];
+
+    public float[] Scores { get; set; } = [];
+}

@@ -1,5 +1,6 @@
 using CalRec.MLNet.Evaluation;
 using CalRec.MLNet.Persistence;
+using CalRec.Recommenders;
 using CalRec.Recommenders.Evaluation;
 using Microsoft.ML;
 
@@ -52,6 +53,24 @@ public sealed class SequentialRecommendationCatalog
     /// earlier format, which loads as one recommender with the default columns).
     /// </summary>
     public ITransformer LoadModel(string path, out DataViewSchema inputSchema) => ModelZip.Load(MLContext, path, out inputSchema);
+
+    /// <summary>
+    /// A transformer over a model fitted with the library's trainers directly (<c>RecContext</c>) or loaded from the
+    /// library's model archive; <paramref name="columns"/> defaults to <see cref="RecommendationColumns.Default"/>.
+    /// </summary>
+    public SequentialRecommendationTransformer CreateTransformer(RecommenderModel model, RecommendationColumns? columns = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return new SequentialRecommendationTransformer(MLContext, model, columns ?? RecommendationColumns.Default);
+    }
+
+    /// <summary>The last recommender of a pipeline (or the model itself when it is one), or null when it holds none.</summary>
+    public static SequentialRecommendationTransformer? FindRecommender(ITransformer model) => model switch
+    {
+        SequentialRecommendationTransformer t => t,
+        IEnumerable<ITransformer> chain => chain.Select(FindRecommender).LastOrDefault(t => t is not null),
+        _ => null,
+    };
 
     /// <summary>
     /// Ranking metrics (NDCG, HR and MRR at each K, with bootstrap intervals; coverage when

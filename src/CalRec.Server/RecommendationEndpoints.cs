@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CalRec.MLNet;
+using CalRec.MLNet.Tables;
 using CalRec.Recommenders;
+using Microsoft.ML;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -22,7 +25,7 @@ public sealed record RecommendationServerOptions
 }
 
 /// <summary>
-/// The HTTP surface over one <see cref="RecommenderModel"/>: <c>GET /health</c>, <c>POST /recommend</c> (one history),
+/// The HTTP surface over one fitted recommender (a <see cref="SequentialRecommendationTransformer"/>): <c>GET /health</c>, <c>POST /recommend</c> (one history),
 /// <c>GET /recommend?history=a,b&amp;k=10</c>, and <c>POST /recommend/batch</c> (many users, scored in blocks). JSON uses
 /// snake_case names; unknown fields are refused. A bad request is answered 400 with an RFC 7807 problem whose
 /// <c>detail</c> says what is wrong and whose <c>field</c> names the JSON path (for example <c>history[2]</c>).
@@ -36,13 +39,18 @@ public static class RecommendationEndpoints
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
 
-    /// <summary>Maps the endpoints for <paramref name="model"/> (thread-safe: requests share a <see cref="RecommenderPool"/>).</summary>
-    public static IEndpointRouteBuilder MapRecommendations(this IEndpointRouteBuilder app, RecommenderModel model, RecommendationServerOptions? options = null)
+    /// <summary>
+    /// Maps the endpoints for <paramref name="recommender"/>: single requests go through pooled PredictionEngines
+    /// (<see cref="RecommendationEnginePool{TInput, TOutput}"/>, thread-safe), batches through the transformer's lazy
+    /// block scoring.
+    /// </summary>
+    public static IEndpointRouteBuilder MapRecommendations(this IEndpointRouteBuilder app, SequentialRecommendationTransformer recommender, RecommendationServerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(app);
-        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(recommender);
         options ??= new RecommendationServerOptions();
-        var pool = new RecommenderPool(model);
+        var pool = new EnginePools(recommender, options.MaxK);
+        RecommenderModel model = recommender.Model;
 
         app.MapGet("/health", () => Results.Json(new HealthResponse("ok", model.Kind, model.ItemCount, model.Training.Dataset, model.Training.TrainedAtUtc), Json));
 
@@ -80,13 +88,13 @@ public static class RecommendationEndpoints
         app.MapPost("/recommend/batch", async (HttpContext http) =>
         {
             (BatchRecommendRequest? body, IResult? error) = await ReadAsync<BatchRecommendRequest>(http);
-            return error ?? RecommendBatch(model, options, body!);
+            return error ?? RecommendBatch(pool, options, body!);
         });
 
         return app;
     }
 
-    private static IResult Recommend(RecommenderPool pool, RecommendationServerOptions options, IReadOnlyList<string>? history, int? k, bool includeSeen)
+    private static IResult Recommend(EnginePools pool, RecommendationServerOptions options, IReadOnlyList<string>? history, int? k, bool includeSeen)
     {
         if (CheckK(k, options) is { } bad)
         {
@@ -98,12 +106,13 @@ public static class RecommendationEndpoints
             return badHistory;
         }
 
-        IReadOnlyList<ScoredItem> items = pool.Recommend(history!, k ?? options.DefaultK, !includeSeen);
-        return Results.Json(new RecommendResponse(ToResults(items)), Json);
+        RecommendationRow row = pool.For(includeSeen).Predict(new HistoryRow { History = [.. history!] });
+        return Results.Json(new RecommendResponse(ToResults(pool.Model, row, k ?? options.DefaultK)), Json);
     }
 
-    private static IResult RecommendBatch(RecommenderModel model, RecommendationServerOptions options, BatchRecommendRequest body)
+    private static IResult RecommendBatch(EnginePools pool, RecommendationServerOptions options, BatchRecommendRequest body)
     {
+        RecommenderModel model = pool.Model;
         if (CheckK(body.K, options) is { } bad)
         {
             return bad;
@@ -132,11 +141,13 @@ public static class RecommendationEndpoints
             }
         }
 
+        int k = body.K ?? options.DefaultK;
+        SequentialRecommendationTransformer scorer = pool.Recommender.WithColumns(RecommendationColumns.Default with { TopK = k, ExcludeSeen = !(body.IncludeSeen ?? false) });
+        IDataView table = pool.MLContext.Data.LoadFromEnumerable(users.Select(u => new HistoryRow { UserId = u.User ?? "", History = [.. u.History!] }));
         var results = new List<UserResult>(users.Count);
-        IEnumerable<UserHistory> rows = users.Select((u, i) => new UserHistory(i.ToString(System.Globalization.CultureInfo.InvariantCulture), u.History!));
-        foreach (Recommendation r in model.Transform(rows, body.K ?? options.DefaultK, !(body.IncludeSeen ?? false)))
+        foreach (RecommendationRow r in pool.MLContext.Data.CreateEnumerable<RecommendationRow>(scorer.Transform(table), reuseRowObject: false))
         {
-            results.Add(new UserResult(users[results.Count].User, ToResults(r.Items)));
+            results.Add(new UserResult(users[results.Count].User, ToResults(model, r, k)));
         }
 
         return Results.Json(new BatchRecommendResponse(results), Json);
@@ -201,5 +212,23 @@ public static class RecommendationEndpoints
         Results.Problem(detail: detail, statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
             extensions: new Dictionary<string, object?> { ["field"] = field });
 
-    private static ItemResult[] ToResults(IReadOnlyList<ScoredItem> items) => items.Select(i => new ItemResult(i.ItemId, i.Title, i.Score)).ToArray();
+    private static ItemResult[] ToResults(RecommenderModel model, RecommendationRow row, int k) =>
+        row.PredictedItemIds.Take(k).Select((id, i) => new ItemResult(id, model.Catalog[model.IndexOf(id)!.Value].Title, row.Scores[i])).ToArray();
+
+    /// <summary>PredictionEngine pools over the recommender scoring <c>MaxK</c> items, one with seen items excluded and one without.</summary>
+    private sealed class EnginePools(SequentialRecommendationTransformer recommender, int maxK)
+    {
+        private readonly RecommendationEnginePool<HistoryRow, RecommendationRow>[] _pools = [.. new[] { true, false }.Select(exclude =>
+            new RecommendationEnginePool<HistoryRow, RecommendationRow>(Context, recommender.WithColumns(RecommendationColumns.Default with { TopK = maxK, ExcludeSeen = exclude })))];
+
+        private static MLContext Context { get; } = new();
+
+        public MLContext MLContext => Context;
+
+        public SequentialRecommendationTransformer Recommender => recommender;
+
+        public RecommenderModel Model => recommender.Model;
+
+        public RecommendationEnginePool<HistoryRow, RecommendationRow> For(bool includeSeen) => _pools[includeSeen ? 1 : 0];
+    }
 }

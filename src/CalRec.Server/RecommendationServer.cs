@@ -1,4 +1,4 @@
-using CalRec.Recommenders;
+using CalRec.MLNet;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 
 namespace CalRec.Server;
 
-/// <summary>A ready-to-run web application serving one model (what <c>calrec serve</c> runs).</summary>
+/// <summary>A ready-to-run web application serving one fitted recommender (what <c>calrec serve</c> runs).</summary>
 public static class RecommendationServer
 {
     /// <summary>
@@ -14,7 +14,7 @@ public static class RecommendationServer
     /// 0 picks a free port, readable from <c>app.Urls</c> after start) with <see cref="RecommendationEndpoints"/> mapped.
     /// Framework logging below <paramref name="minimumLogLevel"/> is dropped.
     /// </summary>
-    public static WebApplication Create(RecommenderModel model, IEnumerable<string> urls, RecommendationServerOptions? options = null,
+    public static WebApplication Create(SequentialRecommendationTransformer model, IEnumerable<string> urls, RecommendationServerOptions? options = null,
         LogLevel minimumLogLevel = LogLevel.Warning)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -108,8 +108,16 @@ public class CliTests
         (code, output) = Run("score", "--model", model, "--input", input, "--out", scored, "--k", "3");
         Assert.That(code, Is.EqualTo(0), output);
         string[] rows = File.ReadAllLines(scored);
-        Assert.That(rows.Select(r => JsonDocument.Parse(r).RootElement.GetProperty("user").GetString()), Is.EqualTo(new[] { "a", "b" }));
-        Assert.That(JsonDocument.Parse(rows[0]).RootElement.GetProperty("items").GetArrayLength(), Is.EqualTo(3));
+        Assert.That(rows.Select(r => JsonDocument.Parse(r).RootElement.GetProperty("UserId").GetString()), Is.EqualTo(new[] { "a", "b" }));
+        Assert.That(JsonDocument.Parse(rows[0]).RootElement.GetProperty("PredictedItemIds").GetArrayLength(), Is.EqualTo(3));
+        Assert.That(JsonDocument.Parse(rows[0]).RootElement.GetProperty("Scores").GetArrayLength(), Is.EqualTo(3));
+        string parquet = Path.Combine(_dir, "recs.parquet");
+        (code, output) = Run("score", "--model", model, "--input", input, "--out", parquet);
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("scored 2 users"));
+        (code, output) = Run("score", "--model", model, "--input", input, "--out", Path.Combine(_dir, "missing", "x.parquet"));
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(output.Replace("\n", "", StringComparison.Ordinal), Does.Contain("does not exist"));
 
         (code, output) = Run("recommend", "--model", model, "--history", "nope");
         Assert.That(code, Is.EqualTo(2));
@@ -217,7 +225,7 @@ public class CliTests
         Assert.That(output, Does.Contain("stage1: ").And.Contain("from 3 domain(s)"), "the other domains form the mixture");
         Assert.That(output, Does.Match(@"stage2: [^\n]*\s2\s+epoch\(s\)"), "--stage2-epochs overrides the config file");
         Assert.That(File.Exists(model + ".options.json") || Directory.Exists(model + ".checkpoint"), Is.False, "a finished run leaves no checkpoint behind");
-        var loaded = (CalRecModel)new RecContext().Model.Load(model);
+        var loaded = (CalRecModel)ModelFiles.Load(model);
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
@@ -244,7 +252,7 @@ public class CliTests
             Assert.That(doc.RootElement.GetProperty("seconds_per_1000_users").GetDouble(), Is.GreaterThan(0));
         }
 
-        var tuned = (CalRecModel)new RecContext().Model.Load(model);
+        var tuned = (CalRecModel)ModelFiles.Load(model);
         Assert.That(tuned.Grounding.Path, Is.EqualTo(GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");
         Assert.That(tuned.Grounding.Candidates, Is.EqualTo(2));
         Assert.That(Run("evaluate", "--model", Path.Combine(_dir, "sasrec-missing.zip"), "--data", officeDb, "--grounding", "bm25").Code, Is.EqualTo(2));
@@ -286,7 +294,7 @@ public class CliTests
             Assert.That(System.Text.RegularExpressions.Regex.IsMatch(output, $@"{row}\s+\S\s+0\.\d{{4}}"), $"table row {row}\n{output}");
         }
 
-        var loaded = new RecContext().Model.Load(Path.Combine(outDir, "calrec.zip"));
+        var loaded = ModelFiles.Load(Path.Combine(outDir, "calrec.zip"));
         Assert.That(loaded, Is.InstanceOf<CalRecModel>());
         Assert.That(loaded.ItemCount, Is.EqualTo(72), "the synthetic beauty domain");
         string backbone = Path.Combine(outDir, "backbone");

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using CalRec.Data;
 using CalRec.Data.Synthetic;
+using CalRec.MLNet;
 using CalRec.Recommenders;
 using CalRec.Recommenders.SasRec;
 using Microsoft.AspNetCore.Builder;
@@ -15,6 +16,7 @@ namespace CalRec.Server.Tests;
 public class RecommendationServerTests
 {
     private RecommenderModel _model = null!;
+    private SequentialRecommendationTransformer _recommender = null!;
     private InteractionDataset _data = null!;
     private WebApplication _app = null!;
     private HttpClient _http = null!;
@@ -25,7 +27,8 @@ public class RecommendationServerTests
         _data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 4, UsersPerDomain = 60 }).ToDataset();
         var ctx = new RecContext(seed: 2);
         _model = ctx.Trainers.SasRec(new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, BatchSize = 32, MaxEpochs = 3, Seed = 2 }).Fit(_data);
-        _app = RecommendationServer.Create(_model, ["http://127.0.0.1:0"], new RecommendationServerOptions { MaxK = 50, MaxBatchUsers = 100 }, LogLevel.None);
+        _recommender = new Microsoft.ML.MLContext().SequentialRecommendation().CreateTransformer(_model);
+        _app = RecommendationServer.Create(_recommender, ["http://127.0.0.1:0"], new RecommendationServerOptions { MaxK = 50, MaxBatchUsers = 100 }, LogLevel.None);
         await _app.StartAsync();
         _http = new HttpClient { BaseAddress = new Uri(_app.Urls.Single()) };
     }
@@ -177,11 +180,11 @@ public class RecommendationServerTests
     [Test]
     public void CreatingWithoutAnAddressIsAClearError()
     {
-        var ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, []));
+        var ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_recommender, []));
         Assert.That(ex!.Message, Does.Contain("at least one URL"));
-        ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, ["http://127.0.0.1:0", "notaurl"]));
+        ex = Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_recommender, ["http://127.0.0.1:0", "notaurl"]));
         Assert.That(ex!.Message, Does.Contain("'notaurl' is not an address to listen on"));
-        Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_model, ["ftp://127.0.0.1:21"]));
-        Assert.DoesNotThrow(() => RecommendationServer.Create(_model, ["http://*:0"], minimumLogLevel: LogLevel.None).DisposeAsync().AsTask().Wait());
+        Assert.Throws<ArgumentException>(() => RecommendationServer.Create(_recommender, ["ftp://127.0.0.1:21"]));
+        Assert.DoesNotThrow(() => RecommendationServer.Create(_recommender, ["http://*:0"], minimumLogLevel: LogLevel.None).DisposeAsync().AsTask().Wait());
     }
 }

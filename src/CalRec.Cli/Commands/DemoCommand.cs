@@ -115,9 +115,9 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine("[bold]5/5[/] saving, reloading and serving");
         outDir.Create();
         string zip = Path.Combine(outDir.FullName, "calrec.zip");
-        ctx.Model.Save(model, zip);
+        ModelFiles.Save(model, zip);
         HuggingFaceCheckpoint.Save(model.Backbone, model.Tokenizer, Path.Combine(outDir.FullName, "backbone"));
-        RecommenderModel loaded = ctx.Model.Load(zip);
+        RecommenderModel loaded = ModelFiles.Load(zip);
         EvaluationCase sample = split.Test[0];
         var history = sample.History.TakeLast(4).Select(i => target.Items[i].Id).ToList();
         AnsiConsole.MarkupLineInterpolated($"    saved [green]{zip}[/] and the backbone (Hugging Face layout) in {Path.Combine(outDir.FullName, "backbone")}");

@@ -39,7 +39,7 @@ internal static class EvaluateCommand
         {
             var ctx = new RecContext();
             ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
-            RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
+            RecommenderModel m = ModelFiles.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
             var options = new RecommendationEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
             (IRecommenderScorer scorer, string path) = grounding.Given(p) || p.GetValue(tune)
@@ -56,7 +56,7 @@ internal static class EvaluateCommand
             MetricWithInterval? paired = null;
             if (p.GetValue(against) is string otherPath)
             {
-                RecommenderModel other = ctx.Model.Load(otherPath);
+                RecommenderModel other = ModelFiles.Load(otherPath);
                 if (other.ItemCount != m.ItemCount || Enumerable.Range(0, m.ItemCount).Any(i => other.Catalog[i].Id != m.Catalog[i].Id))
                 {
                     throw new ArgumentException($"--against: {otherPath} has a different catalogue; a paired comparison needs the same items.");
@@ -140,7 +140,7 @@ internal static class EvaluateCommand
             g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, n, popularity, collaborative, embeddingBackbone);
             if (saveTo is not null)
             {
-                ctx.Model.Save(calrec.WithGrounding(g), saveTo);
+                ModelFiles.Save(calrec.WithGrounding(g), saveTo);
                 Console.Error.WriteLine($"grounding: tuned settings saved in {saveTo}");
             }
         }

@@ -26,7 +26,8 @@ internal static class RecommendCommand
         CommandRunner.SetAction(cmd, (p, _) =>
         {
             var ctx = new RecContext();
-            RecommenderModel m = ctx.Model.Load(p.GetValue(model)!);
+            MLNet.SequentialRecommendationTransformer recommender = ModelFiles.LoadRecommender(p.GetValue(model)!);
+            RecommenderModel m = recommender.Model;
             string[] ids = p.GetValue(history)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             if (grounding.Given(p) || p.GetValue(explain))
             {
@@ -34,7 +35,17 @@ internal static class RecommendCommand
                     p.GetValue(json), p.GetValue(explain));
             }
 
-            IReadOnlyList<ScoredItem> items = ctx.Model.CreateRecommender(m).Recommend(ids, p.GetValue(k), !p.GetValue(includeSeen));
+            if (p.GetValue(k) <= 0)
+            {
+                throw new ArgumentException($"--k: {p.GetValue(k)} is not a positive number of items.");
+            }
+
+            m.ToIndices(ids);
+            // One history through ML.NET's PredictionEngine, as an application would call it.
+            var engine = ModelFiles.MLContext.Model.CreatePredictionEngine<MLNet.Tables.HistoryRow, MLNet.RecommendationRow>(
+                recommender.WithColumns(MLNet.RecommendationColumns.Default with { TopK = p.GetValue(k), ExcludeSeen = !p.GetValue(includeSeen) }));
+            MLNet.RecommendationRow row = engine.Predict(new MLNet.Tables.HistoryRow { History = ids });
+            var items = row.PredictedItemIds.Select((id, i) => new ScoredItem(id, m.Catalog[m.IndexOf(id)!.Value].Title, row.Scores[i])).ToList();
             if (p.GetValue(json))
             {
                 foreach (ScoredItem item in items)

@@ -33,10 +33,11 @@ internal static class ServeCommand
                     throw new ArgumentException("--k must be positive and at most --max-k; --max-batch must be positive.");
                 }
 
-                RecommenderModel m = new RecContext().Model.Load(p.GetValue(model)!);
+                MLNet.SequentialRecommendationTransformer recommender = ModelFiles.LoadRecommender(p.GetValue(model)!);
+                RecommenderModel m = recommender.Model;
                 var options = new RecommendationServerOptions { DefaultK = p.GetValue(k), MaxK = p.GetValue(maxK), MaxBatchUsers = p.GetValue(maxBatch) };
                 string[] bind = p.GetValue(urls)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-                app = RecommendationServer.Create(m, bind, options, p.GetValue(log) ? LogLevel.Information : LogLevel.Warning);
+                app = RecommendationServer.Create(recommender, bind, options, p.GetValue(log) ? LogLevel.Information : LogLevel.Warning);
                 await app.StartAsync(ct);
                 AnsiConsole.MarkupLineInterpolated($"serving {m.Kind} model ({m.ItemCount:N0} items) on [green]{string.Join(", ", app.Urls)}[/]; Ctrl+C stops");
                 await Task.Delay(Timeout.Infinite, ct);

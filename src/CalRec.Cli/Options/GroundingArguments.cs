@@ -48,7 +48,7 @@ internal sealed class GroundingArguments
 
     /// <summary>The <c>--collaborative</c> model, loaded, or null.</summary>
     public RecommenderModel? LoadCollaborative(ParseResult p, RecContext context) =>
-        p.GetValue(Collaborative) is string path ? context.Model.Load(path) : null;
+        p.GetValue(Collaborative) is string path ? ModelFiles.Load(path) : null;
 
     /// <summary>The model's grounding settings with the flags applied.</summary>
     public GroundingOptions Read(ParseResult p, CalRecModel model)

@@ -136,6 +136,14 @@ public sealed class SequentialRecommendationData
         }
     }
 
+    /// <summary>Writes a table to <paramref name="output"/> as JSON lines (one object per row), streaming.</summary>
+    public long SaveTable(IDataView data, Stream output, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(output);
+        return JsonLinesTable.Save(data, output, null, cancellation);
+    }
+
     private IDataView Cases(IDataView interactions, SequentialRecommenderOptions? options, string? domain, bool validation)
     {
         ArgumentNullException.ThrowIfNull(interactions);

@@ -67,7 +67,7 @@ internal static class TrainCalRecCommand
         (InteractionDataset target, List<InteractionDataset> mixture) = args.TargetAndMixture(p, p.GetValue(inputs.Target)!, path => inputs.Load(p, path));
         CalRecTrainer trainer = ctx.Trainers.CalRec(options);
         CalRecModel model = Progress.TrainingProgressView.Run(trainer, () => trainer.Fit(target, mixture, ct));
-        ctx.Model.Save(model, output);
+        ModelFiles.Save(model, output);
         if (Directory.Exists(checkpoint))
         {
             // Stages write it at validations; a run whose stages never validate (stage 0 only, or a meta stage) leaves none.

@@ -63,7 +63,7 @@ internal sealed class TrainInputs
         AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions");
         RecommenderModel model = create(ctx).Fit(data, ct);
         string output = p.GetValue(Output)!;
-        ctx.Model.Save(model, output);
+        ModelFiles.Save(model, output);
         AnsiConsole.MarkupLineInterpolated($"saved {model.Kind} model ({model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
