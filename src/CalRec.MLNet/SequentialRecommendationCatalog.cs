@@ -75,7 +75,7 @@ public sealed class SequentialRecommendationCatalog
     /// <summary>
     /// Ranking metrics (NDCG, HR and MRR at each K, with bootstrap intervals; coverage when
     /// <paramref name="catalogSize"/> is given) of a scored table: the output of a recommender's <c>Transform</c> on
-    /// an evaluation table such as <see cref="SequentialRecommendationData.LeaveOneOutTestSet"/>. Equal to the
+    /// an evaluation table such as <c>Data.LeaveOneOutTestSet</c>. Equal to the
     /// library's full-ranking evaluator for every K up to the scored lists' length.
     /// </summary>
     public RecommendationMetrics Evaluate(IDataView data, string labelColumnName = DefaultColumnNames.Label, string predictedItemIdsColumnName = DefaultColumnNames.PredictedItemIds,

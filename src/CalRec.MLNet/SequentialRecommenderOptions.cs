@@ -45,8 +45,14 @@ public abstract class SequentialRecommenderOptions
     /// <summary>The title column of <see cref="Items"/>. Default <c>Title</c>.</summary>
     public string ItemTitleColumnName { get; set; } = DefaultColumnNames.Title;
 
-    /// <summary>Further text columns of <see cref="Items"/> serialized after the title as <c>name: value</c> attributes.</summary>
+    /// <summary>Further text columns of <see cref="Items"/> serialized after the title as <c>name: value</c> attributes (names lower-cased, as template placeholders).</summary>
     public IReadOnlyList<string> ItemTextColumnNames { get; set; } = [];
+
+    /// <summary>
+    /// A text column of <see cref="Items"/> holding further attributes already as <c>key=value; ...</c>, used when
+    /// present. Default <c>Attributes</c>.
+    /// </summary>
+    public string? ItemAttributesColumnName { get; set; } = "Attributes";
 
     /// <summary>The history column the fitted transformer reads: a vector of item ids, oldest first. Default <c>History</c>.</summary>
     public string HistoryColumnName { get; set; } = DefaultColumnNames.History;

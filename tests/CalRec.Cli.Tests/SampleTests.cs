@@ -9,10 +9,11 @@ namespace CalRec.Cli.Tests;
 [TestFixture]
 public class SampleTests
 {
-    [TestCase("TrainAndRecommend", "MostPopular NDCG@10")]
-    [TestCase("ServeOverHttp", "an unknown item -> 400")]
+    [TestCase("TrainAndRecommend", "SASRec      NDCG@5")]
+    [TestCase("ServeOverHttp", "8 concurrent POST /predict -> 200;")]
+    [TestCase("BatchScoreSqlite", "wrote 900 rows to table next_items")]
     [TestCase("TrainTinyLanguageModel", "saved ")]
-    [TestCase("CalRecTwoStage", "CALRec      NDCG@10")]
+    [TestCase("CalRecTwoStage", "CALRec      NDCG@5")]
     public void SampleRunsToTheEnd(string sample, string expected)
     {
         // tests/CalRec.Cli.Tests/bin/<Configuration>/<tfm>/ -> the repository and the same configuration folder.

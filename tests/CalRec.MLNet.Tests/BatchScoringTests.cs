@@ -93,8 +93,12 @@ public sealed class BatchScoringTests
             using SqliteDataReader reader = cmd.ExecuteReader();
             Assert.That(reader.Read(), Is.True);
             Assert.That(reader.GetString(0), Is.EqualTo(expected[1233].UserId));
-            Assert.That(JsonSerializer.Deserialize<string[]>(reader.GetString(1)), Is.EqualTo(expected[1233].PredictedItemIds));
+            Assert.That(reader.GetString(1).Split(' '), Is.EqualTo(expected[1233].PredictedItemIds));
         }
+
+        // The written table is a history table the SQLite loader reads back.
+        var again = Read(ml, ml.SequentialRecommendation().Data.LoadHistories(db, "SELECT UserId, History FROM recs"));
+        Assert.That(again.Select(r => string.Join(' ', r.History)), Is.EqualTo(expected.Select(r => string.Join(' ', r.History))));
 
         ml.SequentialRecommendation().Data.SaveTable(scored, jsonl);
         string[] lines = File.ReadAllLines(jsonl);

@@ -28,7 +28,7 @@ public sealed class LlmEstimatorTests
             for (int i = 0; i < texts.Count; i++)
             {
                 Seen.Add(texts[i]);
-                string brand = texts[i].Split("; ").Single(p => p.StartsWith("Brand: ", StringComparison.Ordinal))["Brand: ".Length..];
+                string brand = texts[i].Split("; ").Single(p => p.StartsWith("brand: ", StringComparison.Ordinal))["brand: ".Length..];
                 if (!Brands.TryGetValue(brand, out int b))
                 {
                     Brands[brand] = b = Brands.Count;
@@ -62,8 +62,8 @@ public sealed class LlmEstimatorTests
         double popNdcg = ml.SequentialRecommendation().Evaluate(pop.Transform(test), bootstrapSamples: 0)["ndcg@10"].Value;
 
         Assert.That(encoder.Seen, Has.Count.EqualTo(data.ItemCount));
-        Assert.That(encoder.Seen.Select(t => t.Replace("Brand: ", "", StringComparison.Ordinal)), Is.All.Matches<string>(t => t == t.ToLowerInvariant()), "the encoder saw the normalized texts");
-        Assert.That(encoder.Seen[0], Does.StartWith($"title: {data.Items[0].Title.ToLowerInvariant()}; Brand: "));
+        Assert.That(encoder.Seen.Select(t => t.Replace("brand: ", "", StringComparison.Ordinal)), Is.All.Matches<string>(t => t == t.ToLowerInvariant()), "the encoder saw the normalized texts");
+        Assert.That(encoder.Seen[0], Does.StartWith($"title: {data.Items[0].Title.ToLowerInvariant()}; brand: "));
         Assert.That(sim.Model.Kind, Is.EqualTo(LlmSeqSimTrainer.ModelKind));
         Assert.That(simNdcg, Is.GreaterThan(2 * popNdcg), "brand similarity follows the routines, popularity cannot");
 

@@ -3,14 +3,16 @@ using System.Diagnostics;
 using System.Globalization;
 using CalRec.Cli.Options;
 using CalRec.Data;
-using CalRec.Data.Splits;
 using CalRec.Data.Synthetic;
 using CalRec.Models.Checkpoints;
-using CalRec.Recommenders;
+using CalRec.MLNet;
+using CalRec.MLNet.Tables;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -63,8 +65,14 @@ internal static class DemoCommand
     {
         var clock = Stopwatch.StartNew();
         CalRecTrainer.Options options = args.Read(p);
-        var ctx = new RecContext((int)options.Seed);
-        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
+        var ml = new MLContext((int)options.Seed);
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == ChannelMessageKind.Info && e.Source is "MostPopular" or "SasRec" or "CalRec")
+            {
+                AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.RawMessage}");
+            }
+        };
 
         AnsiConsole.MarkupLine("[bold]1/5[/] data");
         InteractionDataset target;
@@ -82,25 +90,38 @@ internal static class DemoCommand
             (target, mixture) = args.TargetAndMixture(p, targetPath, path => reading.Load(p, path));
         }
 
-        var split = new LeaveOneOutSplit(target);
+        // From here on everything goes through ML.NET: tables in, estimators, scored tables, metrics, the model zip.
+        SequentialRecommendationCatalog rec = ml.SequentialRecommendation();
+        InteractionTables targetTables = rec.Data.FromDatasets([target]);
+        InteractionTables allTables = rec.Data.FromDatasets(mixture.Count > 0 ? [target, .. mixture] : [target]);
+        IReadOnlyList<string> targetDomains = target.Domains;
+        string? targetDomain = mixture.Count > 0 && targetDomains.Count == 1 ? targetDomains[0]
+            : mixture.Count > 0 ? throw new ArgumentException($"the target {target.Name} spans {targetDomains.Count} domains; choose one with --domain.") : null;
+        IDataView test = rec.Data.LeaveOneOutTestSet(targetTables.Interactions, new MostPopularEstimatorOptions { Items = targetTables.Items });
         var rows = new List<(string Model, RecommendationMetrics Metrics, double Seconds)>();
 
         AnsiConsole.MarkupLine("[bold]2/5[/] baselines on the target");
         var watch = Stopwatch.StartNew();
-        RecommenderModel pop = ctx.Trainers.MostPopular().Fit(split, ct);
-        rows.Add(("MostPopular", Evaluate(pop, split), watch.Elapsed.TotalSeconds));
+        SequentialRecommendationTransformer pop = rec.Trainers.MostPopular(new MostPopularEstimatorOptions { Items = targetTables.Items, TopK = 20 }).Fit(targetTables.Interactions, ct);
+        rows.Add(("MostPopular", Evaluate(rec, pop, test, target.ItemCount), watch.Elapsed.TotalSeconds));
         watch.Restart();
-        RecommenderModel sasrec = ctx.Trainers.SasRec(new SasRecTrainer.Options { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, MaxMinutes = sasrecMinutes, Seed = options.Seed }).Fit(split, ct);
-        rows.Add(("SASRec", Evaluate(sasrec, split), watch.Elapsed.TotalSeconds));
+        var sasrecOptions = new SasRecEstimatorOptions
+        {
+            Items = targetTables.Items,
+            TopK = 20,
+            Trainer = new SasRecTrainer.Options { Hidden = 64, MaxLength = 20, Dropout = 0.3f, MaxEpochs = 200, Patience = 10, MaxMinutes = sasrecMinutes, Seed = options.Seed },
+        };
+        SequentialRecommendationTransformer sasrec = rec.Trainers.SasRec(sasrecOptions).Fit(targetTables.Interactions, ct);
+        rows.Add(("SASRec", Evaluate(rec, sasrec, test, target.ItemCount), watch.Elapsed.TotalSeconds));
 
         AnsiConsole.MarkupLine("[bold]3/5[/] CALRec: stage 0 pretraining, stage 1 on the mixture, stage 2 on the target");
         watch.Restart();
-        CalRecTrainer trainer = ctx.Trainers.CalRec(options);
-        CalRecModel model = Progress.TrainingProgressView.Run(trainer, () => trainer.Fit(split, mixture, ct));
+        var calrecOptions = new CalRecEstimatorOptions { Items = allTables.Items, TargetDomain = targetDomain, TopK = 20, Trainer = options };
+        SequentialRecommendationTransformer calrec = rec.Trainers.CalRec(calrecOptions).Fit(allTables.Interactions, ct);
         double calrecSeconds = watch.Elapsed.TotalSeconds;
 
         AnsiConsole.MarkupLine("[bold]4/5[/] full-ranking evaluation on the target's test split (seen items excluded)");
-        rows.Add(("CALRec", Evaluate(model, split), calrecSeconds));
+        rows.Add(("CALRec", Evaluate(rec, calrec, test, target.ItemCount), calrecSeconds));
         var table = new Table().AddColumns("model", "NDCG@10", "95% CI", "HR@10", "NDCG@20", "HR@20", "train s");
         foreach ((string name, RecommendationMetrics m, double s) in rows)
         {
@@ -115,23 +136,27 @@ internal static class DemoCommand
         AnsiConsole.MarkupLine("[bold]5/5[/] saving, reloading and serving");
         outDir.Create();
         string zip = Path.Combine(outDir.FullName, "calrec.zip");
-        ModelFiles.Save(model, zip);
+        rec.SaveModel(calrec, ModelFiles.HistorySchema, zip);
+        var model = (CalRecModel)calrec.Model;
         HuggingFaceCheckpoint.Save(model.Backbone, model.Tokenizer, Path.Combine(outDir.FullName, "backbone"));
-        RecommenderModel loaded = ModelFiles.Load(zip);
-        EvaluationCase sample = split.Test[0];
-        var history = sample.History.TakeLast(4).Select(i => target.Items[i].Id).ToList();
-        AnsiConsole.MarkupLineInterpolated($"    saved [green]{zip}[/] and the backbone (Hugging Face layout) in {Path.Combine(outDir.FullName, "backbone")}");
-        AnsiConsole.MarkupLineInterpolated($"    user {target.Users[sample.User]} recently: {string.Join(" | ", history.Select(id => target.Items[target.IndexOf(id)!.Value].Title))}");
-        foreach (ScoredItem item in loaded.Transform([new UserHistory(target.Users[sample.User], history)], k: 5).Single().Items)
+        ITransformer loaded = new MLContext().SequentialRecommendation().LoadModel(zip, out _);
+        EvaluationRow sample = ml.Data.CreateEnumerable<EvaluationRow>(test, reuseRowObject: false).First();
+        string[] history = sample.History.TakeLast(4).ToArray();
+        string Title(string id) => model.Catalog[model.IndexOf(id)!.Value].Title;
+        AnsiConsole.MarkupLineInterpolated($"    saved [green]{zip}[/] (an ML.NET model zip) and the backbone (Hugging Face layout) in {Path.Combine(outDir.FullName, "backbone")}");
+        AnsiConsole.MarkupLineInterpolated($"    user {sample.UserId} recently: {string.Join(" | ", history.Select(Title))}");
+        RecommendationRow next = ml.Model.CreatePredictionEngine<HistoryRow, RecommendationRow>(loaded).Predict(new HistoryRow { UserId = sample.UserId, History = history });
+        foreach ((string id, float score) in next.PredictedItemIds.Zip(next.Scores).Take(5))
         {
-            AnsiConsole.MarkupLineInterpolated($"      {item.Score,7:F3}  {item.ItemId}  {item.Title}");
+            AnsiConsole.MarkupLineInterpolated($"      {score,7:F3}  {id}  {Title(id)}");
         }
 
         AnsiConsole.MarkupLineInterpolated($"done in {clock.Elapsed.TotalMinutes:F1} min");
         return 0;
     }
 
-    private static RecommendationMetrics Evaluate(RecommenderModel model, LeaveOneOutSplit split) => RecommendationEvaluator.Evaluate(model, split.Test);
+    private static RecommendationMetrics Evaluate(SequentialRecommendationCatalog rec, ITransformer model, IDataView test, int catalogSize) =>
+        rec.Evaluate(model.Transform(test), ks: [1, 5, 10, 20], catalogSize: catalogSize);
 
     private static string F(double x) => x.ToString("F4", CultureInfo.InvariantCulture);
 }

@@ -42,9 +42,9 @@ internal static class RecommendCommand
 
             m.ToIndices(ids);
             // One history through ML.NET's PredictionEngine, as an application would call it.
-            var engine = ModelFiles.MLContext.Model.CreatePredictionEngine<MLNet.Tables.HistoryRow, MLNet.RecommendationRow>(
+            var engine = ModelFiles.MLContext.Model.CreatePredictionEngine<MLNet.HistoryRow, MLNet.RecommendationRow>(
                 recommender.WithColumns(MLNet.RecommendationColumns.Default with { TopK = p.GetValue(k), ExcludeSeen = !p.GetValue(includeSeen) }));
-            MLNet.RecommendationRow row = engine.Predict(new MLNet.Tables.HistoryRow { History = ids });
+            MLNet.RecommendationRow row = engine.Predict(new MLNet.HistoryRow { History = ids });
             var items = row.PredictedItemIds.Select((id, i) => new ScoredItem(id, m.Catalog[m.IndexOf(id)!.Value].Title, row.Scores[i])).ToList();
             if (p.GetValue(json))
             {

@@ -5,7 +5,7 @@ using CalRec.Data;
 namespace CalRec.Data.Readers;
 
 /// <summary>
-/// Streaming readers of the normalized layout (<c>items.tsv</c> with header <c>item_id, title, extra</c>;
+/// Streaming readers of the normalized layout (<c>items.tsv</c> with header <c>item_id, title, extra</c> and an optional <c>domain</c> column;
 /// <c>sequences.jsonl</c> with <c>{"user", "items", "ts"}</c> per line). Errors name the file, line and field.
 /// </summary>
 public static class NormalizedDataset
@@ -14,7 +14,7 @@ public static class NormalizedDataset
     public static IEnumerable<CatalogItem> ReadItems(string path)
     {
         string[] expected = ["item_id", "title", "extra"];
-        bool headerSeen = false;
+        bool headerSeen = false, domainColumn = false;
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach ((long lineNo, string line) in TextLines.Read(path))
         {
@@ -26,6 +26,7 @@ public static class NormalizedDataset
                 }
 
                 headerSeen = true;
+                domainColumn = line.Split('\t').ElementAtOrDefault(3) == "domain";
                 continue;
             }
 
@@ -46,7 +47,8 @@ public static class NormalizedDataset
             }
 
             var item = new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
-            yield return item with { Domain = item.Attribute("domain") };
+            string? domain = domainColumn && cols.Length > 3 && cols[3].Length > 0 ? cols[3] : null;
+            yield return item with { Domain = domain ?? item.Attribute("domain") };
         }
 
         if (!headerSeen)
@@ -56,19 +58,17 @@ public static class NormalizedDataset
     }
 
     /// <summary>
-    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems"/>). A domain not already
-    /// among the attributes is written as <c>domain=</c>; tabs and line breaks inside fields become spaces.
+    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems"/>) with a fourth column,
+    /// <c>domain</c>, so that an item's attributes (and so its text) read back exactly as written; tabs and line breaks
+    /// inside fields become spaces.
     /// </summary>
     public static void WriteItems(string path, IEnumerable<CatalogItem> items)
     {
         using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
-        writer.Write("item_id\ttitle\textra\n");
+        writer.Write("item_id\ttitle\textra\tdomain\n");
         foreach (CatalogItem item in items)
         {
-            string extra = item.Domain is not null && item.Attribute("domain") != item.Domain
-                ? string.Join("; ", new[] { item.Extra, $"domain={item.Domain}" }.Where(s => s.Length > 0))
-                : item.Extra;
-            writer.Write($"{Field(item.Id)}\t{Field(item.Title)}\t{Field(extra)}\n");
+            writer.Write($"{Field(item.Id)}\t{Field(item.Title)}\t{Field(item.Extra)}\t{Field(item.Domain ?? "")}\n");
         }
     }
 

@@ -18,7 +18,7 @@ public sealed class RecommendationRow
 /// requests (as <c>PredictionEnginePool</c> of Microsoft.Extensions.ML does): a PredictionEngine reuses its buffers and
 /// is not thread-safe, so each call borrows one and returns it.
 /// </summary>
-/// <typeparam name="TInput">The input class (for example <see cref="Tables.HistoryRow"/>).</typeparam>
+/// <typeparam name="TInput">The input class (for example <see cref="HistoryRow"/>).</typeparam>
 /// <typeparam name="TOutput">The output class (for example <see cref="RecommendationRow"/>).</typeparam>
 public sealed class RecommendationEnginePool<TInput, TOutput>
     where TInput : class

@@ -1,16 +1,7 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace CalRec.MLNet.Tables;
-
-/// <summary>One user's history: the row type of the history tables the library makes.</summary>
-public sealed class HistoryRow
-{
-    /// <summary>The user.</summary>
-    public string UserId { get; set; } = "";
-
-    /// <summary>Item ids, oldest first.</summary>
-    public string[] History { get; set; } = [];
-}
 
 /// <summary>Groups an interactions table into a history table (one row per user).</summary>
 internal static class HistoryTable
@@ -20,7 +11,7 @@ internal static class HistoryTable
     {
         var rows = InteractionTable.Group(interactions, columns.UserIdColumnName, columns.ItemIdColumnName, columns.TimestampColumnName)
             .Select(g => new HistoryRow { UserId = g.User, History = [.. g.Items] }).ToList();
-        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(HistoryRow));
+        var schema = SchemaDefinition.Create(typeof(HistoryRow));
         schema[nameof(HistoryRow.UserId)].ColumnName = columns.UserIdColumnName;
         schema[nameof(HistoryRow.History)].ColumnName = columns.HistoryColumnName;
         return ml.Data.LoadFromEnumerable(rows, schema);

@@ -134,6 +134,12 @@ internal static class InteractionTable
         DataViewSchema.Column title = ColumnReader.Require(schema, o.ItemTitleColumnName, Catalogue, "text", t => t is TextDataViewType);
         DataViewSchema.Column[] texts = o.ItemTextColumnNames.Select(n => ColumnReader.Require(schema, n, Catalogue, "text", t => t is TextDataViewType)).ToArray();
         DataViewSchema.Column? domain = ColumnReader.Optional(schema, o.DomainColumnName, Catalogue, "text", t => t is TextDataViewType);
+        DataViewSchema.Column? attributes = ColumnReader.Optional(schema, o.ItemAttributesColumnName, Catalogue, "text (key=value; ...)", t => t is TextDataViewType);
+        if (attributes is { } ac)
+        {
+            texts = [ac, .. texts];
+        }
+
         var columns = new List<DataViewSchema.Column> { id, title };
         columns.AddRange(texts);
         if (domain is { } dc)
@@ -165,7 +171,8 @@ internal static class InteractionTable
                 getTexts[k + 1]!(ref value);
                 if (value.Length > 0)
                 {
-                    extra.Add($"{texts[k].Name}={Clean(value)}");
+                    // The attributes column is already 'key=value; ...'; other columns become one attribute each.
+                    extra.Add(texts[k].Index == attributes?.Index ? value.ToString() : $"{texts[k].Name.ToLowerInvariant()}={Clean(value)}");
                 }
             }
 

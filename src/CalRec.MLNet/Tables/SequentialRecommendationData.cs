@@ -46,6 +46,13 @@ public sealed class SequentialRecommendationData
     public IDataView LeaveOneOutTestSet(IDataView interactions, SequentialRecommenderOptions? options = null, string? domain = null) =>
         Cases(interactions, options, domain, validation: false);
 
+    /// <summary>The leave-one-out test cases of <paramref name="tables"/> (its item catalogue gives the domains).</summary>
+    public IDataView LeaveOneOutTestSet(InteractionTables tables, string? domain = null)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        return Cases(tables.Interactions, new MostPopularEstimatorOptions { Items = tables.Items }, domain, validation: false);
+    }
+
     /// <summary>The leave-one-out validation cases (history without the last two items, the second to last as <c>Label</c>).</summary>
     public IDataView LeaveOneOutValidationSet(IDataView interactions, SequentialRecommenderOptions? options = null, string? domain = null) =>
         Cases(interactions, options, domain, validation: true);
@@ -142,6 +149,28 @@ public sealed class SequentialRecommendationData
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(output);
         return JsonLinesTable.Save(data, output, null, cancellation);
+    }
+
+    /// <summary>
+    /// The generated demo catalogue (three domains, beauty, office and kitchen, with titles, brands, categories and
+    /// learnable routines: users tend to stay with a brand and move along its product line) as an interactions table and
+    /// an item table. Deterministic given <paramref name="seed"/>.
+    /// </summary>
+    public InteractionTables GenerateDemo(int usersPerDomain = 600, ulong seed = 42)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(usersPerDomain);
+        return InteractionTableFactory.Demo(_mlContext, usersPerDomain, seed);
+    }
+
+    /// <summary>
+    /// Tables from datasets read by the library's readers (normalized folders, RecBole, MovieLens, Amazon, SQLite stores):
+    /// the interactions of all of them, and one catalogue whose <c>Domain</c> is each item's domain, for CALRec's
+    /// mixture. A dataset named twice is used once; an item id in two datasets is an error.
+    /// </summary>
+    public InteractionTables FromDatasets(IEnumerable<InteractionDataset> datasets)
+    {
+        ArgumentNullException.ThrowIfNull(datasets);
+        return InteractionTableFactory.FromDatasets(_mlContext, datasets);
     }
 
     private IDataView Cases(IDataView interactions, SequentialRecommenderOptions? options, string? domain, bool validation)

@@ -1,5 +1,4 @@
 using System.Data;
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -46,7 +45,7 @@ internal static class SqliteTable
     /// <summary>
     /// Writes the visible columns of <paramref name="data"/> to table <paramref name="table"/> of the database at
     /// <paramref name="path"/> (created if missing), replacing the table in one transaction: readers see the old table or
-    /// the complete new one. Vectors are stored as JSON arrays.
+    /// the complete new one. Vectors are stored as space-separated text, the layout <see cref="LoadHistories"/> reads.
     /// </summary>
     internal static long Save(IDataView data, string path, string table, IProgress<long>? progress = null, CancellationToken cancellation = default)
     {
@@ -162,7 +161,18 @@ internal static class SqliteTable
                 return () =>
                 {
                     g(ref v);
-                    return JsonSerializer.Serialize(v.DenseValues().Select(s => s.ToString()));
+                    var text = new System.Text.StringBuilder();
+                    foreach (ReadOnlyMemory<char> s in v.DenseValues())
+                    {
+                        if (s.Span.IndexOfAny(" \t\r\n") >= 0)
+                        {
+                            throw new InvalidDataException($"column '{c.Name}': the value '{s}' contains whitespace, which the space-separated SQLite layout cannot hold.");
+                        }
+
+                        text.Append(text.Length == 0 ? "" : " ").Append(s.Span);
+                    }
+
+                    return text.ToString();
                 };
             }
 
@@ -173,7 +183,7 @@ internal static class SqliteTable
                 return () =>
                 {
                     g(ref v);
-                    return JsonSerializer.Serialize(v.DenseValues());
+                    return string.Join(' ', v.DenseValues().Select(f => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
                 };
             }
 
