@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
 
-/// <summary><c>calrec bench gemm|train|tokenizer|generate|embed|evaluate|bm25|serve</c>.</summary>
+/// <summary><c>calrec bench gemm|train|tokenizer|generate|embed|evaluate|bm25|serve|score</c>.</summary>
 internal static class BenchCommands
 {
     public static Command Create()
@@ -26,8 +26,8 @@ internal static class BenchCommands
         var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps };
         CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps))]));
 
-        var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed.");
-        CommandRunner.SetAction(tokenizer, (p, _) => Emit(p, json, threads, () => [TokenizerBenchmark.Run()]));
+        var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed, and ours against Microsoft.ML.Tokenizers' BpeTokenizer on the same vocabulary.");
+        CommandRunner.SetAction(tokenizer, (p, _) => Emit(p, json, threads, () => TokenizerBenchmark.Run()));
 
         var preset = new Option<FileInfo>("--preset") { Description = "Model preset config.", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
         var generate = new Command("generate", "Greedy generation tokens/s with and without the KV cache.") { preset };
@@ -54,7 +54,17 @@ internal static class BenchCommands
         };
         CommandRunner.SetAction(serve, (p, _) => Emit(p, json, threads, () => ServeBenchmark.Run(p.GetValue(serveModel), p.GetValue(serveData), p.GetValue(requests), p.GetValue(clients))));
 
+        var scoreData = new Option<string?>("--data") { Description = "Dataset whose users are scored (default: ../shared/data/amazon-beauty, else a synthetic catalogue)." };
+        var rounds = new Option<int>("--rounds") { Description = "Interleaved rounds of direct and IDataView scoring (the median is reported).", DefaultValueFactory = _ => 3 };
+        var streamUsers = new Option<long>("--stream-users") { Description = "Instead: stream this many generated users through Transform into a Parquet file and report the peak working set." };
+        var score = new Command("score", "Batch scoring users/s: the library's scorer vs ML.NET's Transform over an IDataView, PredictionEngine latency, and streaming memory.")
+        {
+            scoreData, rounds, streamUsers,
+        };
+        CommandRunner.SetAction(score, (p, _) => Emit(p, json, threads, () => ScoringBenchmark.Run(p.GetValue(scoreData), p.GetValue(rounds), p.GetValue(streamUsers))));
+
         cmd.Subcommands.Add(gemm);
+        cmd.Subcommands.Add(score);
         cmd.Subcommands.Add(serve);
         cmd.Subcommands.Add(bm25);
         cmd.Subcommands.Add(embed);

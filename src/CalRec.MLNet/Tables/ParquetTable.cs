@@ -143,7 +143,7 @@ internal static class ParquetTable
     /// <summary>One column's values of the current row group, written as a flat array plus repetition levels for lists.</summary>
     private abstract class ColumnBuffer
     {
-        protected readonly List<int> Repetition = [];
+        protected readonly Reused<int> Repetition = new();
 
         internal static ColumnBuffer For(DataViewRowCursor cursor, DataViewSchema.Column c)
         {
@@ -217,7 +217,7 @@ internal static class ParquetTable
 
             internal override async Task WriteAsync(ParquetRowGroupWriter group, DataField field)
             {
-                await group.WriteAsync(field, _values, _vector is null ? (ReadOnlyMemory<int>?)null : Repetition.ToArray());
+                await group.WriteAsync(field, _values, _vector is null ? (ReadOnlyMemory<int>?)null : Repetition.Memory);
                 _values.Clear();
                 Repetition.Clear();
             }
@@ -226,7 +226,8 @@ internal static class ParquetTable
         private sealed class Number<T> : ColumnBuffer
             where T : struct
         {
-            private readonly List<T> _values = [];
+            private readonly Reused<T> _values = new();
+            private readonly Reused<int> _definitions = new();
             private readonly ValueGetter<T>? _scalar;
             private readonly ValueGetter<VBuffer<T>>? _vector;
             private readonly string _name;
@@ -267,19 +268,45 @@ internal static class ParquetTable
             {
                 if (_vector is null)
                 {
-                    await group.WriteAsync<T>(field, _values.ToArray().AsMemory());
+                    await group.WriteAsync<T>(field, _values.Memory);
                 }
                 else
                 {
                     // Every list value is present: all at the field's maximum definition level.
-                    int[] definitions = new int[_values.Count];
-                    Array.Fill(definitions, field.MaxDefinitionLevel);
-                    await group.WriteAllPartsAsync<T>(field, _values.ToArray().AsMemory(), definitions, Repetition.ToArray(), CancellationToken.None);
+                    _definitions.Clear();
+                    for (int i = 0; i < _values.Count; i++)
+                    {
+                        _definitions.Add(field.MaxDefinitionLevel);
+                    }
+
+                    await group.WriteAllPartsAsync<T>(field, _values.Memory, _definitions.Memory, Repetition.Memory, CancellationToken.None);
                 }
 
                 _values.Clear();
                 Repetition.Clear();
             }
         }
+    }
+
+    /// <summary>A growable array reused from row group to row group (row groups would otherwise allocate large arrays each time).</summary>
+    private sealed class Reused<T>
+    {
+        private T[] _items = new T[1024];
+
+        public int Count { get; private set; }
+
+        public ReadOnlyMemory<T> Memory => _items.AsMemory(0, Count);
+
+        public void Add(T value)
+        {
+            if (Count == _items.Length)
+            {
+                Array.Resize(ref _items, _items.Length * 2);
+            }
+
+            _items[Count++] = value;
+        }
+
+        public void Clear() => Count = 0;
     }
 }

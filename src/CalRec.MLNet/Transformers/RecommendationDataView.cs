@@ -57,6 +57,7 @@ internal sealed class RecommendationDataView : IDataView
         private readonly ValueGetter<ReadOnlyMemory<char>>? _getUser;
         private readonly int _sourceCount;
         private readonly List<UserHistory> _pending = new(SequentialRecommendationTransformer.BlockSize);
+        private readonly BlockRecommender? _scorer;
         private List<Recommendation> _block = [];
         private int _inBlock = -1;
         private VBuffer<ReadOnlyMemory<char>> _history;
@@ -72,6 +73,7 @@ internal sealed class RecommendationDataView : IDataView
             {
                 _getHistory = ahead.GetGetter<VBuffer<ReadOnlyMemory<char>>>(view._parent.HistoryColumn(view._source.Schema));
                 _getUser = user is { } u ? ahead.GetGetter<ReadOnlyMemory<char>>(u) : null;
+                _scorer = view._parent.CreateBlockRecommender();
             }
         }
 
@@ -143,7 +145,7 @@ internal sealed class RecommendationDataView : IDataView
                 _pending.Add(new UserHistory(user, RecommendationValues.Strings(_history)));
             }
 
-            _block = _view._parent.Recommend(_pending);
+            _block = _scorer!.Recommend(_pending);
             _inBlock = 0;
         }
 

@@ -16,7 +16,7 @@ namespace CalRec.MLNet;
 /// </summary>
 public sealed class SequentialRecommendationTransformer : ITransformer, ICanSaveModel
 {
-    internal const int BlockSize = 256;
+    internal const int BlockSize = BlockRecommender.BatchSize;
     private readonly MLContext _mlContext;
 
     internal SequentialRecommendationTransformer(MLContext mlContext, RecommenderModel model, RecommendationColumns columns)
@@ -107,6 +107,6 @@ public sealed class SequentialRecommendationTransformer : ITransformer, ICanSave
         return builder.ToSchema();
     }
 
-    /// <summary>The top-K recommendations of a block of histories, in order (see <see cref="RecommenderModel.Transform"/>).</summary>
-    internal List<Recommendation> Recommend(List<UserHistory> block) => Model.Transform(block, Columns.TopK, Columns.ExcludeSeen).ToList();
+    /// <summary>A block scorer with this transformer's K and exclusion (its buffers are reused from block to block).</summary>
+    internal BlockRecommender CreateBlockRecommender() => new(Model, Columns.TopK, Columns.ExcludeSeen);
 }

@@ -37,7 +37,6 @@ public sealed record TrainingInfo(string Dataset, DateTimeOffset TrainedAtUtc, d
 /// </summary>
 public class RecommenderModel : IRecommenderScorer
 {
-    private const int BatchSize = 256;
     private readonly Dictionary<string, int> _index;
 
     internal RecommenderModel(string kind, IRecommenderScorer scorer, IReadOnlyList<CatalogItem> catalog, TrainingInfo training)
@@ -101,7 +100,7 @@ public class RecommenderModel : IRecommenderScorer
     }
 
     /// <summary>
-    /// Scores a stream of histories lazily, <see cref="BatchSize"/> users at a time, and yields each user's top
+    /// Scores a stream of histories lazily, <see cref="BlockRecommender.BatchSize"/> users at a time, and yields each user's top
     /// <paramref name="k"/> items (already-seen items left out unless <paramref name="excludeSeen"/> is false).
     /// </summary>
     public IEnumerable<Recommendation> Transform(IEnumerable<UserHistory> users, int k = 10, bool excludeSeen = true)
@@ -112,53 +111,88 @@ public class RecommenderModel : IRecommenderScorer
 
     private IEnumerable<Recommendation> Stream(IEnumerable<UserHistory> users, int k, bool excludeSeen)
     {
-        var batch = new List<(UserHistory User, int[] History)>(BatchSize);
-        float[] scores = new float[BatchSize * ItemCount];
-        var heap = new PriorityQueue<int, (float, int)>(k + 1);
-        int[] top = new int[k];
+        var scorer = new BlockRecommender(this, k, excludeSeen);
+        var batch = new List<UserHistory>(BlockRecommender.BatchSize);
         foreach (UserHistory user in users)
         {
-            batch.Add((user, ToIndices(user.ItemIds, user.UserId)));
-            if (batch.Count == BatchSize)
+            batch.Add(user);
+            if (batch.Count == BlockRecommender.BatchSize)
             {
-                foreach (Recommendation r in Flush(batch, scores, k, excludeSeen, heap, top))
+                foreach (Recommendation r in scorer.Recommend(batch))
                 {
                     yield return r;
                 }
+
+                batch.Clear();
             }
         }
 
-        foreach (Recommendation r in Flush(batch, scores, k, excludeSeen, heap, top))
+        foreach (Recommendation r in scorer.Recommend(batch))
         {
             yield return r;
         }
     }
+}
 
-    private List<Recommendation> Flush(List<(UserHistory User, int[] History)> batch, float[] scores, int k, bool excludeSeen,
-        PriorityQueue<int, (float, int)> heap, int[] top)
+/// <summary>
+/// Top-K recommendations for blocks of up to <see cref="BatchSize"/> histories, scored in one batch each, with the
+/// score matrix and selection buffers allocated once and reused from block to block (not thread-safe).
+/// </summary>
+public sealed class BlockRecommender
+{
+    /// <summary>Histories scored per batch.</summary>
+    public const int BatchSize = 256;
+
+    private readonly RecommenderModel _model;
+    private readonly int _k;
+    private readonly bool _excludeSeen;
+    private readonly float[] _scores;
+    private readonly PriorityQueue<int, (float, int)> _heap;
+    private readonly int[] _top;
+
+    /// <summary>Creates the buffers for <paramref name="model"/>'s catalogue.</summary>
+    public BlockRecommender(RecommenderModel model, int k, bool excludeSeen)
     {
-        var result = new List<Recommendation>(batch.Count);
-        if (batch.Count == 0)
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        _model = model;
+        _k = k;
+        _excludeSeen = excludeSeen;
+        _scores = new float[BatchSize * model.ItemCount];
+        _heap = new PriorityQueue<int, (float, int)>(k + 1);
+        _top = new int[k];
+    }
+
+    /// <summary>The recommendations of <paramref name="users"/> (at most <see cref="BatchSize"/>), in order.</summary>
+    public List<Recommendation> Recommend(IReadOnlyList<UserHistory> users)
+    {
+        if (users.Count > BatchSize)
+        {
+            throw new ArgumentException($"At most {BatchSize} histories per block, not {users.Count}.", nameof(users));
+        }
+
+        var result = new List<Recommendation>(users.Count);
+        if (users.Count == 0)
         {
             return result;
         }
 
-        int n = ItemCount;
-        Score(batch.Select(b => b.History).ToList(), scores.AsSpan(0, batch.Count * n));
-        for (int u = 0; u < batch.Count; u++)
+        int n = _model.ItemCount;
+        var histories = users.Select(u => _model.ToIndices(u.ItemIds, u.UserId)).ToList();
+        _model.Score(histories, _scores.AsSpan(0, users.Count * n));
+        for (int u = 0; u < users.Count; u++)
         {
-            ReadOnlySpan<float> row = scores.AsSpan(u * n, n);
-            int found = TopK.Select(row, k, excludeSeen ? batch[u].History.ToHashSet() : null, heap, top);
+            ReadOnlySpan<float> row = _scores.AsSpan(u * n, n);
+            int found = TopK.Select(row, _k, _excludeSeen ? histories[u].ToHashSet() : null, _heap, _top);
             var items = new ScoredItem[found];
             for (int i = 0; i < found; i++)
             {
-                items[i] = new ScoredItem(Catalog[top[i]].Id, Catalog[top[i]].Title, row[top[i]]);
+                items[i] = new ScoredItem(_model.Catalog[_top[i]].Id, _model.Catalog[_top[i]].Title, row[_top[i]]);
             }
 
-            result.Add(new Recommendation(batch[u].User.UserId, items));
+            result.Add(new Recommendation(users[u].UserId, items));
         }
 
-        batch.Clear();
         return result;
     }
 }

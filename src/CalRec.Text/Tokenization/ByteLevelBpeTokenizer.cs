@@ -157,7 +157,20 @@ public sealed partial class ByteLevelBpeTokenizer
     }
 
     /// <summary>Appends the ids of <paramref name="text"/> to <paramref name="output"/>.</summary>
-    public void EncodeInto(string text, List<int> output)
+    public void EncodeInto(string text, List<int> output) => Encode(text, output, null);
+
+    /// <summary>
+    /// Encodes <paramref name="text"/> with each token's character range in the text the tokens were read from (the
+    /// normalized text, returned, when <see cref="Normalizer"/> changed it). A token that holds part of a multi-byte
+    /// character covers the whole character, so neighbouring ranges can overlap there.
+    /// </summary>
+    public string EncodeWithOffsets(string text, List<int> ids, List<Range> offsets)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        return Encode(text, ids, offsets);
+    }
+
+    private string Encode(string text, List<int> output, List<Range>? offsets)
     {
         ArgumentNullException.ThrowIfNull(text);
         if (Normalizer == "NFC" && !text.IsNormalized(NormalizationForm.FormC))
@@ -169,15 +182,18 @@ public sealed partial class ByteLevelBpeTokenizer
         while (start < text.Length)
         {
             (int pos, AddedToken? token) = FindAdded(text, start);
-            EncodeOrdinary(text.AsSpan(start, pos - start), output);
+            EncodeOrdinary(text.AsSpan(start, pos - start), start, output, offsets);
             if (token is null)
             {
                 break;
             }
 
             output.Add(token.Id);
+            offsets?.Add(pos..(pos + token.Content.Length));
             start = pos + token.Content.Length;
         }
+
+        return text;
     }
 
     /// <summary>
@@ -280,7 +296,7 @@ public sealed partial class ByteLevelBpeTokenizer
         return (best, found);
     }
 
-    private void EncodeOrdinary(ReadOnlySpan<char> text, List<int> output)
+    private void EncodeOrdinary(ReadOnlySpan<char> text, int offset, List<int> output, List<Range>? offsets)
     {
         if (text.IsEmpty)
         {
@@ -292,18 +308,52 @@ public sealed partial class ByteLevelBpeTokenizer
         {
             if (m.Index > covered)
             {
-                EncodeWord(text[covered..m.Index], output);
+                EncodeWord(text[covered..m.Index], offset + covered, output, offsets);
             }
 
-            EncodeWord(text.Slice(m.Index, m.Length), output);
+            EncodeWord(text.Slice(m.Index, m.Length), offset + m.Index, output, offsets);
             covered = m.Index + m.Length;
         }
 
         if (covered < text.Length)
         {
-            EncodeWord(text[covered..], output);
+            EncodeWord(text[covered..], offset + covered, output, offsets);
         }
     }
+
+    private void EncodeWord(ReadOnlySpan<char> word, int offset, List<int> output, List<Range>? offsets)
+    {
+        int first = output.Count;
+        EncodeWord(word, output);
+        if (offsets is null)
+        {
+            return;
+        }
+
+        // Each token's byte-level string has one character per UTF-8 byte; map its bytes back to the word's chars.
+        int charIndex = 0, bytesLeftInChar = Utf8Length(word, 0);
+        for (int t = first; t < output.Count; t++)
+        {
+            int start = charIndex, bytes = _idToToken[output[t]].Length;
+            while (bytes > 0 && charIndex < word.Length)
+            {
+                int take = Math.Min(bytes, bytesLeftInChar);
+                bytes -= take;
+                bytesLeftInChar -= take;
+                if (bytesLeftInChar == 0)
+                {
+                    charIndex += char.IsHighSurrogate(word[charIndex]) && charIndex + 1 < word.Length ? 2 : 1;
+                    bytesLeftInChar = charIndex < word.Length ? Utf8Length(word, charIndex) : 0;
+                }
+            }
+
+            int end = bytesLeftInChar > 0 && bytesLeftInChar < Utf8Length(word, charIndex) ? charIndex + 1 : charIndex;
+            offsets.Add((offset + start)..(offset + Math.Max(end, start)));
+        }
+    }
+
+    private static int Utf8Length(ReadOnlySpan<char> word, int index) =>
+        index >= word.Length ? 0 : char.IsHighSurrogate(word[index]) && index + 1 < word.Length ? 4 : Encoding.UTF8.GetByteCount(word.Slice(index, 1));
 
     private void EncodeWord(ReadOnlySpan<char> word, List<int> output)
     {
