@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CalRec.Cli.Commands;
 using CalRec.Cli.Commands.Train;
+using Spectre.Console;
 
 namespace CalRec.Cli;
 
@@ -12,8 +13,26 @@ public static class Program
     /// On Ctrl+C the running command's cancellation token fires and long commands stop after their current step and save
     /// a checkpoint; the process waits up to <see cref="ShutdownGrace"/> for that before exiting with code 130.
     /// </remarks>
-    public static Task<int> Main(string[] args) =>
-        BuildRoot().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = ShutdownGrace });
+    public static Task<int> Main(string[] args)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            // Into a file or a pipe: no colour codes and no wrapping at 80 columns (table cells and messages stay whole).
+            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+                Out = new AnsiConsoleOutput(Console.Out),
+            });
+            AnsiConsole.Profile.Width = RedirectedWidth;
+        }
+
+        return BuildRoot().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = ShutdownGrace });
+    }
+
+    /// <summary>The line width when standard output is not a terminal (wide enough that nothing wraps).</summary>
+    internal const int RedirectedWidth = 4096;
 
     /// <summary>How long Ctrl+C waits for a command to finish its clean stop.</summary>
     public static TimeSpan ShutdownGrace { get; } = TimeSpan.FromMinutes(5);

@@ -39,4 +39,22 @@ public class SampleTests
         Assert.That(process.ExitCode, Is.Zero, text);
         Assert.That(text, Does.Contain(expected));
     }
+
+    [Test]
+    public void RedirectedOutputHasNoColourCodesAndNoWrapping()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string dll = Path.Combine(here.FullName, "calrec.dll");
+        string missing = Path.Combine(Path.GetTempPath(), $"calrec-no-such-folder-{Guid.NewGuid():N}", "a-rather-long-file-name-so-the-message-passes-eighty-columns.zip");
+        var start = new ProcessStartInfo("dotnet", [dll, "score", "--model", missing, "--input", "x.jsonl"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+
+        Assert.That(process.ExitCode, Is.EqualTo(2), output);
+        Assert.That(output, Does.Not.Contain("\u001b"), "no ANSI escape codes into a pipe");
+        string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), "one error line, not wrapped");
+        Assert.That(lines[0], Does.StartWith("error: ").And.Length.GreaterThan(100));
+    }
 }
