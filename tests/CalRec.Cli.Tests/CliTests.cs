@@ -57,6 +57,33 @@ public class CliTests
     }
 
     [Test]
+    public void DataStatsJsonIsPureJsonWithWarningsOnStandardError()
+    {
+        string folder = Path.Combine(_dir, "warned");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "items.tsv"), "item_id\ttitle\textra\na\tA\t\nb\tB\t\n");
+        File.WriteAllText(Path.Combine(folder, "sequences.jsonl"), "{\"user\": \"u1\", \"items\": [\"a\", \"nope\", \"b\"]}\n{\"user\": \"u2\", \"items\": [\"b\", \"a\"]}\n");
+        TextWriter savedError = Console.Error;
+        var errors = new StringWriter();
+        Console.SetError(errors);
+        try
+        {
+            (int code, string output) = Run("data", "stats", "--data", folder, "--json", "--skip-bad");
+            Assert.That(code, Is.EqualTo(0), output);
+            foreach (string line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                Assert.DoesNotThrow(() => JsonDocument.Parse(line), line);
+            }
+
+            Assert.That(errors.ToString(), Does.Contain("warning: ").And.Contain("nope"));
+        }
+        finally
+        {
+            Console.SetError(savedError);
+        }
+    }
+
+    [Test]
     public void ImportTrainEvaluateRecommendAndScore()
     {
         string db = SyntheticDb(4, 150);

@@ -37,7 +37,7 @@ internal static class DataCommands
 
                 foreach (string w in d.Warnings)
                 {
-                    AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
+                    UserErrors.Warn(w);
                 }
 
                 if (p.GetValue(kcore) > 1)
@@ -94,7 +94,7 @@ internal static class DataCommands
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
             foreach (string w in d.Warnings)
             {
-                AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
+                UserErrors.Warn(w);
             }
 
             if (p.GetValue(kcore) > 1)

@@ -13,6 +13,9 @@ internal static class UserErrors
         ex is DataFormatException or ModelFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
             or InvalidDataException or ArgumentException;
 
+    /// <summary>A warning about the input: to standard error, so that standard output (JSON, tables) stays clean.</summary>
+    public static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");
+
     public static int Report(Exception ex)
     {
         AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {ex.Message}");

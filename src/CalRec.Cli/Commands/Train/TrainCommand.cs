@@ -47,7 +47,7 @@ internal sealed class TrainInputs
         InteractionDataset data = Reading.Load(p, path);
         foreach (string w in data.Warnings)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {w}");
+            UserErrors.Warn(w);
         }
 
         return data;
