@@ -30,6 +30,7 @@ public sealed class SequentialRecommendationCatalog
         MLContext = mlContext;
         Trainers = new SequentialRecommendationTrainers(mlContext);
         Data = new SequentialRecommendationData(mlContext);
+        Transforms = new SequentialRecommendationTransforms(mlContext);
     }
 
     /// <summary>The context.</summary>
@@ -40,6 +41,9 @@ public sealed class SequentialRecommendationCatalog
 
     /// <summary>History and evaluation tables made from interactions tables.</summary>
     public SequentialRecommendationData Data { get; }
+
+    /// <summary>Transforms over fitted recommenders (grounding CALRec's generated texts).</summary>
+    public SequentialRecommendationTransforms Transforms { get; }
 
     /// <summary>
     /// Writes <paramref name="model"/> (a recommender, or a pipeline holding recommenders and ML.NET's own transforms)

@@ -4,6 +4,7 @@ using CalRec.Models.Embeddings;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.Grounding;
 using CalRec.Recommenders.LlmSeqSim;
 using CalRec.Recommenders.SasRec;
 using Microsoft.ML;
@@ -147,5 +148,64 @@ public sealed class LlmEstimatorTests
         {
             File.Delete(path);
         }
+    }
+
+    [Test]
+    public void GroundItemsRanksAlongTheChosenPathTunesOnValidationAndTravelsInTheModelZip()
+    {
+        var ml = new MLContext(seed: 1);
+        InteractionDataset data = Tables.Synthetic(30);
+        IDataView interactions = ml.View(Tables.Interactions(data));
+        var options = new CalRecEstimatorOptions
+        {
+            Items = ml.View(Tables.Items(data)),
+            ItemTextColumnNames = ["Brand"],
+            TargetDomain = "office",
+            Trainer = new CalRecTrainer.Options
+            {
+                Backbone = "tiny", VocabularySize = 400, PretrainSteps = 20, PretrainSequenceLength = 64, BatchSize = 16, MaxHistory = 4, MaxItemTokens = 12, ValidationUsers = 30, Seed = 3,
+                Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+                Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+            },
+        };
+        SequentialRecommendationTransformer dense = ml.SequentialRecommendation().Trainers.CalRec(options).Fit(interactions);
+        IDataView test = ml.SequentialRecommendation().Data.LeaveOneOutTestSet(interactions, options, domain: "office");
+        IDataView validation = ml.SequentialRecommendation().Data.LeaveOneOutValidationSet(interactions, options, domain: "office");
+
+        var bm25Options = new GroundingOptions { Path = GroundingPath.Bm25, Candidates = 2 };
+        SequentialRecommendationTransformer bm25 = ml.SequentialRecommendation().Transforms.GroundItems(dense, bm25Options).Fit(validation);
+        var viaTable = ml.Data.CreateEnumerable<ModelOutput>(bm25.Transform(test), false).Select(r => r.PredictedItemIds).ToList();
+        var model = (CalRecModel)bm25.Model;
+        var split = new LeaveOneOutSplit(data.ForDomain("office"));
+        GroundedScorer library = new RecContext().Grounding.Create(model, bm25Options);
+        var histories = split.Test.Select(c => new UserHistory(split.Data.Users[c.User], c.History.Select(i => split.Data.Items[i].Id).ToList())).ToList();
+        var blocks = new BlockRecommender(model, 10, excludeSeen: true, scorer: library);
+        var expected = histories.Chunk(BlockRecommender.BatchSize).SelectMany(b => blocks.Recommend(b)).Select(r => r.Items.Select(i => i.ItemId).ToArray()).ToList();
+        var denseLists = ml.Data.CreateEnumerable<ModelOutput>(dense.Transform(test), false).Select(r => r.PredictedItemIds).ToList();
+
+        Assert.That(model.Grounding.Path, Is.EqualTo(GroundingPath.Bm25));
+        Assert.That(viaTable, Is.EqualTo(expected), "the transformer ranks as the library's grounded scorer");
+        Assert.That(viaTable, Is.Not.EqualTo(denseLists), "BM25 grounding changes the lists");
+
+        // Tuned fusion: weights chosen on the validation table; the settings travel in the zip.
+        SequentialRecommendationTransformer fusion = ml.SequentialRecommendation().Transforms
+            .GroundItems(dense, new GroundingOptions { Path = GroundingPath.Fusion, Candidates = 2 }, tune: true, validationUsers: 30).Fit(validation);
+        string path = Path.Combine(Path.GetTempPath(), $"calrec-ground-{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.SequentialRecommendation().SaveModel(fusion, test.Schema, path);
+            var loaded = (SequentialRecommendationTransformer)new MLContext().SequentialRecommendation().LoadModel(path, out _);
+            Assert.That(((CalRecModel)loaded.Model).Grounding.Path, Is.EqualTo(GroundingPath.Fusion));
+            Assert.That(((CalRecModel)loaded.Model).Grounding.FusionWeights, Is.EqualTo(((CalRecModel)fusion.Model).Grounding.FusionWeights));
+            Assert.That(ml.Data.CreateEnumerable<ModelOutput>(loaded.Transform(test), false).Select(r => r.PredictedItemIds),
+                Is.EqualTo(ml.Data.CreateEnumerable<ModelOutput>(fusion.Transform(test), false).Select(r => r.PredictedItemIds)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        Assert.Throws<ArgumentException>(() => ml.SequentialRecommendation().Transforms.GroundItems(
+            ml.SequentialRecommendation().Trainers.MostPopular().Fit(interactions), new GroundingOptions()));
     }
 }

@@ -53,7 +53,7 @@ internal sealed class RecommendationRowMapper : IRowToRowMapper
             _mapper = mapper;
             _input = input;
             _active = active;
-            _recommender = new Recommender(mapper._parent.Model);
+            _recommender = mapper._parent.CreateRecommender();
             _getHistory = input.GetGetter<VBuffer<ReadOnlyMemory<char>>>(mapper._parent.HistoryColumn(input.Schema));
         }
 

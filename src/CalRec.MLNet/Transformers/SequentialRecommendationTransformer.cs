@@ -1,6 +1,8 @@
 using CalRec.MLNet.Persistence;
 using CalRec.MLNet.Tables;
 using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Grounding;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -108,5 +110,16 @@ public sealed class SequentialRecommendationTransformer : ITransformer, ICanSave
     }
 
     /// <summary>A block scorer with this transformer's K and exclusion (its buffers are reused from block to block).</summary>
-    internal BlockRecommender CreateBlockRecommender() => new(Model, Columns.TopK, Columns.ExcludeSeen);
+    internal BlockRecommender CreateBlockRecommender() => new(Model, Columns.TopK, Columns.ExcludeSeen, CreateScorer());
+
+    /// <summary>A single-user recommender for the row mapper.</summary>
+    internal Recommender CreateRecommender() => new(Model, CreateScorer());
+
+    /// <summary>
+    /// What ranks the catalogue: the model itself, or, for a CALRec model saved with a grounding path other than dense
+    /// retrieval (see <see cref="SequentialRecommendationTransforms.GroundItems"/>), a grounded scorer along that path.
+    /// Grounded scorers are not thread-safe, so each cursor and each mapped row makes its own.
+    /// </summary>
+    private IRecommenderScorer CreateScorer() =>
+        Model is CalRecModel { Grounding.Path: not GroundingPath.Dense } calrec ? new RecContext().Grounding.Create(calrec, calrec.Grounding) : Model;
 }

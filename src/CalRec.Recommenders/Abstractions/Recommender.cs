@@ -13,9 +13,12 @@ public sealed class Recommender
     private readonly PriorityQueue<int, (float, int)> _heap = new();
     private int[] _top = [];
 
-    internal Recommender(RecommenderModel model)
+    private readonly IRecommenderScorer _scorer;
+
+    internal Recommender(RecommenderModel model, IRecommenderScorer? scorer = null)
     {
         Model = model;
+        _scorer = scorer ?? model;
         _scores = new float[model.ItemCount];
     }
 
@@ -30,7 +33,7 @@ public sealed class Recommender
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
         int[] history = Model.ToIndices(historyItemIds);
-        Model.Score([history], _scores);
+        _scorer.Score([history], _scores);
         if (_top.Length < k)
         {
             _top = new int[k];

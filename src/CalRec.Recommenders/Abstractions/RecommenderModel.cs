@@ -144,18 +144,28 @@ public sealed class BlockRecommender
     public const int BatchSize = 256;
 
     private readonly RecommenderModel _model;
+    private readonly IRecommenderScorer _scorer;
     private readonly int _k;
     private readonly bool _excludeSeen;
     private readonly float[] _scores;
     private readonly PriorityQueue<int, (float, int)> _heap;
     private readonly int[] _top;
 
-    /// <summary>Creates the buffers for <paramref name="model"/>'s catalogue.</summary>
-    public BlockRecommender(RecommenderModel model, int k, bool excludeSeen)
+    /// <summary>
+    /// Creates the buffers for <paramref name="model"/>'s catalogue; <paramref name="scorer"/> (default: the model
+    /// itself) scores, for example a grounded scorer over a CALRec model.
+    /// </summary>
+    public BlockRecommender(RecommenderModel model, int k, bool excludeSeen, IRecommenderScorer? scorer = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(k);
+        if (scorer is not null && scorer.ItemCount != model.ItemCount)
+        {
+            throw new ArgumentException($"The scorer covers {scorer.ItemCount} items, the model's catalogue {model.ItemCount}.", nameof(scorer));
+        }
+
         _model = model;
+        _scorer = scorer ?? model;
         _k = k;
         _excludeSeen = excludeSeen;
         _scores = new float[BatchSize * model.ItemCount];
@@ -179,7 +189,7 @@ public sealed class BlockRecommender
 
         int n = _model.ItemCount;
         var histories = users.Select(u => _model.ToIndices(u.ItemIds, u.UserId)).ToList();
-        _model.Score(histories, _scores.AsSpan(0, users.Count * n));
+        _scorer.Score(histories, _scores.AsSpan(0, users.Count * n));
         for (int u = 0; u < users.Count; u++)
         {
             ReadOnlySpan<float> row = _scores.AsSpan(u * n, n);
