@@ -69,6 +69,13 @@ public abstract class SequentialRecommenderOptions
     /// <summary>Whether items already in a history are left out of its recommendations. Default true.</summary>
     public bool ExcludeSeen { get; set; } = true;
 
+    /// <summary>
+    /// Whether each user's last interaction is held out for testing (never trained on; score it with
+    /// <c>Data.LeaveOneOutTestSet</c>). Default true, the evaluation protocol. False trains a production model on every
+    /// interaction but the one that selects the model (the last, as validation).
+    /// </summary>
+    public bool HoldOutTestItem { get; set; } = true;
+
     /// <summary>The dataset name recorded in the model's training provenance. Default <c>interactions</c>.</summary>
     public string DatasetName { get; set; } = "interactions";
 

@@ -166,6 +166,32 @@ public sealed class EstimatorTests
         public string Domain { get; set; } = "";
     }
 
+    [Test]
+    public void AProductionModelTrainsOnTheItemsTheEvaluationProtocolHoldsOut()
+    {
+        // Item 'z' is every user's second-to-last interaction: the evaluation protocol keeps it as the validation target
+        // (never trained on); a production model (no test hold-out) trains on it, and it becomes the most popular item.
+        var ml = new MLContext(seed: 1);
+        InteractionDataset data = Tables.Synthetic(10);
+        var rows = new List<InteractionRow>();
+        for (int u = 0; u < data.Users.Count; u++)
+        {
+            int[] s = data.Sequences[u];
+            for (int k = 0; k < s.Length; k++)
+            {
+                rows.Add(new InteractionRow { UserId = data.Users[u], ItemId = k == s.Length - 2 ? "z" : data.Items[s[k]].Id, Timestamp = k });
+            }
+        }
+
+        IDataView interactions = ml.View(rows);
+        IDataView one = ml.View(new[] { new ModelInput { UserId = "x", History = [data.Items[0].Id] } });
+        string Top(bool holdOut) => ml.Data.CreateEnumerable<ModelOutput>(ml.SequentialRecommendation().Trainers
+            .MostPopular(new MostPopularEstimatorOptions { HoldOutTestItem = holdOut }).Fit(interactions).Transform(one), false).Single().PredictedItemIds[0];
+
+        Assert.That(Top(holdOut: false), Is.EqualTo("z"));
+        Assert.That(Top(holdOut: true), Is.Not.EqualTo("z"));
+    }
+
     private sealed class ScoredRow
     {
         public string UserId { get; set; } = "";

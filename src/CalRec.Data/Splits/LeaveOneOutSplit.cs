@@ -11,12 +11,13 @@ public sealed record EvaluationCase(int User, int[] History, int Target);
 /// <summary>
 /// Per-user leave-one-out: the last item of each history is the test target, the second to last the validation target,
 /// and everything before that is training data. Users with fewer than three interactions are left out of validation and
-/// test (their whole history is training data).
+/// test (their whole history is training data). Without a test hold-out (a model trained for production) the last item
+/// is the validation target and users need two interactions.
 /// </summary>
 public sealed class LeaveOneOutSplit
 {
-    /// <summary>Splits <paramref name="data"/>.</summary>
-    public LeaveOneOutSplit(InteractionDataset data)
+    /// <summary>Splits <paramref name="data"/>; <paramref name="holdOutTest"/> false keeps no test targets.</summary>
+    public LeaveOneOutSplit(InteractionDataset data, bool holdOutTest = true)
     {
         Data = data;
         var train = new int[data.Sequences.Count][];
@@ -25,6 +26,17 @@ public sealed class LeaveOneOutSplit
         for (int u = 0; u < data.Sequences.Count; u++)
         {
             int[] s = data.Sequences[u];
+            if (!holdOutTest)
+            {
+                train[u] = s.Length < 2 ? s : s[..^1];
+                if (s.Length >= 2)
+                {
+                    valid.Add(new EvaluationCase(u, s[..^1], s[^1]));
+                }
+
+                continue;
+            }
+
             if (s.Length < 3)
             {
                 train[u] = s;

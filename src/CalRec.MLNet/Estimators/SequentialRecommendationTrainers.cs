@@ -26,7 +26,7 @@ public sealed class SequentialRecommendationTrainers
 
     /// <summary>MostPopular with every setting given.</summary>
     public SequentialRecommenderEstimator MostPopular(MostPopularEstimatorOptions options) =>
-        new(_mlContext, nameof(MostPopular), options, (ctx, data, ct) => ctx.Trainers.MostPopular().Fit(new LeaveOneOutSplit(data), ct));
+        new(_mlContext, nameof(MostPopular), options, (ctx, data, ct) => ctx.Trainers.MostPopular().Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
 
     /// <summary>SASRec (self-attentive sequential recommendation over item ids) with the most used settings.</summary>
     public SequentialRecommenderEstimator SasRec(string userIdColumnName = DefaultColumnNames.UserId, string itemIdColumnName = DefaultColumnNames.ItemId, IDataView? items = null,
@@ -43,7 +43,7 @@ public sealed class SequentialRecommendationTrainers
     public SequentialRecommenderEstimator SasRec(SasRecEstimatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new(_mlContext, nameof(SasRec), options, (ctx, data, ct) => ctx.Trainers.SasRec(options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+        return new(_mlContext, nameof(SasRec), options, (ctx, data, ct) => ctx.Trainers.SasRec(options.Trainer).Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
     }
 
     /// <summary>
@@ -54,7 +54,7 @@ public sealed class SequentialRecommendationTrainers
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(options);
-        return new(_mlContext, nameof(Llm2SasRec), options, (ctx, data, ct) => ctx.Trainers.Llm2SasRec(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+        return new(_mlContext, nameof(Llm2SasRec), options, (ctx, data, ct) => ctx.Trainers.Llm2SasRec(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
     }
 
     /// <summary>LLMSeqSim (Harte et al.): a history as the aggregate of its items' text embeddings, items ranked by cosine similarity.</summary>
@@ -66,7 +66,7 @@ public sealed class SequentialRecommendationTrainers
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(options);
-        return new(_mlContext, nameof(LlmSeqSim), options, (ctx, data, ct) => ctx.Trainers.LlmSeqSim(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data), ct));
+        return new(_mlContext, nameof(LlmSeqSim), options, (ctx, data, ct) => ctx.Trainers.LlmSeqSim(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
     }
 
     /// <summary>
@@ -94,7 +94,7 @@ public sealed class SequentialRecommendationTrainers
         return new(_mlContext, nameof(CalRec), options, (ctx, data, ct) =>
         {
             (InteractionDataset target, List<InteractionDataset> mixture) = TargetAndMixture(data, options.TargetDomain);
-            return ctx.Trainers.CalRec(options.Trainer).Fit(new LeaveOneOutSplit(target), mixture, ct);
+            return ctx.Trainers.CalRec(options.Trainer).Fit(new LeaveOneOutSplit(target, options.HoldOutTestItem), mixture, ct);
         });
     }
 

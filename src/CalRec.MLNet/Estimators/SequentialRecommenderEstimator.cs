@@ -13,7 +13,8 @@ namespace CalRec.MLNet;
 /// (see <see cref="SequentialRecommenderOptions"/>), groups it per user, and trains with the library's protocol: each
 /// user's last item is held out for testing and never trained on (score those users with
 /// <c>mlContext.SequentialRecommendation().Data.LeaveOneOutTestSet</c>), the one before it selects the model, the rest
-/// is training data. Progress goes to <c>MLContext.Log</c>. Get estimators from
+/// is training data (with <see cref="SequentialRecommenderOptions.HoldOutTestItem"/> false, a production model: the last
+/// item selects the model and everything before it trains). Progress goes to <c>MLContext.Log</c>. Get estimators from
 /// <c>mlContext.SequentialRecommendation().Trainers</c>.
 /// </summary>
 public sealed class SequentialRecommenderEstimator : IEstimator<SequentialRecommendationTransformer>
