@@ -12,7 +12,6 @@ using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
 using Microsoft.ML;
-using Microsoft.ML.Runtime;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -66,13 +65,7 @@ internal static class DemoCommand
         var clock = Stopwatch.StartNew();
         CalRecTrainer.Options options = args.Read(p);
         var ml = new MLContext((int)options.Seed);
-        ml.Log += (_, e) =>
-        {
-            if (e.Kind == ChannelMessageKind.Info && e.Source is "MostPopular" or "SasRec" or "CalRec")
-            {
-                AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.RawMessage}");
-            }
-        };
+        TrainingLog.Attach(ml, clock);
 
         AnsiConsole.MarkupLine("[bold]1/5[/] data");
         InteractionDataset target;

@@ -2,7 +2,8 @@ using System.CommandLine;
 using System.Diagnostics;
 using CalRec.Cli.Options;
 using CalRec.Data;
-using CalRec.Recommenders;
+using CalRec.MLNet;
+using Microsoft.ML;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands.Train;
@@ -53,18 +54,22 @@ internal sealed class TrainInputs
         return data;
     }
 
-    /// <summary>Fits the trainer <paramref name="create"/> builds on the target and saves the model.</summary>
-    public int FitAndSave(ParseResult p, Func<RecContext, RecommenderTrainer> create, ulong seed, CancellationToken ct)
+    /// <summary>
+    /// Fits the estimator <paramref name="create"/> builds (given the trainers and the item catalogue table) on the
+    /// target's interactions table, through ML.NET, and saves the model.
+    /// </summary>
+    public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var ctx = new RecContext((int)seed);
-        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
+        var ml = new MLContext(unchecked((int)seed));
+        TrainingLog.Attach(ml, clock);
         InteractionDataset data = Load(p, p.GetValue(Target)!);
         AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions");
-        RecommenderModel model = create(ctx).Fit(data, ct);
+        InteractionTables tables = ml.SequentialRecommendation().Data.FromDatasets([data]);
+        SequentialRecommendationTransformer model = create(ml.SequentialRecommendation().Trainers, tables.Items).Fit(tables.Interactions, ct);
         string output = p.GetValue(Output)!;
-        ModelFiles.Save(model, output);
-        AnsiConsole.MarkupLineInterpolated($"saved {model.Kind} model ({model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
+        ml.SequentialRecommendation().SaveModel(model, ModelFiles.HistorySchema, output);
+        AnsiConsole.MarkupLineInterpolated($"saved {model.Model.Kind} model ({model.Model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CalRec.Cli.Options;
+using CalRec.MLNet;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.SasRec;
 
@@ -28,7 +29,9 @@ internal static class TrainSasRecCommand
             SasRecTrainer.Options options = settings.Read(p);
             // The language model first: a missing or bad --lm is reported before the dataset is read.
             ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
-            return inputs.FitAndSave(p, ctx => encoder is null ? ctx.Trainers.SasRec(options) : ctx.Trainers.Llm2SasRec(encoder, options), options.Seed, ct);
+            return inputs.FitAndSave(p, (trainers, items) => encoder is null
+                ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options })
+                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options }), options.Seed, ct);
         });
         return cmd;
     }
