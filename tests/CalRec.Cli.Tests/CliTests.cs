@@ -342,6 +342,9 @@ public class CliTests
         }
 
         Assert.That(Run("generate", "--model", Path.Combine(_dir, "missing"), "--prompt", "x").Code, Is.EqualTo(2));
+        (code, output) = Run("generate", "--model", backbone, "--prompt", "title:", "--max-new-tokens", "100000");
+        Assert.That(code, Is.EqualTo(2), output);
+        Assert.That(output.Replace("\n", "", StringComparison.Ordinal), Does.Contain("exceed the model's context of"));
     }
 
     [Test]

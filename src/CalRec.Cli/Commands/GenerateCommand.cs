@@ -54,6 +54,12 @@ internal static class GenerateCommand
             using var step = new DecoderStepModel(model, useKvCache: true, maxTokens: 4096);
             var generator = new SequenceGenerator(step, ids => tok.Decode(ids));
             int[] promptIds = [.. tok.EncodeToIds(p.GetValue(prompt)!)];
+            int context = model.Config.MaxPositions;
+            if (promptIds.Length + options.MaxNewTokens > context)
+            {
+                throw new ArgumentException($"--max-new-tokens: the prompt's {promptIds.Length} tokens plus {options.MaxNewTokens} new ones exceed the model's context of {context} positions; ask for at most {Math.Max(0, context - promptIds.Length)}.");
+            }
+
             foreach (GeneratedSequence s in generator.Generate([promptIds], options)[0])
             {
                 if (p.GetValue(json))
