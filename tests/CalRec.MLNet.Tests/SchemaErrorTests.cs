@@ -81,4 +81,17 @@ public sealed class SchemaErrorTests
         Assert.That(Assert.Throws<InvalidDataException>(() => ml.SequentialRecommendation().Trainers.MostPopular(options).Fit(ml.View(Tables.Interactions(data))))!.Message,
             Is.EqualTo($"item catalogue (Items), row 4, column 'ItemId': duplicated item id '{items[2].ItemId}'."));
     }
+
+    [Test]
+    public void ATableWithoutUsableHistoriesIsRefusedWithCounts()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView singles = ml.View(Enumerable.Range(0, 5).Select(u => new InteractionRow { UserId = $"u{u}", ItemId = $"i{u}" }));
+        IDataView pairs = ml.View(Enumerable.Range(0, 10).Select(r => new InteractionRow { UserId = $"u{r / 2}", ItemId = $"i{r}", Timestamp = r }));
+
+        var none = Assert.Throws<InvalidDataException>(() => ml.SequentialRecommendation().Trainers.MostPopular().Fit(singles))!;
+        Assert.That(none.Message, Does.Contain("none of its 5 users has 3 or more interactions"));
+        Assert.Throws<InvalidDataException>(() => ml.SequentialRecommendation().Trainers.MostPopular().Fit(pairs));
+        Assert.DoesNotThrow(() => ml.SequentialRecommendation().Trainers.MostPopular(new MostPopularEstimatorOptions { HoldOutTestItem = false }).Fit(pairs), "pairs are enough for a production model");
+    }
 }

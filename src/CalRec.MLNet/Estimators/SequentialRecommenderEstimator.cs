@@ -45,6 +45,13 @@ public sealed class SequentialRecommenderEstimator : IEstimator<SequentialRecomm
     {
         ArgumentNullException.ThrowIfNull(input);
         InteractionDataset data = InteractionTable.Read(input, _options);
+        int needed = _options.HoldOutTestItem ? 3 : 2;
+        if (!data.Sequences.Any(s => s.Length >= needed))
+        {
+            throw new InvalidDataException($"interactions table: none of its {data.Users.Count:N0} users has {needed} or more interactions, so there is nothing to "
+                + (_options.HoldOutTestItem ? "train, validate and test on (each user's last item is held out for testing, the one before it validates; set HoldOutTestItem = false for a production model)." : "train and validate on."));
+        }
+
         var context = new RecContext();
         using IChannel channel = ((IHostEnvironment)_mlContext).Start(Name);
         context.Log += (_, e) => channel.Info(MessageSensitivity.None, "{0}", $"{e.Source}: {e.Message}");
