@@ -188,7 +188,7 @@ public sealed class LlmEstimatorTests
         Assert.That(viaTable, Is.Not.EqualTo(denseLists), "BM25 grounding changes the lists");
 
         // Tuned fusion: weights chosen on the validation table; the settings travel in the zip.
-        SequentialRecommendationTransformer fusion = ml.SequentialRecommendation().Transforms
+        SequentialRecommendationTransformer fusion = ml.Transforms
             .GroundItems(dense, new GroundingOptions { Path = GroundingPath.Fusion, Candidates = 2 }, tune: true, validationUsers: 30).Fit(validation);
         string path = Path.Combine(Path.GetTempPath(), $"calrec-ground-{Guid.NewGuid():N}.zip");
         try

@@ -28,6 +28,9 @@ public sealed class SequentialRecommendationTransformer : ITransformer, ICanSave
         Columns = columns;
     }
 
+    /// <summary>The context the transformer was made in.</summary>
+    internal MLContext MLContext => _mlContext;
+
     /// <summary>The fitted recommender (catalogue, scorer, training provenance).</summary>
     public RecommenderModel Model { get; }
 

@@ -41,6 +41,22 @@ public sealed class SequentialRecommendationTransforms
     }
 }
 
+/// <summary>The grounding step on ML.NET's own transforms catalog: <c>mlContext.Transforms.GroundItems(...)</c>.</summary>
+public static class TransformsCatalogExtensions
+{
+    /// <summary>
+    /// CALRec's generated next-item texts grounded in the real catalogue: the same estimator as
+    /// <see cref="SequentialRecommendationTransforms.GroundItems"/>.
+    /// </summary>
+    public static GroundItemsEstimator GroundItems(this TransformsCatalog catalog, SequentialRecommendationTransformer calrec, GroundingOptions options, bool tune = false,
+        int validationUsers = 300)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(calrec);
+        return new SequentialRecommendationTransforms(calrec.MLContext).GroundItems(calrec, options, tune, validationUsers);
+    }
+}
+
 /// <summary>
 /// The estimator of <see cref="SequentialRecommendationTransforms.GroundItems"/>: <see cref="Fit"/> reads a validation
 /// table when tuning (otherwise nothing) and returns the CALRec recommender with the grounding settings.
