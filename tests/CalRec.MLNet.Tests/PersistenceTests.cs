@@ -142,5 +142,28 @@ public sealed class PersistenceTests
         Assert.That(corrupt.Message, Does.StartWith(garbage + ": not a readable model zip"));
     }
 
+    [Test]
+    public void ASaveRemovesWhatAKilledSaveToTheSamePathLeftBehindAndNothingElse()
+    {
+        (MLContext ml, _, SequentialRecommendationTransformer model) = Trained();
+        using (var finished = System.Diagnostics.Process.Start("true")!)
+        {
+            finished.WaitForExit();
+            int dead = finished.Id;
+            string staleFolder = Path.Combine(_dir, $".m.zip.stage-{dead}-aaaa");
+            Directory.CreateDirectory(staleFolder);
+            File.WriteAllText(Path.Combine(staleFolder, "half.bin"), "x");
+            File.WriteAllText(Path.Combine(_dir, $".m.zip.tmp-{dead}-bbbb"), "x");
+            string live = Path.Combine(_dir, $".m.zip.tmp-{Environment.ProcessId}-cccc");
+            File.WriteAllText(live, "a save in progress in this process");
+            string other = Path.Combine(_dir, $".other.zip.tmp-{dead}-dddd");
+            File.WriteAllText(other, "another path's");
+
+            ml.SequentialRecommendation().SaveModel(model, ml.View(Array.Empty<ModelInput>()).Schema, Path.Combine(_dir, "m.zip"));
+
+            Assert.That(Directory.GetFileSystemEntries(_dir).Select(Path.GetFileName).Order(), Is.EqualTo(new[] { Path.GetFileName(live), Path.GetFileName(other), "m.zip" }.Order()));
+        }
+    }
+
     private static string Messages(Exception e) => e.InnerException is null ? e.Message : e.Message + " | " + Messages(e.InnerException);
 }

@@ -48,8 +48,9 @@ internal static class ModelZip
             throw new DirectoryNotFoundException($"{path}: folder '{folder}' does not exist.");
         }
 
-        string temp = Path.Combine(folder, $".{Path.GetFileName(full)}.tmp-{Guid.NewGuid():N}");
-        string part = temp + ".part";
+        StagingFiles.RemoveStale(full);
+        string temp = StagingFiles.Create(full, "tmp");
+        string part = StagingFiles.Create(full, "part");
         t_saving = [];
         try
         {

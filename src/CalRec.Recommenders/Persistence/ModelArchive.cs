@@ -25,8 +25,9 @@ internal static class ModelArchive
         string full = Path.GetFullPath(path);
         string parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
-        string stage = Path.Combine(parent, $".{Path.GetFileName(full)}.stage-{Guid.NewGuid():N}");
-        string tempZip = full + $".tmp-{Guid.NewGuid():N}";
+        StagingFiles.RemoveStale(full);
+        string stage = StagingFiles.Create(full, "stage");
+        string tempZip = StagingFiles.Create(full, "tmp");
         try
         {
             Directory.CreateDirectory(Path.Combine(stage, "catalog"));
