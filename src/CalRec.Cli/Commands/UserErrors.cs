@@ -11,7 +11,7 @@ internal static class UserErrors
 
     public static bool Is(Exception ex) =>
         ex is DataFormatException or ModelFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException or FormatException
-            or InvalidDataException or ArgumentException;
+            or InvalidDataException or ArgumentException or OutputInUseException;
 
     /// <summary>A warning about the input: to standard error, so that standard output (JSON, tables) stays clean.</summary>
     public static void Warn(string message) => Console.Error.WriteLine($"warning: {message}");

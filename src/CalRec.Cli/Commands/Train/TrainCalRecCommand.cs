@@ -35,6 +35,7 @@ internal static class TrainCalRecCommand
         var clock = Stopwatch.StartNew();
         string output = p.GetValue(inputs.Output)!;
         string checkpoint = output + ".checkpoint";
+        using OutputLock outputLock = OutputLock.Acquire(output);
         CalRecTrainer.Options options;
         if (p.GetValue(args.Resume))
         {

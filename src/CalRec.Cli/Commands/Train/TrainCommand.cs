@@ -61,6 +61,7 @@ internal sealed class TrainInputs
     public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
+        using OutputLock outputLock = OutputLock.Acquire(p.GetValue(Output)!);
         var ml = new MLContext(unchecked((int)seed));
         TrainingLog.Attach(ml, clock);
         InteractionDataset data = Load(p, p.GetValue(Target)!);
