@@ -4,7 +4,7 @@ namespace CalRec.Data;
 /// <param name="Users">Users with at least one interaction.</param>
 /// <param name="Items">Catalogue items.</param>
 /// <param name="Interactions">Total interactions.</param>
-/// <param name="Density">Interactions / (users × items).</param>
+/// <param name="Density">Distinct (user, item) pairs / (users × items): at most 1, however often items repeat.</param>
 /// <param name="LengthPercentiles">History length at the 5th, 25th, 50th, 75th, 95th percentiles and the maximum.</param>
 /// <param name="ItemsWithoutInteractions">Catalogue items nobody interacted with.</param>
 public sealed record DatasetStatistics(int Users, int Items, long Interactions, double Density, IReadOnlyList<int> LengthPercentiles, int ItemsWithoutInteractions)
@@ -26,7 +26,8 @@ public sealed record DatasetStatistics(int Users, int Items, long Interactions, 
         }
 
         long interactions = data.InteractionCount;
-        double density = data.Users.Count == 0 || data.ItemCount == 0 ? 0 : interactions / ((double)data.Users.Count * data.ItemCount);
+        long pairs = data.Sequences.Sum(s => (long)s.Distinct().Count());
+        double density = data.Users.Count == 0 || data.ItemCount == 0 ? 0 : pairs / ((double)data.Users.Count * data.ItemCount);
         return new DatasetStatistics(data.Users.Count, data.ItemCount, interactions, density, Levels.Select(p => Percentile(lengths, p)).ToList(), used.Count(u => !u));
     }
 
@@ -45,7 +46,8 @@ public sealed record DatasetStatistics(int Users, int Items, long Interactions, 
             int[] lengths = data.Sequences.Select(s => s.Count(inDomain.Contains)).Where(n => n > 0).Order().ToArray();
             int used = data.Sequences.SelectMany(s => s).Where(inDomain.Contains).Distinct().Count();
             long interactions = lengths.Sum(n => (long)n);
-            double density = lengths.Length == 0 || sub.Length == 0 ? 0 : interactions / ((double)lengths.Length * sub.Length);
+            long pairs = data.Sequences.Sum(s => (long)s.Where(inDomain.Contains).Distinct().Count());
+            double density = lengths.Length == 0 || sub.Length == 0 ? 0 : pairs / ((double)lengths.Length * sub.Length);
             result.Add((domain, new DatasetStatistics(lengths.Length, sub.Length, interactions, density, Levels.Select(p => Percentile(lengths, p)).ToList(), sub.Length - used)));
         }
 

@@ -164,6 +164,10 @@ public class CliTests
         Assert.That(code, Is.EqualTo(2));
         Assert.That(output, Does.Contain("does not exist"));
 
+        (code, output) = Run("evaluate", "--model", model, "--data", db, "--users", "-5");
+        Assert.That(code, Is.EqualTo(2), output);
+        Assert.That(output, Does.Contain("--users: -5 is not a number of users"));
+
         (code, output) = Run("recommend", "--model", model, "--history", "nope");
         Assert.That(code, Is.EqualTo(2));
         Assert.That(output, Does.Contain("'nope' (position 1) is not in the model's catalogue"));

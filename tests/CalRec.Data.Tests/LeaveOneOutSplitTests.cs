@@ -26,3 +26,17 @@ public sealed class LeaveOneOutSplitTests
         Assert.That(split.Test, Is.Empty);
     }
 }
+
+public sealed class DensityTests
+{
+    [Test]
+    public void RepeatedItemsDoNotPushDensityAboveOne()
+    {
+        var data = InteractionDataset.Create("r", [new("a", "A", ""), new("b", "B", "")],
+            [new UserSequence("u", ["a", "a", "a", "b", "a"], null), new UserSequence("v", ["b", "b"], null)]);
+        DatasetStatistics s = DatasetStatistics.Of(data);
+        Assert.That(s.Interactions, Is.EqualTo(7));
+        Assert.That(s.Density, Is.EqualTo(3.0 / 4), "three distinct user-item pairs of four");
+        Assert.That(DatasetStatistics.ByDomain(data).Single().Statistics.Density, Is.EqualTo(3.0 / 4));
+    }
+}

@@ -62,7 +62,7 @@ public class PreprocessingTests
         DatasetStatistics s = DatasetStatistics.Of(Toy());
         Assert.That((s.Users, s.Items, s.Interactions), Is.EqualTo((4, 5, 15L)));
         Assert.That(s.LengthPercentiles, Is.EqualTo(new[] { 2, 2, 4, 4, 5, 5 }));
-        Assert.That(s.Density, Is.EqualTo(15.0 / 20));
+        Assert.That(s.Density, Is.EqualTo(12.0 / 20), "12 distinct user-item pairs (15 interactions with repeats) of 20 cells");
         Assert.That(s.ItemsWithoutInteractions, Is.EqualTo(0));
     }
 

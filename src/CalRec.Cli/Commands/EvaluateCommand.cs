@@ -37,6 +37,13 @@ internal static class EvaluateCommand
         grounding.AddTo(cmd);
         CommandRunner.SetAction(cmd, (p, _) =>
         {
+            if (p.GetValue(users) < 0 || p.GetValue(tuneUsers) <= 0)
+            {
+                throw new ArgumentException(p.GetValue(users) < 0
+                    ? $"--users: {p.GetValue(users)} is not a number of users (0 evaluates all of them)."
+                    : $"--tune-users: {p.GetValue(tuneUsers)} is not a positive number of users.");
+            }
+
             var ctx = new RecContext();
             ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
             RecommenderModel m = ModelFiles.Load(p.GetValue(model)!);
