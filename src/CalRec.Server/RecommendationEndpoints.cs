@@ -30,7 +30,7 @@ public sealed record RecommendationServerOptions
 /// snake_case names; unknown fields are refused. A bad request is answered 400 with an RFC 7807 problem whose
 /// <c>detail</c> says what is wrong and whose <c>field</c> names the JSON path (for example <c>history[2]</c>).
 /// </summary>
-public static class RecommendationEndpoints
+public static partial class RecommendationEndpoints
 {
     /// <summary>Serializer settings of requests and responses.</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
@@ -172,7 +172,12 @@ public static class RecommendationEndpoints
 
         for (int i = 0; i < history.Count; i++)
         {
-            if (history[i] is null || model.IndexOf(history[i]) is null)
+            if (history[i] is null)
+            {
+                return Problem($"{who}: position {i + 1} is null; give item ids as strings.", $"{field}[{i}]");
+            }
+
+            if (model.IndexOf(history[i]) is null)
             {
                 return Problem($"{who}: item '{history[i]}' (position {i + 1}) is not in the model's catalogue of {model.ItemCount:N0} items.", $"{field}[{i}]");
             }
@@ -201,12 +206,25 @@ public static class RecommendationEndpoints
         }
     }
 
-    // System.Text.Json appends "Path: ... | LineNumber: ..." to its messages; the problem reports those separately.
+    // System.Text.Json appends "Path: ... | LineNumber: ..." to its messages (the problem reports those separately) and
+    // names .NET types ("System.Nullable`1[System.Int32]"): those become what a client sends instead.
     private static string FirstSentence(string message)
     {
         int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        message = cut > 0 ? message[..cut] : message;
+        return JsonTypeName().Replace(message, m => m.Groups["type"].Value.Replace("System.Nullable`1[", "", StringComparison.Ordinal).TrimEnd(']') switch
+        {
+            "System.Int32" or "System.Int64" => "a whole number",
+            "System.Boolean" => "true or false",
+            "System.String" => "a string",
+            var t when t.Contains("[System.String", StringComparison.Ordinal) => "an array of strings",
+            var t when t.Contains("UserRequest", StringComparison.Ordinal) => "an array of users",
+            _ => "the expected JSON type",
+        });
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<type>System\.Nullable`1\[[^\]]+\]|System\.Collections\.Generic\.[\w`]+\[[^\]]*\]+|System\.\w+|CalRec\.[\w.]+)")]
+    private static partial System.Text.RegularExpressions.Regex JsonTypeName();
 
     private static IResult Problem(string detail, string field) =>
         Results.Problem(detail: detail, statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
