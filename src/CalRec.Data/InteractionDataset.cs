@@ -133,9 +133,23 @@ public sealed class InteractionDataset
             }
         }
 
-        var items = NormalizedDataset.ReadItems(itemsPath).ToList();
+        var skipped = new List<string>();
+        var items = NormalizedDataset.ReadItems(itemsPath, policy, skipped).ToList();
         return Build(Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar)), items,
-            NormalizedDataset.ReadSequences(seqPath).Select((u, i) => (u, (long)i + 1)), seqPath, policy, []);
+            NormalizedDataset.ReadSequences(seqPath, policy, skipped), seqPath, policy, Skipped(skipped));
+    }
+
+    // Read lazily by Build after the records: how many malformed records were skipped, and the first few.
+    private static IEnumerable<string> Skipped(List<string> skipped)
+    {
+        if (skipped.Count > 0)
+        {
+            yield return $"{skipped.Count} malformed records skipped";
+            foreach (string s in skipped.Take(5))
+            {
+                yield return s;
+            }
+        }
     }
 
     private static InteractionDataset Build(string name, IReadOnlyList<CatalogItem> items, IEnumerable<(UserSequence User, long Line)> users, string source, BadRecordPolicy policy,
@@ -156,7 +170,8 @@ public sealed class InteractionDataset
         var sequences = new List<int[]>();
         var timestamps = new List<long[]>();
         bool allTimed = true;
-        var warnings = new List<string>(readerWarnings);
+        // The reader's warnings are read after the records (a lazy reader only knows them then) and go first.
+        var warnings = new List<string>();
         var seenUsers = new HashSet<string>(StringComparer.Ordinal);
         long unknown = 0, empty = 0;
         foreach ((UserSequence u, long line) in users)
@@ -210,6 +225,7 @@ public sealed class InteractionDataset
             timestamps.Add([.. ts]);
         }
 
+        warnings.InsertRange(0, readerWarnings);
         if (unknown > 0)
         {
             warnings.Insert(0, $"{unknown} interactions with unknown item ids skipped");

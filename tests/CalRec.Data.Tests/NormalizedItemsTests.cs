@@ -32,3 +32,32 @@ public sealed class NormalizedItemsTests
         }
     }
 }
+
+public sealed class SkipBadRecordsTests
+{
+    [Test]
+    public void SkipLeavesOutMalformedLinesAndRowsAndSaysWhichFailStopsAtTheFirst()
+    {
+        string folder = Directory.CreateTempSubdirectory("skip-bad-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "items.tsv"), "item_id\ttitle\textra\na\tA\t\nonly-one-column\n\tno id\t\nb\tB\t\na\tdup\t\n");
+            File.WriteAllText(Path.Combine(folder, "sequences.jsonl"), "{\"user\": \"u1\", \"items\": [\"a\", \"b\", \"a\"]}\n{not json\n{\"user\": \"u2\", \"items\": \"b\"}\n{\"user\": \"u3\", \"items\": [\"b\", \"a\", \"b\"]}\n");
+
+            InteractionDataset d = InteractionDataset.Load(folder, BadRecordPolicy.Skip);
+            Assert.That(d.Items.Select(i => i.Id), Is.EqualTo(new[] { "a", "b" }));
+            Assert.That(d.Users, Is.EqualTo(new[] { "u1", "u3" }));
+            Assert.That(d.Warnings[0], Is.EqualTo("5 malformed records skipped"));
+            Assert.That(d.Warnings, Has.Some.StartsWith(Path.Combine(folder, "items.tsv") + ":3: field 'title'")
+                .And.Some.StartsWith(Path.Combine(folder, "sequences.jsonl") + ":2: field '(line)': not valid JSON")
+                .And.Some.StartsWith(Path.Combine(folder, "sequences.jsonl") + ":3: field 'items'"));
+
+            var error = Assert.Throws<DataFormatException>(() => InteractionDataset.Load(folder))!;
+            Assert.That(error.Message, Does.StartWith(Path.Combine(folder, "items.tsv") + ":3:"));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -11,7 +11,13 @@ namespace CalRec.Data.Readers;
 public static class NormalizedDataset
 {
     /// <summary>Reads <c>items.tsv</c>.</summary>
-    public static IEnumerable<CatalogItem> ReadItems(string path)
+    public static IEnumerable<CatalogItem> ReadItems(string path) => ReadItems(path, BadRecordPolicy.Fail, []);
+
+    /// <summary>
+    /// Reads <c>items.tsv</c>; with <see cref="BadRecordPolicy.Skip"/> a malformed row (too few columns, an empty or
+    /// duplicated id) is left out and its error message added to <paramref name="skipped"/>. The header must be right.
+    /// </summary>
+    public static IEnumerable<CatalogItem> ReadItems(string path, BadRecordPolicy policy, ICollection<string> skipped)
     {
         string[] expected = ["item_id", "title", "extra"];
         bool headerSeen = false, domainColumn = false;
@@ -31,19 +37,19 @@ public static class NormalizedDataset
             }
 
             string[] cols = line.Split('\t');
-            if (cols.Length < 2)
+            DataFormatException? error = cols.Length < 2 ? new DataFormatException(path, lineNo, "title", $"expected 3 tab-separated columns, found {cols.Length}")
+                : cols[0].Length == 0 ? new DataFormatException(path, lineNo, "item_id", "empty item id")
+                : !seen.Add(cols[0]) ? new DataFormatException(path, lineNo, "item_id", $"duplicated item id '{cols[0]}'")
+                : null;
+            if (error is not null)
             {
-                throw new DataFormatException(path, lineNo, "title", $"expected 3 tab-separated columns, found {cols.Length}");
-            }
+                if (policy != BadRecordPolicy.Skip)
+                {
+                    throw error;
+                }
 
-            if (cols[0].Length == 0)
-            {
-                throw new DataFormatException(path, lineNo, "item_id", "empty item id");
-            }
-
-            if (!seen.Add(cols[0]))
-            {
-                throw new DataFormatException(path, lineNo, "item_id", $"duplicated item id '{cols[0]}'");
+                skipped.Add(error.Message);
+                continue;
             }
 
             var item = new CatalogItem(cols[0], cols[1], cols.Length > 2 ? cols[2] : string.Empty);
@@ -58,7 +64,7 @@ public static class NormalizedDataset
     }
 
     /// <summary>
-    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems"/>) with a fourth column,
+    /// Writes <paramref name="items"/> as <c>items.tsv</c> (readable by <see cref="ReadItems(string)"/>) with a fourth column,
     /// <c>domain</c>, so that an item's attributes (and so its text) read back exactly as written; tabs and line breaks
     /// inside fields become spaces.
     /// </summary>
@@ -75,11 +81,28 @@ public static class NormalizedDataset
     private static string Field(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
 
     /// <summary>Reads <c>sequences.jsonl</c>.</summary>
-    public static IEnumerable<UserSequence> ReadSequences(string path)
+    public static IEnumerable<UserSequence> ReadSequences(string path) => ReadSequences(path, BadRecordPolicy.Fail, []).Select(u => u.User);
+
+    /// <summary>
+    /// Reads <c>sequences.jsonl</c> with each record's line number; with <see cref="BadRecordPolicy.Skip"/> a malformed
+    /// line (not JSON, a missing or mistyped field) is left out and its error message added to <paramref name="skipped"/>.
+    /// </summary>
+    public static IEnumerable<(UserSequence User, long Line)> ReadSequences(string path, BadRecordPolicy policy, ICollection<string> skipped)
     {
         foreach ((long lineNo, string line) in TextLines.Read(path))
         {
-            yield return ParseSequence(line, path, lineNo);
+            UserSequence user;
+            try
+            {
+                user = ParseSequence(line, path, lineNo);
+            }
+            catch (DataFormatException ex) when (policy == BadRecordPolicy.Skip)
+            {
+                skipped.Add(ex.Message);
+                continue;
+            }
+
+            yield return (user, lineNo);
         }
     }
 
