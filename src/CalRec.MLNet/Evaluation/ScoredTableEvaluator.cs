@@ -28,6 +28,7 @@ internal static class ScoredTableEvaluator
         var ranks = new List<int>();
         var groups = new List<string?>();
         var covered = new HashSet<string>(StringComparer.Ordinal);
+        HashSet<string>.AlternateLookup<ReadOnlySpan<char>> coveredIds = covered.GetAlternateLookup<ReadOnlySpan<char>>();
         using DataViewRowCursor cursor = scored.GetRowCursor(group is { } g ? [label, predicted, g] : [label, predicted]);
         Func<string> getLabel = ColumnReader.IdGetter(cursor, label);
         ValueGetter<VBuffer<ReadOnlyMemory<char>>> getPredicted = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(predicted);
@@ -46,7 +47,7 @@ internal static class ScoredTableEvaluator
             {
                 if (i < maxK)
                 {
-                    covered.Add(ids[i].ToString());
+                    coveredIds.Add(ids[i].Span);
                 }
 
                 if (rank == maxK && ids[i].Span.SequenceEqual(target))

@@ -115,12 +115,7 @@ internal sealed class RecommendationDataView : IDataView
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was made.");
             }
 
-            bool ids = column.Index == _sourceCount;
-            Delegate getter = ids
-                ? (ValueGetter<VBuffer<ReadOnlyMemory<char>>>)((ref VBuffer<ReadOnlyMemory<char>> value) => RecommendationValues.Ids(_block[_inBlock].Items, ref value))
-                : (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) => RecommendationValues.Scores(_block[_inBlock].Items, ref value));
-            return getter as ValueGetter<TValue>
-                ?? throw new InvalidOperationException($"Column '{column.Name}' is a {(ids ? "vector of text (string[])" : "vector of float (float[])")}, not {typeof(TValue).Name}.");
+            return RecommendationValues.Getter<TValue>(column, ids: column.Index == _sourceCount, () => _block[_inBlock].Items);
         }
 
         protected override void Dispose(bool disposing)
@@ -171,6 +166,19 @@ internal static class RecommendationValues
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The getter of an output column: the item ids (<paramref name="ids"/>) or the scores of the current row's
+    /// recommendations, which <paramref name="current"/> returns. Asking for another value type is an error naming the column.
+    /// </summary>
+    internal static ValueGetter<TValue> Getter<TValue>(DataViewSchema.Column column, bool ids, Func<IReadOnlyList<ScoredItem>> current)
+    {
+        Delegate getter = ids
+            ? (ValueGetter<VBuffer<ReadOnlyMemory<char>>>)((ref VBuffer<ReadOnlyMemory<char>> value) => Ids(current(), ref value))
+            : (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) => Scores(current(), ref value));
+        return getter as ValueGetter<TValue>
+            ?? throw new InvalidOperationException($"Column '{column.Name}' is a {(ids ? "vector of text (string[])" : "vector of float (float[])")}, not {typeof(TValue).Name}.");
     }
 
     /// <summary>Writes the item ids of <paramref name="items"/> into <paramref name="value"/>, reusing its buffers.</summary>

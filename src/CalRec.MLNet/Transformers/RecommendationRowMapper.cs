@@ -47,6 +47,7 @@ internal sealed class RecommendationRowMapper : IRowToRowMapper
         private VBuffer<ReadOnlyMemory<char>> _history;
         private IReadOnlyList<ScoredItem> _items = [];
         private long _scoredPosition = -1;
+        private string[] _lastHistory = [];
 
         internal Row(RecommendationRowMapper mapper, DataViewRow input, HashSet<int> active)
         {
@@ -75,12 +76,7 @@ internal sealed class RecommendationRowMapper : IRowToRowMapper
                 return _input.GetGetter<TValue>(_input.Schema[column.Index]);
             }
 
-            bool ids = column.Index == inputCount;
-            Delegate getter = ids
-                ? (ValueGetter<VBuffer<ReadOnlyMemory<char>>>)((ref VBuffer<ReadOnlyMemory<char>> value) => RecommendationValues.Ids(Current(), ref value))
-                : (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) => RecommendationValues.Scores(Current(), ref value));
-            return getter as ValueGetter<TValue>
-                ?? throw new InvalidOperationException($"Column '{column.Name}' is a {(ids ? "vector of text (string[])" : "vector of float (float[])")}, not {typeof(TValue).Name}.");
+            return RecommendationValues.Getter<TValue>(column, ids: column.Index == inputCount, Current);
         }
 
         // Scores the input row once per position (PredictionEngine reuses one row object for every call: its position
@@ -99,7 +95,5 @@ internal sealed class RecommendationRowMapper : IRowToRowMapper
 
             return _items;
         }
-
-        private string[] _lastHistory = [];
     }
 }
