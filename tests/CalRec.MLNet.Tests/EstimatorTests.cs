@@ -190,6 +190,20 @@ public sealed class EstimatorTests
 
         Assert.That(Top(holdOut: false), Is.EqualTo("z"));
         Assert.That(Top(holdOut: true), Is.Not.EqualTo("z"));
+
+        // No leak: an item that is only ever a user's held-out last interaction is never trained on, in either mode.
+        rows = rows.Select(r => r.ItemId == "z" ? new InteractionRow { UserId = r.UserId, ItemId = data.Items[0].Id, Timestamp = r.Timestamp } : r).ToList();
+        var lastItems = rows.GroupBy(r => r.UserId).Select(g => g.MaxBy(r => r.Timestamp)!).ToHashSet();
+        rows = rows.Select(r => lastItems.Contains(r) ? new InteractionRow { UserId = r.UserId, ItemId = "z", Timestamp = r.Timestamp } : r).ToList();
+        interactions = ml.View(rows);
+        foreach (bool holdOut in new[] { true, false })
+        {
+            ModelOutput all = ml.Data.CreateEnumerable<ModelOutput>(ml.SequentialRecommendation().Trainers
+                .MostPopular(new MostPopularEstimatorOptions { HoldOutTestItem = holdOut, TopK = 1_000 }).Fit(interactions).Transform(one), false).Single();
+            (float[] scores, string[] ids) = (all.Scores, all.PredictedItemIds);
+            Assert.That(scores[Array.IndexOf(ids, "z")], Is.EqualTo(scores.Min()), $"holdOut={holdOut}: 'z' has no training count");
+            Assert.That(scores.Max(), Is.GreaterThan(scores.Min()));
+        }
     }
 
     private sealed class ScoredRow
