@@ -106,7 +106,7 @@ public static partial class RecommendationEndpoints
             return badHistory;
         }
 
-        RecommendationRow row = pool.For(includeSeen).Predict(new HistoryRow { History = [.. history!] });
+        RecommendationRow row = pool.For(includeSeen, k ?? options.DefaultK).Predict(new HistoryRow { History = [.. history!] });
         return Results.Json(new RecommendResponse(ToResults(pool.Model, row, k ?? options.DefaultK)), Json);
     }
 
@@ -233,11 +233,14 @@ public static partial class RecommendationEndpoints
     private static ItemResult[] ToResults(RecommenderModel model, RecommendationRow row, int k) =>
         row.PredictedItemIds.Take(k).Select((id, i) => new ItemResult(id, model.Catalog[model.IndexOf(id)!.Value].Title, row.Scores[i])).ToArray();
 
-    /// <summary>PredictionEngine pools over the recommender scoring <c>MaxK</c> items, one with seen items excluded and one without.</summary>
+    /// <summary>
+    /// PredictionEngine pools over the recommender, one per list length and seen-item rule, made on first use. A request's
+    /// k is rounded up to the next of 10, 20, 50, 100, 200, 500, ... (at most the server's MaxK) and the list cut to k,
+    /// so a request for 10 items does not pay for selecting MaxK of them and the pools stay few.
+    /// </summary>
     private sealed class EnginePools(SequentialRecommendationTransformer recommender, int maxK)
     {
-        private readonly RecommendationEnginePool<HistoryRow, RecommendationRow>[] _pools = [.. new[] { true, false }.Select(exclude =>
-            new RecommendationEnginePool<HistoryRow, RecommendationRow>(Context, recommender.WithColumns(RecommendationColumns.Default with { TopK = maxK, ExcludeSeen = exclude })))];
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(int K, bool IncludeSeen), RecommendationEnginePool<HistoryRow, RecommendationRow>> _pools = new();
 
         private static MLContext Context { get; } = new();
 
@@ -247,6 +250,22 @@ public static partial class RecommendationEndpoints
 
         public RecommenderModel Model => recommender.Model;
 
-        public RecommendationEnginePool<HistoryRow, RecommendationRow> For(bool includeSeen) => _pools[includeSeen ? 1 : 0];
+        public RecommendationEnginePool<HistoryRow, RecommendationRow> For(bool includeSeen, int k) =>
+            _pools.GetOrAdd((Bucket(k), includeSeen), key =>
+                new RecommendationEnginePool<HistoryRow, RecommendationRow>(Context, recommender.WithColumns(RecommendationColumns.Default with { TopK = key.K, ExcludeSeen = !key.IncludeSeen })));
+
+        private int Bucket(int k)
+        {
+            for (int bucket = 10; ; bucket *= 10)
+            {
+                foreach (int b in (ReadOnlySpan<int>)[bucket, 2 * bucket, 5 * bucket])
+                {
+                    if (b >= k)
+                    {
+                        return Math.Min(b, maxK);
+                    }
+                }
+            }
+        }
     }
 }
