@@ -23,12 +23,9 @@ internal static class ScoringBenchmark
 {
     public static IEnumerable<BenchResult> Run(string? dataPath, int rounds, long streamUsers)
     {
-        dataPath ??= Directory.Exists("../shared/data/amazon-beauty") ? "../shared/data/amazon-beauty" : null;
-        var ctx = new RecContext(seed: 1);
-        InteractionDataset data = dataPath is not null ? ctx.Data.LoadFromPath(dataPath) : SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 1 }).ToDataset();
-        RecommenderModel model = ctx.Trainers.SasRec(new SasRecTrainer.Options { MaxEpochs = 1, MinEpochs = 0 }).Fit(data);
         var ml = new MLContext(seed: 1);
-        SequentialRecommendationTransformer transformer = ml.SequentialRecommendation().CreateTransformer(model);
+        (InteractionDataset data, SequentialRecommendationTransformer transformer) = BenchModels.SasRecOneEpoch(ml, dataPath);
+        RecommenderModel model = transformer.Model;
         string config = $"{data.Name},users={data.Users.Count},items={model.ItemCount},{model.Kind},k=10";
 
         if (streamUsers > 0)

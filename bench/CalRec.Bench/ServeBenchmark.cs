@@ -22,19 +22,20 @@ internal static class ServeBenchmark
 {
     public static IEnumerable<BenchResult> Run(string? modelPath, string? dataPath, int requests, int clients)
     {
-        var ctx = new RecContext(seed: 1);
+        var ml = new Microsoft.ML.MLContext(seed: 1);
         InteractionDataset? data = null;
-        RecommenderModel model;
+        SequentialRecommendationTransformer transformer;
         if (modelPath is not null)
         {
-            model = ctx.Model.Load(modelPath);
+            transformer = SequentialRecommendationCatalog.FindRecommender(ml.SequentialRecommendation().LoadModel(modelPath, out _))
+                ?? throw new ArgumentException($"{modelPath} holds no sequential recommender.");
         }
         else
         {
-            dataPath ??= Directory.Exists("../shared/data/amazon-beauty") ? "../shared/data/amazon-beauty" : null;
-            data = dataPath is not null ? ctx.Data.LoadFromPath(dataPath) : SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 1 }).ToDataset();
-            model = ctx.Trainers.SasRec(new SasRecTrainer.Options { MaxEpochs = 1, MinEpochs = 0 }).Fit(data);
+            (data, transformer) = BenchModels.SasRecOneEpoch(ml, dataPath);
         }
+
+        RecommenderModel model = transformer.Model;
 
         // Histories: the dataset's own (last 8 items), or 8 catalogue items in a seeded order.
         var g = new Tensors.SeededRandom(3);
@@ -57,7 +58,7 @@ internal static class ServeBenchmark
 
         yield return Row("in-process", config + ",callers=1", requests / sw.Elapsed.TotalSeconds, sw.Elapsed.TotalSeconds);
 
-        WebApplication app = RecommendationServer.Create(new Microsoft.ML.MLContext().SequentialRecommendation().CreateTransformer(model), ["http://127.0.0.1:0"], minimumLogLevel: LogLevel.None);
+        WebApplication app = RecommendationServer.Create(transformer, ["http://127.0.0.1:0"], minimumLogLevel: LogLevel.None);
         app.StartAsync().GetAwaiter().GetResult();
         try
         {

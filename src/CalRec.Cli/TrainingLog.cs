@@ -8,7 +8,7 @@ namespace CalRec.Cli;
 /// <summary>The trainers' progress, which reaches <c>MLContext.Log</c> through ML.NET channels, on the console.</summary>
 internal static class TrainingLog
 {
-    private static readonly HashSet<string> Sources = new(StringComparer.Ordinal) { "MostPopular", "SasRec", "Llm2SasRec", "LlmSeqSim", "CalRec" };
+    private static readonly HashSet<string> Sources = new(StringComparer.Ordinal) { "MostPopular", "SasRec", "Llm2SasRec", "LlmSeqSim", "CalRec", "GroundItems" };
 
     /// <summary>Prints each information message of a trainer's channel with the time since <paramref name="clock"/> started.</summary>
     internal static void Attach(MLContext ml, Stopwatch clock) => ml.Log += (_, e) =>

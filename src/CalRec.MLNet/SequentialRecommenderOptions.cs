@@ -128,6 +128,9 @@ public static class DefaultColumnNames
     /// <summary><c>History</c>.</summary>
     public const string History = "History";
 
+    /// <summary><c>HistoryText</c>: a history serialized as item texts (see <c>Transforms.SerializeHistory</c>).</summary>
+    public const string HistoryText = "HistoryText";
+
     /// <summary><c>Label</c>: the held-out next item of an evaluation table.</summary>
     public const string Label = "Label";
 

@@ -5,7 +5,7 @@ namespace CalRec.Recommenders;
 /// <summary>A message from a component doing long work (training epochs, embedding, evaluation).</summary>
 /// <param name="Source">The component (<c>sasrec</c>, <c>llmseqsim</c>, ...).</param>
 /// <param name="Message">What happened.</param>
-public sealed record TrainingLogEventArgs(string Source, string Message);
+internal sealed record TrainingLogEventArgs(string Source, string Message);
 
 /// <summary>
 /// The entry point of the API, like ML.NET's <c>MLContext</c>: a seed that components use unless told otherwise, the
@@ -20,7 +20,7 @@ public sealed record TrainingLogEventArgs(string Source, string Message);
 /// ctx.Model.Save(model, "beauty-sasrec.zip");
 /// </code>
 /// </example>
-public sealed class RecContext
+internal sealed class RecContext
 {
     /// <summary>Creates a context; <paramref name="seed"/> (default 42) seeds every component that is not given its own.</summary>
     public RecContext(int? seed = null)

@@ -109,6 +109,36 @@ public sealed class BatchScoringTests
     }
 
     [Test]
+    public void EmptyListsRoundTripThroughParquetAsEmptyListsNotNulls()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = new List<ListRow>
+        {
+            new() { UserId = "a", History = [], Scores = [] },
+            new() { UserId = "b", History = ["i1", "i2"], Scores = [0.5f] },
+            new() { UserId = "c", History = [], Scores = [1f, 2f, 3f] },
+            new() { UserId = "d", History = ["i3"], Scores = [] },
+        };
+        string path = Path.Combine(_dir, "lists.parquet");
+
+        Assert.That(ml.SequentialRecommendation().Data.SaveTable(ml.View(rows), path), Is.EqualTo(4));
+        var back = ml.Data.CreateEnumerable<ListRow>(ml.SequentialRecommendation().Data.LoadHistories(path), reuseRowObject: false).ToList();
+
+        Assert.That(back.Select(r => r.UserId), Is.EqualTo(rows.Select(r => r.UserId)));
+        Assert.That(back.Select(r => r.History), Is.EqualTo(rows.Select(r => r.History)));
+        Assert.That(back.Select(r => r.Scores), Is.EqualTo(rows.Select(r => r.Scores)));
+    }
+
+    private sealed class ListRow
+    {
+        public string UserId { get; set; } = "";
+
+        public string[] History { get; set; } = [];
+
+        public float[] Scores { get; set; } = [];
+    }
+
+    [Test]
     public void ASqliteQueryWithColumnsInAnotherOrderIsRefusedNotSwapped()
     {
         (MLContext ml, InteractionDataset data, _) = Trained();

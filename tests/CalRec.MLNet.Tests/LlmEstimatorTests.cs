@@ -92,6 +92,69 @@ public sealed class LlmEstimatorTests
         Assert.That(ml.Data.CreateEnumerable<InteractionRow>(filtered, false).Count(), Is.LessThan(ml.Data.CreateEnumerable<InteractionRow>(interactions, false).Count()));
     }
 
+    private static CalRecTrainer.Options TinyCalRec() => new()
+    {
+        Backbone = "tiny",
+        VocabularySize = 400,
+        PretrainSteps = 10,
+        PretrainSequenceLength = 64,
+        Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+        Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
+        BatchSize = 16,
+        MaxHistory = 4,
+        MaxItemTokens = 12,
+        ValidationUsers = 40,
+        Seed = 3,
+    };
+
+    [Test]
+    public void CalRecThroughTablesEqualsTheLibraryTrainerAndAMixtureWithoutTheTargetKeepsItOutOfStageOne()
+    {
+        // calrec train and the demo go this way: the target and the mixture datasets become one table and one catalogue.
+        InteractionDataset data = Tables.Synthetic(30);
+        InteractionDataset target = data.ForDomain("beauty");
+        List<InteractionDataset> sources = data.Domains.Where(d => d != "beauty").Select(data.ForDomain).ToList();
+        var split = new LeaveOneOutSplit(target);
+        var evaluation = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
+
+        var direct = new RecContext().Trainers.CalRec(TinyCalRec());
+        var directSteps = new List<CalRecProgress>();
+        direct.Progress += (_, e) => directSteps.Add(e);
+        RecommenderModel library = direct.Fit(split, sources);
+
+        var ml = new MLContext(seed: 1);
+        InteractionTables tables = ml.SequentialRecommendation().Data.FromDatasets([target, .. sources]);
+        var steps = new List<CalRecProgress>();
+        var options = new CalRecEstimatorOptions
+        {
+            Items = tables.Items,
+            TargetDomain = "beauty",
+            MixtureDomains = [.. sources.Select(d => d.Domains.Single())],
+            Progress = new Collect(steps),
+            Trainer = TinyCalRec(),
+        };
+        RecommenderModel viaTables = ml.SequentialRecommendation().Trainers.CalRec(options).Fit(tables.Interactions).Model;
+
+        Assert.That(steps.Select(e => (e.Phase, e.Step, e.Loss)), Is.EqualTo(directSteps.Select(e => (e.Phase, e.Step, e.Loss))), "the same steps with the same losses");
+        Assert.That(steps.Select(e => e.Phase).Distinct(), Is.SupersetOf(new[] { "stage1", "stage2" }));
+        Assert.That(RecommendationEvaluator.Evaluate(viaTables, split.Test, evaluation)["ndcg@10"].Value,
+            Is.EqualTo(RecommendationEvaluator.Evaluate(library, split.Test, evaluation)["ndcg@10"].Value).Within(1e-9));
+
+        // With every domain in stage 1 (the default) the target's training windows join the mixture: more stage-1 steps.
+        options.MixtureDomains = null;
+        steps.Clear();
+        ml.SequentialRecommendation().Trainers.CalRec(options).Fit(tables.Interactions);
+        Assert.That(steps.Where(e => e.Phase == "stage1").Max(e => e.TotalSteps), Is.GreaterThan(directSteps.Where(e => e.Phase == "stage1").Max(e => e.TotalSteps)));
+        options.MixtureDomains = ["garden"];
+        Assert.That(() => ml.SequentialRecommendation().Trainers.CalRec(options).Fit(tables.Interactions),
+            Throws.ArgumentException.With.Message.Contains("MixtureDomains: 'garden' is not a domain"));
+    }
+
+    private sealed class Collect(List<CalRecProgress> into) : IProgress<CalRecProgress>
+    {
+        public void Report(CalRecProgress value) => into.Add(value);
+    }
+
     [Test]
     public void CalRecTrainsStageOneOnTheDomainsOfTheTableAndStageTwoOnTheTarget()
     {

@@ -72,6 +72,49 @@ public sealed class PersistenceTests
     }
 
     [Test]
+    public void SerializeHistoryWritesWhatCalRecReadsAndTravelsBeforeTheRecommenderInTheModelZip()
+    {
+        (MLContext ml, InteractionDataset data, SequentialRecommendationTransformer model) = Trained();
+        var catalogue = new CalRecEstimatorOptions { Items = ml.View(Tables.Items(data)), ItemTextColumnNames = ["Brand"] };
+        const string Template = "title: {title}; brand: {brand}";
+        var histories = Enumerable.Range(0, 12).Select(u => new ModelInput { UserId = data.Users[u], History = [.. data.Sequences[u].Select(i => data.Items[i].Id)] }).ToList();
+        IDataView input = ml.View(histories);
+
+        ITransformer serialize = ml.SequentialRecommendation().Transforms.SerializeHistory(catalogue, Template).Fit(input);
+        ITransformer pipeline = serialize.Append(model).Append(ml.Transforms.Text.TokenizeIntoWords("Words", "HistoryText", [' ']).Fit(serialize.Append(model).Transform(input)));
+        var before = ml.Data.CreateEnumerable<SerializedOutput>(pipeline.Transform(input), false).ToList();
+
+        // Exactly the item texts CALRec renders for these items, each followed by the separator token.
+        var template = Text.Templates.ItemTextTemplate.Parse(Template);
+        var expected = histories.Select(h => string.Concat(h.History.Select(id => Recommenders.CalRec.ItemTextTable.Render(data.Items[data.IndexOf(id)!.Value], template) + "<|item|>")));
+        Assert.That(before.Select(r => r.HistoryText), Is.EqualTo(expected));
+        Assert.That(before[0].HistoryText, Does.StartWith("title: ").And.Contains("; brand: "));
+        Assert.That(before.Select(r => r.PredictedItemIds.Length), Is.All.EqualTo(10), "the recommender still reads the History column");
+
+        string path = Path.Combine(_dir, "serialize.zip");
+        ml.SequentialRecommendation().SaveModel(pipeline, input.Schema, path);
+        var other = new MLContext(seed: 3);
+        ITransformer loaded = other.SequentialRecommendation().LoadModel(path, out _);
+        var after = other.Data.CreateEnumerable<SerializedOutput>(loaded.Transform(other.View(histories)), false).ToList();
+        Assert.That(after.Select(r => r.HistoryText), Is.EqualTo(before.Select(r => r.HistoryText)));
+        Assert.That(after.Select(r => r.Words), Is.EqualTo(before.Select(r => r.Words)));
+        Assert.That(after.Select(r => r.PredictedItemIds), Is.EqualTo(before.Select(r => r.PredictedItemIds)));
+
+        Assert.That(() => ml.SequentialRecommendation().Transforms.SerializeHistory(new CalRecEstimatorOptions()), Throws.ArgumentException.With.Message.Contains("Items"));
+        Assert.That(() => ml.SequentialRecommendation().Transforms.SerializeHistory(new CalRecEstimatorOptions { Items = catalogue.Items, ItemTextColumnNames = ["Colour"] }),
+            Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("Colour"));
+    }
+
+    private sealed class SerializedOutput
+    {
+        public string HistoryText { get; set; } = "";
+
+        public string[] Words { get; set; } = [];
+
+        public string[] PredictedItemIds { get; set; } = [];
+    }
+
+    [Test]
     public void PlainMLNetSaveAndLoadRefuseWithAMessageNamingOurs()
     {
         (MLContext ml, InteractionDataset data, SequentialRecommendationTransformer model) = Trained();

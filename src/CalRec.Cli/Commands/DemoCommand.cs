@@ -86,10 +86,7 @@ internal static class DemoCommand
         // From here on everything goes through ML.NET: tables in, estimators, scored tables, metrics, the model zip.
         SequentialRecommendationCatalog rec = ml.SequentialRecommendation();
         InteractionTables targetTables = rec.Data.FromDatasets([target]);
-        InteractionTables allTables = rec.Data.FromDatasets(mixture.Count > 0 ? [target, .. mixture] : [target]);
-        IReadOnlyList<string> targetDomains = target.Domains;
-        string? targetDomain = mixture.Count > 0 && targetDomains.Count == 1 ? targetDomains[0]
-            : mixture.Count > 0 ? throw new ArgumentException($"the target {target.Name} spans {targetDomains.Count} domains; choose one with --domain.") : null;
+        (InteractionTables allTables, string? targetDomain, IReadOnlyList<string>? mixtureDomains) = CalRecArguments.Tables(rec.Data, target, mixture);
         IDataView test = rec.Data.LeaveOneOutTestSet(targetTables.Interactions, new MostPopularEstimatorOptions { Items = targetTables.Items });
         var rows = new List<(string Model, RecommendationMetrics Metrics, double Seconds)>();
 
@@ -109,7 +106,7 @@ internal static class DemoCommand
 
         AnsiConsole.MarkupLine("[bold]3/5[/] CALRec: stage 0 pretraining, stage 1 on the mixture, stage 2 on the target");
         watch.Restart();
-        var calrecOptions = new CalRecEstimatorOptions { Items = allTables.Items, TargetDomain = targetDomain, TopK = 20, Trainer = options };
+        var calrecOptions = new CalRecEstimatorOptions { Items = allTables.Items, TargetDomain = targetDomain, MixtureDomains = mixtureDomains, TopK = 20, Trainer = options };
         SequentialRecommendationTransformer calrec = rec.Trainers.CalRec(calrecOptions).Fit(allTables.Interactions, ct);
         double calrecSeconds = watch.Elapsed.TotalSeconds;
 

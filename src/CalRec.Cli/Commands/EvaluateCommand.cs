@@ -6,7 +6,6 @@ using CalRec.Data;
 using CalRec.Data.Splits;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
-using CalRec.Recommenders.Catalogs;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.Grounding;
 using Spectre.Console;
@@ -44,16 +43,15 @@ internal static class EvaluateCommand
                     : $"--tune-users: {p.GetValue(tuneUsers)} is not a positive number of users.");
             }
 
-            var ctx = new RecContext();
-            ctx.Log += (_, e) => Console.Error.WriteLine($"{e.Source}: {e.Message}");
+            Action<string> log = message => Console.Error.WriteLine(message);
             RecommenderModel m = ModelFiles.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
             var options = new RecommendationEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
             (IRecommenderScorer scorer, string path) = grounding.Given(p) || p.GetValue(tune)
-                ? Grounded(p, ctx, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
+                ? Grounded(p, log, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
                 : (m, m.Kind == CalRecTrainer.ModelKind ? "dense" : m.Kind);
 
-            IReadOnlyList<EvaluationCase> cases = ctx.Ranking.TestCases(m, d);
+            IReadOnlyList<EvaluationCase> cases = EvaluationCases.Test(m, d, message => log($"evaluate: {message}"));
             int all = cases.Count;
             cases = CaseSampling.Sample(cases, p.GetValue(users), 0xE7A1UL);
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -133,18 +131,19 @@ internal static class EvaluateCommand
     /// are first tuned on the dataset's validation users (never its test targets) and, given <paramref name="saveTo"/>,
     /// saved into that model zip as a new model.
     /// </summary>
-    private static (IRecommenderScorer Scorer, string Label) Grounded(ParseResult p, RecContext ctx, RecommenderModel m, InteractionDataset d, GroundingArguments grounding,
+    private static (IRecommenderScorer Scorer, string Label) Grounded(ParseResult p, Action<string> log, RecommenderModel m, InteractionDataset d, GroundingArguments grounding,
         int? tuneUsers, string? saveTo)
     {
         CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--grounding/--tune");
         GroundingOptions g = grounding.Read(p, calrec);
         // Models saved before popularity was stored get it from this dataset's training split.
-        float[]? popularity = calrec.Towers.Popularity is null ? GroundingCatalog.Popularity(calrec, new LeaveOneOutSplit(d)) : null;
-        RecommenderModel? collaborative = grounding.LoadCollaborative(p, ctx);
+        float[]? popularity = calrec.Towers.Popularity is null ? GroundedScorer.TrainingPopularity(calrec, new LeaveOneOutSplit(d)) : null;
+        RecommenderModel? collaborative = grounding.LoadCollaborative(p);
         Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
         if (tuneUsers is int n)
         {
-            g = ctx.Grounding.Tune(calrec, ctx.Ranking.ValidationCases(calrec, d), g, n, popularity, collaborative, embeddingBackbone);
+            g = GroundingTuner.Tune(calrec, EvaluationCases.Validation(calrec, d, message => log($"evaluate: {message}")), g, n, popularity, collaborative, embeddingBackbone,
+                message => log($"grounding: {message}"));
             if (saveTo is not null)
             {
                 ModelFiles.Save(calrec.WithGrounding(g), saveTo);
@@ -152,7 +151,7 @@ internal static class EvaluateCommand
             }
         }
 
-        GroundedScorer grounded = ctx.Grounding.Create(calrec, g, popularity, collaborative, embeddingBackbone);
+        GroundedScorer grounded = new(calrec, g, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
         string label = g.Path.ToString().ToLowerInvariant();
         bool usesEmbedding = g.Path == GroundingPath.Embedding
             || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);

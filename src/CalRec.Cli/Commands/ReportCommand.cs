@@ -6,6 +6,7 @@ using CalRec.Bench;
 using CalRec.Cli.Options;
 using CalRec.Data;
 using CalRec.Data.Splits;
+using CalRec.MLNet;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
@@ -15,6 +16,7 @@ using CalRec.Recommenders.LlmSeqSim;
 using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
 using CalRec.Text.Tokenization;
+using Microsoft.ML;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -48,31 +50,36 @@ internal static class ReportCommand
     {
         InteractionDataset data = Data.Readers.DatasetReader.Load(folder);
         var split = new LeaveOneOutSplit(data);
-        var ctx = new RecContext((int)sasrec.Seed);
+        // Every model is trained through ML.NET's estimators on the dataset's interactions table and catalogue.
+        var ml = new MLContext(unchecked((int)sasrec.Seed));
+        SequentialRecommendationCatalog rec = ml.SequentialRecommendation();
+        InteractionTables tables = rec.Data.FromDatasets([data]);
         if (!json)
         {
-            ctx.Log += (_, e) => Console.WriteLine($"  {e.Source}: {e.Message}");
+            TrainingLog.Attach(ml, Stopwatch.StartNew());
             AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions; {split.Test.Count:N0} test users");
         }
 
         var eval = new RecommendationEvaluatorOptions { Ks = [1, 5, 10, 20] };
         var rows = new List<(string Name, RecommendationMetrics Metrics, double TrainSeconds, string Notes, double PeakMb)>();
-        void Add(string name, RecommenderTrainer trainer, Func<RecommenderModel, string> notes)
+        void Add(string name, SequentialRecommenderEstimator estimator, Func<RecommenderModel, string> notes)
         {
             using var memory = new PeakMemorySampler();
-            RecommenderModel model = trainer.Fit(split, ct);
-            rows.Add((name, RecommendationEvaluator.Evaluate(model, split.Test, eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
+            RecommenderModel model = estimator.Fit(tables.Interactions, ct).Model;
+            rows.Add((name, RecommendationEvaluator.Evaluate(model, EvaluationCases.Test(model, data), eval), model.Training.Seconds, notes(model), memory.PeakMegabytes));
         }
+
+        SasRecEstimatorOptions SasRecOptions(SasRecTrainer.Options o) => new() { Items = tables.Items, Trainer = o };
 
         static string Sas(SasRecTrainer.Options o) =>
             string.Create(CultureInfo.InvariantCulture, $"({(o.Loss == SasRecLoss.CrossEntropy ? "CE" : "BCE")}, d={o.Hidden}, len={o.MaxLength}, dropout={o.Dropout})");
         static string Epochs(RecommenderModel m) => $"{m.Training.Epochs} epochs, best {m.Training.Settings["best_epoch"]}";
-        Add("MostPopular", ctx.Trainers.MostPopular(), _ => string.Empty);
-        Add($"SASRec {Sas(sasrec)}", ctx.Trainers.SasRec(sasrec), Epochs);
+        Add("MostPopular", rec.Trainers.MostPopular(new MostPopularEstimatorOptions { Items = tables.Items }), _ => string.Empty);
+        Add($"SASRec {Sas(sasrec)}", rec.Trainers.SasRec(SasRecOptions(sasrec)), Epochs);
         if (withBce)
         {
             SasRecTrainer.Options bce = sasrec with { Loss = SasRecLoss.BinaryCrossEntropy, NegativeSamples = 1 };
-            Add($"SASRec {Sas(bce)}", ctx.Trainers.SasRec(bce), Epochs);
+            Add($"SASRec {Sas(bce)}", rec.Trainers.SasRec(SasRecOptions(bce)), Epochs);
         }
 
         if (lmFolder is not null)
@@ -82,10 +89,10 @@ internal static class ReportCommand
             var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok, Pooling.Mean));
             foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
             {
-                Add($"LLMSeqSim ({agg})", ctx.Trainers.LlmSeqSim(encoder, agg), _ => "no training; embedding time");
+                Add($"LLMSeqSim ({agg})", rec.Trainers.LlmSeqSim(encoder, new LlmSeqSimEstimatorOptions { Items = tables.Items, Trainer = new LlmSeqSimTrainer.Options { Aggregation = agg } }), _ => "no training; embedding time");
             }
 
-            Add($"LLM2SASRec {Sas(sasrec)}", ctx.Trainers.Llm2SasRec(encoder, sasrec), Epochs);
+            Add($"LLM2SASRec {Sas(sasrec)}", rec.Trainers.Llm2SasRec(encoder, SasRecOptions(sasrec)), Epochs);
         }
 
         double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using CalRec.Data;
+using CalRec.MLNet;
 using CalRec.Recommenders.CalRec;
 using Spectre.Console;
 
@@ -65,6 +66,27 @@ internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
 
         AnsiConsole.MarkupLineInterpolated($"target {target.Name}: {target.Users.Count:N0} users, {target.ItemCount:N0} items, {target.InteractionCount:N0} interactions; mixture: {(mixture.Count == 0 ? "none" : string.Join(", ", mixture.Select(m => $"{m.Name} ({m.Users.Count:N0} users)")))}");
         return (target, mixture);
+    }
+
+    /// <summary>
+    /// The target and the mixture as ML.NET tables: one interactions table and one catalogue holding them all, the domain
+    /// stage 2 trains on and the domains of stage 1 (exactly the mixture's, so a target left out of it stays out).
+    /// </summary>
+    public static (InteractionTables Tables, string? TargetDomain, IReadOnlyList<string>? MixtureDomains) Tables(SequentialRecommendationData data,
+        InteractionDataset target, IReadOnlyList<InteractionDataset> mixture)
+    {
+        if (mixture.Count == 0)
+        {
+            return (data.FromDatasets([target]), null, null);
+        }
+
+        IReadOnlyList<string> targetDomains = target.Domains;
+        if (targetDomains.Count != 1)
+        {
+            throw new ArgumentException($"the target {target.Name} spans {targetDomains.Count} domains; choose one with --domain.");
+        }
+
+        return (data.FromDatasets([target, .. mixture]), targetDomains[0], [.. mixture.SelectMany(m => m.Domains).Distinct(StringComparer.Ordinal)]);
     }
 
     /// <summary>Settings from the config file (or the defaults), with explicit flags applied on top.</summary>

@@ -47,7 +47,7 @@ internal sealed class GroundingArguments
         p.GetValue(EmbeddingBackbone) is string folder ? Models.Checkpoints.HuggingFaceCheckpoint.Load(folder).Model : null;
 
     /// <summary>The <c>--collaborative</c> model, loaded, or null.</summary>
-    public RecommenderModel? LoadCollaborative(ParseResult p, RecContext context) =>
+    public RecommenderModel? LoadCollaborative(ParseResult p) =>
         p.GetValue(Collaborative) is string path ? ModelFiles.Load(path) : null;
 
     /// <summary>The model's grounding settings with the flags applied.</summary>

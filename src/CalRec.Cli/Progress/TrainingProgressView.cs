@@ -9,19 +9,19 @@ namespace CalRec.Cli.Progress;
 /// </summary>
 internal static class TrainingProgressView
 {
-    public static T Run<T>(CalRecTrainer trainer, Func<T> train)
+    /// <summary>Runs <paramref name="train"/>, showing what it reports to the progress sink it is given.</summary>
+    public static T Run<T>(Func<IProgress<CalRecProgress>, T> train)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
-            trainer.Progress += (_, e) =>
+            return train(new Sink(e =>
             {
                 int every = Math.Max(1, e.TotalSteps / 20);
                 if (e.Step % every == 0 || e.Step == e.TotalSteps || e.ValidationNdcg10 is not null)
                 {
                     AnsiConsole.MarkupLine(Markup.Escape(Describe(e)));
                 }
-            };
-            return train();
+            }));
         }
 
         T result = default!;
@@ -31,7 +31,7 @@ internal static class TrainingProgressView
             .Start(view =>
             {
                 var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
-                trainer.Progress += (_, e) =>
+                result = train(new Sink(e =>
                 {
                     if (!tasks.TryGetValue(e.Phase, out ProgressTask? task))
                     {
@@ -40,8 +40,7 @@ internal static class TrainingProgressView
 
                     task.Value = e.Step;
                     task.Description = Markup.Escape(Describe(e));
-                };
-                result = train();
+                }));
             });
         return result;
     }
@@ -72,5 +71,11 @@ internal static class TrainingProgressView
         }
 
         return string.Join("  ", parts);
+    }
+
+    // Reports on the training thread as the step happens (System.Progress<T> would post to the thread pool, out of order).
+    private sealed class Sink(Action<CalRecProgress> report) : IProgress<CalRecProgress>
+    {
+        public void Report(CalRecProgress value) => report(value);
     }
 }

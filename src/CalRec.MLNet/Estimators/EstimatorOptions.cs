@@ -35,4 +35,16 @@ public sealed class CalRecEstimatorOptions : SequentialRecommenderOptions
 
     /// <summary>The domain stage 2 trains on and the model recommends from; null: the whole table.</summary>
     public string? TargetDomain { get; set; }
+
+    /// <summary>
+    /// The domains stage 1 trains on; null: every domain of the table (the target included, as in the paper). Leave the
+    /// target out to hold it out of stage 1 (meta-learning and transfer studies).
+    /// </summary>
+    public IReadOnlyList<string>? MixtureDomains { get; set; }
+
+    /// <summary>
+    /// Receives every optimizer step's losses, throughput and validations as they happen (on the training thread, so
+    /// implementations should be quick); null: only the phase messages on <c>MLContext.Log</c>.
+    /// </summary>
+    public IProgress<CalRecProgress>? Progress { get; set; }
 }

@@ -93,23 +93,34 @@ public sealed class SequentialRecommendationTrainers
         ArgumentNullException.ThrowIfNull(options);
         return new(_mlContext, nameof(CalRec), options, (ctx, data, ct) =>
         {
-            (InteractionDataset target, List<InteractionDataset> mixture) = TargetAndMixture(data, options.TargetDomain);
-            return ctx.Trainers.CalRec(options.Trainer).Fit(new LeaveOneOutSplit(target, options.HoldOutTestItem), mixture, ct);
+            (InteractionDataset target, List<InteractionDataset> mixture) = TargetAndMixture(data, options.TargetDomain, options.MixtureDomains);
+            CalRecTrainer trainer = ctx.Trainers.CalRec(options.Trainer);
+            if (options.Progress is IProgress<CalRecProgress> progress)
+            {
+                trainer.Progress += (_, e) => progress.Report(e);
+            }
+
+            return trainer.Fit(new LeaveOneOutSplit(target, options.HoldOutTestItem), mixture, ct);
         });
     }
 
     // Stage 2's target and stage 1's mixture (one dataset per domain, the target's own object among them so that its
     // held-out items stay out of stage 1).
-    internal static (InteractionDataset Target, List<InteractionDataset> Mixture) TargetAndMixture(InteractionDataset data, string? targetDomain)
+    internal static (InteractionDataset Target, List<InteractionDataset> Mixture) TargetAndMixture(InteractionDataset data, string? targetDomain,
+        IReadOnlyList<string>? mixtureDomains = null)
     {
         IReadOnlyList<string> domains = data.Domains;
-        if (targetDomain is not null && !domains.Contains(targetDomain, StringComparer.Ordinal))
+        foreach ((string? domain, string option) in mixtureDomains?.Select(d => ((string?)d, "MixtureDomains")).Prepend((targetDomain, "TargetDomain")) ?? [(targetDomain, "TargetDomain")])
         {
-            throw new ArgumentException($"TargetDomain '{targetDomain}' is not a domain of the catalogue (domains: {string.Join(", ", domains)}).", nameof(targetDomain));
+            if (domain is not null && !domains.Contains(domain, StringComparer.Ordinal))
+            {
+                throw new ArgumentException($"{option}: '{domain}' is not a domain of the catalogue (domains: {string.Join(", ", domains)}).", option);
+            }
         }
 
         InteractionDataset target = targetDomain is null ? data : data.ForDomain(targetDomain);
-        List<InteractionDataset> mixture = domains.Count > 1 ? domains.Select(d => d == targetDomain ? target : data.ForDomain(d)).ToList() : [];
+        IEnumerable<string> stage1 = mixtureDomains?.Distinct(StringComparer.Ordinal) ?? (domains.Count > 1 ? domains : []);
+        List<InteractionDataset> mixture = stage1.Select(d => d == targetDomain || (targetDomain is null && domains.Count == 1) ? target : data.ForDomain(d)).ToList();
         return (target, mixture);
     }
 }

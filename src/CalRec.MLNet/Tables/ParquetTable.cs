@@ -87,7 +87,7 @@ internal static class ParquetTable
                     cancellation.ThrowIfCancellationRequested();
                     foreach (ColumnBuffer b in buffers)
                     {
-                        b.Read(rows);
+                        b.Read();
                     }
 
                     rows++;
@@ -140,55 +140,76 @@ internal static class ParquetTable
         : item == NumberDataViewType.Int64 ? typeof(long)
         : null;
 
-    /// <summary>One column's values of the current row group, written as a flat array plus repetition levels for lists.</summary>
+    /// <summary>
+    /// One column's values of the current row group: a flat array of the present values, plus, for lists, a repetition
+    /// level and a definition level per slot (an empty list is one slot without a value, one definition level below the
+    /// field's maximum).
+    /// </summary>
     private abstract class ColumnBuffer
     {
-        protected readonly Reused<int> Repetition = new();
+        private readonly Reused<int> _repetitions = new();
+        private readonly Reused<bool> _present = new();
+        private readonly Reused<int> _definitions = new();
 
         internal static ColumnBuffer For(DataViewRowCursor cursor, DataViewSchema.Column c)
         {
             DataViewType item = c.Type is VectorDataViewType v ? v.ItemType : c.Type;
-            bool list = c.Type is VectorDataViewType;
             return item switch
             {
-                TextDataViewType => new Text(cursor, c, list),
-                _ when item == NumberDataViewType.Single => new Number<float>(cursor, c, list),
-                _ when item == NumberDataViewType.Double => new Number<double>(cursor, c, list),
-                _ when item == NumberDataViewType.Int32 => new Number<int>(cursor, c, list),
-                _ => new Number<long>(cursor, c, list),
+                TextDataViewType => new Text(cursor, c),
+                _ when item == NumberDataViewType.Single => new Number<float>(cursor, c),
+                _ when item == NumberDataViewType.Double => new Number<double>(cursor, c),
+                _ when item == NumberDataViewType.Int32 => new Number<int>(cursor, c),
+                _ => new Number<long>(cursor, c),
             };
         }
 
-        internal abstract void Read(long row);
+        internal abstract void Read();
 
         internal abstract Task WriteAsync(ParquetRowGroupWriter group, DataField field);
 
-        protected void Levels(int count, string column, long row)
+        protected void Levels(int count)
         {
             if (count == 0)
             {
-                throw new InvalidDataException($"row {row + 1}, column '{column}': an empty list (the Parquet writer stores lists of at least one value).");
+                _repetitions.Add(0);
+                _present.Add(false);
+                return;
             }
 
             for (int k = 0; k < count; k++)
             {
-                Repetition.Add(k == 0 ? 0 : 1);
+                _repetitions.Add(k == 0 ? 0 : 1);
+                _present.Add(true);
             }
+        }
+
+        protected async Task WriteListAsync<T>(ParquetRowGroupWriter group, DataField field, ReadOnlyMemory<T> values)
+            where T : struct
+        {
+            _definitions.Clear();
+            ReadOnlySpan<bool> present = _present.Memory.Span;
+            for (int i = 0; i < present.Length; i++)
+            {
+                _definitions.Add(present[i] ? field.MaxDefinitionLevel : field.MaxDefinitionLevel - 1);
+            }
+
+            await group.WriteAllPartsAsync<T>(field, values, _definitions.Memory, _repetitions.Memory, CancellationToken.None);
+            _repetitions.Clear();
+            _present.Clear();
         }
 
         private sealed class Text : ColumnBuffer
         {
-            private readonly List<string> _values = [];
+            private readonly Reused<ReadOnlyMemory<char>> _values = new();
             private readonly ValueGetter<ReadOnlyMemory<char>>? _scalar;
             private readonly ValueGetter<VBuffer<ReadOnlyMemory<char>>>? _vector;
-            private readonly string _name;
             private ReadOnlyMemory<char> _one;
             private VBuffer<ReadOnlyMemory<char>> _many;
 
-            internal Text(DataViewRowCursor cursor, DataViewSchema.Column c, bool list)
+            internal Text(DataViewRowCursor cursor, DataViewSchema.Column c)
             {
-                _name = c.Name;
-                if (list)
+                if (c.Type is VectorDataViewType)
                 {
                     _vector = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(c);
                 }
@@ -198,28 +219,36 @@ internal static class ParquetTable
                 }
             }
 
-            internal override void Read(long row)
+            internal override void Read()
             {
                 if (_scalar is not null)
                 {
                     _scalar(ref _one);
-                    _values.Add(_one.ToString());
+                    // The getter may reuse its buffer for the next row: keep a copy.
+                    _values.Add(_one.ToString().AsMemory());
                     return;
                 }
 
                 _vector!(ref _many);
-                Levels(_many.Length, _name, row);
+                Levels(_many.Length);
                 foreach (ReadOnlyMemory<char> s in _many.DenseValues())
                 {
-                    _values.Add(s.ToString());
+                    _values.Add(s.ToString().AsMemory());
                 }
             }
 
             internal override async Task WriteAsync(ParquetRowGroupWriter group, DataField field)
             {
-                await group.WriteAsync(field, _values, _vector is null ? (ReadOnlyMemory<int>?)null : Repetition.Memory);
+                if (_vector is null)
+                {
+                    await group.WriteAsync<ReadOnlyMemory<char>>(field, _values.Memory);
+                }
+                else
+                {
+                    await WriteListAsync(group, field, _values.Memory);
+                }
+
                 _values.Clear();
-                Repetition.Clear();
             }
         }
 
@@ -227,17 +256,14 @@ internal static class ParquetTable
             where T : struct
         {
             private readonly Reused<T> _values = new();
-            private readonly Reused<int> _definitions = new();
             private readonly ValueGetter<T>? _scalar;
             private readonly ValueGetter<VBuffer<T>>? _vector;
-            private readonly string _name;
             private T _one;
             private VBuffer<T> _many;
 
-            internal Number(DataViewRowCursor cursor, DataViewSchema.Column c, bool list)
+            internal Number(DataViewRowCursor cursor, DataViewSchema.Column c)
             {
-                _name = c.Name;
-                if (list)
+                if (c.Type is VectorDataViewType)
                 {
                     _vector = cursor.GetGetter<VBuffer<T>>(c);
                 }
@@ -247,7 +273,7 @@ internal static class ParquetTable
                 }
             }
 
-            internal override void Read(long row)
+            internal override void Read()
             {
                 if (_scalar is not null)
                 {
@@ -257,7 +283,7 @@ internal static class ParquetTable
                 }
 
                 _vector!(ref _many);
-                Levels(_many.Length, _name, row);
+                Levels(_many.Length);
                 foreach (T v in _many.DenseValues())
                 {
                     _values.Add(v);
@@ -272,23 +298,14 @@ internal static class ParquetTable
                 }
                 else
                 {
-                    // Every list value is present: all at the field's maximum definition level.
-                    _definitions.Clear();
-                    for (int i = 0; i < _values.Count; i++)
-                    {
-                        _definitions.Add(field.MaxDefinitionLevel);
-                    }
-
-                    await group.WriteAllPartsAsync<T>(field, _values.Memory, _definitions.Memory, Repetition.Memory, CancellationToken.None);
+                    await WriteListAsync(group, field, _values.Memory);
                 }
 
                 _values.Clear();
-                Repetition.Clear();
             }
         }
     }
 
-    /// <summary>A growable array reused from row group to row group (row groups would otherwise allocate large arrays each time).</summary>
     private sealed class Reused<T>
     {
         private T[] _items = new T[1024];

@@ -124,5 +124,5 @@ public sealed class SequentialRecommendationTransformer : ITransformer, ICanSave
     /// Grounded scorers are not thread-safe, so each cursor and each mapped row makes its own.
     /// </summary>
     private IRecommenderScorer CreateScorer() =>
-        Model is CalRecModel { Grounding.Path: not GroundingPath.Dense } calrec ? new RecContext().Grounding.Create(calrec, calrec.Grounding) : Model;
+        Model is CalRecModel { Grounding.Path: not GroundingPath.Dense } calrec ? new GroundedScorer(calrec, calrec.Grounding) : Model;
 }

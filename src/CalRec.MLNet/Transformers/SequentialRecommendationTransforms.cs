@@ -5,18 +5,32 @@ using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Grounding;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 
 namespace CalRec.MLNet;
 
 /// <summary>
-/// Transforms of <c>mlContext.SequentialRecommendation().Transforms</c>: <see cref="GroundItems"/>, CALRec's generated
-/// next-item texts grounded in the real catalogue.
+/// Transforms of <c>mlContext.SequentialRecommendation().Transforms</c>: <see cref="SerializeHistory"/>, histories as
+/// the text CALRec reads, and <see cref="GroundItems"/>, CALRec's generated next-item texts grounded in the real
+/// catalogue; a CALRec pipeline reads serialize, recommend, ground.
 /// </summary>
 public sealed class SequentialRecommendationTransforms
 {
     private readonly MLContext _mlContext;
 
     internal SequentialRecommendationTransforms(MLContext mlContext) => _mlContext = mlContext;
+
+    /// <summary>
+    /// Appends <paramref name="outputColumnName"/>: each history (a vector of item ids in
+    /// <paramref name="catalogue"/>'s <see cref="SequentialRecommenderOptions.HistoryColumnName"/>) serialized as CALRec
+    /// reads it, each item's text under <paramref name="template"/> (null: the title followed by every attribute; for a
+    /// CALRec model, its <c>Trainer.Template</c>) followed by the item separator token, oldest first. The item texts come
+    /// from <paramref name="catalogue"/>'s <see cref="SequentialRecommenderOptions.Items"/> and its catalogue columns,
+    /// read when this is called. CALRec itself reads the last <c>MaxHistory</c> items of it, each cut to
+    /// <c>MaxItemTokens</c> tokens. Saved and loaded as part of any pipeline.
+    /// </summary>
+    public IEstimator<ITransformer> SerializeHistory(SequentialRecommenderOptions catalogue, string? template = null, string outputColumnName = DefaultColumnNames.HistoryText) =>
+        HistorySerialization.Create(_mlContext, catalogue, template, catalogue?.HistoryColumnName ?? DefaultColumnNames.History, outputColumnName);
 
     /// <summary>
     /// Grounding of a fitted CALRec recommender: ranks the catalogue along <paramref name="options"/>' path (dense
@@ -86,8 +100,8 @@ public sealed class GroundItemsEstimator : IEstimator<SequentialRecommendationTr
         if (_tune)
         {
             ArgumentNullException.ThrowIfNull(input);
-            var context = new RecContext();
-            options = context.Grounding.Tune(calrec, Cases(input, calrec), _options, _validationUsers, popularity: null);
+            using IChannel channel = ((IHostEnvironment)_mlContext).Start("GroundItems");
+            options = GroundingTuner.Tune(calrec, Cases(input, calrec), _options, _validationUsers, log: message => channel.Info(MessageSensitivity.None, "{0}", message));
         }
 
         return new SequentialRecommendationTransformer(_mlContext, calrec.WithGrounding(options), _calrec.Columns);

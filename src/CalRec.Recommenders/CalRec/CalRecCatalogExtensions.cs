@@ -3,7 +3,7 @@ using CalRec.Recommenders.Catalogs;
 namespace CalRec.Recommenders.CalRec;
 
 /// <summary>The CalRec trainers on <see cref="TrainersCatalog"/> (<c>ctx.Trainers</c>).</summary>
-public static class CalRecCatalogExtensions
+internal static class CalRecCatalogExtensions
 {
     /// <summary>
     /// CALRec with the most used settings (the rest keep <see cref="CalRecTrainer.Options"/>'s defaults and the context

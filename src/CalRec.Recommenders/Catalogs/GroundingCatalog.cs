@@ -10,7 +10,7 @@ namespace CalRec.Recommenders.Catalogs;
 /// texts, BIGRec embedding grounding with popularity re-weighting, trie-constrained generation, and their fusion, plus
 /// choosing γ and the fusion weights on validation users.
 /// </summary>
-public sealed class GroundingCatalog
+internal sealed class GroundingCatalog
 {
     private readonly RecContext _context;
 
@@ -29,23 +29,7 @@ public sealed class GroundingCatalog
         new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
 
     /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
-    public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split)
-    {
-        float[] counts = new float[model.ItemCount];
-        int[] map = split.Data.Items.Select(i => model.IndexOf(i.Id) ?? -1).ToArray();
-        foreach (int[] s in split.Train)
-        {
-            foreach (int i in s)
-            {
-                if (map[i] >= 0)
-                {
-                    counts[map[i]]++;
-                }
-            }
-        }
-
-        return counts;
-    }
+    public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split) => GroundedScorer.TrainingPopularity(model, split);
 
     /// <summary>
     /// Chooses γ (embedding path) and the fusion weights of the dense, BM25, embedding and constrained-generation lists by NDCG@10 on a seeded

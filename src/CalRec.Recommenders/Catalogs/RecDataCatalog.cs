@@ -4,7 +4,7 @@ using CalRec.Data.Readers;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Dataset operations of a <see cref="RecContext"/>.</summary>
-public sealed class RecDataCatalog
+internal sealed class RecDataCatalog
 {
     internal RecDataCatalog()
     {

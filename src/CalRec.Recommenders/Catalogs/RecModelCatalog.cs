@@ -3,7 +3,7 @@ using CalRec.Recommenders.Persistence;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Model persistence and serving operations of a <see cref="RecContext"/>.</summary>
-public sealed class RecModelCatalog
+internal sealed class RecModelCatalog
 {
     internal RecModelCatalog()
     {

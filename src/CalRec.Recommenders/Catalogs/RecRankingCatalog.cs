@@ -5,7 +5,7 @@ using CalRec.Recommenders.Evaluation;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Evaluation operations of a <see cref="RecContext"/>.</summary>
-public sealed class RecRankingCatalog
+internal sealed class RecRankingCatalog
 {
     private readonly RecContext _context;
 
@@ -31,39 +31,8 @@ public sealed class RecRankingCatalog
     }
 
     /// <summary>The test cases of <paramref name="data"/> with item indices mapped onto <paramref name="model"/>'s catalogue.</summary>
-    public IReadOnlyList<EvaluationCase> TestCases(RecommenderModel model, InteractionDataset data) => Mapped(model, data, new LeaveOneOutSplit(data).Test, "test");
+    public IReadOnlyList<EvaluationCase> TestCases(RecommenderModel model, InteractionDataset data) => EvaluationCases.Test(model, data, m => _context.Report("evaluate", m));
 
     /// <summary>The validation cases of <paramref name="data"/> with item indices mapped onto <paramref name="model"/>'s catalogue.</summary>
-    public IReadOnlyList<EvaluationCase> ValidationCases(RecommenderModel model, InteractionDataset data) => Mapped(model, data, new LeaveOneOutSplit(data).Validation, "validation");
-
-    private List<EvaluationCase> Mapped(RecommenderModel model, InteractionDataset data, IReadOnlyList<EvaluationCase> cases, string part)
-    {
-        bool same = data.ItemCount == model.ItemCount && Enumerable.Range(0, data.ItemCount).All(i => data.Items[i].Id == model.Catalog[i].Id);
-        if (same)
-        {
-            return [.. cases];
-        }
-
-        int[] map = data.Items.Select(item => model.IndexOf(item.Id) ?? -1).ToArray();
-        var mapped = new List<EvaluationCase>(cases.Count);
-        foreach (EvaluationCase c in cases)
-        {
-            if (map[c.Target] >= 0 && c.History.All(i => map[i] >= 0))
-            {
-                mapped.Add(new EvaluationCase(c.User, c.History.Select(i => map[i]).ToArray(), map[c.Target]));
-            }
-        }
-
-        if (mapped.Count == 0 && cases.Count > 0)
-        {
-            throw new ArgumentException($"None of the {cases.Count:N0} {part} users of '{data.Name}' can be evaluated: their items are not in the model's catalogue (trained on '{model.Training.Dataset}').");
-        }
-
-        if (mapped.Count < cases.Count)
-        {
-            _context.Report("evaluate", $"{cases.Count - mapped.Count:N0} of {cases.Count:N0} {part} users left out: their items are not in the model's catalogue");
-        }
-
-        return mapped;
-    }
+    public IReadOnlyList<EvaluationCase> ValidationCases(RecommenderModel model, InteractionDataset data) => EvaluationCases.Validation(model, data, m => _context.Report("evaluate", m));
 }

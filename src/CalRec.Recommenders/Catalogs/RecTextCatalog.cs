@@ -8,7 +8,7 @@ using CalRec.Text.Tokenization;
 namespace CalRec.Recommenders.Catalogs;
 
 /// <summary>Item text templates, tokenizers and text encoders of a <see cref="RecContext"/>.</summary>
-public sealed class RecTextCatalog
+internal sealed class RecTextCatalog
 {
     internal RecTextCatalog()
     {

@@ -5,7 +5,7 @@ namespace CalRec.Recommenders.Catalogs;
 /// (<c>MostPopularCatalogExtensions</c>, <c>SasRecCatalogExtensions</c>, ...), each with a simple overload and one
 /// taking its options, so adding a recommender changes no central file.
 /// </summary>
-public sealed class TrainersCatalog
+internal sealed class TrainersCatalog
 {
     internal TrainersCatalog(RecContext context) => Context = context;
 

@@ -1,3 +1,4 @@
+using CalRec.Data.Splits;
 using CalRec.Models.Decoder;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
@@ -35,7 +36,16 @@ public sealed class GroundedScorer : IRecommenderScorer
     private readonly Dictionary<GroundingPath, IGroundingPath> _paths;
     private readonly EmbeddingPath _embedding;
 
-    internal GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null,
+    /// <summary>
+    /// A scorer ranking along <paramref name="options"/>' path. <paramref name="index"/> replaces the BM25 index built
+    /// from the model's item texts; <paramref name="popularity"/> (per-item training counts, see
+    /// <see cref="TrainingPopularity"/>) replaces the counts saved with the model for re-weighting; a
+    /// <paramref name="collaborative"/> model (for example SASRec trained on the same data) makes its scores for the user
+    /// the re-weighting signal instead (items matched by id); an <paramref name="embeddingBackbone"/> with the model's
+    /// tokenizer (for example the stage-0 backbone) embeds the generated and item texts for embedding grounding in place
+    /// of the finetuned one.
+    /// </summary>
+    public GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null,
         DecoderLM? embeddingBackbone = null)
     {
         options.Validate();
@@ -83,6 +93,27 @@ public sealed class GroundedScorer : IRecommenderScorer
             [GroundingPath.Constrained] = new ConstrainedPath(model, options.ConstrainedBeams),
         };
         _paths[GroundingPath.Fusion] = new FusionPath(_paths, options.FusionWeights);
+    }
+
+    /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
+    public static float[] TrainingPopularity(RecommenderModel model, LeaveOneOutSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(split);
+        float[] counts = new float[model.ItemCount];
+        int[] map = split.Data.Items.Select(i => model.IndexOf(i.Id) ?? -1).ToArray();
+        foreach (int[] s in split.Train)
+        {
+            foreach (int i in s)
+            {
+                if (map[i] >= 0)
+                {
+                    counts[map[i]]++;
+                }
+            }
+        }
+
+        return counts;
     }
 
     /// <summary>The settings (a copy of those given; <see cref="GroundingOptions.Signal"/> says which signal re-weights).</summary>

@@ -11,15 +11,25 @@ namespace CalRec.Recommenders.Grounding;
 /// NDCG@10 on a seeded sample of validation users (never test targets). Generation runs once per user; the grids are
 /// then evaluated on the cached lists, exactly as <see cref="GroundedScorer"/> would rank them.
 /// </summary>
-internal static class GroundingTuner
+public static class GroundingTuner
 {
     private static readonly float[] GammaGrid = [0f, 0.25f, 0.5f, 1f, 2f, 4f];
     private static readonly double[] WeightGrid = [0, 0.5, 1, 2];
     private static readonly GroundingPath[] FusedPaths = [GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained];
 
-    public static GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
-        RecommenderModel? collaborative, DecoderLM? embeddingBackbone, Action<string> log, CancellationToken cancellation)
+    /// <summary>
+    /// Tuned copies of <paramref name="options"/> (default settings when null): γ and the fusion weights chosen by
+    /// NDCG@10 on a seeded sample of <paramref name="validationUsers"/> of <paramref name="validation"/> (item indices of
+    /// the model's catalogue). <paramref name="popularity"/>, <paramref name="collaborative"/> and
+    /// <paramref name="embeddingBackbone"/> are as in <see cref="GroundedScorer"/>'s constructor (γ is tuned for the
+    /// signal they give, and the returned settings say which); <paramref name="log"/> receives progress messages.
+    /// </summary>
+    public static GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity = null,
+        RecommenderModel? collaborative = null, DecoderLM? embeddingBackbone = null, Action<string>? log = null, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(validation);
+        log ??= _ => { };
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
         tuned.Signal = collaborative is null ? ReweightingSignal.Popularity : ReweightingSignal.Collaborative;
         tuned.Gamma = 0f;

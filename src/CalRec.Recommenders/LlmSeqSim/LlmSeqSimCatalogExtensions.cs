@@ -4,7 +4,7 @@ using CalRec.Recommenders.Catalogs;
 namespace CalRec.Recommenders.LlmSeqSim;
 
 /// <summary>The LlmSeqSim trainers on <see cref="TrainersCatalog"/> (<c>ctx.Trainers</c>).</summary>
-public static class LlmSeqSimCatalogExtensions
+internal static class LlmSeqSimCatalogExtensions
 {
     /// <summary>LLMSeqSim: sessions as aggregated item-text embeddings, items ranked by cosine similarity.</summary>
     public static LlmSeqSimTrainer LlmSeqSim(this TrainersCatalog catalog, ITextEncoder encoder, SessionAggregation aggregation = SessionAggregation.Last, int maxHistory = 50) =>

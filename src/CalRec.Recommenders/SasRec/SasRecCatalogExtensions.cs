@@ -4,7 +4,7 @@ using CalRec.Recommenders.Catalogs;
 namespace CalRec.Recommenders.SasRec;
 
 /// <summary>The SasRec trainers on <see cref="TrainersCatalog"/> (<c>ctx.Trainers</c>).</summary>
-public static class SasRecCatalogExtensions
+internal static class SasRecCatalogExtensions
 {
     /// <summary>SASRec with the most used settings; the rest keep <see cref="SasRecTrainer.Options"/>'s defaults and the context seed.</summary>
     public static SasRecTrainer SasRec(this TrainersCatalog catalog, int hidden = 64, int maxLength = 50, float dropout = 0.5f, int maxEpochs = 200, SasRecLoss loss = SasRecLoss.CrossEntropy) =>

@@ -2,8 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using CalRec.Cli.Options;
 using CalRec.Data;
-using CalRec.Recommenders;
+using CalRec.MLNet;
 using CalRec.Recommenders.CalRec;
+using Microsoft.ML;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands.Train;
@@ -63,19 +64,31 @@ internal static class TrainCalRecCommand
             }
         }
 
-        var ctx = new RecContext((int)options.Seed);
-        ctx.Log += (_, e) => AnsiConsole.MarkupLineInterpolated($"[grey]{clock.Elapsed:hh\\:mm\\:ss}[/] {e.Source}: {e.Message}");
+        var ml = new MLContext(unchecked((int)options.Seed));
+        TrainingLog.Attach(ml, clock);
         (InteractionDataset target, List<InteractionDataset> mixture) = args.TargetAndMixture(p, p.GetValue(inputs.Target)!, path => inputs.Load(p, path));
-        CalRecTrainer trainer = ctx.Trainers.CalRec(options);
-        CalRecModel model = Progress.TrainingProgressView.Run(trainer, () => trainer.Fit(target, mixture, ct));
-        ModelFiles.Save(model, output);
+        // Through ML.NET: one interactions table and one catalogue holding the target and the mixture, told apart by domain.
+        (InteractionTables tables, string? targetDomain, IReadOnlyList<string>? mixtureDomains) = CalRecArguments.Tables(ml.SequentialRecommendation().Data, target, mixture);
+        var estimatorOptions = new CalRecEstimatorOptions
+        {
+            Items = tables.Items,
+            Trainer = options,
+            TargetDomain = targetDomain,
+            MixtureDomains = mixtureDomains,
+        };
+        SequentialRecommendationTransformer model = Progress.TrainingProgressView.Run(progress =>
+        {
+            estimatorOptions.Progress = progress;
+            return ml.SequentialRecommendation().Trainers.CalRec(estimatorOptions).Fit(tables.Interactions, ct);
+        });
+        ml.SequentialRecommendation().SaveModel(model, ModelFiles.HistorySchema, output);
         if (Directory.Exists(checkpoint))
         {
             // Stages write it at validations; a run whose stages never validate (stage 0 only, or a meta stage) leaves none.
             Directory.Delete(checkpoint, recursive: true);
         }
 
-        AnsiConsole.MarkupLineInterpolated($"saved calrec model ({model.ItemCount:N0} items, validation NDCG@10 {model.Training.ValidationNdcg10:F4}) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
+        AnsiConsole.MarkupLineInterpolated($"saved calrec model ({model.Model.ItemCount:N0} items, validation NDCG@10 {model.Model.Training.ValidationNdcg10:F4}) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }
 }
