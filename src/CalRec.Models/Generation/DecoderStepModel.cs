@@ -13,10 +13,8 @@ namespace CalRec.Models.Generation;
 /// </summary>
 public sealed class DecoderStepModel(DecoderLM model, bool useKvCache = true, int maxTokens = 512) : IStepModel, IDisposable
 {
+    private readonly GenerationRows _rows = new();
     private KvCache? _cache;
-    private List<List<int>> _tokens = [];
-    private List<List<float>> _mask = [];
-    private List<int> _nextPosition = [];
 
     /// <inheritdoc />
     public int VocabularySize => model.Config.VocabSize;
@@ -24,103 +22,42 @@ public sealed class DecoderStepModel(DecoderLM model, bool useKvCache = true, in
     /// <inheritdoc />
     public float[] Start(IReadOnlyList<int[]> prompts)
     {
-        if (prompts.Count == 0 || prompts.Any(p => p.Length == 0))
-        {
-            throw new ArgumentException("Every prompt needs at least one token.");
-        }
-
-        int longest = prompts.Max(p => p.Length);
-        _tokens = [];
-        _mask = [];
-        _nextPosition = [];
-        foreach (int[] p in prompts)
-        {
-            int pad = longest - p.Length;
-            _tokens.Add([.. Enumerable.Repeat(0, pad), .. p]);
-            _mask.Add([.. Enumerable.Repeat(0f, pad), .. Enumerable.Repeat(1f, p.Length)]);
-            _nextPosition.Add(p.Length);
-        }
-
+        _rows.Start(prompts);
         _cache?.Dispose();
         _cache = useKvCache ? new KvCache(model.Config, prompts.Count, Math.Min(maxTokens, model.Config.MaxPositions)) : null;
-        return useKvCache ? Run(_tokens.SelectMany(t => t).ToArray(), longest, Positions(longest)) : Recompute();
+        return useKvCache ? Run(_rows.Tokens, _rows.Length, _rows.Positions()) : Recompute();
     }
 
     /// <inheritdoc />
     public float[] Step(int[] tokens)
     {
-        if (tokens.Length != _tokens.Count)
-        {
-            throw new ArgumentException($"Step: {tokens.Length} tokens for {_tokens.Count} rows.");
-        }
-
-        for (int r = 0; r < tokens.Length; r++)
-        {
-            _tokens[r].Add(tokens[r]);
-            _mask[r].Add(1f);
-        }
-
-        if (!useKvCache)
-        {
-            for (int r = 0; r < tokens.Length; r++)
-            {
-                _nextPosition[r]++;
-            }
-
-            return Recompute();
-        }
-
-        int[] positions = [.. _nextPosition];
-        for (int r = 0; r < tokens.Length; r++)
-        {
-            _nextPosition[r]++;
-        }
-
-        return Run(tokens, 1, positions);
+        int[] positions = _rows.Append(tokens);
+        return useKvCache ? Run(tokens, 1, positions) : Recompute();
     }
 
     /// <inheritdoc />
     public void Reorder(IReadOnlyList<int> sources)
     {
-        _tokens = sources.Select(s => new List<int>(_tokens[s])).ToList();
-        _mask = sources.Select(s => new List<float>(_mask[s])).ToList();
-        _nextPosition = sources.Select(s => _nextPosition[s]).ToList();
+        _rows.Reorder(sources);
         _cache?.Reorder(sources);
     }
 
-    /// <summary>Frees the cache.</summary>
+    /// <summary>Returns the KV cache's buffers to the pool.</summary>
     public void Dispose() => _cache?.Dispose();
-
-    private int[] Positions(int length)
-    {
-        int[] pos = new int[_tokens.Count * length];
-        for (int r = 0; r < _tokens.Count; r++)
-        {
-            int pad = length - _nextPosition[r];
-            for (int t = 0; t < length; t++)
-            {
-                pos[(r * length) + t] = Math.Max(0, t - pad);
-            }
-        }
-
-        return pos;
-    }
 
     private float[] Recompute()
     {
-        int length = _tokens[0].Count;
         _cache = null;
-        return Run(_tokens.SelectMany(t => t).ToArray(), length, Positions(length), fullSequence: true);
+        return Run(_rows.Tokens, _rows.Length, _rows.Positions(), fullSequence: true);
     }
 
     private float[] Run(int[] ids, int seq, int[] positions, bool fullSequence = false)
     {
-        int rows = _tokens.Count, keys = _mask[0].Count;
+        int rows = _rows.Count, keys = _rows.Length;
         using NeuralModule.ModeScope evalMode = model.EvalScope();
         using TensorScope scope = TensorScope.Begin();
         using Tape.NoGradScope noGrad = Tape.no_grad();
-        float[] maskData = _mask.SelectMany(m => m).ToArray();
-        ManagedTensor? mask = maskData.Contains(0f) ? ManagedTensor.from(maskData, rows, keys) : null;
+        ManagedTensor? mask = _rows.Mask is float[] maskData ? ManagedTensor.from(maskData, rows, keys) : null;
         ManagedTensor hidden = model.Hidden(ids, rows, seq, mask, positions: positions, cache: fullSequence ? null : _cache);
         int[] last = Enumerable.Range(0, rows).Select(r => (r * seq) + seq - 1).ToArray();
         ManagedTensor logits = model.Logits(Functional.gather_rows(hidden.reshape(rows * seq, model.Config.HiddenSize), last));

@@ -1,0 +1,110 @@
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Decoder;
+using CalRec.Tensors;
+using CalRec.Text.Tokenization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CalRec.Torch.Decoder;
+
+/// <summary>
+/// Moves decoder weights between our engine (<see cref="DecoderLM"/>) and TorchSharp (<see cref="TorchDecoderLM"/>) by
+/// their Hugging Face names, and reads and writes the same Hugging Face folders (config.json, model.safetensors in
+/// F32/F16/BF16, tokenizer.json) through our checkpoint code, so a model trained on one engine loads on the other.
+/// </summary>
+public static class TorchWeights
+{
+    /// <summary>A TorchSharp copy of <paramref name="model"/> on <paramref name="device"/> (null: CPU), in eval mode.</summary>
+    public static TorchDecoderLM ToTorch(DecoderLM model, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var result = new TorchDecoderLM(model.Config);
+        CopyInto(model, result);
+        result.eval();
+        return device is null || device.type == DeviceType.CPU ? result : result.to(device);
+    }
+
+    /// <summary>Copies <paramref name="source"/>'s weights into <paramref name="target"/> (same configuration).</summary>
+    public static void CopyInto(DecoderLM source, TorchDecoderLM target)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        Dictionary<string, Parameter> torchParameters = Parameters(target, source);
+        using var noGrad = no_grad();
+        foreach ((string name, ManagedTensor p) in source.named_parameters())
+        {
+            Parameter t = torchParameters[name];
+            using Tensor value = tensor(p.Data.ToArray(), Dims(p));
+            t.copy_(value);
+        }
+    }
+
+    /// <summary>Copies <paramref name="source"/>'s weights into our engine's <paramref name="target"/> (same configuration).</summary>
+    public static void CopyInto(TorchDecoderLM source, DecoderLM target)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        Dictionary<string, Parameter> torchParameters = Parameters(source, target);
+        foreach ((string name, ManagedTensor p) in target.named_parameters())
+        {
+            using Tensor value = torchParameters[name].detach().cpu().contiguous();
+            value.data<float>().CopyTo(p.Data);
+        }
+    }
+
+    /// <summary>Loads a Hugging Face folder onto <paramref name="device"/> (null: CPU), with its tokenizer when it has one.</summary>
+    public static (TorchDecoderLM Model, ByteLevelBpeTokenizer? Tokenizer) Load(string directory, Device? device = null)
+    {
+        (DecoderLM model, ByteLevelBpeTokenizer? tokenizer) = HuggingFaceCheckpoint.Load(directory);
+        return (ToTorch(model, device), tokenizer);
+    }
+
+    /// <summary>Writes <paramref name="model"/> as a Hugging Face folder (atomically, as our engine's models are written).</summary>
+    public static void Save(TorchDecoderLM model, ByteLevelBpeTokenizer? tokenizer, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var managed = new DecoderLM(model.Config);
+        CopyInto(model, managed);
+        HuggingFaceCheckpoint.Save(managed, tokenizer, directory);
+    }
+
+    // The TorchSharp parameters by name, checked against our engine's names and shapes in both directions.
+    private static Dictionary<string, Parameter> Parameters(TorchDecoderLM torchModel, DecoderLM managed)
+    {
+        if (torchModel.Config != managed.Config)
+        {
+            throw new ArgumentException("The two models have different configurations.");
+        }
+
+        var torchParameters = torchModel.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach ((string name, ManagedTensor p) in managed.named_parameters())
+        {
+            names.Add(name);
+            if (!torchParameters.TryGetValue(name, out Parameter? t))
+            {
+                throw new InvalidOperationException($"TorchSharp model has no parameter '{name}'.");
+            }
+
+            if (!t.shape.SequenceEqual(Dims(p)))
+            {
+                throw new InvalidOperationException($"'{name}': shape [{string.Join(", ", t.shape)}] in TorchSharp, [{string.Join(", ", Dims(p))}] in our engine.");
+            }
+        }
+
+        string? extra = torchParameters.Keys.FirstOrDefault(n => !names.Contains(n));
+        return extra is null ? torchParameters : throw new InvalidOperationException($"TorchSharp model has a parameter our engine lacks: '{extra}'.");
+    }
+
+    private static long[] Dims(ManagedTensor p)
+    {
+        long[] dims = new long[p.shape.Length];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            dims[i] = p.shape[i];
+        }
+
+        return dims;
+    }
+}
