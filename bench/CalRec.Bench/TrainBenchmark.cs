@@ -5,6 +5,8 @@ using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
 using CalRec.Tensors.Threading;
+using CalRec.Torch.Decoder;
+using CalRec.Torch.Devices;
 
 namespace CalRec.Bench;
 
@@ -22,7 +24,7 @@ internal static class TrainBenchmark
             ["XS"] = (2048, 128, 2, 4, 64, 8, 5),
         };
 
-    public static BenchResult Run(string configName, int? stepsOverride = null)
+    public static BenchResult Run(string configName, int? stepsOverride = null, ComputeBackend backend = ComputeBackend.Managed)
     {
         if (!Configs.TryGetValue(configName, out var c))
         {
@@ -42,8 +44,6 @@ internal static class TrainBenchmark
             MaxPositions = c.Seq,
         };
         var model = new DecoderLM(config, seed: 0);
-        // torch.optim.AdamW defaults: lr 1e-3, betas (0.9, 0.999), weight decay 0.01 on every parameter.
-        var opt = new AdamWOptimizer([new ParameterGroup(model.parameters().ToList(), 0.01f)], lr: 1e-3f);
         var g = new SeededRandom(1);
         int n = c.Batch * c.Seq;
         int[] ids = new int[n], targets = new int[n];
@@ -53,14 +53,8 @@ internal static class TrainBenchmark
             targets[i] = g.NextInt(c.Vocab);
         }
 
-        void Step()
-        {
-            using TensorScope scope = TensorScope.Begin();
-            ManagedTensor loss = model.Loss(ids, targets, c.Batch, c.Seq);
-            opt.zero_grad();
-            loss.backward();
-            opt.step();
-        }
+        Action step = backend == ComputeBackend.TorchSharp ? TorchStep(model, ids, targets, c.Batch, c.Seq) : ManagedStep(model, ids, targets, c.Batch, c.Seq);
+        void Step() => step();
 
         Step();
         Step();
@@ -80,15 +74,48 @@ internal static class TrainBenchmark
         double tps = n / seconds;
         return new BenchResult
         {
-            Name = "train-gpt2",
+            Name = backend == ComputeBackend.TorchSharp ? $"train-gpt2-torchsharp-{TorchSharp.torch.__version__}" : "train-gpt2",
             Config = configName.ToUpperInvariant(),
-            Threads = WorkerPool.Shared.ThreadCount,
+            Threads = backend == ComputeBackend.TorchSharp ? TorchSharp.torch.get_num_threads() : WorkerPool.Shared.ThreadCount,
             TokensPerSecond = Math.Round(tps, 1),
             Gflops = Math.Round(tps * flopsPerToken / 1e9, 1),
             ManagedBytesPerStep = allocPerStep,
             PeakWorkingSetMb = Math.Round(Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0, 1),
             Parameters = model.parameter_count(),
             Seconds = Math.Round(seconds, 4),
+        };
+    }
+
+    // torch.optim.AdamW's defaults on both engines: lr 1e-3, betas (0.9, 0.999), weight decay 0.01 on every parameter.
+    private static Action ManagedStep(DecoderLM model, int[] ids, int[] targets, int batch, int seq)
+    {
+        var opt = new AdamWOptimizer([new ParameterGroup(model.parameters().ToList(), 0.01f)], lr: 1e-3f);
+        return () =>
+        {
+            using TensorScope scope = TensorScope.Begin();
+            ManagedTensor loss = model.Loss(ids, targets, batch, seq);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+        };
+    }
+
+    private static Action TorchStep(DecoderLM model, int[] ids, int[] targets, int batch, int seq)
+    {
+        // The same thread count as our engine's worker pool (--threads sets both).
+        TorchSharp.torch.set_num_threads(WorkerPool.Shared.ThreadCount);
+        TorchDecoderLM torchModel = TorchWeights.ToTorch(model);
+        torchModel.train();
+        var opt = TorchSharp.torch.optim.AdamW(torchModel.parameters(), lr: 1e-3, weight_decay: 0.01);
+        TorchSharp.torch.Tensor input = TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray(), [batch, seq]);
+        TorchSharp.torch.Tensor target = TorchSharp.torch.tensor(targets.Select(i => (long)i).ToArray(), [batch, seq]);
+        return () =>
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            TorchSharp.torch.Tensor loss = torchModel.Loss(input, target);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
         };
     }
 }

@@ -53,6 +53,7 @@ public static class Program
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(DataCommands.Create());
         root.Subcommands.Add(BenchCommands.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
         return root;
     }
 }

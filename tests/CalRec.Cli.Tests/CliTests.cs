@@ -75,6 +75,15 @@ public class CliTests
     }
 
     [Test]
+    public void DoctorReportsBothEnginesAndTheBackendAutoPicks()
+    {
+        (int code, string output) = Run("doctor");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(output, Does.Contain("managed engine threads").And.Contain("LibTorch").And.Contain("2.10").And.Contain("CUDA available"));
+        Assert.That(output, Does.Match(@"default backend\s*│?\s*(Managed|TorchSharp)"));
+    }
+
+    [Test]
     public void DataStatsJsonIsPureJsonWithWarningsOnStandardError()
     {
         string folder = Path.Combine(_dir, "warned");

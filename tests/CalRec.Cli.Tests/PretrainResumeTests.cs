@@ -65,6 +65,32 @@ public class PretrainResumeTests
     }
 
     [Test]
+    public void PretrainingOnTorchSharpLearnsWritesAModelOurEngineLoadsAndResumesOnTorchSharp()
+    {
+        string corpus = Path.Combine(_dir, "corpus.txt");
+        SyntheticCatalog data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 2, UsersPerDomain = 30 });
+        File.WriteAllLines(corpus, data.Items.Select(i => i.ToText()));
+        string run = Path.Combine(_dir, "torch");
+        string[] common = ["pretrain", "--corpus", corpus, "--config", Preset(), "--vocab-size", "400", "--steps", "60", "--checkpoint-every", "30",
+            "--eval-every", "20", "--seq-len", "32", "--batch-size", "4", "--seed", "3"];
+
+        Assert.That(RunToEnd([.. common, "--backend", "torchsharp", "--device", "cpu", "--out", run]), Is.EqualTo(0));
+        double[] validation = File.ReadLines(Path.Combine(run, "train_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("val_loss", out _)).Select(e => e.GetProperty("val_loss").GetDouble()).ToArray();
+        Assert.That(validation, Has.Length.EqualTo(3));
+        Assert.That(validation[^1], Is.LessThan(validation[0]), "the validation loss falls");
+        using JsonDocument state = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoint", "trainer_state.json")));
+        Assert.That(state.RootElement.GetProperty("backend").GetString(), Is.EqualTo("torchsharp"));
+        Assert.That(File.Exists(Path.Combine(run, "checkpoint", "optimizer.torchsharp")), Is.True);
+        (Models.Decoder.DecoderLM model, _) = Models.Checkpoints.HuggingFaceCheckpoint.Load(Path.Combine(run, "model"));
+        Assert.That(model.Config.VocabSize, Is.EqualTo(400));
+
+        // --resume continues on the engine the run started on, whatever the defaults.
+        Assert.That(RunToEnd(["pretrain", "--out", run, "--resume"]), Is.EqualTo(0));
+        Assert.That(RunToEnd([.. common, "--device", "cuda", "--out", Path.Combine(_dir, "bad")]), Is.EqualTo(2), "no CUDA here: a one-line error");
+    }
+
+    [Test]
     public void CtrlCSavesACheckpointAtTheLastCompletedStepAndExits130()
     {
         string corpus = Path.Combine(_dir, "c.txt");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using CalRec.Bench;
 using CalRec.Tensors.Threading;
+using CalRec.Torch.Devices;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -23,8 +24,9 @@ internal static class BenchCommands
 
         var config = new Option<string>("--config") { Description = "S (d=256, 4 layers, batch 32x128) or M (d=512, 8 layers, batch 16x128).", DefaultValueFactory = _ => "S" };
         var steps = new Option<int?>("--steps") { Description = "Timed steps (default as the PyTorch reference: S 5, M 4)." };
-        var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps };
-        CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps))]));
+        var backend = new Option<ComputeBackend>("--backend") { Description = "managed (ours) or torchsharp (LibTorch on the CPU).", DefaultValueFactory = _ => ComputeBackend.Managed };
+        var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps, backend };
+        CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps), p.GetValue(backend))]));
 
         var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed, and ours against Microsoft.ML.Tokenizers' BpeTokenizer on the same vocabulary.");
         CommandRunner.SetAction(tokenizer, (p, _) => Emit(p, json, threads, () => TokenizerBenchmark.Run()));

@@ -11,7 +11,9 @@ using CalRec.Models.Decoder;
 using CalRec.Models.Training;
 using CalRec.Recommenders.CalRec;
 using CalRec.Text.Tokenization;
+using CalRec.Torch.Devices;
 using Spectre.Console;
+using Device = TorchSharp.torch.Device;
 
 namespace CalRec.Cli.Commands;
 
@@ -31,8 +33,10 @@ internal static class PretrainCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint, with its saved settings." };
         var settings = new DeclaredFlags<PretrainingOptions>(() => new PretrainingOptions());
+        var engine = new BackendArguments();
         var cmd = new Command("pretrain", "Pretrain a decoder LM on catalogue text (items and training histories).") { corpus, data, config, tokenizer, output, resume };
         settings.AddTo(cmd);
+        engine.AddTo(cmd);
         CommandRunner.SetAction(cmd, (p, ct) =>
         {
             var run = new JsonObject
@@ -43,12 +47,15 @@ internal static class PretrainCommand
                 ["tokenizer"] = p.GetValue(tokenizer)?.FullName,
                 ["options"] = JsonSerializer.SerializeToNode(settings.Read(p)),
             };
-            return Run(p.GetValue(output)!.FullName, run, p.GetValue(resume), ct);
+            (ComputeBackend backend, Device device) = engine.Resolve(p);
+            run["backend"] = backend.ToString();
+            run["device"] = device.ToString();
+            return Run(p.GetValue(output)!.FullName, run, p.GetValue(resume), backend, device, ct);
         });
         return cmd;
     }
 
-    private static int Run(string outDir, JsonObject settings, bool resume, CancellationToken ct)
+    private static int Run(string outDir, JsonObject settings, bool resume, ComputeBackend backend, Device device, CancellationToken ct)
     {
         string checkpointDir = Path.Combine(outDir, "checkpoint"), modelDir = Path.Combine(outDir, "model"), logPath = Path.Combine(outDir, "train_log.jsonl");
         DecoderLM model;
@@ -65,6 +72,13 @@ internal static class PretrainCommand
             if (settings["options"] is null)
             {
                 throw new InvalidDataException($"{checkpointDir} was written by an older calrec (settings without 'options'); start a new run in another --out.");
+            }
+
+            // The run continues on the engine and device it started on.
+            if (settings["backend"]?.GetValue<string>() is string savedBackend)
+            {
+                backend = Enum.Parse<ComputeBackend>(savedBackend);
+                device = new Device(settings["device"]!.GetValue<string>());
             }
 
             AnsiConsole.MarkupLineInterpolated($"resuming [green]{checkpointDir}[/]");
@@ -121,7 +135,8 @@ internal static class PretrainCommand
         var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
         var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
         CausalLmTrainerOptions options = o.ToTrainerOptions();
-        var trainer = new CausalLmTrainer(model, options);
+        ICausalLmBackend engine = BackendArguments.CausalLm(backend, device, model, options);
+        var trainer = new CausalLmTrainer(engine, options);
         if (resume)
         {
             trainer.RestoreCheckpoint(checkpointDir);
@@ -133,7 +148,7 @@ internal static class PretrainCommand
             File.WriteAllText(logPath, string.Empty);
         }
 
-        AnsiConsole.MarkupLineInterpolated($"{model.Config.ModelType} decoder, {model.parameter_count():N0} parameters; {trainData.TokenCount:N0} training and {valData.TokenCount:N0} validation tokens; steps {trainer.Step}..{options.Steps} of {options.BatchSize}x{seq}");
+        AnsiConsole.MarkupLineInterpolated($"{model.Config.ModelType} decoder, {model.parameter_count():N0} parameters, on {engine.Name} ({device}); {trainData.TokenCount:N0} training and {valData.TokenCount:N0} validation tokens; steps {trainer.Step}..{options.Steps} of {options.BatchSize}x{seq}");
         int checkpointEvery = Math.Max(1, o.CheckpointEvery);
         using (var log = new StreamWriter(logPath, append: true))
         {
@@ -152,7 +167,7 @@ internal static class PretrainCommand
                 {
                     if (trainer.BestValidationLoss == vl)
                     {
-                        HuggingFaceCheckpoint.Save(model, tok, modelDir);
+                        AtomicDirectory.Write(modelDir, tmp => engine.WriteModel(tmp, tok));
                     }
 
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {r.Step,6}  loss {r.Loss:F3}  val loss {vl:F3}  val ppl {Math.Exp(vl):F2}  {r.TokensPerSecond:F0} tok/s"));
@@ -173,7 +188,7 @@ internal static class PretrainCommand
         trainer.SaveCheckpoint(checkpointDir, tok, settings);
         if (!Directory.Exists(modelDir))
         {
-            HuggingFaceCheckpoint.Save(model, tok, modelDir);
+            AtomicDirectory.Write(modelDir, tmp => engine.WriteModel(tmp, tok));
         }
 
         string why = ct.IsCancellationRequested ? "cancelled" : trainer.StoppedEarly ? "stopped early" : "done";

@@ -54,30 +54,36 @@ public sealed record LmStepReport(int Step, float Loss, float LearningRate, doub
 }
 
 /// <summary>
-/// Next-token training of a <see cref="DecoderLM"/> on packed windows with AdamW (β = 0.9, 0.95), warmup + cosine decay,
-/// gradient clipping, periodic validation and optional early stopping. The whole training state (weights, optimizer
-/// moments, step, batch order and position, dropout generator, early-stopping record) can be checkpointed and restored,
-/// and a restored run continues exactly as the uninterrupted one would (same seed and thread count).
+/// Next-token training of a decoder on packed windows with AdamW (β = 0.9, 0.95), warmup + cosine decay, gradient
+/// clipping, periodic validation and optional early stopping, on either engine (<see cref="ICausalLmBackend"/>: ours, or
+/// TorchSharp on any device). The whole training state (weights, optimizer moments, step, batch order and position,
+/// dropout generator, early-stopping record) can be checkpointed and restored, and on our engine a restored run continues
+/// exactly as the uninterrupted one would (same seed and thread count).
 /// </summary>
 public sealed class CausalLmTrainer
 {
     private const string StateFile = "trainer_state.json";
-    private const string OptimizerFile = "optimizer.safetensors";
-    private readonly DecoderLM _model;
+    private readonly ICausalLmBackend _backend;
     private readonly CausalLmTrainerOptions _options;
-    private readonly AdamWOptimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly SeededRandom _order;
     private readonly EarlyStopping _selection;
     private int[] _permutation = [];
     private int _cursor;
 
-    /// <summary>Creates a trainer at step 0.</summary>
+    /// <summary>Creates a trainer at step 0 on our engine.</summary>
     public CausalLmTrainer(DecoderLM model, CausalLmTrainerOptions options)
+        : this(new ManagedCausalLmBackend(model, options.LearningRate, options.WeightDecay), options)
     {
-        _model = model;
+    }
+
+    /// <summary>Creates a trainer at step 0 on <paramref name="backend"/> (built with the options' learning rate and weight decay).</summary>
+    public CausalLmTrainer(ICausalLmBackend backend, CausalLmTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        _backend = backend;
         _options = options;
-        _optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(model.parameters(), options.WeightDecay), options.LearningRate, 0.9f, 0.95f);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
         _order = new SeededRandom(options.Seed);
         _selection = new EarlyStopping(higherIsBetter: false, options.Patience);
@@ -107,23 +113,18 @@ public sealed class CausalLmTrainer
         double total = 0;
         int t = data.SequenceLength, b = Math.Min(_options.BatchSize, windows), done = 0;
         int[] ids = new int[b * t], targets = new int[b * t];
-        using (_model.EvalScope())
-        using (Tape.no_grad())
+        while (done < windows)
         {
-            while (done < windows)
+            int rows = Math.Min(b, windows - done);
+            for (int r = 0; r < rows; r++)
             {
-                int rows = Math.Min(b, windows - done);
-                for (int r = 0; r < rows; r++)
-                {
-                    data.Fill(done + r, r, ids, targets);
-                }
-
-                using TensorScope scope = TensorScope.Begin();
-                // Full batches use the buffers as they are; only a final partial batch needs shorter copies.
-                int[] batchIds = rows == b ? ids : ids[..(rows * t)], batchTargets = rows == b ? targets : targets[..(rows * t)];
-                total += _model.Loss(batchIds, batchTargets, rows, t).item() * rows;
-                done += rows;
+                data.Fill(done + r, r, ids, targets);
             }
+
+            // Full batches use the buffers as they are; only a final partial batch needs shorter copies.
+            int[] batchIds = rows == b ? ids : ids[..(rows * t)], batchTargets = rows == b ? targets : targets[..(rows * t)];
+            total += _backend.Loss(batchIds, batchTargets, rows, t) * rows;
+            done += rows;
         }
 
         return (float)(total / windows);
@@ -153,7 +154,6 @@ public sealed class CausalLmTrainer
         int t = train.SequenceLength, b = _options.BatchSize, startStep = Step;
         int[] ids = new int[b * t], targets = new int[b * t];
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        _model.train();
         while (Step < _options.Steps && !cancellation.IsCancellationRequested && !StoppedEarly)
         {
             for (int r = 0; r < b; r++)
@@ -167,18 +167,8 @@ public sealed class CausalLmTrainer
                 train.Fill(_permutation[_cursor++], r, ids, targets);
             }
 
-            float loss;
-            _optimizer.LearningRate = _schedule.At(Step);
-            using (TensorScope.Begin())
-            {
-                _optimizer.zero_grad();
-                ManagedTensor l = _model.Loss(ids, targets, b, t);
-                l.backward();
-                GradientClipping.clip_grad_norm_(_model.parameters(), _options.ClipNorm);
-                _optimizer.step();
-                loss = l.item();
-            }
-
+            float learningRate = _schedule.At(Step);
+            float loss = _backend.TrainStep(ids, targets, b, t, learningRate, _options.ClipNorm);
             Step++;
             float? val = null;
             if (validation is not null && ((_options.EvalEvery > 0 && Step % _options.EvalEvery == 0) || Step == _options.Steps))
@@ -188,7 +178,7 @@ public sealed class CausalLmTrainer
             }
 
             double tps = (double)(Step - startStep) * b * t / clock.Elapsed.TotalSeconds;
-            yield return new LmStepReport(Step, loss, _optimizer.LearningRate, tps, val);
+            yield return new LmStepReport(Step, loss, learningRate, tps, val);
         }
     }
 
@@ -203,17 +193,18 @@ public sealed class CausalLmTrainer
     public void SaveCheckpoint(string directory, ByteLevelBpeTokenizer? tokenizer, JsonObject? extra = null, Action<string>? writeMore = null) => AtomicDirectory.Write(directory, tmp =>
     {
         writeMore?.Invoke(tmp);
-        HuggingFaceCheckpoint.WriteFiles(_model, tokenizer, tmp);
-        TrainingCheckpoint.SaveOptimizer(_optimizer, _model, Path.Combine(tmp, OptimizerFile));
+        _backend.WriteModel(tmp, tokenizer);
+        _backend.WriteOptimizer(tmp);
         var state = new JsonObject
         {
             ["format_version"] = 1,
+            ["backend"] = _backend.Name,
             ["step"] = Step,
-            ["optimizer_step"] = _optimizer.StepCount,
+            ["optimizer_step"] = _backend.OptimizerSteps,
             ["cursor"] = _cursor,
             ["permutation"] = new JsonArray(_permutation.Select(i => (JsonNode)i).ToArray()),
             ["order_rng"] = TrainingCheckpoint.RandomState(_order),
-            ["dropout_rng"] = TrainingCheckpoint.RandomState(_model.DropoutGenerator),
+            ["dropout_rng"] = _backend.DropoutGenerator is { } dropout ? TrainingCheckpoint.RandomState(dropout) : null,
             ["best_validation_loss"] = BestValidationLoss,
             ["evaluations_without_improvement"] = EvaluationsWithoutImprovement,
             ["extra"] = extra?.DeepClone(),
@@ -244,13 +235,21 @@ public sealed class CausalLmTrainer
             throw new InvalidDataException($"{statePath}: unsupported format_version {state["format_version"]} (this build reads version 1).");
         }
 
-        TrainingCheckpoint.RestoreOptimizer(_optimizer, _model, Path.Combine(directory, OptimizerFile));
+        string backend = state["backend"]?.GetValue<string>() ?? "managed";
+        if (backend != _backend.Name)
+        {
+            throw new InvalidDataException($"{statePath}: written by the {backend} backend; resume it with that backend (its optimizer moments are in that engine's format).");
+        }
+
+        _backend.RestoreOptimizer(directory, state["optimizer_step"]!.GetValue<long>());
         Step = state["step"]!.GetValue<int>();
-        _optimizer.RestoreStepCount(state["optimizer_step"]!.GetValue<long>());
         _cursor = state["cursor"]!.GetValue<int>();
         _permutation = state["permutation"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
         TrainingCheckpoint.RestoreRandom(_order, state["order_rng"], statePath);
-        TrainingCheckpoint.RestoreRandom(_model.DropoutGenerator, state["dropout_rng"], statePath);
+        if (_backend.DropoutGenerator is { } dropoutGenerator)
+        {
+            TrainingCheckpoint.RestoreRandom(dropoutGenerator, state["dropout_rng"], statePath);
+        }
         _selection.Restore(state["best_validation_loss"]?.GetValue<float>(), state["evaluations_without_improvement"]!.GetValue<int>(), validations: 0);
         return state["extra"] as JsonObject;
     }

@@ -1,0 +1,105 @@
+using CalRec.Models.Checkpoints;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Training;
+using CalRec.Tensors;
+using CalRec.Text.Tokenization;
+using CalRec.Torch.Decoder;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CalRec.Torch.Training;
+
+/// <summary>
+/// <see cref="ICausalLmBackend"/> on TorchSharp, on whatever device the model is on: the same step as our engine's
+/// (AdamW β = 0.9, 0.95 with matrices decaying, gradient-norm clipping), so <see cref="CausalLmTrainer"/> trains either
+/// engine through one loop. Optimizer moments are checkpointed in TorchSharp's state format
+/// (<c>optimizer.torchsharp</c>); dropout masks come from LibTorch's generator (seeded with <c>torch.manual_seed</c>),
+/// whose state is not checkpointed, so a resumed run with dropout differs from an uninterrupted one.
+/// </summary>
+public sealed class TorchCausalLmBackend : ICausalLmBackend
+{
+    private const string OptimizerFile = "optimizer.torchsharp";
+    private readonly TorchDecoderLM _model;
+    private readonly AdamW _optimizer;
+
+    /// <summary>Wraps <paramref name="model"/> with a fresh optimizer.</summary>
+    public TorchCausalLmBackend(TorchDecoderLM model, float learningRate, float weightDecay)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        _optimizer = TorchAdamW.Create(model, learningRate, weightDecay, beta1: 0.9, beta2: 0.95);
+    }
+
+    /// <summary>The model being trained.</summary>
+    public TorchDecoderLM Model => _model;
+
+    /// <inheritdoc />
+    public DecoderConfig Config => _model.Config;
+
+    /// <inheritdoc />
+    public string Name => "torchsharp";
+
+    /// <inheritdoc />
+    public long OptimizerSteps { get; private set; }
+
+    /// <inheritdoc />
+    public SeededRandom? DropoutGenerator => null;
+
+    /// <inheritdoc />
+    public float TrainStep(int[] ids, int[] targets, int batch, int seq, float learningRate, float clipNorm)
+    {
+        _model.train();
+        foreach (var group in _optimizer.ParamGroups)
+        {
+            group.LearningRate = learningRate;
+        }
+
+        using var scope = NewDisposeScope();
+        _optimizer.zero_grad();
+        Tensor loss = _model.Loss(Tokens(ids, batch, seq), Tokens(targets, batch, seq));
+        loss.backward();
+        nn.utils.clip_grad_norm_(_model.parameters(), clipNorm);
+        _optimizer.step();
+        OptimizerSteps++;
+        return loss.item<float>();
+    }
+
+    /// <inheritdoc />
+    public float Loss(int[] ids, int[] targets, int batch, int seq)
+    {
+        bool training = _model.training;
+        _model.eval();
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            return _model.Loss(Tokens(ids, batch, seq), Tokens(targets, batch, seq)).item<float>();
+        }
+        finally
+        {
+            _model.train(training);
+        }
+    }
+
+    /// <inheritdoc />
+    public void WriteModel(string folder, ByteLevelBpeTokenizer? tokenizer)
+    {
+        var managed = new DecoderLM(_model.Config);
+        TorchWeights.CopyInto(_model, managed);
+        HuggingFaceCheckpoint.WriteFiles(managed, tokenizer, folder);
+    }
+
+    /// <inheritdoc />
+    public void WriteOptimizer(string folder) => _optimizer.save_state_dict(Path.Combine(folder, OptimizerFile));
+
+    /// <inheritdoc />
+    public void RestoreOptimizer(string folder, long steps)
+    {
+        _optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
+        OptimizerSteps = steps;
+    }
+
+    private Tensor Tokens(int[] values, int batch, int seq) =>
+        tensor(values.AsSpan(0, batch * seq).ToArray().Select(v => (long)v).ToArray(), [batch, seq], device: _model.TokenEmbedding.device);
+}
