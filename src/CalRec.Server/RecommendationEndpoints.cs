@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 
 namespace CalRec.Server;
 
@@ -22,6 +23,9 @@ public sealed record RecommendationServerOptions
 
     /// <summary>Most users in one <c>POST /recommend/batch</c>.</summary>
     public int MaxBatchUsers { get; init; } = 10_000;
+
+    /// <summary>The largest request body accepted, in bytes (larger ones get a 413 problem); default 30 MB, Kestrel's.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 30_000_000;
 }
 
 /// <summary>
@@ -37,6 +41,9 @@ public static partial class RecommendationEndpoints
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        // Strict JSON: "k": "5" is a string, not a number (the web defaults would read it), and a key given twice is an error.
+        NumberHandling = JsonNumberHandling.Strict,
+        AllowDuplicateProperties = false,
     };
 
     /// <summary>
@@ -52,7 +59,8 @@ public static partial class RecommendationEndpoints
         var pool = new EnginePools(recommender, options.MaxK);
         RecommenderModel model = recommender.Model;
 
-        app.MapGet("/health", () => Results.Json(new HealthResponse("ok", model.Kind, model.ItemCount, model.Training.Dataset, model.Training.TrainedAtUtc), Json));
+        var rejections = new RejectionLog(app.ServiceProvider.GetService(typeof(ILoggerFactory)) as ILoggerFactory);
+        app.MapMethods("/health", [HttpMethods.Get, HttpMethods.Head], () => Results.Json(new HealthResponse("ok", model.Kind, model.ItemCount, model.Training.Dataset, model.Training.TrainedAtUtc), Json));
 
         // Query values arrive as text and are parsed here, so a malformed one gets a problem that names it rather than the
         // framework's bare 400.
@@ -81,13 +89,13 @@ public static partial class RecommendationEndpoints
 
         app.MapPost("/recommend", async (HttpContext http) =>
         {
-            (RecommendRequest? body, IResult? error) = await ReadAsync<RecommendRequest>(http);
+            (RecommendRequest? body, IResult? error) = await ReadAsync<RecommendRequest>(http, rejections);
             return error ?? Recommend(pool, options, body!.History, body.K, body.IncludeSeen ?? false);
         });
 
         app.MapPost("/recommend/batch", async (HttpContext http) =>
         {
-            (BatchRecommendRequest? body, IResult? error) = await ReadAsync<BatchRecommendRequest>(http);
+            (BatchRecommendRequest? body, IResult? error) = await ReadAsync<BatchRecommendRequest>(http, rejections);
             return error ?? RecommendBatch(pool, options, body!);
         });
 
@@ -186,11 +194,12 @@ public static partial class RecommendationEndpoints
         return null;
     }
 
-    private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpContext http)
+    private static async Task<(T? Body, IResult? Error)> ReadAsync<T>(HttpContext http, RejectionLog rejections)
         where T : class
     {
         if (!http.Request.HasJsonContentType())
         {
+            rejections.Report(http, StatusCodes.Status415UnsupportedMediaType, $"content type '{http.Request.ContentType}'");
             return (null, Results.Problem(detail: "Send the request body as JSON (Content-Type: application/json).", statusCode: StatusCodes.Status415UnsupportedMediaType));
         }
 
@@ -202,7 +211,21 @@ public static partial class RecommendationEndpoints
         catch (JsonException ex)
         {
             string where = ex.LineNumber is long line ? $" (line {line + 1}, byte {ex.BytePositionInLine + 1})" : "";
+            rejections.Report(http, StatusCodes.Status400BadRequest, "malformed JSON");
             return (null, Problem($"The request body is not a valid {typeof(T).Name}{where}: {FirstSentence(ex.Message)}", ex.Path ?? "$"));
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // Kestrel's own limits while the body is read: too large (413), too slow (408), malformed chunks (400). One
+            // rate-limited line in the log instead of the exception's stack trace per request.
+            rejections.Report(http, ex.StatusCode, ex.Message);
+            string detail = ex.StatusCode switch
+            {
+                StatusCodes.Status413PayloadTooLarge => $"The request body is larger than this server accepts ({http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize:N0} bytes).",
+                StatusCodes.Status408RequestTimeout => "The request body arrived too slowly.",
+                _ => FirstSentence(ex.Message),
+            };
+            return (null, Results.Problem(detail: detail, statusCode: ex.StatusCode));
         }
     }
 

@@ -14,8 +14,13 @@ public static class RecommendationServer
     /// 0 picks a free port, readable from <c>app.Urls</c> after start) with <see cref="RecommendationEndpoints"/> mapped.
     /// Framework logging below <paramref name="minimumLogLevel"/> is dropped.
     /// </summary>
+    /// <param name="model">The recommender to serve.</param>
+    /// <param name="urls">Addresses to listen on.</param>
+    /// <param name="options">Limits (k, batch size, request body size).</param>
+    /// <param name="minimumLogLevel">Framework logging below this level is dropped.</param>
+    /// <param name="configureLogging">Replaces the console logger (for example to collect the log in a test).</param>
     public static WebApplication Create(SequentialRecommendationTransformer model, IEnumerable<string> urls, RecommendationServerOptions? options = null,
-        LogLevel minimumLogLevel = LogLevel.Warning)
+        LogLevel minimumLogLevel = LogLevel.Warning, Action<ILoggingBuilder>? configureLogging = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(urls);
@@ -42,13 +47,23 @@ public static class RecommendationServer
         // A failed start (a busy port) reaches the caller as the exception from StartAsync; the host's own log of it
         // would repeat it with a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        if (minimumLogLevel != LogLevel.None)
+        // A client that sends a bad body is answered by our endpoints; Kestrel's own debug lines about it stay off.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
+        if (configureLogging is not null)
+        {
+            configureLogging(builder.Logging);
+        }
+        else if (minimumLogLevel != LogLevel.None)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }
 
+        options ??= new RecommendationServerOptions();
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         builder.Services.AddProblemDetails();
         WebApplication app = builder.Build();
+        // 404 (no such path), 405 (wrong method) and other bodiless errors get RFC 7807 problem bodies like the 400s.
+        app.UseStatusCodePages();
         app.MapRecommendations(model, options);
         return app;
     }
