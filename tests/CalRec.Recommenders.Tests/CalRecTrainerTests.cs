@@ -307,6 +307,42 @@ public class CalRecTrainerTests
         Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
     }
 
+    [TestCase("pretrain", 5)]
+    [TestCase("stage1", 2)]
+    public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step)
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        IReadOnlyList<InteractionDataset> mixture = [data];
+        CalRecTrainer.Options Settings(string? dir)
+        {
+            var o = Tiny();
+            o.CheckpointDirectory = dir;
+            o.CheckpointMinutes = 1e-9; // every step: what a long run gets every few minutes
+            return o;
+        }
+
+        CalRecModel straight = new RecContext(seed: 1).Trainers.CalRec(Settings(null)).Fit(split, mixture);
+
+        // A crash, not a cancellation: nothing runs after it, so only the time-based checkpoint can have saved the work
+        // (in stage 1 this is before its first validation).
+        string dir = Path.Combine(_dir, "killed");
+        CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir));
+        first.Progress += (_, e) =>
+        {
+            if (e.Phase == phase && e.Step == step)
+            {
+                throw new InvalidOperationException("killed");
+            }
+        };
+        Assert.That(() => first.Fit(split, mixture), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
+        Assert.That(Directory.Exists(dir), Is.True, "a checkpoint exists before the first validation");
+
+        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(CalRecTrainer.Options.FromCheckpoint(dir)).Fit(split, mixture);
+        Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
+        Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()));
+    }
+
     [TestCase(MetaAlgorithm.Reptile)]
     [TestCase(MetaAlgorithm.FirstOrderMaml)]
     public void MetaLearningReplacesStage1AndStage2CanBeFewShot(MetaAlgorithm algorithm)

@@ -191,9 +191,18 @@ public sealed partial class CalRecTrainer
         public int Patience { get; set; } = 2;
 
         /// <summary>
-        /// Folder for a resumable checkpoint, written at each validation and when training is cancelled (null: none).
+        /// Folder for a resumable checkpoint, written at each validation, at the end of stage 0, every
+        /// <see cref="CheckpointMinutes"/> and when training is cancelled (null: none).
         /// </summary>
         public string? CheckpointDirectory { get; set; }
+
+        /// <summary>
+        /// Also write the checkpoint after the step that ends this many minutes since the last one, in stage 0 and in the
+        /// stages (0: only at validations, at the end of stage 0 and on cancellation), so that a killed run loses at
+        /// most this much work. Meta-learning stages checkpoint at their validations only.
+        /// </summary>
+        [TrainerOption("checkpoint-minutes", "Also checkpoint every this many minutes of training (0: only at validations, stage ends and Ctrl+C).")]
+        public double CheckpointMinutes { get; set; } = 5;
 
         /// <summary>Continue from <see cref="CheckpointDirectory"/> instead of starting over.</summary>
         public bool Resume { get; set; }
@@ -242,6 +251,7 @@ public sealed partial class CalRecTrainer
         internal void Validate()
         {
             Require(BatchSize >= 2, "BatchSize must be at least 2 (in-batch negatives)");
+            Require(CheckpointMinutes >= 0 && double.IsFinite(CheckpointMinutes), "CheckpointMinutes must be 0 or more");
             Require(MaxHistory >= 1, "MaxHistory must be at least 1");
             Require(MaxItemTokens >= 1, "MaxItemTokens must be at least 1");
             Require(Temperature > 0, "Temperature must be positive");

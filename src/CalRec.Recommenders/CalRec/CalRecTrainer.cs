@@ -266,18 +266,31 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
         var clock = Stopwatch.StartNew();
+        var sinceCheckpoint = Stopwatch.StartNew();
+        void Checkpoint() => lm.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
         int first = lm.Step;
         foreach (LmStepReport r in lm.Train(data, null, cancellation))
         {
+            if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
+            {
+                Checkpoint();
+            }
+
             double left = (o.PretrainSteps - r.Step) * clock.Elapsed.TotalSeconds / Math.Max(1, r.Step - first);
             Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, TimeSpan.FromSeconds(left)));
+        }
+
+        if (!cancellation.IsCancellationRequested && o.CheckpointDirectory is not null)
+        {
+            // Stage 0 done: a run killed before stage 1's first validation resumes from here, not from scratch.
+            Checkpoint();
         }
 
         if (cancellation.IsCancellationRequested)
         {
             if (o.CheckpointDirectory is not null)
             {
-                lm.SaveCheckpoint(o.CheckpointDirectory, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
+                Checkpoint();
                 _context.Report(ModelKind, $"cancelled in stage 0 at step {lm.Step}; checkpoint in {o.CheckpointDirectory}");
             }
 
@@ -316,6 +329,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         var clock = Stopwatch.StartNew();
+        var sinceCheckpoint = Stopwatch.StartNew();
         long tokens = 0;
         int stepsDone = 0, epoch = startEpoch;
         bool stop = false;
@@ -363,10 +377,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     if (o.CheckpointDirectory is not null)
                     {
                         SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
+                        sinceCheckpoint.Restart();
                     }
 
                     stop = selection.ShouldStop || outOfTime;
                     model.train();
+                }
+                else if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
+                {
+                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
                 }
 
                 double rate = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
@@ -590,6 +609,18 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             TrainingSource source = sources[e.TableKey];
             observe(phase, source.Name, source.Users[e.User], e.Items.Select(i => source.Items[i].Id).ToArray());
         }
+    }
+
+    // Whether CheckpointMinutes have passed since the last time-based checkpoint (restarting the clock when they have).
+    private bool CheckpointDue(Stopwatch sinceCheckpoint)
+    {
+        if (_options.CheckpointMinutes <= 0 || sinceCheckpoint.Elapsed.TotalMinutes < _options.CheckpointMinutes)
+        {
+            return false;
+        }
+
+        sinceCheckpoint.Restart();
+        return true;
     }
 
     private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step)
