@@ -91,6 +91,46 @@ public class PretrainResumeTests
     }
 
     [Test]
+    public void AKilledSasRecRunResumesFromItsLastEpochToTheModelOfAnUninterruptedRun()
+    {
+        string db = Path.Combine(_dir, "synthetic.db");
+        Data.Storage.SqliteStore.Save(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 6, UsersPerDomain = 400 }).ToDataset(), db);
+        string[] common = ["train", "sasrec", "--target", db, "--hidden", "32", "--max-length", "20", "--epochs", "8", "--min-epochs", "8", "--seed", "3"];
+        string straight = Path.Combine(_dir, "straight.zip"), killed = Path.Combine(_dir, "killed.zip");
+        Assert.That(RunToEnd([.. common, "--out", straight]), Is.EqualTo(0));
+
+        using (Process p = Start([.. common, "--out", killed]))
+        {
+            string state = Path.Combine(killed + ".checkpoint", "state.json");
+            var clock = Stopwatch.StartNew();
+            while (!(File.Exists(state) && File.ReadAllText(state).Contains("\"epoch\":2,", StringComparison.Ordinal)) && !p.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120))
+            {
+                Thread.Sleep(5);
+            }
+
+            Assert.That(p.HasExited, Is.False, "the run must still be going when it is killed");
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+
+        Assert.That(File.Exists(killed), Is.False);
+        Assert.That(RunToEnd(["train", "sasrec", "--target", db, "--out", killed, "--hidden", "64", "--resume"]), Is.EqualTo(2), "settings come from the checkpoint");
+        Assert.That(RunToEnd(["train", "sasrec", "--target", db, "--out", killed, "--resume"]), Is.EqualTo(0));
+        Assert.That(Directory.Exists(killed + ".checkpoint"), Is.False, "the checkpoint goes once the model is saved");
+
+        string Evaluate(string model)
+        {
+            using Process p = Start(["evaluate", "--model", model, "--data", db, "--json"], captureOutput: true);
+            string output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            using JsonDocument json = JsonDocument.Parse(output);
+            return $"{json.RootElement.GetProperty("ndcg@10")} {json.RootElement.GetProperty("hr@10")} {json.RootElement.GetProperty("epochs")}";
+        }
+
+        Assert.That(Evaluate(killed), Is.EqualTo(Evaluate(straight)));
+    }
+
+    [Test]
     public void CtrlCSavesACheckpointAtTheLastCompletedStepAndExits130()
     {
         string corpus = Path.Combine(_dir, "c.txt");
@@ -151,7 +191,7 @@ public class PretrainResumeTests
         }
     }
 
-    private static Process Start(string[] args)
+    private static Process Start(string[] args, bool captureOutput = false)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "calrec.dll"));
@@ -161,9 +201,13 @@ public class PretrainResumeTests
         }
 
         var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
+        if (!captureOutput)
+        {
+            p.OutputDataReceived += (_, _) => { };
+            p.BeginOutputReadLine();
+        }
+
         p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
     }

@@ -21,6 +21,50 @@ public class SasRecTests
         return (reports, pop, seq);
     }
 
+    [TestCase(SasRecLoss.CrossEntropy, SasRecBatching.RandomUsers)]
+    [TestCase(SasRecLoss.BinaryCrossEntropy, SasRecBatching.LengthBuckets)]
+    public void ARunStoppedAfterAnEpochResumesFromItsCheckpointToTheSameModel(SasRecLoss loss, SasRecBatching batching)
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 60 }).ToDataset());
+        var options = new SasRecTrainer.Options
+        {
+            Hidden = 16, MaxLength = 10, Dropout = 0.3f, BatchSize = 32, LearningRate = 3e-3f, MaxEpochs = 6, MinEpochs = 6, Loss = loss, Batching = batching, Seed = 7,
+        };
+        var straightReports = new List<SasRecEpochReport>();
+        SasRecScorer straight = SasRecTraining.Fit(split, options, straightReports.Add);
+
+        string dir = Path.Combine(Path.GetTempPath(), "calrec-sasrec-ckpt-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using var cts = new CancellationTokenSource();
+            SasRecTraining.Fit(split, options with { CheckpointDirectory = dir }, r =>
+            {
+                if (r.Epoch == 3)
+                {
+                    cts.Cancel();
+                }
+            }, cts.Token);
+
+            SasRecTrainer.Options saved = SasRecTrainer.Options.FromCheckpoint(dir);
+            Assert.That(saved with { CheckpointDirectory = null, Resume = false }, Is.EqualTo(options), "the checkpoint carries the run's settings");
+            var resumedReports = new List<SasRecEpochReport>();
+            SasRecScorer resumed = SasRecTraining.Fit(split, saved, resumedReports.Add);
+
+            Assert.That(resumedReports.Select(r => r.Epoch), Is.EqualTo(new[] { 4, 5, 6 }));
+            Assert.That(resumedReports.Select(r => (r.Loss, r.ValidationNdcg10)), Is.EqualTo(straightReports.Skip(3).Select(r => (r.Loss, r.ValidationNdcg10))));
+            Assert.That((resumed.BestEpoch, resumed.Epochs), Is.EqualTo((straight.BestEpoch, straight.Epochs)));
+            float[] a = new float[10 * split.Data.ItemCount], b = new float[a.Length];
+            int[][] histories = split.Test.Take(10).Select(c => c.History).ToArray();
+            straight.Score(histories, a);
+            resumed.Score(histories, b);
+            Assert.That(b, Is.EqualTo(a), "the same weights, bit for bit");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Test]
     public void LearnsTheSyntheticRoutinesAndBeatsMostPopular()
     {

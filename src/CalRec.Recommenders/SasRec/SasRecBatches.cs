@@ -34,6 +34,21 @@ internal sealed class SasRecBatches
     /// <summary>Offset into <see cref="Users"/> and size of batch <paramref name="index"/>.</summary>
     public (int Start, int Count) this[int index] => (_starts[index], Math.Min(_batchSize, Users.Length - _starts[index]));
 
+    /// <summary>The arrangement <see cref="Next"/> permutes (users or batch starts), for checkpoints.</summary>
+    internal int[] Arrangement => _batching == SasRecBatching.RandomUsers ? Users : _starts;
+
+    /// <summary>Restores an <see cref="Arrangement"/> saved in a checkpoint.</summary>
+    internal void Restore(int[] arrangement, string source)
+    {
+        int[] target = Arrangement;
+        if (arrangement.Length != target.Length || !arrangement.Order().SequenceEqual(target.Order()))
+        {
+            throw new InvalidDataException($"{source}: the saved batch order is not of this data ({arrangement.Length} entries, {target.Length} expected): resume with the same dataset and settings.");
+        }
+
+        arrangement.CopyTo(target, 0);
+    }
+
     /// <summary>
     /// Arranges the next epoch: a fresh random order of all users (<see cref="SasRecBatching.RandomUsers"/>) or the same
     /// length-sorted batches in a fresh random order (<see cref="SasRecBatching.LengthBuckets"/>).

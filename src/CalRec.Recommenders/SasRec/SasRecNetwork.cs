@@ -39,6 +39,9 @@ internal sealed class SasRecNetwork : NeuralModule
 
     public int ItemCount { get; }
 
+    /// <summary>The generator of dropout masks (its state belongs in training checkpoints).</summary>
+    internal SeededRandom DropoutGenerator => _dropoutGenerator;
+
     /// <summary>The standard deviation the item table is initialized with.</summary>
     public float ItemInitStd => XavierStd(ItemCount + 1, _d);
 

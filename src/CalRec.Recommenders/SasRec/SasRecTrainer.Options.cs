@@ -73,5 +73,17 @@ public sealed partial class SasRecTrainer
         /// random initialization's standard deviation and kept trainable. Null: random initialization.
         /// </summary>
         public float[]? InitialItemEmbeddings { get; init; }
+
+        /// <summary>
+        /// Folder for a resumable checkpoint, written atomically after every epoch (null: none). A killed or cancelled run
+        /// loses at most the epoch in progress.
+        /// </summary>
+        public string? CheckpointDirectory { get; init; }
+
+        /// <summary>Continue from <see cref="CheckpointDirectory"/> instead of starting over (the same data and settings).</summary>
+        public bool Resume { get; init; }
+
+        /// <summary>The settings saved in a checkpoint folder, with <see cref="Resume"/> set: continue that run with the same data.</summary>
+        public static Options FromCheckpoint(string checkpointDirectory) => SasRecCheckpoint.ReadOptions(checkpointDirectory);
     }
 }

@@ -39,7 +39,8 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
         string kind = _encoder is null ? ModelKind : Llm2SasRecModelKind;
         var clock = Stopwatch.StartNew();
         Options options = TrainerOptions;
-        if (_encoder is not null)
+        // A resumed run takes its weights from the checkpoint: the text embeddings only initialize a fresh one.
+        if (_encoder is not null && !options.Resume)
         {
             _context.Report(kind, $"embedding {split.Data.ItemCount:N0} item texts");
             float[] vectors = _encoder.Encode(split.Data.Items.Select(i => i.ToText()).ToList(), cancellation);
@@ -47,22 +48,26 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
             options = options with { InitialItemEmbeddings = pca.Transform(vectors) };
         }
 
-        int epochs = 0, bestEpoch = 0;
+        if (options.Resume)
+        {
+            _context.Report(kind, $"resuming from {options.CheckpointDirectory}");
+        }
+
         double best = double.NaN;
         SasRecScorer scorer = SasRecTraining.Fit(split, options, r =>
         {
-            epochs = r.Epoch;
-            if (double.IsNaN(best) || r.ValidationNdcg10 > best)
-            {
-                (best, bestEpoch) = (r.ValidationNdcg10, r.Epoch);
-            }
-
+            best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
             _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
         }, cancellation);
+        if (cancellation.IsCancellationRequested && options.CheckpointDirectory is not null)
+        {
+            _context.Report(kind, $"cancelled after epoch {scorer.Epochs}; checkpoint in {options.CheckpointDirectory}");
+        }
+
         cancellation.ThrowIfCancellationRequested();
-        var settings = new Dictionary<string, string>(DeclaredOptions.Describe(options)) { ["best_epoch"] = bestEpoch.ToString(CultureInfo.InvariantCulture) };
+        var settings = new Dictionary<string, string>(DeclaredOptions.Describe(options)) { ["best_epoch"] = scorer.BestEpoch.ToString(CultureInfo.InvariantCulture) };
         return new RecommenderModel(kind, scorer, split.Data.Items,
-            new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochs, double.IsNaN(best) ? null : best, settings));
+            new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, scorer.Epochs, scorer.BestValidationNdcg10, settings));
     }
 }

@@ -57,6 +57,15 @@ public sealed class SasRecScorer : IRecommenderScorer
 
     internal SasRecNetwork Model { get; }
 
+    /// <summary>The epoch whose weights the scorer has (0: none validated).</summary>
+    internal int BestEpoch { get; set; }
+
+    /// <summary>Its validation NDCG@10, or null.</summary>
+    internal double? BestValidationNdcg10 { get; set; }
+
+    /// <summary>Epochs completed (a resumed run's earlier ones included).</summary>
+    internal int Epochs { get; set; }
+
     /// <inheritdoc />
     public int ItemCount => Model.ItemCount;
 
@@ -115,8 +124,18 @@ public static class SasRecTraining
         var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
         var selection = new EarlyStopping(higherIsBetter: true, options.Patience, options.MinEpochs);
         var best = new WeightsSnapshot(model.named_parameters());
+        int firstEpoch = 1, bestEpoch = 0;
+        TimeSpan usedBefore = TimeSpan.Zero;
+        if (options.Resume)
+        {
+            SasRecCheckpoint saved = SasRecCheckpoint.Read(options.CheckpointDirectory ?? throw new ArgumentException("Resume needs a CheckpointDirectory."));
+            saved.Restore(model, opt, order, negatives, batches, selection, best);
+            (firstEpoch, bestEpoch, usedBefore) = (saved.Epoch + 1, saved.BestEpoch, saved.Elapsed);
+        }
+
         var budget = System.Diagnostics.Stopwatch.StartNew();
-        for (int epoch = 1; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
+        scorer.Epochs = firstEpoch - 1;
+        for (int epoch = firstEpoch; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             batches.Next(order);
@@ -161,20 +180,35 @@ public static class SasRecTraining
                 steps++;
             }
 
+            if (cancellation.IsCancellationRequested)
+            {
+                // A partial epoch is neither validated nor saved: a resumed run repeats it from its start.
+                break;
+            }
+
             double seconds = clock.Elapsed.TotalSeconds;
             RecommendationMetrics val = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
             double ndcg = val["ndcg@10"].Value;
             progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
-            if (selection.Offer(ndcg))
+            scorer.Epochs = epoch;
+            bool improved = selection.Offer(ndcg);
+            if (improved)
             {
                 best.Capture();
+                bestEpoch = epoch;
             }
-            else if (selection.ShouldStop)
+
+            if (options.CheckpointDirectory is { } directory)
+            {
+                SasRecCheckpoint.Write(directory, options, epoch, bestEpoch, usedBefore + budget.Elapsed, model, opt, order, negatives, batches, selection, best);
+            }
+
+            if (!improved && selection.ShouldStop)
             {
                 break;
             }
 
-            if (OutOfBudget(budget.Elapsed, clock.Elapsed, options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null))
+            if (OutOfBudget(usedBefore + budget.Elapsed, clock.Elapsed, options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null))
             {
                 break;
             }
@@ -182,6 +216,8 @@ public static class SasRecTraining
 
         best.Restore();
         model.eval();
+        scorer.BestEpoch = bestEpoch;
+        scorer.BestValidationNdcg10 = selection.Best;
         return scorer;
     }
 

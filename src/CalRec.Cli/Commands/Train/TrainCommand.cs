@@ -58,10 +58,23 @@ internal sealed class TrainInputs
     /// Fits the estimator <paramref name="create"/> builds (given the trainers and the item catalogue table) on the
     /// target's interactions table, through ML.NET, and saves the model.
     /// </summary>
-    public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct)
+    /// <param name="p">The parsed command line.</param>
+    /// <param name="create">Builds the estimator from the trainers and the item catalogue table.</param>
+    /// <param name="seed">The MLContext's seed.</param>
+    /// <param name="ct">Stops training.</param>
+    /// <param name="checkpoint">The trainer's checkpoint folder: removed once the model is saved; with
+    /// <paramref name="resume"/> false, a leftover one is removed first (after the output lock is taken).</param>
+    /// <param name="resume">Whether the run continues from <paramref name="checkpoint"/>.</param>
+    public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct,
+        string? checkpoint = null, bool resume = false)
     {
         var clock = Stopwatch.StartNew();
         using OutputLock outputLock = OutputLock.Acquire(p.GetValue(Output)!);
+        if (checkpoint is not null && !resume && Directory.Exists(checkpoint))
+        {
+            Directory.Delete(checkpoint, recursive: true);
+        }
+
         var ml = new MLContext(unchecked((int)seed));
         TrainingLog.Attach(ml, clock);
         InteractionDataset data = Load(p, p.GetValue(Target)!);
@@ -70,6 +83,11 @@ internal sealed class TrainInputs
         SequentialRecommendationTransformer model = create(ml.SequentialRecommendation().Trainers, tables.Items).Fit(tables.Interactions, ct);
         string output = p.GetValue(Output)!;
         ml.SequentialRecommendation().SaveModel(model, ModelFiles.HistorySchema, output);
+        if (checkpoint is not null && Directory.Exists(checkpoint))
+        {
+            Directory.Delete(checkpoint, recursive: true);
+        }
+
         AnsiConsole.MarkupLineInterpolated($"saved {model.Model.Kind} model ({model.Model.ItemCount:N0} items) to {output} after {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
     }

@@ -14,10 +14,12 @@ internal static class TrainSasRecCommand
         var inputs = new TrainInputs();
         var settings = new DeclaredFlags<SasRecTrainer.Options>(() => new SasRecTrainer.Options());
         var lm = new LanguageModelArguments();
+        var resume = new Option<bool>("--resume") { Description = "Continue the run stopped by Ctrl+C or a crash from OUT.checkpoint/ (after its last completed epoch), with the settings saved there." };
         var cmd = new Command(llm ? SasRecTrainer.Llm2SasRecModelKind : SasRecTrainer.ModelKind, llm
             ? "LLM2SASRec: SASRec whose item table starts from PCA-reduced text embeddings of a language model (Harte et al.)."
             : "SASRec: self-attentive sequential recommendation over item ids, full-softmax cross-entropy by default.");
         inputs.AddTo(cmd);
+        cmd.Options.Add(resume);
         settings.AddTo(cmd);
         if (llm)
         {
@@ -26,12 +28,36 @@ internal static class TrainSasRecCommand
 
         CommandRunner.SetAction(cmd, (p, ct) =>
         {
-            SasRecTrainer.Options options = settings.Read(p);
+            string checkpoint = Path.GetFullPath(p.GetValue(inputs.Output)! + ".checkpoint");
+            SasRecTrainer.Options options;
+            if (p.GetValue(resume))
+            {
+                if (!Directory.Exists(checkpoint))
+                {
+                    throw new DirectoryNotFoundException($"--resume: no interrupted run for {p.GetValue(inputs.Output)} (expected {checkpoint}/).");
+                }
+
+                if (settings.AnyGiven(p))
+                {
+                    throw new ArgumentException("--resume continues with the settings saved in the checkpoint; give no other SASRec settings with it.");
+                }
+
+                options = SasRecTrainer.Options.FromCheckpoint(checkpoint);
+            }
+            else
+            {
+                options = settings.Read(p) with { CheckpointDirectory = checkpoint };
+            }
+
             // The language model first: a missing or bad --lm is reported before the dataset is read.
             ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
             return inputs.FitAndSave(p, (trainers, items) => encoder is null
                 ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options })
-                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options }), options.Seed, ct);
+                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options }), options.Seed, ct, checkpoint, p.GetValue(resume));
+        }, p =>
+        {
+            string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
+            return Directory.Exists(checkpoint) ? $"no model written; the completed epochs are saved in {checkpoint}: add --resume to continue." : "no model written.";
         });
         return cmd;
     }
