@@ -287,6 +287,12 @@ public class CliTests
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
+        // The same run with the finetuning stages on TorchSharp: a model of the same kind and catalogue.
+        string onTorch = Path.Combine(_dir, "calrec-torch.zip");
+        (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--out", onTorch, "--backend", "torchsharp", "--device", "cpu");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(((CalRecModel)ModelFiles.Load(onTorch)).Catalog.Select(i => i.Id), Is.EqualTo(loaded.Catalog.Select(i => i.Id)));
+
         string history = string.Join(",", loaded.Catalog.Take(2).Select(i => i.Id));
         (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "3", "--json");
         Assert.That(code, Is.EqualTo(0), output);

@@ -47,4 +47,11 @@ public sealed class CalRecEstimatorOptions : SequentialRecommenderOptions
     /// implementations should be quick); null: only the phase messages on <c>MLContext.Log</c>.
     /// </summary>
     public IProgress<CalRecProgress>? Progress { get; set; }
+
+    /// <summary>
+    /// The engine of the finetuning stages (null: ours, the CPU default). For an NVIDIA GPU, with CalRec.Torch:
+    /// <c>Engine = TorchCalRecEngine.On(TorchDevices.Select(mlContext))</c>, which honours <c>MLContext.GpuDeviceId</c>
+    /// and <c>FallbackToCpu</c> as ML.NET's TorchSharp trainers do.
+    /// </summary>
+    public CalRecEngineFactory? Engine { get; set; }
 }

@@ -95,6 +95,7 @@ public sealed class SequentialRecommendationTrainers
         {
             (InteractionDataset target, List<InteractionDataset> mixture) = TargetAndMixture(data, options.TargetDomain, options.MixtureDomains);
             CalRecTrainer trainer = ctx.Trainers.CalRec(options.Trainer);
+            trainer.Engine = options.Engine;
             if (options.Progress is IProgress<CalRecProgress> progress)
             {
                 trainer.Progress += (_, e) => progress.Report(e);

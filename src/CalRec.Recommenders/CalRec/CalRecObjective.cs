@@ -10,10 +10,15 @@ namespace CalRec.Recommenders.CalRec;
 /// <param name="Lm">w_lm: next-item generation (causal LM loss on the target items' tokens).</param>
 /// <param name="ItemItem">w_tt: InfoNCE between the target item inside the history and the same item alone.</param>
 /// <param name="UserItem">w_ut: InfoNCE between the history before the target and the target item alone.</param>
-internal readonly record struct LossWeights(float Lm, float ItemItem, float UserItem);
+public readonly record struct LossWeights(float Lm, float ItemItem, float UserItem);
 
 /// <summary>The unweighted loss terms of one batch (NaN for a term whose weight is zero: it is not computed).</summary>
-internal readonly record struct LossValues(float Total, float Lm, float ItemItem, float UserItem, int Tokens);
+/// <param name="Total">The weighted sum that is minimized.</param>
+/// <param name="Lm">L_NIG.</param>
+/// <param name="ItemItem">L_TT.</param>
+/// <param name="UserItem">L_UT.</param>
+/// <param name="Tokens">Real tokens in the history pass.</param>
+public readonly record struct LossValues(float Total, float Lm, float ItemItem, float UserItem, int Tokens);
 
 /// <summary>
 /// CALRec's objective L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT over a <see cref="HistoryBatch"/>, with every target
@@ -38,7 +43,7 @@ internal static class CalRecObjective
 
         if (weights.ItemItem != 0f || weights.UserItem != 0f)
         {
-            ManagedTensor items = F.l2_normalize(TwoTowerEncoder.EncodeItems(model, batch.UniqueItems, pooling));
+            ManagedTensor items = F.l2_normalize(TwoTowerEncoder.EncodeItemRows(model, batch.ItemIds, batch.ItemMask, batch.ItemRows, batch.ItemLength, batch.ItemLast, pooling));
             ManagedTensor keys = F.gather_rows(items, batch.TargetKeys);
             if (weights.UserItem != 0f)
             {

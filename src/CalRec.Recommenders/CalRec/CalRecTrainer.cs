@@ -58,6 +58,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     /// <summary>Raised after every optimizer step of every phase.</summary>
     public event EventHandler<CalRecProgress>? Progress;
 
+    /// <summary>
+    /// The engine of the finetuning stages (null: our own). Stage 0 pretraining, validation and grounding stay on our
+    /// engine; LoRA and meta-learning stages need it (an engine given with them is an error).
+    /// </summary>
+    public CalRecEngineFactory? Engine { get; set; }
+
     /// <summary>The trainer's settings.</summary>
     public Options TrainerOptions => _options;
 
@@ -83,6 +89,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     {
         Options o = _options;
         o.Validate();
+        if (Engine is not null && (o.LoraRank > 0 || o.Meta is not null))
+        {
+            throw new NotSupportedException("LoRA finetuning and meta-learning stages run on our engine only: leave the engine unset (--backend managed) for them.");
+        }
+
         var clock = Stopwatch.StartNew();
         if (target.Validation.Count == 0)
         {
@@ -328,6 +339,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             resumed.RestoreOptimizer(model, optimizer);
         }
 
+        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f));
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
         long tokens = 0;
@@ -341,6 +353,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             {
                 if (cancellation.IsCancellationRequested)
                 {
+                    engine?.CopyWeightsTo(model);
                     SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, epoch, step);
                     cancellation.ThrowIfCancellationRequested();
                 }
@@ -348,8 +361,13 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 int global = (epoch * stepsPerEpoch) + step;
                 optimizer.LearningRate = schedule.At(global);
                 LossValues values;
-                using (TensorScope.Begin())
+                if (engine is not null)
                 {
+                    values = engine.Step(HistoryBatch.Build(batches[step]), optimizer.LearningRate);
+                }
+                else
+                {
+                    using TensorScope scope = TensorScope.Begin();
                     optimizer.zero_grad();
                     HistoryBatch batch = HistoryBatch.Build(batches[step]);
                     ManagedTensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
@@ -365,6 +383,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 bool outOfTime = (stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes) || global + 1 >= totalSteps;
                 if ((step + 1) % evalEvery == 0 && (stepsPerEpoch - step - 1 >= evalEvery / 2 || lastOfEpoch) || lastOfEpoch || outOfTime)
                 {
+                    engine?.CopyWeightsTo(model);
                     ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
                     if (selection.Offer(ndcg.Value))
                     {
@@ -385,6 +404,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 }
                 else if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
                 {
+                    engine?.CopyWeightsTo(model);
                     SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
                 }
 
@@ -394,6 +414,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
+        engine?.CopyWeightsTo(model);
         return epoch - startEpoch;
     }
 

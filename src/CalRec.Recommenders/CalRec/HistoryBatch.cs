@@ -13,9 +13,11 @@ internal sealed record HistoryExample(ItemTextTable Table, int TableKey, int Use
 /// <c>tokens(i1) SEP tokens(i2) SEP ... tokens(iL) SEP</c>, right-padded. For each target item i_k (k ≥ 2):
 /// the user representation is the prefix ending at the separator after i_(k-1); the in-context item representation is
 /// i_k's tokens and its separator; the LM targets are i_k's tokens and its separator, each predicted from the previous
-/// position. Targets are de-duplicated into <see cref="UniqueItems"/> for the item tower.
+/// position. Targets are de-duplicated into the item tower's rows (<see cref="ItemIds"/>: each distinct target's tokens
+/// and a separator, padded). Plain arrays, so that any tensor engine can run CALRec's step on it
+/// (<see cref="ICalRecEngine"/>).
 /// </summary>
-internal sealed class HistoryBatch
+public sealed class HistoryBatch
 {
     private HistoryBatch()
     {
@@ -27,8 +29,10 @@ internal sealed class HistoryBatch
     /// <summary>1 for real tokens, 0 for padding [Rows × Length].</summary>
     public float[] Mask { get; private set; } = [];
 
+    /// <summary>Histories in the batch.</summary>
     public int Rows { get; private set; }
 
+    /// <summary>Tokens per history row (the longest serialized history).</summary>
     public int Length { get; private set; }
 
     /// <summary>Flat positions (row × Length + t) whose next token is an LM target.</summary>
@@ -49,16 +53,31 @@ internal sealed class HistoryBatch
     /// <summary>Per target: number of the target's tokens including its separator.</summary>
     public int[] TargetLengths { get; private set; } = [];
 
-    /// <summary>Per target: index into <see cref="UniqueItems"/>.</summary>
+    /// <summary>Per target: its row in the item tower (equal keys: the same item, never each other's negative).</summary>
     public int[] TargetKeys { get; private set; } = [];
 
     /// <summary>The distinct target items: (table, item).</summary>
-    public List<(ItemTextTable Table, int Item)> UniqueItems { get; } = [];
+    internal List<(ItemTextTable Table, int Item)> UniqueItems { get; } = [];
+
+    /// <summary>Rows of the item tower: one per distinct target item.</summary>
+    public int ItemRows => UniqueItems.Count;
+
+    /// <summary>Tokens per item-tower row.</summary>
+    public int ItemLength { get; private set; }
+
+    /// <summary>Item-tower token ids [ItemRows × ItemLength]: the item's tokens, its separator, then padding.</summary>
+    public int[] ItemIds { get; private set; } = [];
+
+    /// <summary>1 for the item-tower's real tokens, 0 for padding [ItemRows × ItemLength].</summary>
+    public float[] ItemMask { get; private set; } = [];
+
+    /// <summary>Per item-tower row: the position of its separator (last-token pooling reads it).</summary>
+    public int[] ItemLast { get; private set; } = [];
 
     /// <summary>Number of real tokens in the history pass.</summary>
     public int TokenCount { get; private set; }
 
-    public static HistoryBatch Build(IReadOnlyList<HistoryExample> examples)
+    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples)
     {
         var batch = new HistoryBatch { Rows = examples.Count };
         int length = 0;
@@ -141,6 +160,7 @@ internal sealed class HistoryBatch
         batch.TargetStarts = [.. targetStarts];
         batch.TargetLengths = [.. targetLengths];
         batch.TargetKeys = [.. keys];
+        (batch.ItemIds, batch.ItemMask, batch.ItemLength, batch.ItemLast) = TwoTowerEncoder.ItemRows(batch.UniqueItems);
         return batch;
     }
 }

@@ -15,6 +15,13 @@ internal static class TwoTowerEncoder
     /// <summary>Pooled item-tower representations [items, D] (not normalized); records gradients when the tape does.</summary>
     public static ManagedTensor EncodeItems(DecoderLM model, IReadOnlyList<(ItemTextTable Table, int Item)> items, Pooling pooling)
     {
+        (int[] ids, float[] mask, int length, int[] last) = ItemRows(items);
+        return Pool(model, ids, mask, items.Count, length, last, pooling);
+    }
+
+    /// <summary>The item tower's input for <paramref name="items"/>: token ids, mask, row length and separator positions.</summary>
+    public static (int[] Ids, float[] Mask, int Length, int[] Last) ItemRows(IReadOnlyList<(ItemTextTable Table, int Item)> items)
+    {
         int length = 0;
         foreach ((ItemTextTable table, int item) in items)
         {
@@ -36,8 +43,12 @@ internal static class TwoTowerEncoder
             last[r] = tokens.Length;
         }
 
-        return Pool(model, ids, mask, n, length, last, pooling);
+        return (ids, mask, length, last);
     }
+
+    /// <summary>Item-tower representations [rows, D] of prepared rows (see <see cref="ItemRows"/>).</summary>
+    public static ManagedTensor EncodeItemRows(DecoderLM model, int[] ids, float[] mask, int rows, int length, int[] last, Pooling pooling) =>
+        Pool(model, ids, mask, rows, length, last, pooling);
 
     /// <summary>Pooled item-tower representations [texts, D] of raw token sequences (such as generated item texts), each closed by the separator.</summary>
     public static ManagedTensor EncodeTokens(DecoderLM model, IReadOnlyList<int[]> texts, ItemTextTable table, Pooling pooling)

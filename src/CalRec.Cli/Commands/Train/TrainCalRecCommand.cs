@@ -4,6 +4,8 @@ using CalRec.Cli.Options;
 using CalRec.Data;
 using CalRec.MLNet;
 using CalRec.Recommenders.CalRec;
+using CalRec.Torch.CalRec;
+using CalRec.Torch.Devices;
 using Microsoft.ML;
 using Spectre.Console;
 
@@ -20,10 +22,12 @@ internal static class TrainCalRecCommand
     {
         var inputs = new TrainInputs();
         var args = new CalRecArguments();
+        var engine = new BackendArguments();
         var cmd = new Command(CalRecTrainer.ModelKind, "CALRec: a decoder LM finetuned two-tower style on text-serialized histories (LM loss + two InfoNCE terms), stage 1 on a mixture, stage 2 on the target.");
         inputs.AddTo(cmd);
         args.AddTo(cmd);
-        CommandRunner.SetAction(cmd, (p, ct) => Run(p, inputs, args, ct), p =>
+        engine.AddTo(cmd);
+        CommandRunner.SetAction(cmd, (p, ct) => Run(p, inputs, args, engine, ct), p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
             return Directory.Exists(checkpoint) ? $"no model written; the run is saved in {checkpoint}: add --resume to continue it." : "no model written.";
@@ -31,8 +35,9 @@ internal static class TrainCalRecCommand
         return cmd;
     }
 
-    private static int Run(ParseResult p, TrainInputs inputs, CalRecArguments args, CancellationToken ct)
+    private static int Run(ParseResult p, TrainInputs inputs, CalRecArguments args, BackendArguments engine, CancellationToken ct)
     {
+        (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
         var clock = Stopwatch.StartNew();
         string output = p.GetValue(inputs.Output)!;
         string checkpoint = output + ".checkpoint";
@@ -75,6 +80,8 @@ internal static class TrainCalRecCommand
             Trainer = options,
             TargetDomain = targetDomain,
             MixtureDomains = mixtureDomains,
+            // The finetuning stages on TorchSharp when asked (stage 0, validation and grounding stay on our engine).
+            Engine = backend == ComputeBackend.TorchSharp ? TorchCalRecEngine.On(device) : null,
         };
         SequentialRecommendationTransformer model = Progress.TrainingProgressView.Run(progress =>
         {

@@ -1,0 +1,61 @@
+using CalRec.Models.Decoder;
+using CalRec.Recommenders.CalRec;
+using CalRec.Torch.Decoder;
+using CalRec.Torch.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CalRec.Torch.CalRec;
+
+/// <summary>
+/// <see cref="ICalRecEngine"/> on TorchSharp: a stage's weights copied onto the device, CALRec's step
+/// (<see cref="TorchCalRecObjective"/>, AdamW configured like ours, gradient-norm clipping), and the weights copied back
+/// whenever the trainer validates, checkpoints or ends the stage. Checkpoints written with it hold the weights but not
+/// its optimizer moments, so a run resumed mid-stage restarts them.
+/// </summary>
+public sealed class TorchCalRecEngine : ICalRecEngine
+{
+    private readonly TorchDecoderLM _model;
+    private readonly AdamW _optimizer;
+    private readonly CalRecStepSettings _settings;
+
+    /// <summary>Copies <paramref name="model"/> onto <paramref name="device"/> with a fresh optimizer.</summary>
+    public TorchCalRecEngine(DecoderLM model, CalRecStepSettings settings, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings;
+        _model = TorchWeights.ToTorch(model, device);
+        _model.train();
+        _optimizer = TorchAdamW.Create(_model, learningRate: 1e-3, settings.WeightDecay, settings.Beta1, settings.Beta2);
+    }
+
+    /// <summary>The factory to give <see cref="CalRecTrainer.Engine"/> for training on <paramref name="device"/>.</summary>
+    public static CalRecEngineFactory On(Device device) => (model, settings) => new TorchCalRecEngine(model, settings, device);
+
+    /// <inheritdoc />
+    public LossValues Step(HistoryBatch batch, float learningRate)
+    {
+        foreach (var group in _optimizer.ParamGroups)
+        {
+            group.LearningRate = learningRate;
+        }
+
+        using var scope = NewDisposeScope();
+        _optimizer.zero_grad();
+        Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights, _settings.Pooling, _settings.Temperature, out LossValues values);
+        loss.backward();
+        nn.utils.clip_grad_norm_(_model.parameters(), _settings.ClipNorm);
+        _optimizer.step();
+        return values;
+    }
+
+    /// <inheritdoc />
+    public void CopyWeightsTo(DecoderLM model) => TorchWeights.CopyInto(_model, model);
+
+    /// <summary>Releases the device copy.</summary>
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _model.Dispose();
+    }
+}

@@ -1,0 +1,120 @@
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders.CalRec;
+using CalRec.Torch.Decoder;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CalRec.Torch.CalRec;
+
+/// <summary>
+/// CALRec's objective on TorchSharp, term for term as our engine computes it: L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT
+/// over a <see cref="HistoryBatch"/>, every target position trained in the same causal pass; the contrastive terms are
+/// InfoNCE over L2-normalized representations divided by the temperature with the batch's distinct target items as
+/// negatives (a repeated item is never its own negative).
+/// </summary>
+public static class TorchCalRecObjective
+{
+    /// <summary>The weighted loss (a scalar with gradients) and its terms.</summary>
+    public static Tensor Loss(TorchDecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        Device device = model.TokenEmbedding.device;
+        int d = model.Config.HiddenSize;
+        Tensor mask = tensor(batch.Mask, [batch.Rows, batch.Length], device: device);
+        Tensor flat = model.Hidden(Longs(batch.Ids, [batch.Rows, batch.Length], device), mask).reshape(-1, d);
+        Tensor? total = null;
+        float lm = float.NaN, tt = float.NaN, ut = float.NaN;
+        if (weights.Lm != 0f)
+        {
+            Tensor logits = model.Logits(flat.index_select(0, Longs(batch.LmPositions, [batch.LmPositions.Length], device)));
+            Tensor l = F.cross_entropy(logits, Longs(batch.LmTargets, [batch.LmTargets.Length], device));
+            lm = l.item<float>();
+            total = Add(total, l, weights.Lm);
+        }
+
+        if (weights.ItemItem != 0f || weights.UserItem != 0f)
+        {
+            Tensor itemMask = tensor(batch.ItemMask, [batch.ItemRows, batch.ItemLength], device: device);
+            Tensor itemHidden = model.Hidden(Longs(batch.ItemIds, [batch.ItemRows, batch.ItemLength], device), itemMask);
+            Tensor items = pooling == Pooling.Mean
+                ? (itemHidden * itemMask.unsqueeze(-1)).sum(1) / itemMask.sum(1, keepdim: true).clamp_min(1)
+                : itemHidden[arange(batch.ItemRows, device: device), Longs(batch.ItemLast, [batch.ItemRows], device)];
+            Tensor targetKeys = Longs(batch.TargetKeys, [batch.TargetKeys.Length], device);
+            Tensor keys = F.normalize(items, p: 2, dim: -1, eps: 1e-12).index_select(0, targetKeys);
+            Tensor duplicates = DuplicateMask(batch.TargetKeys, device);
+            if (weights.UserItem != 0f)
+            {
+                Tensor user = F.normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling, device), p: 2, dim: -1, eps: 1e-12);
+                Tensor l = InfoNce(user, keys, temperature, duplicates);
+                ut = l.item<float>();
+                total = Add(total, l, weights.UserItem);
+            }
+
+            if (weights.ItemItem != 0f)
+            {
+                Tensor inContext = F.normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling, device), p: 2, dim: -1, eps: 1e-12);
+                Tensor l = InfoNce(inContext, keys, temperature, duplicates);
+                tt = l.item<float>();
+                total = Add(total, l, weights.ItemItem);
+            }
+        }
+
+        if (total is null)
+        {
+            throw new ArgumentException("Every loss weight is zero: at least one of w_lm, w_tt and w_ut must be positive.");
+        }
+
+        values = new LossValues(total.item<float>(), lm, tt, ut, batch.TokenCount);
+        return total;
+    }
+
+    private static Tensor Longs(int[] values, long[] shape, Device device) => tensor(values.Select(v => (long)v).ToArray(), shape, device: device);
+
+    // Segment s covers rows starts[s] .. starts[s] + lengths[s] - 1 of flat [N, D]: their mean (as one averaging matrix
+    // product, which runs the same on every device) or the last row.
+    private static Tensor Pool(Tensor flat, int[] starts, int[] lengths, Pooling pooling, Device device)
+    {
+        if (pooling == Pooling.LastToken)
+        {
+            return flat.index_select(0, Longs(starts.Select((s, i) => s + lengths[i] - 1).ToArray(), [starts.Length], device));
+        }
+
+        long n = flat.shape[0];
+        float[] weights = new float[starts.Length * n];
+        for (int s = 0; s < starts.Length; s++)
+        {
+            Array.Fill(weights, 1f / lengths[s], (int)((s * n) + starts[s]), lengths[s]);
+        }
+
+        return tensor(weights, [starts.Length, n], device: device).matmul(flat);
+    }
+
+    // -1e9 where two different rows are the same item, so that an item is never its own negative.
+    private static Tensor DuplicateMask(int[] keys, Device device)
+    {
+        int b = keys.Length;
+        float[] mask = new float[b * b];
+        for (int i = 0; i < b; i++)
+        {
+            for (int j = 0; j < b; j++)
+            {
+                if (i != j && keys[i] == keys[j])
+                {
+                    mask[(i * b) + j] = -1e9f;
+                }
+            }
+        }
+
+        return tensor(mask, [b, b], device: device);
+    }
+
+    private static Tensor InfoNce(Tensor queries, Tensor keys, float temperature, Tensor duplicates) =>
+        F.cross_entropy((queries.matmul(keys.t()) / temperature) + duplicates, arange(queries.shape[0], dtype: int64, device: queries.device));
+
+    private static Tensor Add(Tensor? total, Tensor term, float weight)
+    {
+        Tensor weighted = weight == 1f ? term : term * weight;
+        return total is null ? weighted : total + weighted;
+    }
+}

@@ -1,0 +1,118 @@
+using CalRec.Data;
+using CalRec.Data.Splits;
+using CalRec.Data.Synthetic;
+using CalRec.Models.Configuration;
+using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
+using CalRec.Recommenders;
+using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.Evaluation;
+using CalRec.Recommenders.MostPopular;
+using CalRec.Tensors;
+using CalRec.Tensors.Memory;
+using CalRec.Torch.CalRec;
+using CalRec.Torch.Decoder;
+using static TorchSharp.torch;
+
+namespace CalRec.Torch.Tests;
+
+/// <summary>CALRec's step on TorchSharp against our engine's, and CALRec trained end to end through the engine seam.</summary>
+public sealed class CalRecEngineTests
+{
+    private static (DecoderLM Model, HistoryBatch Batch) Setup()
+    {
+        InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 20 }).ToDataset().ForDomain("office");
+        var tok = new RecContext(seed: 1).Text.TrainTokenizer(data.Items, 400);
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        var table = new ItemTextTable(data.Items, tok, null, 12);
+        // Item 7 twice as a target: the duplicate-negative mask is exercised.
+        var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray()))
+            .Append(new HistoryExample(table, 0, 4, [3, 7, 7])).ToList();
+        return (model, HistoryBatch.Build(examples));
+    }
+
+    [TestCase(Pooling.Mean)]
+    [TestCase(Pooling.LastToken)]
+    public void OneStepHasOurLossTermsAndGradients(Pooling pooling)
+    {
+        (DecoderLM model, HistoryBatch batch) = Setup();
+        var weights = new LossWeights(1f, 0.5f, 2f);
+        TorchDecoderLM torchModel = TorchWeights.ToTorch(model);
+
+        model.zero_grad();
+        LossValues want;
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, batch, weights, pooling, 0.1f, out want).backward();
+        }
+
+        Tensor loss = TorchCalRecObjective.Loss(torchModel, batch, weights, pooling, 0.1f, out LossValues got);
+        loss.backward();
+
+        foreach ((float g, float w, string term) in new[] { (got.Total, want.Total, "total"), (got.Lm, want.Lm, "L_NIG"), (got.ItemItem, want.ItemItem, "L_TT"), (got.UserItem, want.UserItem, "L_UT") })
+        {
+            Assert.That(g, Is.EqualTo(w).Within(1e-4 * Math.Abs(w)), term);
+        }
+
+        var grads = torchModel.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.contiguous().data<float>().ToArray());
+        foreach ((string name, ManagedTensor p) in model.named_parameters())
+        {
+            float[] w = p.grad!.ToArray();
+            double scale = Math.Max(1e-6, w.Max(Math.Abs));
+            Assert.That(Fixtures.MaxAbsDiff(grads[name], w) / scale, Is.LessThanOrEqualTo(1e-4), name);
+        }
+    }
+
+    [Test]
+    public void CalRecTrainedThroughTheTorchSharpEngineLearnsAsOursDoes()
+    {
+        InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 40 }).ToDataset().ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        var options = new CalRecTrainer.Options
+        {
+            Backbone = "tiny",
+            VocabularySize = 400,
+            PretrainSteps = 20,
+            PretrainSequenceLength = 64,
+            Stage1 = new CalRecStageOptions { Epochs = 0 },
+            Stage2 = new CalRecStageOptions { Epochs = 3, LearningRate = 2e-3f },
+            BatchSize = 16,
+            MaxHistory = 4,
+            MaxItemTokens = 10,
+            ValidationUsers = 0,
+            Seed = 3,
+        };
+        var evaluation = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
+
+        CalRecModel managed = new RecContext(seed: 1).Trainers.CalRec(options).Fit(split, []);
+        CalRecTrainer torchTrainer = new RecContext(seed: 1).Trainers.CalRec(options);
+        int engines = 0;
+        torchTrainer.Engine = (model, settings) =>
+        {
+            engines++;
+            return new TorchCalRecEngine(model, settings, CPU);
+        };
+        var steps = new List<CalRecProgress>();
+        torchTrainer.Progress += (_, e) => steps.Add(e);
+        CalRecModel onTorch = torchTrainer.Fit(split, []);
+
+        double ours = RecommendationEvaluator.Evaluate(managed, split.Test, evaluation)["ndcg@10"].Value;
+        double theirs = RecommendationEvaluator.Evaluate(onTorch, split.Test, evaluation)["ndcg@10"].Value;
+        double popularity = RecommendationEvaluator.Evaluate(new RecContext().Trainers.MostPopular().Fit(split), split.Test, evaluation)["ndcg@10"].Value;
+        TestContext.Out.WriteLine($"test NDCG@10: ours {ours:F4}, TorchSharp engine {theirs:F4}, MostPopular {popularity:F4}");
+        Assert.That(steps.Where(s => s.Phase == "stage2").Select(s => s.Loss).Last(), Is.LessThan(steps.First(s => s.Phase == "stage2").Loss), "the loss falls");
+        Assert.That(engines, Is.EqualTo(1), "stage 2 ran on the engine (there is no stage 1 here)");
+        Assert.That(theirs, Is.GreaterThan(popularity + 0.01), "it learned the routines");
+        Assert.That(theirs, Is.EqualTo(ours).Within(0.02), "about as well as our engine from the same start");
+        Assert.That(onTorch.Towers.ItemEmbeddings.ToArray(), Is.Not.EqualTo(managed.Towers.ItemEmbeddings.ToArray()), "a different engine, not the same numbers");
+        Assert.That(Fixtures.MaxAbsDiff(onTorch.Towers.ItemEmbeddings.ToArray(), managed.Towers.ItemEmbeddings.ToArray()), Is.LessThan(0.05), "but close ones");
+        Assert.That(() => new RecContext().Trainers.CalRec(new CalRecTrainer.Options { LoraRank = 4 }) is { } t ? FitWithEngine(t, split) : null,
+            Throws.InstanceOf<NotSupportedException>().With.Message.Contains("LoRA"));
+    }
+
+    private static CalRecModel FitWithEngine(CalRecTrainer trainer, LeaveOneOutSplit split)
+    {
+        trainer.Engine = TorchCalRecEngine.On(CPU);
+        return trainer.Fit(split, []);
+    }
+}
