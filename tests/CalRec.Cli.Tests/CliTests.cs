@@ -81,6 +81,15 @@ public class CliTests
         Assert.That(code, Is.Zero, output);
         Assert.That(output, Does.Contain("managed engine threads").And.Contain("LibTorch").And.Contain("2.10").And.Contain("CUDA available"));
         Assert.That(output, Does.Match(@"default backend\s*│?\s*(Managed|TorchSharp)"));
+
+        // SASRec trained on the TorchSharp engine is an ordinary model zip.
+        string db = SyntheticDb(4, 40);
+        string model = Path.Combine(_dir, "sasrec-torch.zip");
+        (code, output) = Run("train", "sasrec", "--target", db, "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "2", "--backend", "torchsharp", "--out", model);
+        Assert.That(code, Is.Zero, output);
+        (code, output) = Run("evaluate", "--model", model, "--data", db, "--json");
+        Assert.That(code, Is.Zero, output);
+        Assert.That(JsonDocument.Parse(output).RootElement.GetProperty("epochs").GetInt32(), Is.EqualTo(2));
     }
 
     [Test]

@@ -14,6 +14,12 @@ public sealed class SasRecEstimatorOptions : SequentialRecommenderOptions
 {
     /// <summary>SASRec's hyper-parameters (declared once, in <see cref="SasRecTrainer.Options"/>).</summary>
     public SasRecTrainer.Options Trainer { get; set; } = new();
+
+    /// <summary>
+    /// The engine of the training steps (null: ours, the CPU default). For an NVIDIA GPU, with CalRec.Torch:
+    /// <c>Engine = TorchSasRecEngine.On(TorchDevices.Select(mlContext))</c>.
+    /// </summary>
+    public SasRecEngineFactory? Engine { get; set; }
 }
 
 /// <summary>LLMSeqSim's options: the shared columns and the trainer's settings.</summary>

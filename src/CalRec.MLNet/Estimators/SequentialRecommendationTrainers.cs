@@ -43,7 +43,12 @@ public sealed class SequentialRecommendationTrainers
     public SequentialRecommenderEstimator SasRec(SasRecEstimatorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new(_mlContext, nameof(SasRec), options, (ctx, data, ct) => ctx.Trainers.SasRec(options.Trainer).Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
+        return new(_mlContext, nameof(SasRec), options, (ctx, data, ct) =>
+        {
+            SasRecTrainer trainer = ctx.Trainers.SasRec(options.Trainer);
+            trainer.Engine = options.Engine;
+            return trainer.Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct);
+        });
     }
 
     /// <summary>
@@ -54,7 +59,12 @@ public sealed class SequentialRecommendationTrainers
     {
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(options);
-        return new(_mlContext, nameof(Llm2SasRec), options, (ctx, data, ct) => ctx.Trainers.Llm2SasRec(encoder, options.Trainer).Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct));
+        return new(_mlContext, nameof(Llm2SasRec), options, (ctx, data, ct) =>
+        {
+            SasRecTrainer trainer = ctx.Trainers.Llm2SasRec(encoder, options.Trainer);
+            trainer.Engine = options.Engine;
+            return trainer.Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct);
+        });
     }
 
     /// <summary>LLMSeqSim (Harte et al.): a history as the aggregate of its items' text embeddings, items ranked by cosine similarity.</summary>

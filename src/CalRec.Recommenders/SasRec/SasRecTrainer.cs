@@ -33,6 +33,9 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
     /// <summary>The settings.</summary>
     public Options TrainerOptions { get; }
 
+    /// <summary>The engine of the training steps (null: our own; CalRec.Torch's <c>TorchSasRecEngine.On(device)</c> for TorchSharp).</summary>
+    public SasRecEngineFactory? Engine { get; set; }
+
     /// <inheritdoc />
     public override RecommenderModel Fit(LeaveOneOutSplit split, CancellationToken cancellation = default)
     {
@@ -59,7 +62,7 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
             best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
             _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
-        }, cancellation);
+        }, cancellation, Engine);
         if (cancellation.IsCancellationRequested && options.CheckpointDirectory is not null)
         {
             _context.Report(kind, $"cancelled after epoch {scorer.Epochs}; checkpoint in {options.CheckpointDirectory}");

@@ -99,7 +99,13 @@ public static class SasRecTraining
     /// <summary>
     /// Trains with early stopping on validation NDCG@10 and returns the scorer with the best epoch's weights.
     /// </summary>
-    public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecTrainer.Options options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default)
+    /// <param name="split">The data: trains on its training part, validates on its validation cases.</param>
+    /// <param name="options">Hyper-parameters, checkpointing and resuming.</param>
+    /// <param name="progress">Receives every epoch's report.</param>
+    /// <param name="cancellation">Stops after the step in progress (a partial epoch is discarded).</param>
+    /// <param name="engine">Runs the training steps (null: our engine).</param>
+    public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecTrainer.Options options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default,
+        SasRecEngineFactory? engine = null)
     {
         int n = split.Data.ItemCount, maxT = options.MaxLength;
         var model = new SasRecNetwork(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
@@ -133,6 +139,8 @@ public static class SasRecTraining
             (firstEpoch, bestEpoch, usedBefore) = (saved.Epoch + 1, saved.BestEpoch, saved.Elapsed);
         }
 
+        using ISasRecEngine? stepper = engine?.Invoke(model.named_parameters(),
+            new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss));
         var budget = System.Diagnostics.Stopwatch.StartNew();
         scorer.Epochs = firstEpoch - 1;
         for (int epoch = firstEpoch; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
@@ -166,6 +174,14 @@ public static class SasRecTraining
                     }
                 }
 
+                if (stepper is not null)
+                {
+                    int[][]? sampled = options.Loss == SasRecLoss.CrossEntropy ? null : SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n);
+                    lossSum += stepper.Step(rows, b, t, [.. positions], [.. targets], sampled, options.LearningRate);
+                    steps++;
+                    continue;
+                }
+
                 // Every position with a next item is a training example; the item softmax is computed for those
                 // positions only (short histories leave most of the window as padding).
                 using TensorScope scope = TensorScope.Begin();
@@ -186,6 +202,7 @@ public static class SasRecTraining
                 break;
             }
 
+            stepper?.CopyWeightsTo(model.named_parameters());
             double seconds = clock.Elapsed.TotalSeconds;
             RecommendationMetrics val = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
             double ndcg = val["ndcg@10"].Value;

@@ -30,14 +30,8 @@ public static class TorchWeights
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        Dictionary<string, Parameter> torchParameters = Parameters(target, source);
-        using var noGrad = no_grad();
-        foreach ((string name, ManagedTensor p) in source.named_parameters())
-        {
-            Parameter t = torchParameters[name];
-            using Tensor value = tensor(p.Data.ToArray(), Dims(p));
-            t.copy_(value);
-        }
+        SameConfig(target, source);
+        TorchParameters.CopyInto(source.named_parameters(), target);
     }
 
     /// <summary>Copies <paramref name="source"/>'s weights into our engine's <paramref name="target"/> (same configuration).</summary>
@@ -45,12 +39,8 @@ public static class TorchWeights
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        Dictionary<string, Parameter> torchParameters = Parameters(source, target);
-        foreach ((string name, ManagedTensor p) in target.named_parameters())
-        {
-            using Tensor value = torchParameters[name].detach().cpu().contiguous();
-            value.data<float>().CopyTo(p.Data);
-        }
+        SameConfig(source, target);
+        TorchParameters.CopyInto(source, target.named_parameters());
     }
 
     /// <summary>Loads a Hugging Face folder onto <paramref name="device"/> (null: CPU), with its tokenizer when it has one.</summary>
@@ -69,42 +59,11 @@ public static class TorchWeights
         HuggingFaceCheckpoint.Save(managed, tokenizer, directory);
     }
 
-    // The TorchSharp parameters by name, checked against our engine's names and shapes in both directions.
-    private static Dictionary<string, Parameter> Parameters(TorchDecoderLM torchModel, DecoderLM managed)
+    private static void SameConfig(TorchDecoderLM torchModel, DecoderLM managed)
     {
         if (torchModel.Config != managed.Config)
         {
             throw new ArgumentException("The two models have different configurations.");
         }
-
-        var torchParameters = torchModel.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach ((string name, ManagedTensor p) in managed.named_parameters())
-        {
-            names.Add(name);
-            if (!torchParameters.TryGetValue(name, out Parameter? t))
-            {
-                throw new InvalidOperationException($"TorchSharp model has no parameter '{name}'.");
-            }
-
-            if (!t.shape.SequenceEqual(Dims(p)))
-            {
-                throw new InvalidOperationException($"'{name}': shape [{string.Join(", ", t.shape)}] in TorchSharp, [{string.Join(", ", Dims(p))}] in our engine.");
-            }
-        }
-
-        string? extra = torchParameters.Keys.FirstOrDefault(n => !names.Contains(n));
-        return extra is null ? torchParameters : throw new InvalidOperationException($"TorchSharp model has a parameter our engine lacks: '{extra}'.");
-    }
-
-    private static long[] Dims(ManagedTensor p)
-    {
-        long[] dims = new long[p.shape.Length];
-        for (int i = 0; i < dims.Length; i++)
-        {
-            dims[i] = p.shape[i];
-        }
-
-        return dims;
     }
 }

@@ -3,6 +3,8 @@ using CalRec.Cli.Options;
 using CalRec.MLNet;
 using CalRec.Models.Embeddings;
 using CalRec.Recommenders.SasRec;
+using CalRec.Torch.Devices;
+using CalRec.Torch.SasRec;
 
 namespace CalRec.Cli.Commands.Train;
 
@@ -14,12 +16,14 @@ internal static class TrainSasRecCommand
         var inputs = new TrainInputs();
         var settings = new DeclaredFlags<SasRecTrainer.Options>(() => new SasRecTrainer.Options());
         var lm = new LanguageModelArguments();
+        var engine = new BackendArguments();
         var resume = new Option<bool>("--resume") { Description = "Continue the run stopped by Ctrl+C or a crash from OUT.checkpoint/ (after its last completed epoch), with the settings saved there." };
         var cmd = new Command(llm ? SasRecTrainer.Llm2SasRecModelKind : SasRecTrainer.ModelKind, llm
             ? "LLM2SASRec: SASRec whose item table starts from PCA-reduced text embeddings of a language model (Harte et al.)."
             : "SASRec: self-attentive sequential recommendation over item ids, full-softmax cross-entropy by default.");
         inputs.AddTo(cmd);
         cmd.Options.Add(resume);
+        engine.AddTo(cmd);
         settings.AddTo(cmd);
         if (llm)
         {
@@ -51,9 +55,11 @@ internal static class TrainSasRecCommand
 
             // The language model first: a missing or bad --lm is reported before the dataset is read.
             ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
+            (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
+            SasRecEngineFactory? steps = backend == ComputeBackend.TorchSharp ? TorchSasRecEngine.On(device) : null;
             return inputs.FitAndSave(p, (trainers, items) => encoder is null
-                ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options })
-                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options }), options.Seed, ct, checkpoint, p.GetValue(resume));
+                ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps })
+                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps }), options.Seed, ct, checkpoint, p.GetValue(resume));
         }, p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";

@@ -1,0 +1,39 @@
+using CalRec.Tensors;
+
+namespace CalRec.Recommenders.SasRec;
+
+/// <summary>
+/// The tensor engine that runs SASRec's training step (the network's forward pass on a batch of left-padded windows,
+/// the loss at every position with a next item, backward, AdamW). <see cref="SasRecTraining"/> keeps the loop (batch
+/// order, negatives, validation, early stopping, checkpoints) and reads the weights back through
+/// <see cref="CopyWeightsTo"/> before each validation. Without an engine it steps on our own; CalRec.Torch provides one
+/// on TorchSharp.
+/// </summary>
+public interface ISasRecEngine : IDisposable
+{
+    /// <summary>
+    /// One optimizer step. <paramref name="rows"/> [batch · length] are item table rows (item + 1, 0 = padding), left
+    /// padded; <paramref name="positions"/> are the flat positions trained, <paramref name="targets"/> their next items
+    /// (item indices); with binary cross-entropy, <paramref name="negatives"/> holds per sample a table row for every
+    /// position (null for full-softmax cross-entropy). Returns the loss.
+    /// </summary>
+    float Step(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives, float learningRate);
+
+    /// <summary>Writes the engine's weights into our network's parameters (by their names).</summary>
+    void CopyWeightsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters);
+}
+
+/// <summary>The network and optimizer an engine reproduces.</summary>
+/// <param name="ItemCount">Items in the catalogue (the table has one more row, 0, for padding).</param>
+/// <param name="Hidden">Embedding and hidden size.</param>
+/// <param name="Blocks">Self-attention blocks.</param>
+/// <param name="Heads">Attention heads.</param>
+/// <param name="MaxLength">Window length.</param>
+/// <param name="Dropout">Dropout rate in training.</param>
+/// <param name="Beta1">AdamW's first-moment decay.</param>
+/// <param name="Beta2">AdamW's second-moment decay.</param>
+/// <param name="Loss">The training loss.</param>
+public sealed record SasRecEngineSettings(int ItemCount, int Hidden, int Blocks, int Heads, int MaxLength, float Dropout, float Beta1, float Beta2, SasRecLoss Loss);
+
+/// <summary>Creates an engine from the network's initial weights (by name) and its settings.</summary>
+public delegate ISasRecEngine SasRecEngineFactory(IEnumerable<(string Name, ManagedTensor Parameter)> weights, SasRecEngineSettings settings);

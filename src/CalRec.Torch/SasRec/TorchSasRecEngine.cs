@@ -1,0 +1,102 @@
+using CalRec.Recommenders.SasRec;
+using CalRec.Tensors;
+using CalRec.Torch.Decoder;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace CalRec.Torch.SasRec;
+
+/// <summary>
+/// <see cref="ISasRecEngine"/> on TorchSharp: SASRec's network on the device, its loss (full-softmax cross-entropy over
+/// the catalogue, or binary cross-entropy against sampled negatives, each written as our engine writes it) and AdamW
+/// as our engine configures it (β = 0.9, 0.98, no weight decay). Dropout masks come from LibTorch's generator.
+/// </summary>
+public sealed class TorchSasRecEngine : ISasRecEngine
+{
+    private readonly TorchSasRecNetwork _model;
+    private readonly AdamW _optimizer;
+    private readonly SasRecEngineSettings _settings;
+    private readonly Device _device;
+
+    /// <summary>Copies <paramref name="weights"/> onto <paramref name="device"/> with a fresh optimizer.</summary>
+    public TorchSasRecEngine(IEnumerable<(string Name, ManagedTensor Parameter)> weights, SasRecEngineSettings settings, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        _settings = settings;
+        _device = device;
+        _model = new TorchSasRecNetwork(settings);
+        TorchParameters.CopyInto(weights, _model);
+        _model.to(device);
+        _model.train();
+        _optimizer = optim.AdamW(_model.parameters(), lr: 1e-3, beta1: settings.Beta1, beta2: settings.Beta2, weight_decay: 0);
+    }
+
+    /// <summary>The factory to give SASRec's training for <paramref name="device"/>.</summary>
+    public static SasRecEngineFactory On(Device device) => (weights, settings) => new TorchSasRecEngine(weights, settings, device);
+
+    /// <inheritdoc />
+    public float Step(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives, float learningRate)
+    {
+        foreach (var group in _optimizer.ParamGroups)
+        {
+            group.LearningRate = learningRate;
+        }
+
+        using var scope = NewDisposeScope();
+        _optimizer.zero_grad();
+        Tensor loss = Loss(rows, batch, length, positions, targets, negatives);
+        loss.backward();
+        _optimizer.step();
+        return loss.item<float>();
+    }
+
+    /// <summary>The loss of one batch (with gradients), as <see cref="Step"/> minimizes it.</summary>
+    internal Tensor Loss(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives)
+    {
+        Tensor hidden = _model.Forward(Longs(rows, [batch, length])).reshape(batch * length, _settings.Hidden).index_select(0, Longs(positions, [positions.Length]));
+        if (negatives is null)
+        {
+            return F.cross_entropy(_model.Scores(hidden), Longs(targets, [targets.Length]));
+        }
+
+        // Each score s as the logits row [0, s]: cross-entropy -log σ(s) for the positive, -log(1 - σ(s)) per negative.
+        int p = targets.Length;
+        Tensor origin = zeros(p, 1, device: _device);
+        Tensor RowScores(int[] tableRows) => (hidden * _model.ItemTable.index_select(0, Longs(tableRows, [p]))).sum(-1, keepdim: true);
+        Tensor loss = F.cross_entropy(cat([origin, RowScores(targets.Select(i => i + 1).ToArray())], 1), ones(p, dtype: int64, device: _device));
+        foreach (int[] negative in negatives)
+        {
+            loss = loss + F.cross_entropy(cat([origin, RowScores(negative)], 1), zeros(p, dtype: int64, device: _device));
+        }
+
+        return loss;
+    }
+
+    /// <inheritdoc />
+    public void CopyWeightsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters) => TorchParameters.CopyInto(_model, parameters);
+
+    /// <summary>Releases the device copy.</summary>
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _model.Dispose();
+    }
+
+    /// <summary>The gradients of the last backward pass into our network's parameters (for parity tests).</summary>
+    internal void CopyGradientsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters)
+    {
+        var grads = _model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad, StringComparer.Ordinal);
+        foreach ((string name, ManagedTensor p) in parameters)
+        {
+            using Tensor g = grads[name]!.detach().cpu().contiguous();
+            g.data<float>().CopyTo(p.Data);
+        }
+    }
+
+    /// <summary>Training or evaluation mode (dropout).</summary>
+    internal void Train(bool on) => _model.train(on);
+
+    private Tensor Longs(int[] values, long[] shape) => tensor(values.Select(v => (long)v).ToArray(), shape, device: _device);
+}
