@@ -18,7 +18,7 @@ public sealed class SasRecEngineTests
     [Test]
     public void TheForwardPassLossAndGradientsMatchOurEngine()
     {
-        var settings = new SasRecEngineSettings(Split.Data.ItemCount, 16, 2, 2, 10, 0f, 0.9f, 0.98f, SasRecLoss.CrossEntropy);
+        var settings = new SasRecEngineSettings(Split.Data.ItemCount, 16, 2, 2, 10, 0f, 0.9f, 0.98f, SasRecLoss.CrossEntropy, Seed: 1);
         var ours = new SasRecNetwork(settings.ItemCount, settings.Hidden, settings.Blocks, settings.Heads, settings.MaxLength, 0f, seed: 4);
         using var engine = new TorchSasRecEngine(ours.named_parameters(), settings, CPU);
         // Three left-padded windows, one of them mostly padding.
@@ -56,6 +56,22 @@ public sealed class SasRecEngineTests
             double scale = Math.Max(1e-4, grads[name].Max(Math.Abs));
             Assert.That(Fixtures.MaxAbsDiff(p.ToArray(), grads[name]) / scale, Is.LessThanOrEqualTo(1e-4), name);
         }
+    }
+
+    [Test]
+    public void WithDropoutTheSameSeedRepeatsTheRun()
+    {
+        var options = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, Dropout = 0.5f, BatchSize = 32, MaxEpochs = 2, MinEpochs = 2, Seed = 7 };
+        List<float> Run(SasRecTrainer.Options o)
+        {
+            var reports = new List<SasRecEpochReport>();
+            SasRecTraining.Fit(Split, o, reports.Add, engine: TorchSasRecEngine.On(CPU));
+            return reports.Select(r => (float)r.Loss).ToList();
+        }
+
+        List<float> first = Run(options);
+        Assert.That(Run(options), Is.EqualTo(first));
+        Assert.That(Run(options with { Seed = 8 }), Is.Not.EqualTo(first));
     }
 
     [TestCase(SasRecLoss.CrossEntropy)]

@@ -48,6 +48,6 @@ internal sealed class BackendArguments
 
     /// <summary>The causal-LM training engine for <paramref name="model"/> (copied onto TorchSharp when that is the backend).</summary>
     public static ICausalLmBackend CausalLm(ComputeBackend backend, Device device, DecoderLM model, CausalLmTrainerOptions options) => backend == ComputeBackend.TorchSharp
-        ? new TorchCausalLmBackend(TorchWeights.ToTorch(model, device), options.LearningRate, options.WeightDecay)
+        ? new TorchCausalLmBackend(TorchWeights.ToTorch(model, device), options.LearningRate, options.WeightDecay, options.Seed)
         : new ManagedCausalLmBackend(model, options.LearningRate, options.WeightDecay);
 }

@@ -339,7 +339,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             resumed.RestoreOptimizer(model, optimizer);
         }
 
-        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f));
+        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == "stage1" ? 1UL : 2UL)));
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
         long tokens = 0;

@@ -27,7 +27,8 @@ public interface ICalRecEngine : IDisposable
 /// <param name="ClipNorm">Gradient-norm clipping.</param>
 /// <param name="Beta1">AdamW's first-moment decay.</param>
 /// <param name="Beta2">AdamW's second-moment decay.</param>
-public sealed record CalRecStepSettings(LossWeights Weights, Pooling Pooling, float Temperature, float WeightDecay, float ClipNorm, float Beta1, float Beta2);
+/// <param name="Seed">Seeds the engine's own random numbers (dropout masks).</param>
+public sealed record CalRecStepSettings(LossWeights Weights, Pooling Pooling, float Temperature, float WeightDecay, float ClipNorm, float Beta1, float Beta2, ulong Seed);
 
 /// <summary>Creates the engine of a stage from the model's weights at the start of the stage.</summary>
 public delegate ICalRecEngine CalRecEngineFactory(DecoderLM model, CalRecStepSettings settings);

@@ -33,7 +33,8 @@ public interface ISasRecEngine : IDisposable
 /// <param name="Beta1">AdamW's first-moment decay.</param>
 /// <param name="Beta2">AdamW's second-moment decay.</param>
 /// <param name="Loss">The training loss.</param>
-public sealed record SasRecEngineSettings(int ItemCount, int Hidden, int Blocks, int Heads, int MaxLength, float Dropout, float Beta1, float Beta2, SasRecLoss Loss);
+/// <param name="Seed">Seeds the engine's own random numbers (dropout masks).</param>
+public sealed record SasRecEngineSettings(int ItemCount, int Hidden, int Blocks, int Heads, int MaxLength, float Dropout, float Beta1, float Beta2, SasRecLoss Loss, ulong Seed);
 
 /// <summary>Creates an engine from the network's initial weights (by name) and its settings.</summary>
 public delegate ISasRecEngine SasRecEngineFactory(IEnumerable<(string Name, ManagedTensor Parameter)> weights, SasRecEngineSettings settings);

@@ -140,7 +140,7 @@ public static class SasRecTraining
         }
 
         using ISasRecEngine? stepper = engine?.Invoke(model.named_parameters(),
-            new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss));
+            new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss, options.Seed + (ulong)firstEpoch));
         var budget = System.Diagnostics.Stopwatch.StartNew();
         scorer.Epochs = firstEpoch - 1;
         for (int epoch = firstEpoch; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)

@@ -24,6 +24,7 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
+        random.manual_seed(unchecked((long)settings.Seed));
         _model = TorchWeights.ToTorch(model, device);
         _model.train();
         _optimizer = TorchAdamW.Create(_model, learningRate: 1e-3, settings.WeightDecay, settings.Beta1, settings.Beta2);

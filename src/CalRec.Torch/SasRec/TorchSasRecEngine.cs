@@ -26,6 +26,8 @@ public sealed class TorchSasRecEngine : ISasRecEngine
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         _device = device;
+        // Dropout masks from LibTorch's generator, seeded: the same run repeats (on one device and thread count).
+        random.manual_seed(unchecked((long)settings.Seed));
         _model = new TorchSasRecNetwork(settings);
         TorchParameters.CopyInto(weights, _model);
         _model.to(device);

@@ -23,10 +23,11 @@ public sealed class TorchCausalLmBackend : ICausalLmBackend
     private readonly TorchDecoderLM _model;
     private readonly AdamW _optimizer;
 
-    /// <summary>Wraps <paramref name="model"/> with a fresh optimizer.</summary>
-    public TorchCausalLmBackend(TorchDecoderLM model, float learningRate, float weightDecay)
+    /// <summary>Wraps <paramref name="model"/> with a fresh optimizer; <paramref name="seed"/> seeds LibTorch's dropout masks.</summary>
+    public TorchCausalLmBackend(TorchDecoderLM model, float learningRate, float weightDecay, ulong seed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
+        random.manual_seed(unchecked((long)seed));
         _model = model;
         _optimizer = TorchAdamW.Create(model, learningRate, weightDecay, beta1: 0.9, beta2: 0.95);
     }
