@@ -13,7 +13,7 @@ public class SampleTests
     [TestCase("ServeOverHttp", "8 concurrent POST /predict -> 200;")]
     [TestCase("BatchScoreSqlite", "wrote 900 rows to table next_items")]
     [TestCase("TrainTinyLanguageModel", "saved ")]
-    [TestCase("CalRecTwoStage", "CALRec      NDCG@5")]
+    [TestCase("CalRecTwoStage", "(BM25-grounded): ")]
     public void SampleRunsToTheEnd(string sample, string expected)
     {
         // tests/CalRec.Cli.Tests/bin/<Configuration>/<tfm>/ -> the repository and the same configuration folder.

@@ -21,7 +21,7 @@ internal static class HistorySerialization
     internal const string ItemTextsColumn = "CalRec.HistoryItemTexts";
     internal const string JoinedColumn = "CalRec.HistoryText";
 
-    internal static IEstimator<ITransformer> Create(MLContext ml, SequentialRecommenderOptions catalogue, string? template, string inputColumnName, string outputColumnName)
+    internal static IEstimator<ITransformer> Create(TransformsCatalog transforms, SequentialRecommenderOptions catalogue, string? template, string inputColumnName, string outputColumnName)
     {
         ArgumentNullException.ThrowIfNull(catalogue);
         ArgumentException.ThrowIfNullOrEmpty(inputColumnName);
@@ -35,10 +35,10 @@ internal static class HistorySerialization
         ItemTextTemplate? parsed = template is null ? null : ItemTextTemplate.Parse(template);
         List<CatalogItem> items = InteractionTable.ReadItems(catalogue.Items, catalogue);
         var texts = items.Select(i => new KeyValuePair<string, string>(i.Id, ItemTextTable.Render(i, parsed).Replace(SpecialTokens.ItemSeparator, string.Empty, StringComparison.Ordinal)));
-        return ml.Transforms.Conversion.MapValue(ItemTextsColumn, texts, inputColumnName)
-            .Append(ml.Transforms.CustomMapping(new JoinItemTextsFactory().GetMapping(), ContractName))
-            .Append(ml.Transforms.CopyColumns(outputColumnName, JoinedColumn))
-            .Append(ml.Transforms.DropColumns(ItemTextsColumn, JoinedColumn));
+        return transforms.Conversion.MapValue(ItemTextsColumn, texts, inputColumnName)
+            .Append(transforms.CustomMapping(new JoinItemTextsFactory().GetMapping(), ContractName))
+            .Append(transforms.CopyColumns(outputColumnName, JoinedColumn))
+            .Append(transforms.DropColumns(ItemTextsColumn, JoinedColumn));
     }
 }
 

@@ -30,7 +30,7 @@ public sealed class SequentialRecommendationTransforms
     /// <c>MaxItemTokens</c> tokens. Saved and loaded as part of any pipeline.
     /// </summary>
     public IEstimator<ITransformer> SerializeHistory(SequentialRecommenderOptions catalogue, string? template = null, string outputColumnName = DefaultColumnNames.HistoryText) =>
-        HistorySerialization.Create(_mlContext, catalogue, template, catalogue?.HistoryColumnName ?? DefaultColumnNames.History, outputColumnName);
+        HistorySerialization.Create(_mlContext.Transforms, catalogue, template, catalogue?.HistoryColumnName ?? DefaultColumnNames.History, outputColumnName);
 
     /// <summary>
     /// Grounding of a fitted CALRec recommender: ranks the catalogue along <paramref name="options"/>' path (dense
@@ -55,9 +55,23 @@ public sealed class SequentialRecommendationTransforms
     }
 }
 
-/// <summary>The grounding step on ML.NET's own transforms catalog: <c>mlContext.Transforms.GroundItems(...)</c>.</summary>
+/// <summary>
+/// The serialization and grounding steps on ML.NET's own transforms catalog: <c>mlContext.Transforms.SerializeHistory(...)</c>
+/// and <c>mlContext.Transforms.GroundItems(...)</c>.
+/// </summary>
 public static class TransformsCatalogExtensions
 {
+    /// <summary>
+    /// Histories serialized as CALRec reads them: the same estimator as
+    /// <see cref="SequentialRecommendationTransforms.SerializeHistory"/>.
+    /// </summary>
+    public static IEstimator<ITransformer> SerializeHistory(this TransformsCatalog catalog, SequentialRecommenderOptions catalogue, string? template = null,
+        string outputColumnName = DefaultColumnNames.HistoryText)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return HistorySerialization.Create(catalog, catalogue, template, catalogue?.HistoryColumnName ?? DefaultColumnNames.History, outputColumnName);
+    }
+
     /// <summary>
     /// CALRec's generated next-item texts grounded in the real catalogue: the same estimator as
     /// <see cref="SequentialRecommendationTransforms.GroundItems"/>.
