@@ -93,6 +93,25 @@ public class CliTests
     }
 
     [Test]
+    public void PretrainWithoutConfigUsesTheBuiltInSmallPresetFromAnyFolder()
+    {
+        string corpus = Path.Combine(_dir, "corpus.txt");
+        File.WriteAllLines(corpus, Enumerable.Range(0, 200).Select(i => $"title: item {i % 17}; brand: brand {i % 5}"));
+        string saved = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = _dir; // no models/ folder here
+        try
+        {
+            (int code, string output) = Run("pretrain", "--corpus", corpus, "--vocab-size", "300", "--steps", "2", "--seq-len", "16", "--batch-size", "2", "--out", Path.Combine(_dir, "lm"));
+            Assert.That(code, Is.Zero, output);
+            Assert.That(output, Does.Contain("parameters"));
+        }
+        finally
+        {
+            Environment.CurrentDirectory = saved;
+        }
+    }
+
+    [Test]
     public void DataStatsJsonIsPureJsonWithWarningsOnStandardError()
     {
         string folder = Path.Combine(_dir, "warned");

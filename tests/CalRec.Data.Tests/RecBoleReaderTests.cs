@@ -32,6 +32,21 @@ public class RecBoleReaderTests
     }
 
     [Test]
+    public void AnInterFilePathIsReadLikeItsFolderEvenBesideAnotherDataset()
+    {
+        File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user_id:token\titem_id:token\ttimestamp:float\nu1\t1\t1\nu1\t2\t2\nu2\t2\t1\n");
+        File.WriteAllText(Path.Combine(_dir, "toy.item"), "item_id:token\ttitle:token_seq\n1\tToy Story\n2\tHeat\n");
+        File.WriteAllText(Path.Combine(_dir, "other.inter"), "user_id:token\titem_id:token\nu9\t9\n");
+        string file = Path.Combine(_dir, "toy.inter");
+
+        Assert.That(DatasetReader.Detect(file), Is.EqualTo(DatasetFormat.RecBole));
+        InteractionDataset data = DatasetReader.Load(file);
+        Assert.That(data.Users, Is.EqualTo(new[] { "u1", "u2" }));
+        Assert.That(data.Items.Select(i => i.Title), Is.EqualTo(new[] { "Toy Story", "Heat" }), "the .item file beside it");
+        Assert.That(() => DatasetReader.Load(_dir), Throws.InstanceOf<NotSupportedException>(), "the folder alone is ambiguous with two .inter files");
+    }
+
+    [Test]
     public void BadRowsNameFileLineAndField()
     {
         File.WriteAllText(Path.Combine(_dir, "toy.inter"), "user_id:token\titem_id:token\ttimestamp:float\nu1\t1\tsoon\n");

@@ -197,6 +197,8 @@ public class PresetTests
         DecoderConfig config = DecoderConfig.Load(Path.Combine(ModelsDir(), file));
         Assert.That(config.ParameterCount(), Is.EqualTo(parameters), "models/README.md lists this count");
         Assert.That(File.ReadAllText(Path.Combine(ModelsDir(), "README.md")), Does.Contain(parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)));
+        // The built-in preset of the same name is the same model (calrec pretrain --config small works from any folder).
+        Assert.That(DecoderPresets.Find(Path.GetFileNameWithoutExtension(file)), Is.EqualTo(config));
     }
 }
 

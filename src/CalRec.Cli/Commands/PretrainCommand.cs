@@ -28,7 +28,7 @@ internal static class PretrainCommand
     {
         var corpus = new Option<FileInfo[]>("--corpus") { Description = "Text files, one document per line.", AllowMultipleArgumentsPerToken = true };
         var data = new Option<DirectoryInfo[]>("--data") { Description = "Datasets (any supported format): item texts, and histories serialized from each user's leave-one-out training part (validation and test items never enter the corpus).", AllowMultipleArgumentsPerToken = true };
-        var config = new Option<FileInfo>("--config") { Description = "Model preset (Hugging Face config.json).", DefaultValueFactory = _ => new FileInfo(Path.Combine("models", "small.json")) };
+        var config = new Option<string>("--config") { Description = "Model preset: tiny, mini, small or base (built in), or a Hugging Face config.json path.", DefaultValueFactory = _ => "small" };
         var tokenizer = new Option<FileInfo?>("--tokenizer") { Description = "Existing tokenizer.json (default: train one on the corpus)." };
         var output = new Option<DirectoryInfo>("--out") { Description = "Run folder.", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint, with its saved settings." };
@@ -43,7 +43,7 @@ internal static class PretrainCommand
             {
                 ["corpus"] = new JsonArray((p.GetValue(corpus) ?? []).Select(f => (JsonNode)f.FullName).ToArray()),
                 ["data"] = new JsonArray((p.GetValue(data) ?? []).Select(d => (JsonNode)d.FullName).ToArray()),
-                ["config"] = p.GetValue(config)!.FullName,
+                ["config"] = DecoderPresets.Find(p.GetValue(config)!) is null ? Path.GetFullPath(p.GetValue(config)!) : p.GetValue(config)!,
                 ["tokenizer"] = p.GetValue(tokenizer)?.FullName,
                 ["options"] = JsonSerializer.SerializeToNode(settings.Read(p)),
             };
@@ -106,7 +106,8 @@ internal static class PretrainCommand
         ulong seed = o.Seed;
         if (!resume)
         {
-            DecoderConfig preset = DecoderConfig.Load(settings["config"]!.GetValue<string>());
+            string configName = settings["config"]!.GetValue<string>();
+            DecoderConfig preset = DecoderPresets.Find(configName) ?? DecoderConfig.Load(configName);
             string? tokPath = settings["tokenizer"]?.GetValue<string>();
             if (tokPath is not null)
             {

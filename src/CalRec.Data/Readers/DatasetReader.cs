@@ -61,6 +61,8 @@ public static class DatasetReader
         return format switch
         {
             DatasetFormat.Normalized => InteractionDataset.Load(path, options.Policy),
+            DatasetFormat.RecBole when File.Exists(path) => RecBoleAtomicReader.Load(Path.GetDirectoryName(Path.GetFullPath(path))!, options.Name ?? Path.GetFileNameWithoutExtension(path),
+                options.MinRating, options.Policy),
             DatasetFormat.RecBole => RecBoleAtomicReader.Load(path, RecBoleName(path, options.Name), options.MinRating, options.Policy),
             DatasetFormat.MovieLens => MovieLensReader.Load(path, options.Name, options.MinRating, options.Policy),
             DatasetFormat.AmazonReviews => AmazonReviewReader.Load(path, options.AmazonMetadataPath ?? AmazonMetadataBeside(path), options.Name, options.MinRating, options.Policy),
@@ -74,7 +76,8 @@ public static class DatasetReader
     /// The format of <paramref name="path"/>: a <c>.db</c>/<c>.sqlite</c> file is SQLite; a <c>.csv</c>/<c>.tsv</c> file
     /// delimited; a <c>.json</c>/<c>.jsonl</c> file (optionally <c>.gz</c>) Amazon reviews; a folder with
     /// <c>items.tsv</c> + <c>sequences.jsonl</c> normalized (preferred when several layouts are present), with
-    /// <c>u.data</c> or <c>ratings.dat</c> MovieLens, with one <c>*.inter</c> RecBole.
+    /// <c>u.data</c> or <c>ratings.dat</c> MovieLens, with one <c>*.inter</c> RecBole; a <c>.inter</c> file is RecBole
+    /// (its <c>.item</c> file beside it).
     /// </summary>
     public static DatasetFormat Detect(string path)
     {
@@ -87,7 +90,8 @@ public static class DatasetReader
                 ".db" or ".sqlite" or ".sqlite3" => DatasetFormat.Sqlite,
                 ".csv" or ".tsv" or ".txt" => DatasetFormat.Delimited,
                 ".json" or ".jsonl" => DatasetFormat.AmazonReviews,
-                var ext => throw new NotSupportedException($"{path}: cannot tell the format from the extension '{ext}' (use .db, .csv, .tsv, .json or .jsonl, or name the format)."),
+                ".inter" => DatasetFormat.RecBole,
+                var ext => throw new NotSupportedException($"{path}: cannot tell the format from the extension '{ext}' (use .db, .csv, .tsv, .json, .jsonl or .inter, or name the format)."),
             };
         }
 
