@@ -44,16 +44,17 @@ internal static class ServeBenchmark
             : Enumerable.Range(0, 8).Select(_ => model.Catalog[g.NextInt(model.ItemCount)].Id).ToArray()).ToArray();
         string config = $"{model.Kind},items={model.ItemCount},history=8,k=10";
 
-        var pool = new RecommenderPool(model);
+        // In process, the same thing the server does for a request: a pooled PredictionEngine selecting 10 items.
+        var pool = new RecommendationEnginePool<HistoryRow, RecommendationRow>(ml, transformer.WithColumns(RecommendationColumns.Default with { TopK = 10 }));
         for (int i = 0; i < 64; i++)
         {
-            pool.Recommend(histories[i % histories.Length], 10);
+            pool.Predict(new HistoryRow { History = histories[i % histories.Length] });
         }
 
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < requests; i++)
         {
-            pool.Recommend(histories[i % histories.Length], 10);
+            pool.Predict(new HistoryRow { History = histories[i % histories.Length] });
         }
 
         yield return Row("in-process", config + ",callers=1", requests / sw.Elapsed.TotalSeconds, sw.Elapsed.TotalSeconds);

@@ -307,6 +307,23 @@ public class CalRecTrainerTests
         Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");
     }
 
+    [Test]
+    public void TheTimeLeftThatProgressReportsRespectsAMinuteBudget()
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("beauty");
+        CalRecTrainer.Options o = Tiny();
+        o.Stage1 = new CalRecStageOptions { Epochs = 0 };
+        o.Stage2 = new CalRecStageOptions { Epochs = 200, MaxMinutes = 0.05, LearningRate = 1e-3f };
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+        var reports = new List<CalRecProgress>();
+        trainer.Progress += (_, e) => reports.Add(e);
+        trainer.Fit(new LeaveOneOutSplit(data), []);
+
+        List<CalRecProgress> stage2 = reports.Where(r => r.Phase == "stage2").ToList();
+        Assert.That(stage2, Is.Not.Empty);
+        Assert.That(stage2.Max(r => r.Remaining), Is.LessThanOrEqualTo(TimeSpan.FromMinutes(0.05)), "200 epochs would take far longer; the budget ends the stage");
+    }
+
     [TestCase("pretrain", 5)]
     [TestCase("stage1", 2)]
     public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step)

@@ -410,6 +410,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
                 double rate = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
                 double left = (totalSteps - global - 1) * clock.Elapsed.TotalSeconds / stepsDone;
+                if (stage.MaxMinutes > 0)
+                {
+                    // A minute budget ends the stage first when it is the nearer end.
+                    left = Math.Max(0, Math.Min(left, (stage.MaxMinutes * 60) - clock.Elapsed.TotalSeconds));
+                }
+
                 Progress?.Invoke(this, new CalRecProgress(phase, epoch + 1, global + 1, totalSteps, values.Total, values.Lm, values.ItemItem, values.UserItem, rate, ndcg, TimeSpan.FromSeconds(left)));
             }
         }
