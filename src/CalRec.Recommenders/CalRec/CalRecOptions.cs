@@ -85,6 +85,10 @@ public sealed partial class CalRecTrainer
         [TrainerOption("lora-alpha", "LoRA scaling numerator (scale = alpha / rank).")]
         public float LoraAlpha { get; set; } = 16f;
 
+        /// <summary>Dropout on the LoRA adapters' input while training.</summary>
+        [TrainerOption("lora-dropout", "Dropout on the LoRA adapters' input while training.")]
+        public float LoraDropout { get; set; } = 0.05f;
+
         /// <summary>Pooling of both towers.</summary>
         [TrainerOption("pooling", "Pooling of both towers.")]
         public Pooling Pooling { get; set; } = Pooling.LastToken;
@@ -260,6 +264,7 @@ public sealed partial class CalRecTrainer
             Require(MixtureTemperature > 0, "MixtureTemperature must be positive");
             Require(Stage1.Epochs >= 0 && Stage2.Epochs >= 0, "stage epochs must not be negative");
             Require(LoraRank >= 0, "LoraRank must not be negative");
+            Require(LoraDropout >= 0 && LoraDropout < 1, "LoraDropout must be in [0, 1)");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(!Resume || CheckpointDirectory is not null, "Resume needs a CheckpointDirectory");
         }

@@ -60,7 +60,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
     /// <summary>
     /// The engine of the finetuning stages (null: our own). Stage 0 pretraining, validation and grounding stay on our
-    /// engine; LoRA and meta-learning stages need it (an engine given with them is an error).
+    /// engine; with LoRA the engine trains the same adapters (base weights frozen); meta-learning stages need our engine
+    /// (an engine given with them is an error).
     /// </summary>
     public CalRecEngineFactory? Engine { get; set; }
 
@@ -89,9 +90,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     {
         Options o = _options;
         o.Validate();
-        if (Engine is not null && (o.LoraRank > 0 || o.Meta is not null))
+        if (Engine is not null && o.Meta is not null)
         {
-            throw new NotSupportedException("LoRA finetuning and meta-learning stages run on our engine only: leave the engine unset (--backend managed) for them.");
+            throw new NotSupportedException("Meta-learning stages run on our engine only: leave the engine unset (--backend managed) for them.");
         }
 
         var clock = Stopwatch.StartNew();
@@ -129,7 +130,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         IReadOnlyList<ManagedTensor> trainable = o.LoraRank > 0
-            ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, TargetModules = model.Config.LinearModuleNames }, o.Seed)
+            ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = model.Config.LinearModuleNames }, o.Seed)
             : model.parameters().ToList();
         // Model selection carries across stages (the best validated weights so far); patience restarts with each stage.
         var selection = new EarlyStopping(higherIsBetter: true, o.Patience);

@@ -10,8 +10,9 @@ namespace CalRec.Torch.CalRec;
 /// <summary>
 /// <see cref="ICalRecEngine"/> on TorchSharp: a stage's weights copied onto the device, CALRec's step
 /// (<see cref="TorchCalRecObjective"/>, AdamW configured like ours, gradient-norm clipping), and the weights copied back
-/// whenever the trainer validates, checkpoints or ends the stage. Checkpoints written with it hold the weights but not
-/// its optimizer moments, so a run resumed mid-stage restarts them.
+/// whenever the trainer validates, checkpoints or ends the stage. A model with LoRA adapters gets the same adapters on
+/// the device (only they train). Checkpoints written with it hold the weights but not its optimizer moments, so a run
+/// resumed mid-stage restarts them.
 /// </summary>
 public sealed class TorchCalRecEngine : ICalRecEngine
 {
@@ -45,7 +46,7 @@ public sealed class TorchCalRecEngine : ICalRecEngine
         _optimizer.zero_grad();
         Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights, _settings.Pooling, _settings.Temperature, out LossValues values);
         loss.backward();
-        nn.utils.clip_grad_norm_(_model.parameters(), _settings.ClipNorm);
+        nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _settings.ClipNorm);
         _optimizer.step();
         return values;
     }

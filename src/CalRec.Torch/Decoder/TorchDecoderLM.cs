@@ -18,7 +18,7 @@ public sealed class TorchDecoderLM : nn.Module
 {
     private readonly Gpt2Trunk? _gpt2;
     private readonly LlamaTrunk? _llama;
-    private readonly Linear? _lmHead;
+    private readonly TorchLinear? _lmHead;
 
     /// <summary>Creates a model with PyTorch's default initialization (load weights with <see cref="TorchWeights"/>).</summary>
     public TorchDecoderLM(DecoderConfig config)
@@ -37,7 +37,7 @@ public sealed class TorchDecoderLM : nn.Module
             register_module("model", _llama);
             if (!config.TieWordEmbeddings)
             {
-                _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+                _lmHead = new TorchLinear(config.HiddenSize, config.VocabSize, false);
                 register_module("lm_head", _lmHead);
             }
         }
@@ -50,7 +50,7 @@ public sealed class TorchDecoderLM : nn.Module
     public Parameter TokenEmbedding => (_gpt2?.Wte ?? _llama!.EmbedTokens).weight!;
 
     /// <summary>The output projection [V, D] (the embedding table when tied).</summary>
-    public Parameter OutputWeight => _lmHead?.weight ?? TokenEmbedding;
+    public Parameter OutputWeight => _lmHead?.Weight ?? TokenEmbedding;
 
     /// <summary>
     /// Final hidden states [B, T, D] for token <paramref name="ids"/> [B, T] (int64). <paramref name="keyMask"/> [B, S]
@@ -203,10 +203,10 @@ internal sealed class Gpt2Block : nn.Module
     private readonly DecoderConfig _c;
     private readonly LayerNorm _ln1;
     private readonly LayerNorm _ln2;
-    private readonly Linear _cAttn;
-    private readonly Linear _attnProj;
-    private readonly Linear _cFc;
-    private readonly Linear _mlpProj;
+    private readonly TorchLinear _cAttn;
+    private readonly TorchLinear _attnProj;
+    private readonly TorchLinear _cFc;
+    private readonly TorchLinear _mlpProj;
 
     internal Gpt2Block(DecoderConfig c)
         : base("block")
@@ -214,10 +214,10 @@ internal sealed class Gpt2Block : nn.Module
         _c = c;
         _ln1 = nn.LayerNorm(c.HiddenSize, c.NormEps);
         _ln2 = nn.LayerNorm(c.HiddenSize, c.NormEps);
-        _cAttn = nn.Linear(c.HiddenSize, 3 * c.HiddenSize);
-        _attnProj = nn.Linear(c.HiddenSize, c.HiddenSize);
-        _cFc = nn.Linear(c.HiddenSize, c.IntermediateSize);
-        _mlpProj = nn.Linear(c.IntermediateSize, c.HiddenSize);
+        _cAttn = new TorchLinear(c.HiddenSize, 3 * c.HiddenSize, true);
+        _attnProj = new TorchLinear(c.HiddenSize, c.HiddenSize, true);
+        _cFc = new TorchLinear(c.HiddenSize, c.IntermediateSize, true);
+        _mlpProj = new TorchLinear(c.IntermediateSize, c.HiddenSize, true);
         var attn = new Holder("attn", ("c_attn", _cAttn), ("c_proj", _attnProj));
         var mlp = new Holder("mlp", ("c_fc", _cFc), ("c_proj", _mlpProj));
         register_module("ln_1", _ln1);
@@ -267,13 +267,13 @@ internal sealed class LlamaLayer : nn.Module
     private readonly DecoderConfig _c;
     private readonly RmsNorm _inputNorm;
     private readonly RmsNorm _postNorm;
-    private readonly Linear _q;
-    private readonly Linear _k;
-    private readonly Linear _v;
-    private readonly Linear _o;
-    private readonly Linear _gate;
-    private readonly Linear _up;
-    private readonly Linear _down;
+    private readonly TorchLinear _q;
+    private readonly TorchLinear _k;
+    private readonly TorchLinear _v;
+    private readonly TorchLinear _o;
+    private readonly TorchLinear _gate;
+    private readonly TorchLinear _up;
+    private readonly TorchLinear _down;
 
     internal LlamaLayer(DecoderConfig c)
         : base("layer")
@@ -282,13 +282,13 @@ internal sealed class LlamaLayer : nn.Module
         int kv = c.NumKeyValueHeads * c.HeadDim;
         _inputNorm = new RmsNorm(c.HiddenSize, c.NormEps);
         _postNorm = new RmsNorm(c.HiddenSize, c.NormEps);
-        _q = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: c.AttentionBias);
-        _k = nn.Linear(c.HiddenSize, kv, hasBias: c.AttentionBias);
-        _v = nn.Linear(c.HiddenSize, kv, hasBias: c.AttentionBias);
-        _o = nn.Linear(c.HiddenSize, c.HiddenSize, hasBias: false);
-        _gate = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        _up = nn.Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        _down = nn.Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        _q = new TorchLinear(c.HiddenSize, c.HiddenSize, c.AttentionBias);
+        _k = new TorchLinear(c.HiddenSize, kv, c.AttentionBias);
+        _v = new TorchLinear(c.HiddenSize, kv, c.AttentionBias);
+        _o = new TorchLinear(c.HiddenSize, c.HiddenSize, false);
+        _gate = new TorchLinear(c.HiddenSize, c.IntermediateSize, false);
+        _up = new TorchLinear(c.HiddenSize, c.IntermediateSize, false);
+        _down = new TorchLinear(c.IntermediateSize, c.HiddenSize, false);
         register_module("input_layernorm", _inputNorm);
         register_module("self_attn", new Holder("self_attn", ("q_proj", _q), ("k_proj", _k), ("v_proj", _v), ("o_proj", _o)));
         register_module("post_attention_layernorm", _postNorm);

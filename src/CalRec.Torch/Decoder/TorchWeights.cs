@@ -1,6 +1,7 @@
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Tensors;
+using CalRec.Tensors.NN;
 using CalRec.Text.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -20,9 +21,38 @@ public static class TorchWeights
     {
         ArgumentNullException.ThrowIfNull(model);
         var result = new TorchDecoderLM(model.Config);
+        MirrorLora(model, result);
         CopyInto(model, result);
         result.eval();
         return device is null || device.type == DeviceType.CPU ? result : result.to(device);
+    }
+
+    /// <summary>
+    /// Attaches to <paramref name="target"/> a LoRA adapter wherever <paramref name="source"/> has one (same rank, α and
+    /// dropout) and freezes exactly the parameters frozen in <paramref name="source"/>, so that the two carry and train
+    /// the same parameters; the values are copied by <see cref="CopyInto(DecoderLM, TorchDecoderLM)"/>.
+    /// </summary>
+    public static void MirrorLora(DecoderLM source, TorchDecoderLM target)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(target);
+        var layers = target.named_modules().Where(m => m.module is TorchLinear).ToDictionary(m => m.name, m => (TorchLinear)m.module, StringComparer.Ordinal);
+        foreach ((string name, NeuralModule module) in source.named_modules())
+        {
+            if (module is LinearLayer { Lora: { } lora } && layers.TryGetValue(name, out TorchLinear? layer) && layer.LoraRank == 0)
+            {
+                layer.AttachLora(lora.Rank, lora.Alpha, lora.Dropout);
+            }
+        }
+
+        var trains = source.named_parameters().ToDictionary(p => p.Name, p => p.Parameter.requires_grad, StringComparer.Ordinal);
+        foreach ((string name, Parameter p) in target.named_parameters())
+        {
+            if (trains.TryGetValue(name, out bool requiresGrad))
+            {
+                p.requires_grad = requiresGrad;
+            }
+        }
     }
 
     /// <summary>Copies <paramref name="source"/>'s weights into <paramref name="target"/> (same configuration).</summary>

@@ -16,7 +16,8 @@ public static class TorchAdamW
     public static AdamW Create(torch.nn.Module module, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         ArgumentNullException.ThrowIfNull(module);
-        var parameters = module.parameters().ToList();
+        // Frozen parameters (a LoRA run's base weights) are not the optimizer's.
+        var parameters = module.parameters().Where(p => p.requires_grad).ToList();
         var groups = new[]
         {
             new AdamW.ParamGroup(parameters.Where(p => p.dim() >= 2), learningRate, beta1, beta2, eps, weightDecay, false, false),
