@@ -86,23 +86,18 @@ internal static class ServeBenchmark
             }
 
             double seconds = sw.Elapsed.TotalSeconds;
-            Array.Sort(latencies);
-            yield return Row("http-recommend", config + ",clients=1", requests / seconds, seconds) with
-            {
-                LatencyP50Ms = Math.Round(latencies[requests / 2], 2),
-                LatencyP99Ms = Math.Round(latencies[Math.Min(requests - 1, (int)(requests * 0.99))], 2),
-            };
+            yield return WithLatencies(Row("http-recommend", config + ",clients=1", requests / seconds, seconds), latencies);
 
             sw.Restart();
             Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
             {
                 for (int i = c; i < requests; i += clients)
                 {
-                    await One(i);
+                    latencies[i] = await One(i);
                 }
             }))).GetAwaiter().GetResult();
             seconds = sw.Elapsed.TotalSeconds;
-            yield return Row("http-recommend", config + $",clients={clients}", requests / seconds, seconds);
+            yield return WithLatencies(Row("http-recommend", config + $",clients={clients}", requests / seconds, seconds), latencies);
 
             const int BatchUsers = 256;
             int batches = Math.Max(1, requests / BatchUsers);
@@ -140,4 +135,15 @@ internal static class ServeBenchmark
         QueriesPerSecond = Math.Round(perSecond, 0),
         Seconds = Math.Round(seconds, 3),
     };
+
+    // p50 and p99 of the requests' latencies (milliseconds, from send to the last byte of the response).
+    private static BenchResult WithLatencies(BenchResult row, double[] latencies)
+    {
+        double[] sorted = [.. latencies.Order()];
+        return row with
+        {
+            LatencyP50Ms = Math.Round(sorted[sorted.Length / 2], 2),
+            LatencyP99Ms = Math.Round(sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * 0.99))], 2),
+        };
+    }
 }
