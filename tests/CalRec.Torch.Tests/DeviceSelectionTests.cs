@@ -1,3 +1,4 @@
+using CalRec.MLNet;
 using CalRec.Torch.Devices;
 using Microsoft.ML;
 using TorchSharp;
@@ -33,6 +34,35 @@ public sealed class DeviceSelectionTests
         Assert.That(TorchDevices.Select(new MLContext()).type, Is.EqualTo(DeviceType.CPU));
         Assert.That(() => TorchDevices.Select(new MLContext { GpuDeviceId = 0 }), Throws.InvalidOperationException);
         Assert.That(TorchDevices.Select(new MLContext { GpuDeviceId = 0, FallbackToCpu = true }).type, Is.EqualTo(DeviceType.CPU));
+    }
+
+    [Test]
+    public void EstimatorsTrainOnTheDeviceTheMLContextSelectsAndLogTheFallback()
+    {
+        Assume.That(cuda.is_available(), Is.False, "this test describes a machine without CUDA");
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = true };
+        var warnings = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+            {
+                warnings.Add(e.RawMessage);
+            }
+        };
+        var data = Data.Synthetic.SyntheticCatalog.Generate(new Data.Synthetic.SyntheticCatalogOptions { Seed = 2, UsersPerDomain = 30 }).ToDataset();
+        MLNet.InteractionTables tables = ml.SequentialRecommendation().Data.FromDatasets([data]);
+        var options = new MLNet.SasRecEstimatorOptions
+        {
+            Items = tables.Items,
+            Trainer = new Recommenders.SasRec.SasRecTrainer.Options { Hidden = 16, MaxLength = 10, MaxEpochs = 2, MinEpochs = 2 },
+        }.UseTorchSharp(ml);
+
+        Assert.That(options.Engine, Is.Not.Null);
+        Assert.That(warnings, Has.One.Contains("falling back to the CPU"));
+        Assert.That(ml.SequentialRecommendation().Trainers.SasRec(options).Fit(tables.Interactions).Model.Training.Epochs, Is.EqualTo(2));
+        Assert.That(() => new MLNet.CalRecEstimatorOptions().UseTorchSharp(new MLContext { GpuDeviceId = 0 }),
+            Throws.InvalidOperationException.With.Message.EqualTo("Fallback to CPU is false but no GPU detected"));
+        Assert.That(new MLNet.CalRecEstimatorOptions().UseTorchSharp(new MLContext()).Engine, Is.Not.Null, "no GPU id: the CPU");
     }
 
     [Test]

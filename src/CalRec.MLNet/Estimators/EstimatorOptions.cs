@@ -17,7 +17,7 @@ public sealed class SasRecEstimatorOptions : SequentialRecommenderOptions
 
     /// <summary>
     /// The engine of the training steps (null: ours, the CPU default). For an NVIDIA GPU, with CalRec.Torch:
-    /// <c>Engine = TorchSasRecEngine.On(TorchDevices.Select(mlContext))</c>.
+    /// <c>options.UseTorchSharp(mlContext)</c>.
     /// </summary>
     public SasRecEngineFactory? Engine { get; set; }
 }
@@ -56,8 +56,8 @@ public sealed class CalRecEstimatorOptions : SequentialRecommenderOptions
 
     /// <summary>
     /// The engine of the finetuning stages (null: ours, the CPU default). For an NVIDIA GPU, with CalRec.Torch:
-    /// <c>Engine = TorchCalRecEngine.On(TorchDevices.Select(mlContext))</c>, which honours <c>MLContext.GpuDeviceId</c>
-    /// and <c>FallbackToCpu</c> as ML.NET's TorchSharp trainers do.
+    /// <c>options.UseTorchSharp(mlContext)</c>, which honours <c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c> as
+    /// ML.NET's TorchSharp trainers do.
     /// </summary>
     public CalRecEngineFactory? Engine { get; set; }
 }
