@@ -33,14 +33,14 @@ internal static class ReportCommand
         var data = new Option<string>("--data") { Description = "Dataset: a folder or file in any supported format, or a .db.", Required = true };
         var sasrec = new DeclaredFlags<SasRecTrainer.Options>(() => new SasRecTrainer.Options { MaxMinutes = 10 });
         var json = new Option<bool>("--json") { Description = "One JSON object per model." };
-        var lm = new Option<DirectoryInfo?>("--lm") { Description = "Language-model folder (from calrec pretrain) for LLMSeqSim and LLM2SASRec item embeddings." };
+        var lm = new Option<string?>("--lm") { Description = "Text encoder for LLMSeqSim and LLM2SASRec item embeddings: 'minilm' (the pretrained sentence encoder) or a language-model folder (from calrec pretrain)." };
         var withBce = new Option<bool>("--with-bce") { Description = "Add a SASRec row trained with binary cross-entropy and one sampled negative per position (the original SASRec objective)." };
         var baselines = new Command("baselines", "Train and evaluate MostPopular, SASRec and (with --lm) LLMSeqSim and LLM2SASRec on one dataset.")
         {
             data, json, lm, withBce,
         };
         sasrec.AddTo(baselines);
-        CommandRunner.SetAction(baselines, (p, ct) => Run(p.GetValue(data)!, sasrec.Read(p), p.GetValue(json), p.GetValue(lm)?.FullName, p.GetValue(withBce), ct));
+        CommandRunner.SetAction(baselines, (p, ct) => Run(p.GetValue(data)!, sasrec.Read(p), p.GetValue(json), p.GetValue(lm), p.GetValue(withBce), ct));
         var cmd = new Command("report", "Produce result tables.");
         cmd.Subcommands.Add(baselines);
         return cmd;
@@ -84,9 +84,19 @@ internal static class ReportCommand
 
         if (lmFolder is not null)
         {
-            (DecoderLM lm, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(lmFolder);
             // One cache for every LLM row: the catalogue is embedded once (its time is in the first LLMSeqSim row).
-            var encoder = new CachingTextEncoder(new LanguageModelEmbedder(lm, tok, Pooling.Mean));
+            ITextEncoder inner;
+            if (lmFolder.Equals(LanguageModelArguments.MiniLm, StringComparison.OrdinalIgnoreCase))
+            {
+                inner = new MiniLmTextEncoder();
+            }
+            else
+            {
+                (DecoderLM lm, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(lmFolder);
+                inner = new LanguageModelEmbedder(lm, tok, Pooling.Mean);
+            }
+
+            var encoder = new CachingTextEncoder(inner);
             foreach (SessionAggregation agg in (SessionAggregation[])[SessionAggregation.Last, SessionAggregation.Mean, SessionAggregation.HarmonicDecay])
             {
                 Add($"LLMSeqSim ({agg})", rec.Trainers.LlmSeqSim(encoder, new LlmSeqSimEstimatorOptions { Items = tables.Items, Trainer = new LlmSeqSimTrainer.Options { Aggregation = agg } }), _ => "no training; embedding time");

