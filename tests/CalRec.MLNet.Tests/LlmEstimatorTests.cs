@@ -92,18 +92,18 @@ public sealed class LlmEstimatorTests
         Assert.That(ml.Data.CreateEnumerable<InteractionRow>(filtered, false).Count(), Is.LessThan(ml.Data.CreateEnumerable<InteractionRow>(interactions, false).Count()));
     }
 
-    private static CalRecTrainer.Options TinyCalRec() => new()
+    private static CalRecTrainer.Options TinyCalRec(int pretrainSteps = 10, int validationUsers = 40) => new()
     {
         Backbone = "tiny",
         VocabularySize = 400,
-        PretrainSteps = 10,
+        PretrainSteps = pretrainSteps,
         PretrainSequenceLength = 64,
         Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
         Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
         BatchSize = 16,
         MaxHistory = 4,
         MaxItemTokens = 12,
-        ValidationUsers = 40,
+        ValidationUsers = validationUsers,
         Seed = 3,
     };
 
@@ -168,20 +168,7 @@ public sealed class LlmEstimatorTests
             Items = ml.View(Tables.Items(data)),
             ItemTextColumnNames = ["Brand"],
             TargetDomain = "beauty",
-            Trainer = new CalRecTrainer.Options
-            {
-                Backbone = "tiny",
-                VocabularySize = 400,
-                PretrainSteps = 20,
-                PretrainSequenceLength = 64,
-                Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
-                Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
-                BatchSize = 16,
-                MaxHistory = 4,
-                MaxItemTokens = 12,
-                ValidationUsers = 50,
-                Seed = 3,
-            },
+            Trainer = TinyCalRec(pretrainSteps: 20, validationUsers: 50),
         };
 
         SequentialRecommendationTransformer model = ml.SequentialRecommendation().Trainers.CalRec(options).Fit(interactions);
