@@ -74,17 +74,23 @@ internal static class InteractionTableFactory
         var items = new List<DatasetItem>();
         var interactions = new List<DemoInteraction>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (InteractionDataset d in distinct)
+        for (int n = 0; n < distinct.Count; n++)
         {
+            InteractionDataset d = distinct[n];
+
+            // The first dataset keeps its ids (the target, whose items the model recommends); the others' user and item
+            // ids are qualified by the dataset's name, since independent datasets reuse ids such as "1".
+            string prefix = n == 0 ? string.Empty : d.Name + "/";
             for (int i = 0; i < d.ItemCount; i++)
             {
                 CatalogItem item = d.Items[i];
-                if (!seen.TryAdd(item.Id, d.Name))
+                string id = prefix + item.Id;
+                if (!seen.TryAdd(id, d.Name))
                 {
-                    throw new InvalidDataException($"item id '{item.Id}' is in both {seen[item.Id]} and {d.Name}: item ids must be unique across the datasets of one table.");
+                    throw new InvalidDataException($"item id '{id}' is in both {seen[id]} and {d.Name}: item ids must be unique across the datasets of one table.");
                 }
 
-                items.Add(new DatasetItem { ItemId = item.Id, Title = item.Title, Attributes = item.Extra, Domain = d.DomainOf(i) });
+                items.Add(new DatasetItem { ItemId = id, Title = item.Title, Attributes = item.Extra, Domain = d.DomainOf(i) });
             }
 
             for (int u = 0; u < d.Users.Count; u++)
@@ -92,7 +98,7 @@ internal static class InteractionTableFactory
                 int[] s = d.Sequences[u];
                 for (int k = 0; k < s.Length; k++)
                 {
-                    interactions.Add(new DemoInteraction { UserId = d.Users[u], ItemId = d.Items[s[k]].Id, Timestamp = d.Timestamps?[u][k] ?? k });
+                    interactions.Add(new DemoInteraction { UserId = prefix + d.Users[u], ItemId = prefix + d.Items[s[k]].Id, Timestamp = d.Timestamps?[u][k] ?? k });
                 }
             }
         }

@@ -165,7 +165,8 @@ public sealed class SequentialRecommendationData
     /// <summary>
     /// Tables from datasets read by the library's readers (normalized folders, RecBole, MovieLens, Amazon, SQLite stores):
     /// the interactions of all of them, and one catalogue whose <c>Domain</c> is each item's domain, for CALRec's
-    /// mixture. A dataset named twice is used once; an item id in two datasets is an error.
+    /// mixture. A dataset named twice is used once. The first dataset (the target) keeps its ids; the user and item ids
+    /// of the others are qualified as <c>name/id</c>, because independent datasets reuse ids such as "1".
     /// </summary>
     public InteractionTables FromDatasets(IEnumerable<InteractionDataset> datasets)
     {
