@@ -49,8 +49,9 @@ public class CalRecTrainerTests
         Seed = seed,
     };
 
-    [Test]
-    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain()
+    [TestCase(NegativeSampling.InBatch)]
+    [TestCase(NegativeSampling.Catalogue)]
+    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain(NegativeSampling negatives)
     {
         var ctx = new RecContext(seed: 1);
         InteractionDataset all = Synthetic(250);
@@ -58,7 +59,10 @@ public class CalRecTrainerTests
         IReadOnlyList<InteractionDataset> mixture = all.Domains.Select(all.ForDomain).ToList();
         var log = new List<string>();
         ctx.Log += (_, e) => log.Add(e.Message);
-        CalRecModel model = ctx.Trainers.CalRec(Fast()).Fit(target, mixture);
+        CalRecTrainer.Options options = Fast();
+        options.Negatives = negatives;
+        options.NegativeRefreshSteps = 10;
+        CalRecModel model = ctx.Trainers.CalRec(options).Fit(target, mixture);
 
         var split = new LeaveOneOutSplit(target);
         double calrec = RecommendationEvaluator.Evaluate(model, split.Test, new RecommendationEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
@@ -79,6 +83,40 @@ public class CalRecTrainerTests
         var table = new ItemTextTable(data.Items, tok, null, 12);
         var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray())).ToList();
         return (model, HistoryBatch.Build(examples));
+    }
+
+    [Test]
+    public void CatalogueNegativesAddEveryOtherItemOfTheStagesCataloguesToTheContrastiveTerms()
+    {
+        InteractionDataset all = Synthetic(20);
+        InteractionDataset office = all.ForDomain("office"), kitchen = all.ForDomain("kitchen");
+        var tok = new RecContext(seed: 1).Text.TrainTokenizer([.. office.Items, .. kitchen.Items], 400);
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        var officeTable = new ItemTextTable(office.Items, tok, null, 12);
+        var kitchenTable = new ItemTextTable(kitchen.Items, tok, null, 12);
+        var examples = office.Sequences.Take(3).Select((s, u) => new HistoryExample(officeTable, 0, u, s.Take(4).ToArray()))
+            .Concat(kitchen.Sequences.Take(2).Select((s, u) => new HistoryExample(kitchenTable, 1, u, s.Take(4).ToArray()))).ToList();
+        var bank = new ItemNegativeBank([officeTable, kitchenTable, officeTable], model.Config.HiddenSize, Pooling.LastToken);
+        bank.Refresh(model, CancellationToken.None);
+        HistoryBatch plain = HistoryBatch.Build(examples), wide = HistoryBatch.Build(examples, bank);
+
+        // Both catalogues once, office first; each batch item's own row is left out of the bank's logits.
+        Assert.That(bank.Count, Is.EqualTo(office.ItemCount + kitchen.ItemCount));
+        Assert.That(bank.Version, Is.EqualTo(1));
+        Assert.That(wide.ExcludedNegatives, Is.EqualTo(wide.UniqueItems.Select(u => (u.Table == officeTable ? 0 : office.ItemCount) + u.Item)));
+        float[] row = CalRecScorer.EncodeCatalogue(model, kitchenTable, Pooling.LastToken);
+        Assert.That(bank.Vectors.AsSpan(office.ItemCount * bank.Dimension, row.Length).ToArray(), Is.EqualTo(row), "the bank holds the item tower's vectors");
+
+        LossValues a, b;
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, plain, new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, out a);
+            CalRecObjective.Loss(model, wide, new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, out b);
+        }
+
+        Assert.That(b.Lm, Is.EqualTo(a.Lm), "the LM term does not use negatives");
+        Assert.That(b.UserItem, Is.GreaterThan(a.UserItem), "more negatives, a harder ranking");
+        Assert.That(b.ItemItem, Is.GreaterThan(a.ItemItem));
     }
 
     private static float[] Gradient(DecoderLM model, HistoryBatch batch, LossWeights w, Pooling pooling)

@@ -149,6 +149,59 @@ public class OpGradientTests
     }
 
     [Test]
+    public void InfoNceWithANegativeBank()
+    {
+        ManagedTensor bank = Rand(9, 5, 6);
+        Check(x => F.info_nce(F.l2_normalize(x[0]), F.l2_normalize(x[1]), bank, [1, 3], 0.5f, groupIds: [4, 7, 4, 1]), [Rand(1, 4, 6), Rand(2, 4, 6)]);
+    }
+
+    [Test]
+    public void InfoNceWithANegativeBankMatchesADirectComputation()
+    {
+        ManagedTensor q = Rand(1, 3, 4), k = Rand(2, 3, 4), bank = Rand(3, 5, 4);
+        int[] groups = [2, 5, 2];
+        int[] excluded = [0, 4];
+        float loss = F.info_nce(q, k, bank, excluded, 0.25f, groups).item();
+        double expected = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            var logits = new List<double>();
+            for (int j = 0; j < 3; j++)
+            {
+                if (j == i || groups[j] != groups[i])
+                {
+                    logits.Add(Dot(q, i, k, j) / 0.25);
+                }
+            }
+
+            for (int m = 0; m < 5; m++)
+            {
+                if (Array.IndexOf(excluded, m) < 0)
+                {
+                    logits.Add(Dot(q, i, bank, m) / 0.25);
+                }
+            }
+
+            double max = logits.Max();
+            expected += max + Math.Log(logits.Sum(l => Math.Exp(l - max))) - (Dot(q, i, k, i) / 0.25);
+        }
+
+        Assert.That(loss, Is.EqualTo(expected / 3).Within(1e-5));
+        Assert.Throws<ArgumentOutOfRangeException>(() => F.info_nce(q, k, bank, [5], 0.25f, groups));
+
+        static double Dot(ManagedTensor a, int row, ManagedTensor b, int other)
+        {
+            double sum = 0;
+            for (int c = 0; c < a.shape[1]; c++)
+            {
+                sum += a.Data[(row * a.shape[1]) + c] * b.Data[(other * b.shape[1]) + c];
+            }
+
+            return sum;
+        }
+    }
+
+    [Test]
     public void ConcatSliceGather()
     {
         Check(x => F.concat([x[0], x[1]], 1), [Rand(1, 2, 3, 2), Rand(2, 2, 1, 2)]);

@@ -20,7 +20,7 @@ namespace CalRec.Torch.Tests;
 /// <summary>CALRec's step on TorchSharp against our engine's, and CALRec trained end to end through the engine seam.</summary>
 public sealed class CalRecEngineTests
 {
-    private static (DecoderLM Model, HistoryBatch Batch) Setup()
+    private static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean)
     {
         InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 20 }).ToDataset().ForDomain("office");
         var tok = new RecContext(seed: 1).Text.TrainTokenizer(data.Items, 400);
@@ -29,14 +29,23 @@ public sealed class CalRecEngineTests
         // Item 7 twice as a target: the duplicate-negative mask is exercised.
         var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray()))
             .Append(new HistoryExample(table, 0, 4, [3, 7, 7])).ToList();
-        return (model, HistoryBatch.Build(examples));
+        ItemNegativeBank? bank = null;
+        if (catalogueNegatives)
+        {
+            bank = new ItemNegativeBank([table], model.Config.HiddenSize, pooling);
+            bank.Refresh(model, CancellationToken.None);
+        }
+
+        return (model, HistoryBatch.Build(examples, bank));
     }
 
-    [TestCase(Pooling.Mean)]
-    [TestCase(Pooling.LastToken)]
-    public void OneStepHasOurLossTermsAndGradients(Pooling pooling)
+    [TestCase(Pooling.Mean, false)]
+    [TestCase(Pooling.LastToken, false)]
+    [TestCase(Pooling.LastToken, true)]
+    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives)
     {
-        (DecoderLM model, HistoryBatch batch) = Setup();
+        (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling);
+        Assert.That(batch.Negatives is not null, Is.EqualTo(catalogueNegatives));
         var weights = new LossWeights(1f, 0.5f, 2f);
         TorchDecoderLM torchModel = TorchWeights.ToTorch(model);
 

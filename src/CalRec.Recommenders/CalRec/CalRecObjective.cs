@@ -24,7 +24,8 @@ public readonly record struct LossValues(float Total, float Lm, float ItemItem, 
 /// CALRec's objective L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT over a <see cref="HistoryBatch"/>, with every target
 /// position of every history trained in the same causal pass. The contrastive terms use cosine similarity over
 /// L2-normalized representations divided by the temperature, with in-batch negatives: the distinct target items of
-/// the batch (a repeated item is never its own negative).
+/// the batch (a repeated item is never its own negative), plus the batch's <see cref="HistoryBatch.Negatives"/> when
+/// it carries a catalogue-wide bank.
 /// </summary>
 internal static class CalRecObjective
 {
@@ -45,10 +46,11 @@ internal static class CalRecObjective
         {
             ManagedTensor items = F.l2_normalize(TwoTowerEncoder.EncodeItemRows(model, batch.ItemIds, batch.ItemMask, batch.ItemRows, batch.ItemLength, batch.ItemLast, pooling));
             ManagedTensor keys = F.gather_rows(items, batch.TargetKeys);
+            ManagedTensor? bank = batch.Negatives is { } b ? ManagedTensor.from(b.Vectors, b.Count, b.Dimension) : null;
             if (weights.UserItem != 0f)
             {
                 ManagedTensor user = F.l2_normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling));
-                ManagedTensor l = F.info_nce(user, keys, temperature, batch.TargetKeys);
+                ManagedTensor l = InfoNce(user, keys, bank, batch, temperature);
                 ut = l.item();
                 total = Add(total, l, weights.UserItem);
             }
@@ -56,7 +58,7 @@ internal static class CalRecObjective
             if (weights.ItemItem != 0f)
             {
                 ManagedTensor inContext = F.l2_normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling));
-                ManagedTensor l = F.info_nce(inContext, keys, temperature, batch.TargetKeys);
+                ManagedTensor l = InfoNce(inContext, keys, bank, batch, temperature);
                 tt = l.item();
                 total = Add(total, l, weights.ItemItem);
             }
@@ -70,6 +72,10 @@ internal static class CalRecObjective
         values = new LossValues(total.item(), lm, tt, ut, batch.TokenCount);
         return total;
     }
+
+    private static ManagedTensor InfoNce(ManagedTensor queries, ManagedTensor keys, ManagedTensor? bank, HistoryBatch batch, float temperature) => bank is null
+        ? F.info_nce(queries, keys, temperature, batch.TargetKeys)
+        : F.info_nce(queries, keys, bank, batch.ExcludedNegatives, temperature, batch.TargetKeys);
 
     /// <summary>Mean pooling over each span, or the state at each span's last position.</summary>
     private static ManagedTensor Pool(ManagedTensor flat, int[] starts, int[] lengths, Pooling pooling)

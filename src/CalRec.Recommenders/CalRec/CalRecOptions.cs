@@ -109,6 +109,17 @@ public sealed partial class CalRecTrainer
         [TrainerOption("w-ut", "Weight of L_UT, the history vs next item InfoNCE.")]
         public float UserItemWeight { get; set; } = 1f;
 
+        /// <summary>
+        /// Negatives of the contrastive terms: the batch's other items (the paper), or every item of the stage's
+        /// catalogues from a cached item index (plain stages; meta-learning stays in-batch).
+        /// </summary>
+        [TrainerOption("negatives", "Contrastive negatives: in-batch, or catalogue (every item, from an index re-encoded every --negative-refresh steps).")]
+        public NegativeSampling Negatives { get; set; } = NegativeSampling.InBatch;
+
+        /// <summary>Steps between re-encodings of the catalogue-wide negative index (<see cref="NegativeSampling.Catalogue"/>).</summary>
+        [TrainerOption("negative-refresh", "Steps between re-encodings of the catalogue-wide negative index.")]
+        public int NegativeRefreshSteps { get; set; } = 200;
+
         /// <summary>Vocabulary size of the tokenizer trained when the backbone is trained from scratch.</summary>
         [TrainerOption("vocab-size", "Vocabulary of the tokenizer trained for a from-scratch backbone.")]
         public int VocabularySize { get; set; } = 4096;

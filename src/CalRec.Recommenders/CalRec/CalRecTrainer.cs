@@ -341,6 +341,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == "stage1" ? 1UL : 2UL)));
+        ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
+            ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
+            : null;
         var clock = Stopwatch.StartNew();
         var sinceCheckpoint = Stopwatch.StartNew();
         long tokens = 0;
@@ -361,16 +364,22 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
                 int global = (epoch * stepsPerEpoch) + step;
                 optimizer.LearningRate = schedule.At(global);
+                if (negatives is not null && (global % Math.Max(1, o.NegativeRefreshSteps) == 0 || negatives.Version == 0))
+                {
+                    engine?.CopyWeightsTo(model);
+                    negatives.Refresh(model, cancellation);
+                }
+
                 LossValues values;
                 if (engine is not null)
                 {
-                    values = engine.Step(HistoryBatch.Build(batches[step]), optimizer.LearningRate);
+                    values = engine.Step(HistoryBatch.Build(batches[step], negatives), optimizer.LearningRate);
                 }
                 else
                 {
                     using TensorScope scope = TensorScope.Begin();
                     optimizer.zero_grad();
-                    HistoryBatch batch = HistoryBatch.Build(batches[step]);
+                    HistoryBatch batch = HistoryBatch.Build(batches[step], negatives);
                     ManagedTensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
                     loss.backward();
                     GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);

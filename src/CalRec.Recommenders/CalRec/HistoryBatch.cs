@@ -74,10 +74,18 @@ public sealed class HistoryBatch
     /// <summary>Per item-tower row: the position of its separator (last-token pooling reads it).</summary>
     public int[] ItemLast { get; private set; } = [];
 
+    /// <summary>
+    /// Catalogue-wide negatives for the contrastive terms (null: in-batch negatives only), a constant for this step.
+    /// </summary>
+    public ItemNegativeBank? Negatives { get; private set; }
+
+    /// <summary>The rows of <see cref="Negatives"/> that hold this batch's own items (left out of the bank's logits).</summary>
+    public int[] ExcludedNegatives { get; private set; } = [];
+
     /// <summary>Number of real tokens in the history pass.</summary>
     public int TokenCount { get; private set; }
 
-    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples)
+    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples, ItemNegativeBank? negatives = null)
     {
         var batch = new HistoryBatch { Rows = examples.Count };
         int length = 0;
@@ -161,6 +169,12 @@ public sealed class HistoryBatch
         batch.TargetLengths = [.. targetLengths];
         batch.TargetKeys = [.. keys];
         (batch.ItemIds, batch.ItemMask, batch.ItemLength, batch.ItemLast) = TwoTowerEncoder.ItemRows(batch.UniqueItems);
+        if (negatives is not null)
+        {
+            batch.Negatives = negatives;
+            batch.ExcludedNegatives = batch.UniqueItems.Select(u => negatives.Row(u.Table, u.Item)).ToArray();
+        }
+
         return batch;
     }
 }

@@ -115,6 +115,63 @@ public static partial class Functional
         return loss.add(reverse).mul(0.5f);
     }
 
+    /// <summary>
+    /// InfoNCE against the batch and a bank of extra negatives: row i of <paramref name="queries"/> [B, D] should match
+    /// row i of <paramref name="keys"/> [B, D] against every other key row (rows with equal <paramref name="groupIds"/>
+    /// excepted, as in the in-batch form) and against every row of <paramref name="negatives"/> [N, D] except the rows
+    /// listed in <paramref name="excludedNegatives"/> (the batch's own items, which are already among the keys). The bank
+    /// is a constant: gradients flow into the queries and keys only, as with a cached item index.
+    /// </summary>
+    public static ManagedTensor info_nce(ManagedTensor queries, ManagedTensor keys, ManagedTensor negatives, ReadOnlySpan<int> excludedNegatives, float temperature, int[]? groupIds = null)
+    {
+        if (queries.ndim != 2 || !queries.shape.SequenceEqual(keys.shape))
+        {
+            throw new ArgumentException($"info_nce: expects two [B, D] tensors of equal shape, got {ManagedTensor.FormatShape(queries.shape)} and {ManagedTensor.FormatShape(keys.shape)}.");
+        }
+
+        if (negatives.ndim != 2 || negatives.shape[1] != queries.shape[1])
+        {
+            throw new ArgumentException($"info_nce: the negatives must be [N, {queries.shape[1]}], got {ManagedTensor.FormatShape(negatives.shape)}.");
+        }
+
+        if (temperature <= 0f)
+        {
+            throw new ArgumentOutOfRangeException(nameof(temperature), $"info_nce: temperature must be positive, got {temperature}.");
+        }
+
+        int b = queries.shape[0], n = negatives.shape[0];
+        if (groupIds is not null && groupIds.Length != b)
+        {
+            throw new ArgumentException($"info_nce: {groupIds.Length} group ids for a batch of {b}.");
+        }
+
+        int[] labels = new int[b];
+        for (int i = 0; i < b; i++)
+        {
+            labels[i] = i;
+        }
+
+        ManagedTensor inBatch = MaskDuplicates(queries.matmul(keys, transB: true).mul(1f / temperature), groupIds);
+        ManagedTensor bank = queries.matmul(negatives.detach(), transB: true).mul(1f / temperature);
+        if (excludedNegatives.Length > 0)
+        {
+            var mask = ManagedTensor.zeros(1, n);
+            foreach (int column in excludedNegatives)
+            {
+                if ((uint)column >= (uint)n)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(excludedNegatives), $"info_nce: excluded negative {column} is outside the bank of {n}.");
+                }
+
+                mask.Data[column] = -1e9f;
+            }
+
+            bank = bank.add(mask);
+        }
+
+        return cross_entropy(concat([inBatch, bank], 1), labels);
+    }
+
     private static ManagedTensor MaskDuplicates(ManagedTensor logits, int[]? groupIds)
     {
         if (groupIds is null)

@@ -19,6 +19,8 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     private readonly TorchDecoderLM _model;
     private readonly AdamW _optimizer;
     private readonly CalRecStepSettings _settings;
+    private Tensor? _negatives;
+    private (ItemNegativeBank? Bank, int Version) _negativesSource;
 
     /// <summary>Copies <paramref name="model"/> onto <paramref name="device"/> with a fresh optimizer.</summary>
     public TorchCalRecEngine(DecoderLM model, CalRecStepSettings settings, Device device)
@@ -42,13 +44,32 @@ public sealed class TorchCalRecEngine : ICalRecEngine
             group.LearningRate = learningRate;
         }
 
+        Tensor? negatives = DeviceNegatives(batch.Negatives);
         using var scope = NewDisposeScope();
         _optimizer.zero_grad();
-        Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights, _settings.Pooling, _settings.Temperature, out LossValues values);
+        Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights, _settings.Pooling, _settings.Temperature, out LossValues values, negatives);
         loss.backward();
         nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _settings.ClipNorm);
         _optimizer.step();
         return values;
+    }
+
+    // The bank moves to the device once per refresh, not once per step.
+    private Tensor? DeviceNegatives(ItemNegativeBank? bank)
+    {
+        if (bank is null)
+        {
+            return null;
+        }
+
+        if (_negativesSource.Bank != bank || _negativesSource.Version != bank.Version)
+        {
+            _negatives?.Dispose();
+            _negatives = tensor(bank.Vectors, [bank.Count, bank.Dimension], device: _model.TokenEmbedding.device);
+            _negativesSource = (bank, bank.Version);
+        }
+
+        return _negatives;
     }
 
     /// <inheritdoc />
@@ -57,6 +78,7 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     /// <summary>Releases the device copy.</summary>
     public void Dispose()
     {
+        _negatives?.Dispose();
         _optimizer.Dispose();
         _model.Dispose();
     }

@@ -15,7 +15,7 @@ namespace CalRec.Torch.CalRec;
 public static class TorchCalRecObjective
 {
     /// <summary>The weighted loss (a scalar with gradients) and its terms.</summary>
-    public static Tensor Loss(TorchDecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values)
+    public static Tensor Loss(TorchDecoderLM model, HistoryBatch batch, LossWeights weights, Pooling pooling, float temperature, out LossValues values, Tensor? negatives = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(batch);
@@ -23,6 +23,7 @@ public static class TorchCalRecObjective
         int d = model.Config.HiddenSize;
         Tensor mask = tensor(batch.Mask, [batch.Rows, batch.Length], device: device);
         Tensor flat = model.Hidden(Longs(batch.Ids, [batch.Rows, batch.Length], device), mask).reshape(-1, d);
+        negatives ??= batch.Negatives is { } b ? tensor(b.Vectors, [b.Count, b.Dimension], device: device) : null;
         Tensor? total = null;
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
@@ -43,10 +44,11 @@ public static class TorchCalRecObjective
             Tensor targetKeys = Longs(batch.TargetKeys, [batch.TargetKeys.Length], device);
             Tensor keys = F.normalize(items, p: 2, dim: -1, eps: 1e-12).index_select(0, targetKeys);
             Tensor duplicates = DuplicateMask(batch.TargetKeys, device);
+            Tensor? bank = batch.Negatives is null ? null : BankLogitMask(batch, device);
             if (weights.UserItem != 0f)
             {
                 Tensor user = F.normalize(Pool(flat, batch.UserStarts, batch.UserLengths, pooling, device), p: 2, dim: -1, eps: 1e-12);
-                Tensor l = InfoNce(user, keys, temperature, duplicates);
+                Tensor l = InfoNce(user, keys, temperature, duplicates, negatives, bank);
                 ut = l.item<float>();
                 total = Add(total, l, weights.UserItem);
             }
@@ -54,7 +56,7 @@ public static class TorchCalRecObjective
             if (weights.ItemItem != 0f)
             {
                 Tensor inContext = F.normalize(Pool(flat, batch.TargetStarts, batch.TargetLengths, pooling, device), p: 2, dim: -1, eps: 1e-12);
-                Tensor l = InfoNce(inContext, keys, temperature, duplicates);
+                Tensor l = InfoNce(inContext, keys, temperature, duplicates, negatives, bank);
                 tt = l.item<float>();
                 total = Add(total, l, weights.ItemItem);
             }
@@ -109,8 +111,28 @@ public static class TorchCalRecObjective
         return tensor(mask, [b, b], device: device);
     }
 
-    private static Tensor InfoNce(Tensor queries, Tensor keys, float temperature, Tensor duplicates) =>
-        F.cross_entropy((queries.matmul(keys.t()) / temperature) + duplicates, arange(queries.shape[0], dtype: int64, device: queries.device));
+    // -1e9 on the bank rows that hold the batch's own items (they are negatives through the batch already).
+    private static Tensor BankLogitMask(HistoryBatch batch, Device device)
+    {
+        float[] mask = new float[batch.Negatives!.Count];
+        foreach (int row in batch.ExcludedNegatives)
+        {
+            mask[row] = -1e9f;
+        }
+
+        return tensor(mask, [1, mask.Length], device: device);
+    }
+
+    private static Tensor InfoNce(Tensor queries, Tensor keys, float temperature, Tensor duplicates, Tensor? negatives, Tensor? bankMask)
+    {
+        Tensor logits = (queries.matmul(keys.t()) / temperature) + duplicates;
+        if (negatives is not null)
+        {
+            logits = cat([logits, (queries.matmul(negatives.t()) / temperature) + bankMask!], 1);
+        }
+
+        return F.cross_entropy(logits, arange(queries.shape[0], dtype: int64, device: queries.device));
+    }
 
     private static Tensor Add(Tensor? total, Tensor term, float weight)
     {
