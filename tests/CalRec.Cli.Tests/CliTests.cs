@@ -37,25 +37,7 @@ public class CliTests
         return db;
     }
 
-    private static (int Code, string Out) Run(params string[] args)
-    {
-        TextWriter saved = Console.Out;
-        IAnsiConsole savedAnsi = AnsiConsole.Console;
-        var sw = new StringWriter();
-        Console.SetOut(sw);
-        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(sw), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No });
-        AnsiConsole.Console.Profile.Width = Program.RedirectedWidth;
-        try
-        {
-            int code = Program.BuildRoot().Parse(args).Invoke();
-            return (code, sw.ToString());
-        }
-        finally
-        {
-            Console.SetOut(saved);
-            AnsiConsole.Console = savedAnsi;
-        }
-    }
+    private static (int Code, string Out) Run(params string[] args) => CliHarness.Run(args);
 
     [Test]
     public void ASecondRunWritingTheSameOutputIsRefusedWithTheFirstOnesProcessId()

@@ -15,6 +15,8 @@ using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.LlmSeqSim;
 using CalRec.Recommenders.MostPopular;
 using CalRec.Recommenders.SasRec;
+using CalRec.Reports;
+using CalRec.Reports.Html;
 using CalRec.Text.Tokenization;
 using Microsoft.ML;
 using Spectre.Console;
@@ -41,8 +43,63 @@ internal static class ReportCommand
         };
         sasrec.AddTo(baselines);
         CommandRunner.SetAction(baselines, (p, ct) => Run(p.GetValue(data)!, sasrec.Read(p), p.GetValue(json), p.GetValue(lm), p.GetValue(withBce), ct));
-        var cmd = new Command("report", "Produce result tables.");
+        var cmd = new Command("report", "Produce result tables and reports.");
         cmd.Subcommands.Add(baselines);
+        cmd.Subcommands.Add(Html());
+        return cmd;
+    }
+
+    /// <summary>
+    /// <c>calrec report html</c>: one self-contained HTML page comparing models on a dataset's test users (metrics with
+    /// intervals, curves over K, paired differences, training curves from each model's metrics file, per-domain and
+    /// popularity views, CALRec's grounding paths).
+    /// </summary>
+    private static Command Html()
+    {
+        var data = new Option<string>("--data") { Description = "Dataset the models were trained on: a folder or file in any supported format, or a .db.", Required = true };
+        var models = new Option<string[]>("--model")
+        {
+            Description = "A model zip, optionally labelled as LABEL=PATH; repeat to compare (the first is the reference of the paired differences).",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--out") { Description = "The HTML file to write.", Required = true };
+        var title = new Option<string?>("--title") { Description = "Heading of the page (default: the dataset's name)." };
+        var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many test users (0: all).", DefaultValueFactory = _ => 0 };
+        var groundingUsers = new Option<int>("--grounding-users") { Description = "For CALRec models, evaluate every grounding path on this many of those users (0: skip; generation costs about 50 s per 1,000 users).", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("html", "Write one self-contained HTML report for a model or a comparison of models.") { data, models, output, title, users, groundingUsers };
+        var reading = new DatasetArguments();
+        reading.AddTo(cmd);
+        CommandRunner.SetAction(cmd, (p, ct) =>
+        {
+            if (p.GetValue(users) < 0 || p.GetValue(groundingUsers) < 0)
+            {
+                throw new ArgumentException("--users and --grounding-users must be 0 or positive.");
+            }
+
+            string outPath = p.GetValue(output)!;
+            string? folder = Path.GetDirectoryName(Path.GetFullPath(outPath));
+            if (folder is not null && !Directory.Exists(folder))
+            {
+                throw new DirectoryNotFoundException($"--out: the folder {folder} does not exist.");
+            }
+
+            var loaded = new List<(string Name, string Path, RecommenderModel Model)>();
+            foreach (string spec in p.GetValue(models)!)
+            {
+                int eq = spec.IndexOf('=', StringComparison.Ordinal);
+                (string name, string path) = eq > 0 && !File.Exists(spec) ? (spec[..eq], spec[(eq + 1)..]) : (Path.GetFileNameWithoutExtension(spec), spec);
+                loaded.Add((name, path, ModelFiles.Load(path)));
+            }
+
+            InteractionDataset dataset = reading.Load(p, p.GetValue(data)!);
+            var clock = Stopwatch.StartNew();
+            RunReport report = ReportEvaluation.Evaluate(p.GetValue(title) ?? dataset.Name, dataset, loaded, p.GetValue(users), p.GetValue(groundingUsers),
+                message => Console.Error.WriteLine($"{clock.Elapsed:hh\\:mm\\:ss} {message}"), ct);
+            HtmlReport.Save(report, outPath);
+            AnsiConsole.MarkupLineInterpolated($"wrote {outPath}: {loaded.Count} model(s) on {report.TestUsers:N0} test users of {dataset.Name}");
+            return 0;
+        });
         return cmd;
     }
 

@@ -20,6 +20,9 @@ public sealed class SasRecEstimatorOptions : SequentialRecommenderOptions
     /// <c>options.UseTorchSharp(mlContext)</c>.
     /// </summary>
     public SasRecEngineFactory? Engine { get; set; }
+
+    /// <summary>Receives every epoch's report (loss, validation NDCG@10, seconds) as training goes (null: none).</summary>
+    public IProgress<SasRecEpochReport>? Progress { get; set; }
 }
 
 /// <summary>LLMSeqSim's options: the shared columns and the trainer's settings.</summary>

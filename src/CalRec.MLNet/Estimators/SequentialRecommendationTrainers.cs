@@ -47,6 +47,11 @@ public sealed class SequentialRecommendationTrainers
         {
             SasRecTrainer trainer = ctx.Trainers.SasRec(options.Trainer);
             trainer.Engine = options.Engine;
+            if (options.Progress is IProgress<SasRecEpochReport> progress)
+            {
+                trainer.Progress += (_, e) => progress.Report(e);
+            }
+
             return trainer.Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct);
         });
     }
@@ -63,6 +68,11 @@ public sealed class SequentialRecommendationTrainers
         {
             SasRecTrainer trainer = ctx.Trainers.Llm2SasRec(encoder, options.Trainer);
             trainer.Engine = options.Engine;
+            if (options.Progress is IProgress<SasRecEpochReport> progress)
+            {
+                trainer.Progress += (_, e) => progress.Report(e);
+            }
+
             return trainer.Fit(new LeaveOneOutSplit(data, options.HoldOutTestItem), ct);
         });
     }

@@ -27,6 +27,12 @@ public sealed record RecommendationEvaluatorOptions
     /// are not comparable with full-ranking numbers; results carry the protocol in <see cref="RecommendationMetrics.Protocol"/>.
     /// </summary>
     public int SampledNegatives { get; init; }
+
+    /// <summary>
+    /// Keep each user's top-max(K) list (<see cref="RecommendationMetrics.TopLists"/>), e.g. for a popularity view of what
+    /// a model recommends; full ranking only.
+    /// </summary>
+    public bool KeepTopLists { get; init; }
 }
 
 /// <summary>
@@ -53,6 +59,7 @@ public static class RecommendationEvaluator
         int n = scorer.ItemCount, maxK = options.Ks.Max();
         int[] ranks = new int[cases.Count];
         bool[] covered = new bool[n];
+        int[][]? lists = options.KeepTopLists && options.SampledNegatives == 0 ? new int[cases.Count][] : null;
         float[] scores = new float[Math.Min(options.BatchSize, Math.Max(1, cases.Count)) * n];
         for (int start = 0; start < cases.Count; start += options.BatchSize)
         {
@@ -70,7 +77,7 @@ public static class RecommendationEvaluator
             }
 
             scorer.Score(histories, scores.AsSpan(0, count * n));
-            var work = new RankWork(cases, start, scores, n, maxK, options.ExcludeSeen, ranks, covered, options.SampledNegatives, options.Seed);
+            var work = new RankWork(cases, start, scores, n, maxK, options.ExcludeSeen, ranks, covered, lists, options.SampledNegatives, options.Seed);
             WorkerPool.Shared.Run(work, Math.Min(count, WorkerPool.Shared.ThreadCount * 4));
         }
 
@@ -79,7 +86,7 @@ public static class RecommendationEvaluator
         string protocol = sampled
             ? $"sampled: target among {options.SampledNegatives} uniform negatives (NOT full ranking)"
             : options.ExcludeSeen ? "full ranking, seen items excluded" : "full ranking, seen items included";
-        return new RecommendationMetrics(options.Ks, ranks, coverage, options.BootstrapSamples, options.Seed, protocol);
+        return new RecommendationMetrics(options.Ks, ranks, coverage, options.BootstrapSamples, options.Seed, protocol, lists);
     }
 
     /// <summary>Rank of <paramref name="target"/> among <paramref name="scores"/> with the evaluator's tie and exclusion rules.</summary>
@@ -157,7 +164,7 @@ public static class RecommendationEvaluator
     }
 
     private sealed class RankWork(IReadOnlyList<EvaluationCase> cases, int start, float[] scores, int n, int maxK, bool excludeSeen, int[] ranks, bool[] covered,
-        int sampledNegatives, ulong seed)
+        int[][]? lists, int sampledNegatives, ulong seed)
         : IParallelWork
     {
         public void Execute(int part, int parts)
@@ -181,6 +188,11 @@ public static class RecommendationEvaluator
                 ranks[start + i] = RankOf(row, c.Target, seen);
 
                 int found = TopK.Select(row, maxK, seen, heap, top);
+                if (lists is not null)
+                {
+                    lists[start + i] = top[..found].ToArray();
+                }
+
                 foreach (int j in top[..found])
                 {
                     covered[j] = true;

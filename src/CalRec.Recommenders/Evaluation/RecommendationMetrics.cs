@@ -19,8 +19,9 @@ public readonly record struct MetricWithInterval(double Value, double Low, doubl
 /// </summary>
 public sealed class RecommendationMetrics
 {
-    internal RecommendationMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed, string protocol)
+    internal RecommendationMetrics(IReadOnlyList<int> ks, int[] ranks, double coverage, int bootstrapSamples, ulong seed, string protocol, IReadOnlyList<int[]>? topLists = null)
     {
+        TopLists = topLists;
         Ks = ks;
         Protocol = protocol;
         _bootstrapSamples = bootstrapSamples;
@@ -68,6 +69,12 @@ public sealed class RecommendationMetrics
 
     /// <summary>0-based rank of each user's target (seen items excluded), in evaluation-case order.</summary>
     public IReadOnlyList<int> Ranks { get; }
+
+    /// <summary>
+    /// Each user's top-max(K) item indices, best first, in evaluation-case order; null unless
+    /// <see cref="RecommendationEvaluatorOptions.KeepTopLists"/> was set.
+    /// </summary>
+    public IReadOnlyList<int[]>? TopLists { get; }
 
     /// <summary>Number of evaluated users.</summary>
     public int Users => Ranks.Count;

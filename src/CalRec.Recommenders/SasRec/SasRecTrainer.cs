@@ -17,6 +17,9 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
     private readonly RecContext _context;
     private readonly ITextEncoder? _encoder;
 
+    /// <summary>Raised after every epoch (loss, validation NDCG@10, seconds).</summary>
+    public event EventHandler<SasRecEpochReport>? Progress;
+
     /// <summary>The kind of a SASRec model (<see cref="RecommenderModel.Kind"/>).</summary>
     public const string ModelKind = "sasrec";
 
@@ -62,6 +65,7 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
             best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
             _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
+            Progress?.Invoke(this, r);
         }, cancellation, Engine);
         if (cancellation.IsCancellationRequested && options.CheckpointDirectory is not null)
         {

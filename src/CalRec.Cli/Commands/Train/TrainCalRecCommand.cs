@@ -83,9 +83,10 @@ internal static class TrainCalRecCommand
             // The finetuning stages on TorchSharp when asked (stage 0, validation and grounding stay on our engine).
             Engine = backend == ComputeBackend.TorchSharp ? TorchCalRecEngine.On(device) : null,
         };
+        using var curve = new TrainingCurveRecorder(output, p.GetValue(args.Resume));
         SequentialRecommendationTransformer model = Progress.TrainingProgressView.Run(progress =>
         {
-            estimatorOptions.Progress = progress;
+            estimatorOptions.Progress = curve.Around(progress);
             return ml.SequentialRecommendation().Trainers.CalRec(estimatorOptions).Fit(tables.Interactions, ct);
         });
         ml.SequentialRecommendation().SaveModel(model, ModelFiles.HistorySchema, output);

@@ -59,13 +59,13 @@ internal sealed class TrainInputs
     /// target's interactions table, through ML.NET, and saves the model.
     /// </summary>
     /// <param name="p">The parsed command line.</param>
-    /// <param name="create">Builds the estimator from the trainers and the item catalogue table.</param>
+    /// <param name="create">Builds the estimator from the trainers, the item catalogue table and the run's training-curve recorder.</param>
     /// <param name="seed">The MLContext's seed.</param>
     /// <param name="ct">Stops training.</param>
     /// <param name="checkpoint">The trainer's checkpoint folder: removed once the model is saved; with
     /// <paramref name="resume"/> false, a leftover one is removed first (after the output lock is taken).</param>
     /// <param name="resume">Whether the run continues from <paramref name="checkpoint"/>.</param>
-    public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct,
+    public int FitAndSave(ParseResult p, Func<SequentialRecommendationTrainers, IDataView, TrainingCurveRecorder, SequentialRecommenderEstimator> create, ulong seed, CancellationToken ct,
         string? checkpoint = null, bool resume = false)
     {
         var clock = Stopwatch.StartNew();
@@ -80,8 +80,9 @@ internal sealed class TrainInputs
         InteractionDataset data = Load(p, p.GetValue(Target)!);
         AnsiConsole.MarkupLineInterpolated($"{data.Name}: {data.Users.Count:N0} users, {data.ItemCount:N0} items, {data.InteractionCount:N0} interactions");
         InteractionTables tables = ml.SequentialRecommendation().Data.FromDatasets([data]);
-        SequentialRecommendationTransformer model = create(ml.SequentialRecommendation().Trainers, tables.Items).Fit(tables.Interactions, ct);
         string output = p.GetValue(Output)!;
+        using var curve = new TrainingCurveRecorder(output, resume);
+        SequentialRecommendationTransformer model = create(ml.SequentialRecommendation().Trainers, tables.Items, curve).Fit(tables.Interactions, ct);
         ml.SequentialRecommendation().SaveModel(model, ModelFiles.HistorySchema, output);
         if (checkpoint is not null && Directory.Exists(checkpoint))
         {

@@ -23,7 +23,7 @@ internal static class TrainLlmSeqSimCommand
             // The settings and the language model first: a mistake there is reported before the dataset is read.
             LlmSeqSimTrainer.Options options = settings.Read(p);
             ITextEncoder encoder = lm.Encoder(p);
-            return inputs.FitAndSave(p, (trainers, items) => trainers.LlmSeqSim(encoder, new LlmSeqSimEstimatorOptions { Items = items, Trainer = options }), seed: 0, ct);
+            return inputs.FitAndSave(p, (trainers, items, _) => trainers.LlmSeqSim(encoder, new LlmSeqSimEstimatorOptions { Items = items, Trainer = options }), seed: 0, ct);
         });
         return cmd;
     }

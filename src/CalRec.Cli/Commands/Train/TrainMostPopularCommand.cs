@@ -11,7 +11,7 @@ internal static class TrainMostPopularCommand
         var inputs = new TrainInputs();
         var cmd = new Command(MostPopularTrainer.ModelKind, "MostPopular: the training split's most frequent items for everyone.");
         inputs.AddTo(cmd);
-        CommandRunner.SetAction(cmd, (p, ct) => inputs.FitAndSave(p, (trainers, items) => trainers.MostPopular(new MLNet.MostPopularEstimatorOptions { Items = items }), seed: 0, ct));
+        CommandRunner.SetAction(cmd, (p, ct) => inputs.FitAndSave(p, (trainers, items, _) => trainers.MostPopular(new MLNet.MostPopularEstimatorOptions { Items = items }), seed: 0, ct));
         return cmd;
     }
 }

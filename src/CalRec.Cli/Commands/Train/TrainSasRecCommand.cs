@@ -57,9 +57,9 @@ internal static class TrainSasRecCommand
             ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
             (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
             SasRecEngineFactory? steps = backend == ComputeBackend.TorchSharp ? TorchSasRecEngine.On(device) : null;
-            return inputs.FitAndSave(p, (trainers, items) => encoder is null
-                ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps })
-                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps }), options.Seed, ct, checkpoint, p.GetValue(resume));
+            return inputs.FitAndSave(p, (trainers, items, curve) => encoder is null
+                ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps, Progress = curve.SasRec() })
+                : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps, Progress = curve.SasRec() }), options.Seed, ct, checkpoint, p.GetValue(resume));
         }, p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
