@@ -297,9 +297,11 @@ public class CliTests
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
-        // The same run with the finetuning stages on TorchSharp: a model of the same kind and catalogue.
+        // The same run with the finetuning stages on TorchSharp, each batch in two micro-batches: a model of the same kind
+        // and catalogue.
         string onTorch = Path.Combine(_dir, "calrec-torch.zip");
-        (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--out", onTorch, "--backend", "torchsharp", "--device", "cpu");
+        (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--out", onTorch, "--backend", "torchsharp", "--device", "cpu",
+            "--accumulation-steps", "2");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(((CalRecModel)ModelFiles.Load(onTorch)).Catalog.Select(i => i.Id), Is.EqualTo(loaded.Catalog.Select(i => i.Id)));
 

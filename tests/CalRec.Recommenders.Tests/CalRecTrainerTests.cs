@@ -76,13 +76,18 @@ public class CalRecTrainerTests
 
     private static (DecoderLM Model, HistoryBatch Batch) WiringSetup()
     {
+        (DecoderLM model, List<HistoryExample> examples) = WiringExamples();
+        return (model, HistoryBatch.Build(examples));
+    }
+
+    private static (DecoderLM Model, List<HistoryExample> Examples) WiringExamples()
+    {
         InteractionDataset data = Synthetic(20).ForDomain("office");
         var ctx = new RecContext(seed: 1);
         var tok = ctx.Text.TrainTokenizer(data.Items, 400);
         var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
         var table = new ItemTextTable(data.Items, tok, null, 12);
-        var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray())).ToList();
-        return (model, HistoryBatch.Build(examples));
+        return (model, data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray())).ToList());
     }
 
     [Test]
@@ -117,6 +122,43 @@ public class CalRecTrainerTests
         Assert.That(b.Lm, Is.EqualTo(a.Lm), "the LM term does not use negatives");
         Assert.That(b.UserItem, Is.GreaterThan(a.UserItem), "more negatives, a harder ranking");
         Assert.That(b.ItemItem, Is.GreaterThan(a.ItemItem));
+    }
+
+    [Test]
+    public void MicroBatchGradientsWeightedByTheirShareAddUpToTheWholeBatchsLmGradient()
+    {
+        (DecoderLM model, List<HistoryExample> examples) = WiringExamples();
+        List<HistoryBatch> micro = CalRecTrainer.MicroBatches(examples, 3, null);
+        Assert.That(micro.Select(b => b.Rows), Is.EqualTo(new[] { 1, 1, 2 }));
+        var w = new LossWeights(1f, 0f, 0f);
+
+        float[] expected = Gradient(model, HistoryBatch.Build(examples), w, Pooling.LastToken);
+        model.zero_grad();
+        var parts = new List<LossValues>();
+        foreach (HistoryBatch b in micro)
+        {
+            using (TensorScope.Begin())
+            {
+                CalRecObjective.Loss(model, b, w.ShareOf(b, micro), Pooling.LastToken, 0.1f, out LossValues part).backward();
+                parts.Add(part);
+            }
+        }
+
+        float[] accumulated = model.parameters().SelectMany(p => p.grad!.Data.ToArray()).ToArray();
+        double scale = expected.Max(Math.Abs);
+        Assert.That(accumulated.Zip(expected, (x, y) => Math.Abs(x - y)).Max() / scale, Is.LessThanOrEqualTo(1e-5));
+
+        LossValues full;
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, HistoryBatch.Build(examples), new LossWeights(1f, 0f, 0f), Pooling.LastToken, 0.1f, out full);
+        }
+
+        LossValues combined = LossValues.Combine(parts, micro, w);
+        Assert.That(combined.Lm, Is.EqualTo(full.Lm).Within(1e-5 * full.Lm));
+        Assert.That(combined.Total, Is.EqualTo(full.Total).Within(1e-5 * full.Total));
+        Assert.That(float.IsNaN(combined.UserItem), "a term that was not computed stays NaN");
+        Assert.That(Assert.Throws<ArgumentException>(() => new CalRecTrainer.Options { BatchSize = 4, AccumulationSteps = 3 }.Validate())!.Message, Does.Contain("AccumulationSteps"));
     }
 
     private static float[] Gradient(DecoderLM model, HistoryBatch batch, LossWeights w, Pooling pooling)

@@ -22,6 +22,12 @@ public sealed class CalRecEngineTests
 {
     private static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean)
     {
+        (DecoderLM model, List<HistoryExample> examples, ItemNegativeBank? bank) = Examples(catalogueNegatives, pooling);
+        return (model, HistoryBatch.Build(examples, bank));
+    }
+
+    private static (DecoderLM Model, List<HistoryExample> Examples, ItemNegativeBank? Bank) Examples(bool catalogueNegatives, Pooling pooling)
+    {
         InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 20 }).ToDataset().ForDomain("office");
         var tok = new RecContext(seed: 1).Text.TrainTokenizer(data.Items, 400);
         var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
@@ -36,7 +42,7 @@ public sealed class CalRecEngineTests
             bank.Refresh(model, CancellationToken.None);
         }
 
-        return (model, HistoryBatch.Build(examples, bank));
+        return (model, examples, bank);
     }
 
     [TestCase(Pooling.Mean, false)]
@@ -71,6 +77,32 @@ public sealed class CalRecEngineTests
             double scale = Math.Max(1e-6, w.Max(Math.Abs));
             Assert.That(Fixtures.MaxAbsDiff(grads[name], w) / scale, Is.LessThanOrEqualTo(1e-4), name);
         }
+    }
+
+    [Test]
+    public void MicroBatchesAddUpToOneStepOnTheWholeBatchForTheLmTerm()
+    {
+        (DecoderLM model, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
+        var settings = new CalRecStepSettings(new LossWeights(1f, 0f, 0f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        List<HistoryBatch> whole = CalRecTrainer.MicroBatches(examples, 1, null), split = CalRecTrainer.MicroBatches(examples, 2, null);
+        Assert.That(split.Select(b => b.Rows), Is.EqualTo(new[] { 2, 3 }));
+
+        using var a = new TorchCalRecEngine(model, settings, CPU);
+        using var b = new TorchCalRecEngine(model, settings, CPU);
+        LossValues one = a.Step(whole, 1e-3f), two = b.Step(split, 1e-3f);
+        Assert.That(two.Lm, Is.EqualTo(one.Lm).Within(1e-5 * one.Lm), "the step's LM loss is the mean over every position either way");
+        Assert.That(two.Tokens, Is.EqualTo(one.Tokens));
+
+        DecoderLM afterOne = Copy(model), afterTwo = Copy(model);
+        a.CopyWeightsTo(afterOne);
+        b.CopyWeightsTo(afterTwo);
+        var expected = afterOne.named_parameters().ToDictionary(p => p.Name, p => p.Parameter.ToArray());
+        foreach ((string name, ManagedTensor p) in afterTwo.named_parameters())
+        {
+            Assert.That(Fixtures.MaxAbsDiff(p.ToArray(), expected[name]), Is.LessThanOrEqualTo(1e-5), name);
+        }
+
+        static DecoderLM Copy(DecoderLM m) => new(m.Config, seed: 1);
     }
 
     [Test]

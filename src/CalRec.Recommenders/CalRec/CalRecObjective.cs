@@ -10,7 +10,28 @@ namespace CalRec.Recommenders.CalRec;
 /// <param name="Lm">w_lm: next-item generation (causal LM loss on the target items' tokens).</param>
 /// <param name="ItemItem">w_tt: InfoNCE between the target item inside the history and the same item alone.</param>
 /// <param name="UserItem">w_ut: InfoNCE between the history before the target and the target item alone.</param>
-public readonly record struct LossWeights(float Lm, float ItemItem, float UserItem);
+public readonly record struct LossWeights(float Lm, float ItemItem, float UserItem)
+{
+    /// <summary>
+    /// The weights of one micro-batch of a step split into <paramref name="all"/>: each term scaled by the micro-batch's
+    /// share of that term's positions (LM targets for w_lm, target items for w_tt and w_ut), so that the micro-batches'
+    /// gradients add up to the mean over the whole step. For the LM term the sum equals one pass over all the examples;
+    /// the contrastive terms rank each micro-batch against its own in-batch negatives.
+    /// </summary>
+    public LossWeights ShareOf(HistoryBatch micro, IReadOnlyList<HistoryBatch> all)
+    {
+        ArgumentNullException.ThrowIfNull(micro);
+        ArgumentNullException.ThrowIfNull(all);
+        if (all.Count == 1)
+        {
+            return this;
+        }
+
+        float lm = (float)micro.LmTargets.Length / Math.Max(1, all.Sum(b => b.LmTargets.Length));
+        float targets = (float)micro.TargetKeys.Length / Math.Max(1, all.Sum(b => b.TargetKeys.Length));
+        return new LossWeights(Lm * lm, ItemItem * targets, UserItem * targets);
+    }
+}
 
 /// <summary>The unweighted loss terms of one batch (NaN for a term whose weight is zero: it is not computed).</summary>
 /// <param name="Total">The weighted sum that is minimized.</param>
@@ -18,7 +39,31 @@ public readonly record struct LossWeights(float Lm, float ItemItem, float UserIt
 /// <param name="ItemItem">L_TT.</param>
 /// <param name="UserItem">L_UT.</param>
 /// <param name="Tokens">Real tokens in the history pass.</param>
-public readonly record struct LossValues(float Total, float Lm, float ItemItem, float UserItem, int Tokens);
+public readonly record struct LossValues(float Total, float Lm, float ItemItem, float UserItem, int Tokens)
+{
+    /// <summary>
+    /// The terms of a step made of micro-batches: each term averaged with the micro-batches' shares of its positions
+    /// (as <see cref="LossWeights.ShareOf"/>), the total recomputed with <paramref name="weights"/>, tokens summed.
+    /// </summary>
+    public static LossValues Combine(IReadOnlyList<LossValues> values, IReadOnlyList<HistoryBatch> batches, LossWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(batches);
+        if (values.Count == 1)
+        {
+            return values[0];
+        }
+
+        double lmPositions = batches.Sum(b => b.LmTargets.Length), targets = batches.Sum(b => b.TargetKeys.Length);
+        float Mean(Func<LossValues, float> term, Func<HistoryBatch, int> count, double all) =>
+            float.IsNaN(term(values[0])) ? float.NaN : (float)values.Select((v, i) => term(v) * count(batches[i]) / Math.Max(1, all)).Sum();
+        float lm = Mean(v => v.Lm, b => b.LmTargets.Length, lmPositions);
+        float tt = Mean(v => v.ItemItem, b => b.TargetKeys.Length, targets);
+        float ut = Mean(v => v.UserItem, b => b.TargetKeys.Length, targets);
+        float total = (float.IsNaN(lm) ? 0 : weights.Lm * lm) + (float.IsNaN(tt) ? 0 : weights.ItemItem * tt) + (float.IsNaN(ut) ? 0 : weights.UserItem * ut);
+        return new LossValues(total, lm, tt, ut, values.Sum(v => v.Tokens));
+    }
+}
 
 /// <summary>
 /// CALRec's objective L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT over a <see cref="HistoryBatch"/>, with every target

@@ -177,6 +177,14 @@ public sealed partial class CalRecTrainer
         [TrainerOption("batch-size", "Histories per optimizer step (also the in-batch negatives).")]
         public int BatchSize { get; set; } = 16;
 
+        /// <summary>
+        /// Micro-batches per optimizer step: each batch of <see cref="BatchSize"/> histories is split into this many
+        /// passes whose gradients add up before the update (less memory per pass, e.g. on a GPU). The LM term's gradient
+        /// equals one pass over the batch; the contrastive terms rank each micro-batch against its own in-batch negatives.
+        /// </summary>
+        [TrainerOption("accumulation-steps", "Split each batch into this many micro-batches whose gradients add up before the step (less memory per pass).")]
+        public int AccumulationSteps { get; set; } = 1;
+
         /// <summary>Most recent items per serialized history (training windows hold this many plus the target).</summary>
         [TrainerOption("max-history", "Most recent items per serialized history.")]
         public int MaxHistory { get; set; } = 10;
@@ -266,6 +274,8 @@ public sealed partial class CalRecTrainer
         internal void Validate()
         {
             Require(BatchSize >= 2, "BatchSize must be at least 2 (in-batch negatives)");
+            Require(AccumulationSteps >= 1 && AccumulationSteps <= BatchSize / 2, "AccumulationSteps must be between 1 and BatchSize / 2 (each micro-batch needs two histories for in-batch negatives)");
+            Require(NegativeRefreshSteps >= 1, "NegativeRefreshSteps must be at least 1");
             Require(CheckpointMinutes >= 0 && double.IsFinite(CheckpointMinutes), "CheckpointMinutes must be 0 or more");
             Require(MaxHistory >= 1, "MaxHistory must be at least 1");
             Require(MaxItemTokens >= 1, "MaxItemTokens must be at least 1");

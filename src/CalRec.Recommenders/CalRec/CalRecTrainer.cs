@@ -281,7 +281,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var sinceCheckpoint = Stopwatch.StartNew();
         void Checkpoint() => lm.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
         int first = lm.Step;
-        foreach (LmStepReport r in lm.Train(data, null, cancellation))
+        lm.Progress += (_, r) =>
         {
             if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
             {
@@ -290,7 +290,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
             double left = (o.PretrainSteps - r.Step) * clock.Elapsed.TotalSeconds / Math.Max(1, r.Step - first);
             Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, TimeSpan.FromSeconds(left)));
-        }
+        };
+        lm.Train(data, null, cancellation);
 
         if (!cancellation.IsCancellationRequested && o.CheckpointDirectory is not null)
         {
@@ -364,26 +365,36 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
                 int global = (epoch * stepsPerEpoch) + step;
                 optimizer.LearningRate = schedule.At(global);
-                if (negatives is not null && (global % Math.Max(1, o.NegativeRefreshSteps) == 0 || negatives.Version == 0))
+                if (negatives is not null && (global % o.NegativeRefreshSteps == 0 || negatives.Version == 0))
                 {
                     engine?.CopyWeightsTo(model);
                     negatives.Refresh(model, cancellation);
                 }
 
                 LossValues values;
+                List<HistoryBatch> micro = MicroBatches(batches[step], o.AccumulationSteps, negatives);
                 if (engine is not null)
                 {
-                    values = engine.Step(HistoryBatch.Build(batches[step], negatives), optimizer.LearningRate);
+                    values = engine.Step(micro, optimizer.LearningRate);
                 }
                 else
                 {
-                    using TensorScope scope = TensorScope.Begin();
                     optimizer.zero_grad();
-                    HistoryBatch batch = HistoryBatch.Build(batches[step], negatives);
-                    ManagedTensor loss = CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out values);
-                    loss.backward();
-                    GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);
-                    optimizer.step();
+                    var parts = new List<LossValues>(micro.Count);
+                    foreach (HistoryBatch batch in micro)
+                    {
+                        using TensorScope scope = TensorScope.Begin();
+                        CalRecObjective.Loss(model, batch, weights.ShareOf(batch, micro), o.Pooling, o.Temperature, out LossValues part).backward();
+                        parts.Add(part);
+                    }
+
+                    using (TensorScope.Begin())
+                    {
+                        GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);
+                        optimizer.step();
+                    }
+
+                    values = LossValues.Combine(parts, micro, weights);
                 }
 
                 tokens += values.Tokens;
@@ -432,6 +443,20 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         engine?.CopyWeightsTo(model);
         return epoch - startEpoch;
+    }
+
+    /// <summary>A step's histories as <paramref name="parts"/> micro-batches of (nearly) equal size, in order.</summary>
+    internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives)
+    {
+        parts = Math.Clamp(parts, 1, examples.Count);
+        var result = new List<HistoryBatch>(parts);
+        for (int k = 0; k < parts; k++)
+        {
+            int from = examples.Count * k / parts, to = examples.Count * (k + 1) / parts;
+            result.Add(HistoryBatch.Build(examples.GetRange(from, to - from), negatives));
+        }
+
+        return result;
     }
 
     /// <summary>

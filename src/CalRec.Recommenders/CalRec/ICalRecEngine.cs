@@ -12,8 +12,12 @@ namespace CalRec.Recommenders.CalRec;
 /// </summary>
 public interface ICalRecEngine : IDisposable
 {
-    /// <summary>One optimizer step on <paramref name="batch"/> with <paramref name="learningRate"/>; returns the loss terms.</summary>
-    LossValues Step(HistoryBatch batch, float learningRate);
+    /// <summary>
+    /// One optimizer step with <paramref name="learningRate"/> on a batch given as one or more micro-batches, whose
+    /// gradients add up (each weighted by <see cref="LossWeights.ShareOf"/>) before clipping and the update; returns
+    /// the step's loss terms (<see cref="LossValues.Combine"/>).
+    /// </summary>
+    LossValues Step(IReadOnlyList<HistoryBatch> microBatches, float learningRate);
 
     /// <summary>Writes the engine's current weights into <paramref name="model"/> (same configuration).</summary>
     void CopyWeightsTo(DecoderLM model);

@@ -37,21 +37,32 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     public static CalRecEngineFactory On(Device device) => (model, settings) => new TorchCalRecEngine(model, settings, device);
 
     /// <inheritdoc />
-    public LossValues Step(HistoryBatch batch, float learningRate)
+    public LossValues Step(IReadOnlyList<HistoryBatch> microBatches, float learningRate)
     {
+        ArgumentNullException.ThrowIfNull(microBatches);
         foreach (var group in _optimizer.ParamGroups)
         {
             group.LearningRate = learningRate;
         }
 
-        Tensor? negatives = DeviceNegatives(batch.Negatives);
-        using var scope = NewDisposeScope();
         _optimizer.zero_grad();
-        Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights, _settings.Pooling, _settings.Temperature, out LossValues values, negatives);
-        loss.backward();
-        nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _settings.ClipNorm);
-        _optimizer.step();
-        return values;
+        var values = new List<LossValues>(microBatches.Count);
+        foreach (HistoryBatch batch in microBatches)
+        {
+            Tensor? negatives = DeviceNegatives(batch.Negatives);
+            using var scope = NewDisposeScope();
+            Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights.ShareOf(batch, microBatches), _settings.Pooling, _settings.Temperature, out LossValues v, negatives);
+            loss.backward();
+            values.Add(v);
+        }
+
+        using (NewDisposeScope())
+        {
+            nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _settings.ClipNorm);
+            _optimizer.step();
+        }
+
+        return LossValues.Combine(values, microBatches, _settings.Weights);
     }
 
     // The bank moves to the device once per refresh, not once per step.
