@@ -17,10 +17,9 @@ DecoderConfig config = DecoderConfig.Load(Path.Combine(AppContext.BaseDirectory,
 var model = new DecoderLM(config, seed: 1);
 var data = new PackedTokenDataset(texts.Select(tokenizer.EncodeToIds), eos, sequenceLength: 64);
 var trainer = new CausalLmTrainer(model, new CausalLmTrainerOptions { Steps = 30, BatchSize = 8, EvalEvery = 0 });
-foreach (LmStepReport step in trainer.Train(data, validation: data))
-{
+trainer.Progress += (_, step) =>
     Console.WriteLine($"step {step.Step}: loss {step.Loss:F3}{(step.ValidationPerplexity is double p ? $", perplexity {p:F1}" : string.Empty)}");
-}
+trainer.Train(data, validation: data);
 
 string output = Path.Combine(Path.GetTempPath(), "calrec-tiny-lm");
 HuggingFaceCheckpoint.Save(model, tokenizer, output);

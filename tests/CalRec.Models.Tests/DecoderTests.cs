@@ -169,7 +169,7 @@ public class DecoderTests
         var model = new DecoderLM(Llama, seed: 1);
         var trainer = new CausalLmTrainer(model, new CausalLmTrainerOptions { Steps = 60, BatchSize = 8, LearningRate = 1e-2f, WarmupSteps = 5, EvalEvery = 0 });
         float initial = trainer.Evaluate(val);
-        LmStepReport last = trainer.Train(train, val).Last();
+        LmStepReport last = trainer.Train(train, val)!;
         Assert.That(initial, Is.GreaterThan(3.5f), "about ln(50) before training");
         Assert.That(last.ValidationLoss, Is.LessThan(1.5f));
     }

@@ -43,8 +43,8 @@ public sealed class TrainerBackendTests
         var torchTrainer = new CausalLmTrainer(new TorchCausalLmBackend(torchModel, Options.LearningRate, Options.WeightDecay), Options);
         float initial = torchTrainer.Evaluate(validation);
         Assert.That(initial, Is.EqualTo(managedTrainer.Evaluate(validation)).Within(1e-4));
-        List<LmStepReport> want = managedTrainer.Train(train, validation).ToList();
-        List<LmStepReport> got = torchTrainer.Train(train, validation).ToList();
+        List<LmStepReport> want = Steps(managedTrainer, train, validation);
+        List<LmStepReport> got = Steps(torchTrainer, train, validation);
 
         Assert.That(got.Select(r => r.LearningRate), Is.EqualTo(want.Select(r => r.LearningRate)));
         for (int i = 0; i < want.Count; i++)
@@ -61,27 +61,27 @@ public sealed class TrainerBackendTests
     {
         (PackedTokenDataset train, PackedTokenDataset validation) = Data();
         var start = new DecoderLM(Config, seed: 2);
-        List<LmStepReport> whole = new CausalLmTrainer(new TorchCausalLmBackend(TorchWeights.ToTorch(start), Options.LearningRate, Options.WeightDecay), Options)
-            .Train(train, validation).ToList();
+        List<LmStepReport> whole = Steps(new CausalLmTrainer(new TorchCausalLmBackend(TorchWeights.ToTorch(start), Options.LearningRate, Options.WeightDecay), Options), train, validation);
 
         string dir = Path.Combine(Path.GetTempPath(), "calrec-torch-ckpt-" + Guid.NewGuid().ToString("N"));
         try
         {
             var first = new CausalLmTrainer(new TorchCausalLmBackend(TorchWeights.ToTorch(start), Options.LearningRate, Options.WeightDecay), Options);
             var cancel = new CancellationTokenSource();
-            foreach (LmStepReport r in first.Train(train, validation, cancel.Token))
+            first.Progress += (_, r) =>
             {
                 if (r.Step == 10)
                 {
                     cancel.Cancel();
                 }
-            }
+            };
+            first.Train(train, validation, cancel.Token);
 
             first.SaveCheckpoint(dir, tokenizer: null);
             (TorchDecoderLM reloaded, _) = TorchWeights.Load(dir);
             var resumed = new CausalLmTrainer(new TorchCausalLmBackend(reloaded, Options.LearningRate, Options.WeightDecay), Options);
             resumed.RestoreCheckpoint(dir);
-            List<LmStepReport> rest = resumed.Train(train, validation).ToList();
+            List<LmStepReport> rest = Steps(resumed, train, validation);
 
             Assert.That(rest.Select(r => r.Step), Is.EqualTo(Enumerable.Range(11, Options.Steps - 10)));
             Assert.That(rest.Select(r => r.Loss), Is.EqualTo(whole.Skip(10).Select(r => r.Loss)).Within(1e-5));
@@ -92,5 +92,14 @@ public sealed class TrainerBackendTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    // Every step's report of one training call.
+    private static List<LmStepReport> Steps(CausalLmTrainer trainer, PackedTokenDataset train, PackedTokenDataset validation)
+    {
+        var steps = new List<LmStepReport>();
+        trainer.Progress += (_, r) => steps.Add(r);
+        trainer.Train(train, validation);
+        return steps;
     }
 }

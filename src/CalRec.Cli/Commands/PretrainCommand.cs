@@ -153,7 +153,7 @@ internal static class PretrainCommand
         int checkpointEvery = Math.Max(1, o.CheckpointEvery);
         using (var log = new StreamWriter(logPath, append: true))
         {
-            foreach (LmStepReport r in trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct))
+            trainer.Progress += (_, r) =>
             {
                 var line = new JsonObject { ["step"] = r.Step, ["loss"] = r.Loss, ["lr"] = r.LearningRate, ["tokens_per_s"] = Math.Round(r.TokensPerSecond, 1) };
                 if (r.ValidationLoss is float v)
@@ -183,7 +183,8 @@ internal static class PretrainCommand
                 {
                     trainer.SaveCheckpoint(checkpointDir, tok, settings);
                 }
-            }
+            };
+            trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct);
         }
 
         trainer.SaveCheckpoint(checkpointDir, tok, settings);

@@ -130,11 +130,15 @@ public sealed class CausalLmTrainer
         return (float)(total / windows);
     }
 
+    /// <summary>Raised after every step (with its validation loss when one was measured), on the training thread.</summary>
+    public event EventHandler<LmStepReport>? Progress;
+
     /// <summary>
     /// Trains from the current step up to the configured number of steps (or until early stopping or cancellation,
-    /// which both stop after a complete step), reporting each step.
+    /// which both stop after a complete step), raising <see cref="Progress"/> after each step. Returns the last step's
+    /// report (null when no step ran).
     /// </summary>
-    public IEnumerable<LmStepReport> Train(PackedTokenDataset train, PackedTokenDataset? validation, CancellationToken cancellation = default)
+    public LmStepReport? Train(PackedTokenDataset train, PackedTokenDataset? validation, CancellationToken cancellation = default)
     {
         if (train.WindowCount == 0)
         {
@@ -154,6 +158,7 @@ public sealed class CausalLmTrainer
         int t = train.SequenceLength, b = _options.BatchSize, startStep = Step;
         int[] ids = new int[b * t], targets = new int[b * t];
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        LmStepReport? last = null;
         while (Step < _options.Steps && !cancellation.IsCancellationRequested && !StoppedEarly)
         {
             for (int r = 0; r < b; r++)
@@ -178,8 +183,11 @@ public sealed class CausalLmTrainer
             }
 
             double tps = (double)(Step - startStep) * b * t / clock.Elapsed.TotalSeconds;
-            yield return new LmStepReport(Step, loss, learningRate, tps, val);
+            last = new LmStepReport(Step, loss, learningRate, tps, val);
+            Progress?.Invoke(this, last);
         }
+
+        return last;
     }
 
     /// <summary>
