@@ -40,7 +40,9 @@ public static class Program
     /// <summary>The full command tree (also used by tests).</summary>
     public static RootCommand BuildRoot()
     {
-        var root = new RootCommand("calrec: train and serve LLM-style sequential recommenders on the CPU.");
+        var root = new RootCommand("calrec: train and serve LLM-style sequential recommenders on the CPU.\n"
+            + "Exit codes: 0 done; 1 the command line could not be parsed, or the machine failed (disk full, no permission); "
+            + "2 the input is wrong (data, model, settings; one line says which file, line and field); 130 cancelled (Ctrl+C).");
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(TokenizerCommands.Create());
         root.Subcommands.Add(GenerateCommand.Create());

@@ -57,6 +57,20 @@ public class CliTests
     }
 
     [Test]
+    public void AFailureOfTheMachineIsOneLineWithExitCode1AndTheHelpListsTheExitCodes()
+    {
+        string db = SyntheticDb(4, 30);
+        string taken = Path.Combine(_dir, "taken.zip");
+        Directory.CreateDirectory(taken);
+        File.WriteAllText(Path.Combine(taken, "keep.txt"), "a folder where the model file should go");
+        (int code, string output) = Run("train", "mostpop", "--target", db, "--out", taken);
+        Assert.That(code, Is.EqualTo(1), output);
+        Assert.That(output, Does.Contain("error:").And.Not.Contain("   at "));
+        Assert.That(File.ReadAllText(Path.Combine(taken, "keep.txt")), Does.StartWith("a folder"), "nothing overwritten");
+        Assert.That(Run("--help").Out, Does.Contain("Exit codes: 0 done; 1").And.Contain("130 cancelled"));
+    }
+
+    [Test]
     public void DoctorReportsBothEnginesAndTheBackendAutoPicks()
     {
         (int code, string output) = Run("doctor");
