@@ -342,6 +342,11 @@ public class CliTests
             Assert.That(doc.RootElement.GetProperty("seconds_per_1000_users").GetDouble(), Is.GreaterThan(0));
         }
 
+        // The popularity prior chosen on validation users and saved into the zip (the run's log names each candidate).
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--tune-prior", "--tune-users", "20", "--save-tuned", "--users", "10", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(((CalRecModel)ModelFiles.Load(model)).Towers.PopularityPrior, Is.AnyOf(0f, 0.005f, 0.01f, 0.02f, 0.04f, 0.08f, 0.16f));
+
         var tuned = (CalRecModel)ModelFiles.Load(model);
         Assert.That(tuned.Grounding.Path, Is.EqualTo(GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");
         Assert.That(tuned.Grounding.Candidates, Is.EqualTo(2));

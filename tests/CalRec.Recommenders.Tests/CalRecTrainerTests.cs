@@ -263,6 +263,31 @@ public class CalRecTrainerTests
         float[] fresh = CalRecScorer.EncodeCatalogue(loaded.Backbone, new ItemTextTable(data.Items, loaded.Tokenizer, null, loaded.Settings.MaxItemTokens), loaded.Settings.Pooling);
         Assert.That(fresh.Zip(loaded.Towers.ItemEmbeddings.ToArray(), (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5f));
 
+        // The popularity prior adds w·ln(1 + training count) to every score, is saved with the model, and is tuned on
+        // validation cases from the grid given.
+        Assert.That(model.Towers.PopularityPrior, Is.Zero);
+        CalRecModel prior = model.WithPopularityPrior(0.05f);
+        int[][] histories = data.Sequences.Take(3).Select(h => h[..^1]).ToArray();
+        float[] plain = new float[3 * model.ItemCount], boosted = new float[3 * model.ItemCount];
+        model.Score(histories, plain);
+        prior.Score(histories, boosted);
+        float[] counts = model.Towers.Popularity!;
+        for (int i = 0; i < boosted.Length; i++)
+        {
+            Assert.That(boosted[i], Is.EqualTo(plain[i] + (0.05f * MathF.Log(1f + counts[i % model.ItemCount]))).Within(1e-5f));
+        }
+
+        string withPrior = Path.Combine(_dir, "prior.zip");
+        ctx.Model.Save(prior, withPrior);
+        Assert.That(((CalRecModel)ctx.Model.Load(withPrior)).Towers.PopularityPrior, Is.EqualTo(0.05f));
+        var validation = new Data.Splits.LeaveOneOutSplit(data).Validation;
+        (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = model.TunePopularityPrior(validation, [0f, 0.01f, 1f]);
+        Assert.That(candidates.Select(c => c.Weight), Is.EqualTo(new[] { 0f, 0.01f, 1f }));
+        Assert.That(candidates.Single(c => c.Weight == tuned.Towers.PopularityPrior).Ndcg10, Is.EqualTo(candidates.Max(c => c.Ndcg10)));
+        float[] dominated = new float[model.ItemCount];
+        model.WithPopularityPrior(1000f).Score([histories[0]], dominated);
+        Assert.That(counts[Array.IndexOf(dominated, dominated.Max())], Is.EqualTo(counts.Max()), "a large prior ranks by popularity");
+
         // A truncated zip and one from a newer format fail with the path.
         string truncated = Path.Combine(_dir, "truncated.zip");
         byte[] bytes = File.ReadAllBytes(path);

@@ -40,6 +40,40 @@ public sealed class CalRecModel : RecommenderModel
     /// <summary>The BM25 index over the item texts: loaded with the model, or built on first use and then cached.</summary>
     internal Bm25Index? Bm25 { get; set; }
 
+    /// <summary>The same model whose dense scores add <paramref name="weight"/>·ln(1 + training count) per item.</summary>
+    public CalRecModel WithPopularityPrior(float weight) => new(Towers.WithPopularityPrior(weight), Catalog, Training, Grounding) { Bm25 = Bm25 };
+
+    /// <summary>
+    /// Chooses the popularity prior w (<see cref="CalRecScorer.PopularityPrior"/>) from <paramref name="grid"/> (default
+    /// 0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16) by NDCG@10 on <paramref name="validation"/> (validation cases only, never test
+    /// targets); ties keep the smaller w. Returns the model with it and each candidate's NDCG@10.
+    /// </summary>
+    public (CalRecModel Model, IReadOnlyList<(float Weight, double Ndcg10)> Candidates) TunePopularityPrior(IReadOnlyList<Data.Splits.EvaluationCase> validation,
+        IReadOnlyList<float>? grid = null)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        if (Towers.Popularity is null)
+        {
+            throw new InvalidOperationException("This model carries no training popularity (saved before it was stored), so it has no popularity prior to tune.");
+        }
+
+        var candidates = new List<(float, double)>();
+        CalRecModel best = this;
+        double bestNdcg = double.NegativeInfinity;
+        foreach (float w in grid ?? [0f, 0.005f, 0.01f, 0.02f, 0.04f, 0.08f, 0.16f])
+        {
+            CalRecModel m = WithPopularityPrior(w);
+            double ndcg = Evaluation.RecommendationEvaluator.Evaluate(m, validation, new Evaluation.RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+            candidates.Add((w, ndcg));
+            if (ndcg > bestNdcg)
+            {
+                (best, bestNdcg) = (m, ndcg);
+            }
+        }
+
+        return (best, candidates);
+    }
+
     /// <summary>
     /// The same fitted model with other grounding settings (for example tuned on validation users); this model is left
     /// as it is. The BM25 index is shared while its parameters are the same.

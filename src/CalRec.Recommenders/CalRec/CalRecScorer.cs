@@ -28,9 +28,18 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly ItemTextTable _table;
     private readonly float[] _items;
     private readonly object _gate = new();
+    private readonly float[]? _prior;
 
-    internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null)
+    internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null,
+        float popularityPrior = 0f)
     {
+        if (popularityPrior < 0f || !float.IsFinite(popularityPrior) || (popularityPrior > 0f && popularity is null))
+        {
+            throw new ArgumentException($"A popularity prior must be finite and not negative, and needs the training popularity; got {popularityPrior}{(popularity is null ? " without popularity" : string.Empty)}.");
+        }
+
+        PopularityPrior = popularityPrior;
+        _prior = popularityPrior > 0f ? popularity!.Select(c => popularityPrior * MathF.Log(1f + c)).ToArray() : null;
         if (popularity is not null && popularity.Length != table.Count)
         {
             throw new ArgumentException($"Popularity has {popularity.Length} values for {table.Count} items.");
@@ -62,6 +71,16 @@ public sealed class CalRecScorer : IRecommenderScorer
 
     /// <summary>The catalogue's item texts as tokens.</summary>
     internal ItemTextTable Table => _table;
+
+    /// <summary>
+    /// w of the popularity prior: each item's score is its cosine with the user plus w·ln(1 + its training count)
+    /// (0: the two towers alone). The dense towers spread recommendations evenly over popularity while the test targets
+    /// lean to popular items; see <see cref="CalRecModel.TunePopularityPrior"/>.
+    /// </summary>
+    public float PopularityPrior { get; }
+
+    /// <summary>The same towers and item index with another popularity prior.</summary>
+    internal CalRecScorer WithPopularityPrior(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, weight);
 
     /// <summary>Embedding size.</summary>
     public int Dimension => Backbone.Config.HiddenSize;
@@ -102,7 +121,15 @@ public sealed class CalRecScorer : IRecommenderScorer
                     using TensorScope scope = TensorScope.Begin();
                     using Tape.NoGradScope noGrad = Tape.no_grad();
                     ManagedTensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling));
-                    users.matmul(items, transB: true).Data.CopyTo(scores.Slice(start * n, b * n));
+                    Span<float> block = scores.Slice(start * n, b * n);
+                    users.matmul(items, transB: true).Data.CopyTo(block);
+                    if (_prior is not null)
+                    {
+                        for (int i = 0; i < b; i++)
+                        {
+                            System.Numerics.Tensors.TensorPrimitives.Add(block.Slice(i * n, n), _prior, block.Slice(i * n, n));
+                        }
+                    }
                 }
             }
         }

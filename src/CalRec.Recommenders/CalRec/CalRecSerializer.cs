@@ -43,6 +43,7 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             ["max_item_tokens"] = s.MaxItemTokens,
             ["max_history_tokens"] = s.MaxHistoryTokens,
             ["dimension"] = cal.Dimension,
+            ["popularity_prior"] = cal.PopularityPrior,
         });
         ComponentFiles.WriteArray(Path.Combine(folder, "item_index.safetensors"), "items", cal.ItemEmbeddings.ToArray(), cal.ItemCount, cal.Dimension);
         if (cal.Popularity is { } popularity)
@@ -109,7 +110,14 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             throw new ModelFormatException(path, $"calrec/popularity.safetensors has {popularity.Length} counts for {catalog.Count} items");
         }
 
-        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity);
+        // Zips written before the prior existed have none.
+        float prior = config["popularity_prior"]?.GetValue<float>() ?? 0f;
+        if (prior < 0f || !float.IsFinite(prior) || (prior > 0f && popularity is null))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: popularity_prior {prior} needs to be 0 or more, with popularity.safetensors beside it");
+        }
+
+        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity, prior);
         (GroundingOptions grounding, Bm25Index? bm25) = LoadGrounding(dir, path, catalog.Count);
         return new CalRecModel(scorer, catalog, c.Training, grounding) { Bm25 = bm25 };
     }
