@@ -53,6 +53,8 @@ public class SasRecTests
             Assert.That(resumedReports.Select(r => r.Epoch), Is.EqualTo(new[] { 4, 5, 6 }));
             Assert.That(resumedReports.Select(r => (r.Loss, r.ValidationNdcg10)), Is.EqualTo(straightReports.Skip(3).Select(r => (r.Loss, r.ValidationNdcg10))));
             Assert.That((resumed.BestEpoch, resumed.Epochs), Is.EqualTo((straight.BestEpoch, straight.Epochs)));
+            Assert.That((straight.EarlierTime, resumed.EarlierTime > TimeSpan.Zero), Is.EqualTo((TimeSpan.Zero, true)),
+                "the time of the epochs before the resume counts in the model's training time");
             float[] a = new float[10 * split.Data.ItemCount], b = new float[a.Length];
             int[][] histories = split.Test.Take(10).Select(c => c.History).ToArray();
             straight.Score(histories, a);

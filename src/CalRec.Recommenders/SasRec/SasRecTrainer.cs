@@ -75,6 +75,6 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
         cancellation.ThrowIfCancellationRequested();
         var settings = new Dictionary<string, string>(DeclaredOptions.Describe(options)) { ["best_epoch"] = scorer.BestEpoch.ToString(CultureInfo.InvariantCulture) };
         return new RecommenderModel(kind, scorer, split.Data.Items,
-            new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, scorer.Epochs, scorer.BestValidationNdcg10, settings));
+            new TrainingInfo(split.Data.Name, DateTimeOffset.UtcNow, (clock.Elapsed + scorer.EarlierTime).TotalSeconds, scorer.Epochs, scorer.BestValidationNdcg10, settings));
     }
 }

@@ -63,6 +63,9 @@ public sealed class SasRecScorer : IRecommenderScorer
     /// <summary>Its validation NDCG@10, or null.</summary>
     internal double? BestValidationNdcg10 { get; set; }
 
+    /// <summary>Training time spent before a resume (from the checkpoint; zero for a run that did not resume).</summary>
+    internal TimeSpan EarlierTime { get; set; }
+
     /// <summary>Epochs completed (a resumed run's earlier ones included).</summary>
     internal int Epochs { get; set; }
 
@@ -235,6 +238,7 @@ public static class SasRecTraining
         model.eval();
         scorer.BestEpoch = bestEpoch;
         scorer.BestValidationNdcg10 = selection.Best;
+        scorer.EarlierTime = usedBefore;
         return scorer;
     }
 
