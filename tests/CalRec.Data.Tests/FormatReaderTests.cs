@@ -89,6 +89,34 @@ public class FormatReaderTests
     }
 
     [Test]
+    public void SkipBadLeavesOutMalformedLinesOfEveryReaderWithFileAndLine()
+    {
+        // Amazon reviews: a line that is not JSON, and one with invalid UTF-8.
+        string reviews = Path.Combine(_dir, "reviews_Toy.json");
+        using (FileStream f = File.Create(reviews))
+        {
+            f.Write(Encoding.UTF8.GetBytes("{\"reviewerID\": \"U1\", \"asin\": \"B1\", \"overall\": 5.0, \"unixReviewTime\": 100}\n{\"reviewerID\": \"U1\", \"asin\n"));
+            f.Write([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D, 0x0A]);
+            f.Write(Encoding.UTF8.GetBytes("{\"reviewerID\": \"U1\", \"asin\": \"B2\", \"overall\": 4.0, \"unixReviewTime\": 200}\n"));
+        }
+
+        File.WriteAllText(Path.Combine(_dir, "meta_Toy.json"), "{\"asin\": \"B1\", \"title\": \"Soap\"}\n{\"asin\": \"B2\", \"title\": \"Tape\"}\n");
+        Assert.That(Assert.Throws<DataFormatException>(() => DatasetReader.Load(reviews))!.Message, Does.Contain("reviews_Toy.json:2"));
+        InteractionDataset amazon = DatasetReader.Load(reviews, new DatasetReadOptions { Policy = BadRecordPolicy.Skip });
+        Assert.That(Ids(amazon, 0), Is.EqualTo(new[] { "B1", "B2" }));
+        Assert.That(string.Join("\n", amazon.Warnings), Does.Contain("reviews_Toy.json:2").And.Contain("reviews_Toy.json:3"));
+
+        // CSV: a row with a bad timestamp and a row with too few columns.
+        string events = Path.Combine(_dir, "events.csv");
+        File.WriteAllText(events, "user,item,ts\nu1,i1,100\nu1,i2,yesterday\nu1\nu1,i3,300\n");
+        ColumnMap map = ColumnMap.Parse("user=user, item=item, timestamp=ts");
+        Assert.Throws<DataFormatException>(() => DelimitedReader.Load(events, map));
+        InteractionDataset csv = DatasetReader.Load(events, new DatasetReadOptions { Columns = map, Policy = BadRecordPolicy.Skip });
+        Assert.That(Ids(csv, 0), Is.EqualTo(new[] { "i1", "i3" }));
+        Assert.That(string.Join("\n", csv.Warnings), Does.Contain("events.csv:3").And.Contain("events.csv:4"));
+    }
+
+    [Test]
     public void DelimitedFileWithColumnMapQuotedFieldsAndIsoDates()
     {
         File.WriteAllText(Path.Combine(_dir, "events.csv"),

@@ -43,11 +43,16 @@ public sealed class SkipBadRecordsTests
         {
             File.WriteAllText(Path.Combine(folder, "items.tsv"), "item_id\ttitle\textra\na\tA\t\nonly-one-column\n\tno id\t\nb\tB\t\na\tdup\t\n");
             File.WriteAllText(Path.Combine(folder, "sequences.jsonl"), "{\"user\": \"u1\", \"items\": [\"a\", \"b\", \"a\"]}\n{not json\n{\"user\": \"u2\", \"items\": \"b\"}\n{\"user\": \"u3\", \"items\": [\"b\", \"a\", \"b\"]}\n");
+            // A line of invalid UTF-8 at the end (line 5).
+            using (FileStream f = new(Path.Combine(folder, "sequences.jsonl"), FileMode.Append))
+            {
+                f.Write([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x7D, 0x0A]);
+            }
 
             InteractionDataset d = InteractionDataset.Load(folder, BadRecordPolicy.Skip);
             Assert.That(d.Items.Select(i => i.Id), Is.EqualTo(new[] { "a", "b" }));
             Assert.That(d.Users, Is.EqualTo(new[] { "u1", "u3" }));
-            Assert.That(d.Warnings[0], Is.EqualTo("5 malformed records skipped"));
+            Assert.That(d.Warnings[0], Is.EqualTo("6 malformed records skipped"), "the five above (the first five are listed) and the invalid UTF-8 line");
             Assert.That(d.Warnings, Has.Some.StartsWith(Path.Combine(folder, "items.tsv") + ":3: field 'title'")
                 .And.Some.StartsWith(Path.Combine(folder, "sequences.jsonl") + ":2: field '(line)': not valid JSON")
                 .And.Some.StartsWith(Path.Combine(folder, "sequences.jsonl") + ":3: field 'items'"));

@@ -24,7 +24,7 @@ public static class AmazonReviewReader
         List<CatalogItem>? items = metadataPath is null ? null : ReadMetadata(metadataPath, bad);
         var known = items?.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
         var log = new InteractionLog();
-        foreach ((long line, string text) in TextLines.Read(reviewsPath))
+        foreach ((long line, string text) in TextLines.Read(reviewsPath, undecodable: (l, problem) => bad.Report(reviewsPath, l, "(line)", problem)))
         {
             using JsonDocument? doc = Parse(text, reviewsPath, line, bad);
             if (doc is null)
@@ -68,7 +68,7 @@ public static class AmazonReviewReader
     {
         var items = new List<CatalogItem>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach ((long line, string text) in TextLines.Read(path))
+        foreach ((long line, string text) in TextLines.Read(path, undecodable: (l, problem) => bad.Report(path, l, "(line)", problem)))
         {
             using JsonDocument? doc = Parse(text, path, line, bad);
             if (doc is null)

@@ -21,7 +21,7 @@ public static class DelimitedReader
         if (map.ItemsFile is not null)
         {
             string itemsPath = Path.IsPathRooted(map.ItemsFile) ? map.ItemsFile : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(interactionsPath))!, map.ItemsFile);
-            items = ReadItems(itemsPath, map);
+            items = ReadItems(itemsPath, map, bad);
         }
 
         var index = items?.Select((item, k) => (item.Id, k)).ToDictionary(x => x.Id, x => x.k, StringComparer.Ordinal);
@@ -29,7 +29,7 @@ public static class DelimitedReader
         var log = new InteractionLog();
         string[]? header = null;
         int user = -1, item = -1, time = -1, rating = -1, domain = -1;
-        foreach ((long line, string[] cols) in Rows(interactionsPath, DelimiterFor(interactionsPath, map)))
+        foreach ((long line, string[] cols) in Rows(interactionsPath, DelimiterFor(interactionsPath, map), bad))
         {
             if (header is null)
             {
@@ -108,14 +108,14 @@ public static class DelimitedReader
         return InteractionDataset.FromReader(name, catalog, log.Sequences(), interactionsPath, policy, bad.Warnings());
     }
 
-    private static List<CatalogItem> ReadItems(string path, ColumnMap map)
+    private static List<CatalogItem> ReadItems(string path, ColumnMap map, BadRecords bad)
     {
         var items = new List<CatalogItem>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         string[]? header = null;
         int id = -1, title = -1, domain = -1;
         int[] attributes = [];
-        foreach ((long line, string[] cols) in Rows(path, DelimiterFor(path, map)))
+        foreach ((long line, string[] cols) in Rows(path, DelimiterFor(path, map), bad))
         {
             if (header is null)
             {
@@ -190,13 +190,13 @@ public static class DelimitedReader
     }
 
     /// <summary>Rows of fields; a quoted field may span lines (the row is reported at its first line).</summary>
-    internal static IEnumerable<(long Line, string[] Fields)> Rows(string path, char delimiter)
+    internal static IEnumerable<(long Line, string[] Fields)> Rows(string path, char delimiter, BadRecords bad)
     {
         var fields = new List<string>();
         var field = new StringBuilder();
         bool inQuotes = false;
         long start = 0;
-        foreach ((long line, string text) in TextLines.Read(path))
+        foreach ((long line, string text) in TextLines.Read(path, undecodable: (l, problem) => bad.Report(path, l, "(line)", problem)))
         {
             if (!inQuotes)
             {

@@ -13,6 +13,10 @@ public static class NormalizedDataset
     /// <summary>Reads <c>items.tsv</c>.</summary>
     public static IEnumerable<CatalogItem> ReadItems(string path) => ReadItems(path, BadRecordPolicy.Fail, []);
 
+    // A line that is not valid UTF-8: an error, or with Skip one more skipped record.
+    private static Action<long, string>? Undecodable(string path, BadRecordPolicy policy, ICollection<string> skipped) =>
+        policy == BadRecordPolicy.Skip ? (line, problem) => skipped.Add($"{path}:{line}: field '(line)': {problem}") : null;
+
     /// <summary>
     /// Reads <c>items.tsv</c>; with <see cref="BadRecordPolicy.Skip"/> a malformed row (too few columns, an empty or
     /// duplicated id) is left out and its error message added to <paramref name="skipped"/>. The header must be right.
@@ -22,7 +26,7 @@ public static class NormalizedDataset
         string[] expected = ["item_id", "title", "extra"];
         bool headerSeen = false, domainColumn = false;
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach ((long lineNo, string line) in TextLines.Read(path))
+        foreach ((long lineNo, string line) in TextLines.Read(path, undecodable: Undecodable(path, policy, skipped)))
         {
             if (!headerSeen)
             {
@@ -89,7 +93,7 @@ public static class NormalizedDataset
     /// </summary>
     public static IEnumerable<(UserSequence User, long Line)> ReadSequences(string path, BadRecordPolicy policy, ICollection<string> skipped)
     {
-        foreach ((long lineNo, string line) in TextLines.Read(path))
+        foreach ((long lineNo, string line) in TextLines.Read(path, undecodable: Undecodable(path, policy, skipped)))
         {
             UserSequence user;
             try

@@ -86,7 +86,7 @@ public static class RecBoleAtomicReader
     private static IEnumerable<(long Line, string[] Header, string[] Columns)> Rows(string path, BadRecords bad)
     {
         string[]? header = null;
-        foreach ((long line, string text) in TextLines.Read(path))
+        foreach ((long line, string text) in TextLines.Read(path, undecodable: (l, problem) => bad.Report(path, l, "(line)", problem)))
         {
             if (header is null)
             {

@@ -5,14 +5,15 @@ namespace CalRec.Data.Readers;
 
 /// <summary>
 /// Streams the non-empty lines of a text file with 1-based line numbers. <c>.gz</c> files are decompressed on the fly;
-/// bytes that are not valid in the expected encoding raise a <see cref="DataFormatException"/> naming the line.
+/// bytes that are not valid in the expected encoding raise a <see cref="DataFormatException"/> naming the line, or,
+/// when the caller passes <c>undecodable</c>, are handed to it (line, problem) and the line is skipped.
 /// </summary>
 internal static class TextLines
 {
     /// <summary>Strict UTF-8 without a byte-order mark.</summary>
     public static Encoding Utf8 { get; } = new UTF8Encoding(false, throwOnInvalidBytes: true);
 
-    public static IEnumerable<(long Line, string Text)> Read(string path, Encoding? encoding = null)
+    public static IEnumerable<(long Line, string Text)> Read(string path, Encoding? encoding = null, Action<long, string>? undecodable = null)
     {
         if (!File.Exists(path))
         {
@@ -50,7 +51,7 @@ internal static class TextLines
                 }
 
                 Append(ref pending, ref pendingLength, buffer.AsSpan(start, i - start));
-                if (Decode(pending.AsSpan(0, pendingLength), encoding, path, line, ref first) is { Length: > 0 } text)
+                if (Decode(pending.AsSpan(0, pendingLength), encoding, path, line, ref first, undecodable) is { Length: > 0 } text)
                 {
                     yield return (line, text);
                 }
@@ -62,7 +63,7 @@ internal static class TextLines
 
             if (read == 0)
             {
-                if (pendingLength > 0 && Decode(pending.AsSpan(0, pendingLength), encoding, path, line, ref first) is { Length: > 0 } last)
+                if (pendingLength > 0 && Decode(pending.AsSpan(0, pendingLength), encoding, path, line, ref first, undecodable) is { Length: > 0 } last)
                 {
                     yield return (line, last);
                 }
@@ -85,7 +86,7 @@ internal static class TextLines
         length += bytes.Length;
     }
 
-    private static string Decode(ReadOnlySpan<byte> bytes, Encoding encoding, string path, long line, ref bool first)
+    private static string? Decode(ReadOnlySpan<byte> bytes, Encoding encoding, string path, long line, ref bool first, Action<long, string>? undecodable)
     {
         if (first)
         {
@@ -107,7 +108,15 @@ internal static class TextLines
         }
         catch (DecoderFallbackException ex)
         {
-            throw new DataFormatException(path, line, "(line)", $"not valid {encoding.WebName.ToUpperInvariant()} ({ex.Message})");
+            string problem = $"not valid {encoding.WebName.ToUpperInvariant()} ({ex.Message})";
+            if (undecodable is null)
+            {
+                throw new DataFormatException(path, line, "(line)", problem);
+            }
+
+            // The caller's bad-record policy decides: it throws, or the line is skipped.
+            undecodable(line, problem);
+            return null;
         }
     }
 }
