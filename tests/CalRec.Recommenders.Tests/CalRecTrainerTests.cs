@@ -284,6 +284,8 @@ public class CalRecTrainerTests
         (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = model.TunePopularityPrior(validation, [0f, 0.01f, 1f]);
         Assert.That(candidates.Select(c => c.Weight), Is.EqualTo(new[] { 0f, 0.01f, 1f }));
         Assert.That(candidates.Single(c => c.Weight == tuned.Towers.PopularityPrior).Ndcg10, Is.EqualTo(candidates.Max(c => c.Ndcg10)));
+        var withoutPopularity = new CalRecModel(new CalRecScorer(model.Backbone, model.Tokenizer, model.Towers.Table, model.Settings, model.Towers.ItemEmbeddings.ToArray()), model.Catalog, model.Training);
+        Assert.That(() => withoutPopularity.TunePopularityPrior(validation), Throws.TypeOf<InvalidDataException>().With.Message.Contains("no training popularity"));
         float[] dominated = new float[model.ItemCount];
         model.WithPopularityPrior(1000f).Score([histories[0]], dominated);
         Assert.That(counts[Array.IndexOf(dominated, dominated.Max())], Is.EqualTo(counts.Max()), "a large prior ranks by popularity");

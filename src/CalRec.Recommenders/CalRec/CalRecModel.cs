@@ -54,7 +54,7 @@ public sealed class CalRecModel : RecommenderModel
         ArgumentNullException.ThrowIfNull(validation);
         if (Towers.Popularity is null)
         {
-            throw new InvalidOperationException("This model carries no training popularity (saved before it was stored), so it has no popularity prior to tune.");
+            throw new InvalidDataException("This CALRec model carries no training popularity (saved before it was stored), so it has no popularity prior to tune: retrain it.");
         }
 
         var candidates = new List<(float, double)>();
