@@ -311,13 +311,17 @@ public class CliTests
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
-        // The same run with the finetuning stages on TorchSharp, each batch in two micro-batches: a model of the same kind
-        // and catalogue.
+        // The same run with the finetuning stages on TorchSharp, each batch in two micro-batches, as the item-ID hybrid: a
+        // model of the same catalogue with an identity token per item, scored with λ = τ.
         string onTorch = Path.Combine(_dir, "calrec-torch.zip");
         (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--out", onTorch, "--backend", "torchsharp", "--device", "cpu",
-            "--accumulation-steps", "2");
+            "--accumulation-steps", "2", "--item-ids", "true");
         Assert.That(code, Is.EqualTo(0), output);
-        Assert.That(((CalRecModel)ModelFiles.Load(onTorch)).Catalog.Select(i => i.Id), Is.EqualTo(loaded.Catalog.Select(i => i.Id)));
+        var hybrid = (CalRecModel)ModelFiles.Load(onTorch);
+        Assert.That(hybrid.Catalog.Select(i => i.Id), Is.EqualTo(loaded.Catalog.Select(i => i.Id)));
+        Assert.That(hybrid.Settings.IdentityTokenBase, Is.EqualTo(hybrid.Tokenizer.VocabularySize));
+        Assert.That(hybrid.Backbone.Config.VocabSize, Is.EqualTo(hybrid.Tokenizer.VocabularySize + hybrid.ItemCount));
+        Assert.That(hybrid.Towers.IdentityWeight, Is.EqualTo(0.05f));
 
         string history = string.Join(",", loaded.Catalog.Take(2).Select(i => i.Id));
         (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "3", "--json");
@@ -346,6 +350,12 @@ public class CliTests
         (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--tune-prior", "--tune-users", "20", "--save-tuned", "--users", "10", "--json");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(((CalRecModel)ModelFiles.Load(model)).Towers.PopularityPrior, Is.AnyOf(0f, 0.005f, 0.01f, 0.02f, 0.04f, 0.08f, 0.16f));
+        (code, output) = Run("evaluate", "--model", onTorch, "--data", officeDb, "--tune-identity", "--tune-users", "20", "--save-tuned", "--users", "10", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(((CalRecModel)ModelFiles.Load(onTorch)).Towers.IdentityWeight, Is.AnyOf(0f, 0.0125f, 0.025f, 0.05f, 0.1f, 0.2f, 0.4f, 100f));
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--tune-identity");
+        Assert.That(code, Is.EqualTo(2), output);
+        Assert.That(output, Does.Contain("no item identity tokens").And.Not.Contain("   at "), "a one-line error");
 
         var tuned = (CalRecModel)ModelFiles.Load(model);
         Assert.That(tuned.Grounding.Path, Is.EqualTo(GroundingPath.Bm25), "--save-tuned stored the grounding settings in the zip");

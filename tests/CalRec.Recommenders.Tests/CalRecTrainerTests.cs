@@ -547,13 +547,26 @@ public class CalRecTrainerTests
         o.Backbone = folder;
         o.LoraRank = 4;
         o.Stage2.Epochs = 1;
+        // The Llama case adds identity tokens: under LoRA their embedding rows train in full (PEFT's modules_to_save).
+        o.ItemIdentityTokens = architecture == DecoderArchitecture.Llama;
         var log = new List<string>();
         ctx.Log += (_, e) => log.Add(e.Message);
         CalRecModel model = ctx.Trainers.CalRec(o).Fit(data);
+        if (o.ItemIdentityTokens)
+        {
+            int d = config.HiddenSize, row = model.Settings.IdentityTokenBase!.Value;
+            int[] text = new ItemTextTable(data.Items, tok, null, o.MaxItemTokens).Tokens(0);
+            float[] embedding = lm.TokenEmbedding.ToArray();
+            float[] initial = Enumerable.Range(0, d).Select(c => text.Select(t => embedding[(t * d) + c]).Average()).ToArray();
+            float[] trained = model.Backbone.TokenEmbedding.Data.Slice(row * d, d).ToArray();
+            Assert.That(trained.Zip(initial, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-4f), "item 0's identity row trained beside the adapters");
+        }
+
         Assert.That(log, Has.Some.Contains($"finetuning {folder}"), "a checkpoint folder is finetuned, not trained from scratch");
         Assert.That(log, Has.None.Contains("stage 0"), "no LM pretraining for a given checkpoint");
         Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Has.None.Contains("lora"), "adapters are merged into the saved backbone");
         Assert.That(model.Backbone.named_parameters().Select(p => p.Name), Is.EqualTo(lm.named_parameters().Select(p => p.Name)));
+        Assert.That(model.Backbone.Config.VocabSize, Is.EqualTo(tok.VocabularySize + (o.ItemIdentityTokens ? data.ItemCount : 0)));
         float[] after = model.Backbone.parameters().SelectMany(p => p.Data.ToArray()).ToArray();
         Assert.That(after.Zip(before, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(0f), "the merged adapters changed the weights");
         Assert.That(model.Tokenizer.VocabularySize, Is.EqualTo(tok.VocabularySize));
@@ -586,5 +599,191 @@ public class CalRecTrainerTests
         ctx.Log += (_, e) => log.Add(e.Message);
         ctx.Trainers.CalRec(o).Fit(big, [bigFour, big]);
         Assert.That(log, Has.Some.Contains($"from 2 domain(s) {expected}"));
+    }
+    private static (DecoderLM Text, DecoderLM Grown, ItemTextTable TextTable, ItemTextTable IdTable, InteractionDataset Data, Text.Tokenization.ByteLevelBpeTokenizer Tokenizer) IdentitySetup()
+    {
+        InteractionDataset data = Synthetic(20).ForDomain("office");
+        var tok = new RecContext(seed: 1).Text.TrainTokenizer(data.Items, 400);
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        var text = new ItemTextTable(data.Items, tok, null, 12);
+        DecoderLM grown = model.WithAddedTokens(data.ItemCount, item => text.Tokens(item), seed: 9);
+        return (model, grown, text, new ItemTextTable(data.Items, tok, null, 12, model.Config.VocabSize), data, tok);
+    }
+
+    [Test]
+    public void IdentityTokensFollowTheVocabularyKeepEveryWeightAndStartAsTheMeanOfTheirItemsTextTokens()
+    {
+        (DecoderLM model, DecoderLM grown, ItemTextTable text, ItemTextTable ids, InteractionDataset data, Text.Tokenization.ByteLevelBpeTokenizer tok) = IdentitySetup();
+        int v = model.Config.VocabSize, d = model.Config.HiddenSize;
+        Assert.That(grown.Config.VocabSize, Is.EqualTo(v + data.ItemCount));
+        for (int i = 0; i < data.ItemCount; i++)
+        {
+            Assert.That(ids.Tokens(i), Is.EqualTo(new[] { v + i }.Concat(text.Tokens(i))), "an item's identity token comes before its text");
+        }
+
+        float[] table = grown.TokenEmbedding.ToArray(), old = model.TokenEmbedding.ToArray();
+        Assert.That(table[..old.Length], Is.EqualTo(old));
+        int[] tokens = text.Tokens(5);
+        for (int c = 0; c < d; c++)
+        {
+            float mean = tokens.Select(t => old[(t * d) + c]).Sum() / tokens.Length;
+            Assert.That(table[((v + 5) * d) + c], Is.EqualTo(mean).Within(1e-6f));
+        }
+
+        // Every other weight is the same: text-only inputs give the same hidden states.
+        int[] input = [.. text.Tokens(3), text.Separator, .. text.Tokens(4)];
+        using (TensorScope.Begin())
+        {
+            Assert.That(grown.Hidden(input, 1, input.Length).ToArray(), Is.EqualTo(model.Hidden(input, 1, input.Length).ToArray()));
+        }
+
+        Assert.That(() => new ItemTextTable(data.Items, tok, null, 12, v - 1), Throws.TypeOf<ArgumentOutOfRangeException>());
+    }
+
+    [Test]
+    public void WithIdentityTokensLmIsATextSoftmaxPlusACatalogueSoftmaxWithGradientsToTheIdentityRows()
+    {
+        (_, DecoderLM model, _, ItemTextTable ids, InteractionDataset data, _) = IdentitySetup();
+        model.eval();
+        int v = ids.IdentityBase!.Value, n = data.ItemCount, d = model.Config.HiddenSize;
+        var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(ids, 0, u, s.Take(5).ToArray())).ToList();
+        HistoryBatch batch = HistoryBatch.Build(examples);
+        Assert.That(batch.Identities, Is.EqualTo(new IdentityTokens(v, n)));
+        Assert.That(batch.IdentityLmTargets, Is.EqualTo(examples.SelectMany(e => e.Items.Skip(1))), "one identity target per target item, in order");
+        Assert.That(batch.IdentityLmPositions.Select(p => batch.Ids[p + 1]), Is.EqualTo(batch.IdentityLmTargets.Select(t => v + t)));
+        Assert.That(batch.TextLmTargets, Has.All.LessThan(v));
+        Assert.That(batch.TextLmPositions.Length + batch.IdentityLmPositions.Length, Is.EqualTo(batch.LmPositions.Length));
+
+        // Direct computation: each text position's cross entropy over the text ids, each identity position's over the items.
+        float[] hidden, weight = model.OutputWeight.ToArray();
+        using (TensorScope.Begin())
+        {
+            hidden = model.Hidden(batch.Ids, batch.Rows, batch.Length, ManagedTensor.from(batch.Mask, batch.Rows, batch.Length)).ToArray();
+        }
+
+        double MeanCrossEntropy(int[] positions, int[] targets, int start, int count) => positions.Select((p, k) =>
+        {
+            double[] logits = Enumerable.Range(start, count).Select(r => (double)Enumerable.Range(0, d).Sum(c => hidden[(p * d) + c] * weight[(r * d) + c])).ToArray();
+            double max = logits.Max();
+            return max + Math.Log(logits.Sum(l => Math.Exp(l - max))) - logits[targets[k]];
+        }).Average();
+        double expected = MeanCrossEntropy(batch.TextLmPositions, batch.TextLmTargets, 0, v) + MeanCrossEntropy(batch.IdentityLmPositions, batch.IdentityLmTargets, v, n);
+        LossValues values;
+        var lmOnly = new LossWeights(1f, 0f, 0f);
+        model.zero_grad();
+        using (TensorScope.Begin())
+        {
+            CalRecObjective.Loss(model, batch, lmOnly, Pooling.LastToken, 0.1f, out values).backward();
+        }
+
+        Assert.That(values.Lm, Is.EqualTo(expected).Within(1e-4 * expected));
+
+        // The identity rows get the gradient finite differences give (the row of the first target item, its largest entry).
+        int row = v + batch.IdentityLmTargets[0];
+        float[] grad = model.TokenEmbedding.grad!.ToArray();
+        int at = Enumerable.Range(row * d, d).MaxBy(i => Math.Abs(grad[i]));
+        Assert.That(Math.Abs(grad[at]), Is.GreaterThan(1e-4f));
+        float Loss(float delta)
+        {
+            model.TokenEmbedding.Data[at] += delta;
+            using TensorScope scope = TensorScope.Begin();
+            CalRecObjective.Loss(model, batch, lmOnly, Pooling.LastToken, 0.1f, out LossValues l);
+            model.TokenEmbedding.Data[at] -= delta;
+            return l.Total;
+        }
+
+        const float H = 1e-2f;
+        double numeric = (Loss(H) - Loss(-H)) / (2 * H);
+        Assert.That(numeric, Is.EqualTo(grad[at]).Within(0.05 * Math.Abs(grad[at])));
+    }
+
+    [Test]
+    public void IdentityTokensLearnASequenceThatItemTextsCannotTellAndSurviveSaveAndLoad()
+    {
+        // 60 items whose texts say nothing about order (one of four words, at random); every user walks the catalogue in
+        // id order from a random start. Text alone cannot tell which item comes next; identity tokens can.
+        var g = new SeededRandom(11);
+        string[] words = ["red lamp", "blue cup", "green pen", "soft towel"];
+        var items = Enumerable.Range(0, 60).Select(i => new CatalogItem($"i{i}", words[g.NextInt(words.Length)], string.Empty)).ToList();
+        var users = Enumerable.Range(0, 240).Select(u =>
+        {
+            int start = g.NextInt(60);
+            return new UserSequence($"u{u}", Enumerable.Range(0, 8).Select(k => items[(start + k) % 60].Id).ToList(), null);
+        });
+        InteractionDataset data = InteractionDataset.Create("walk", items, users);
+        var split = new LeaveOneOutSplit(data);
+        double Ndcg(RecommenderModel m) => RecommendationEvaluator.Evaluate(m, split.Test, new RecommendationEvaluatorOptions { BootstrapSamples = 0 })["ndcg@10"].Value;
+        CalRecModel Train(bool identities)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.Stage2 = new CalRecStageOptions { Epochs = 12, LearningRate = 3e-3f };
+            o.ValidationUsers = 0;
+            o.ItemIdentityTokens = identities;
+            return new RecContext(seed: 1).Trainers.CalRec(o).Fit(split);
+        }
+
+        CalRecModel text = Train(false), hybrid = Train(true);
+        double textNdcg = Ndcg(text), hybridNdcg = Ndcg(hybrid);
+        TestContext.Out.WriteLine($"NDCG@10 text only {textNdcg:F4}, with identity tokens {hybridNdcg:F4}");
+        Assert.That(hybrid.Settings.IdentityTokenBase, Is.EqualTo(hybrid.Tokenizer.VocabularySize));
+        Assert.That(hybridNdcg, Is.GreaterThan(0.5).And.GreaterThan(textNdcg + 0.3));
+        Assert.That(text.Towers.IdentityWeight, Is.Zero);
+        Assert.That(hybrid.Towers.IdentityWeight, Is.EqualTo(Tiny().Temperature), "the hybrid scores cosine + τ·identity logit");
+        Assert.That(() => text.TuneIdentityWeight(split.Validation), Throws.TypeOf<NotSupportedException>().With.Message.Contains("--item-ids"));
+
+        // The identity head adds λ times the next-identity logits: linear in λ, and alone it names the next item in the walk.
+        int[][] walks = data.Sequences.Take(40).Select(h => h[..^1]).ToArray();
+        float[] Scores(float lambda)
+        {
+            float[] s = new float[walks.Length * data.ItemCount];
+            hybrid.WithIdentityWeight(lambda).Score(walks, s);
+            return s;
+        }
+
+        float[] none = Scores(0f), half = Scores(0.5f), one = Scores(1f), alone = Scores(100f);
+        Assert.That(one.Select((x, i) => Math.Abs(x - none[i] - (2 * (half[i] - none[i])))).Max(), Is.LessThan(1e-3f));
+        int named = walks.Where((h, u) => Array.IndexOf(alone, alone.AsSpan(u * data.ItemCount, data.ItemCount).ToArray().Max(), u * data.ItemCount) - (u * data.ItemCount) == (h[^1] + 1) % 60).Count();
+        Assert.That(named, Is.GreaterThan(walks.Length / 2), "the identity head predicts the next item of the walk");
+
+        // Every grounding path runs on a hybrid model: generated identity tokens have no text and are left out of it.
+        foreach (Grounding.GroundingPath grounding in Enum.GetValues<Grounding.GroundingPath>())
+        {
+            var grounded = new Grounding.GroundedScorer(hybrid, new Grounding.GroundingOptions { Path = grounding, Candidates = 2, ListLength = 10, ConstrainedBeams = 4 });
+            float[] s = new float[2 * data.ItemCount];
+            grounded.Score(walks[..2], s);
+            Assert.That(s.All(float.IsFinite) && s.Distinct().Count() > 1, grounding.ToString());
+        }
+
+        var ctx = new RecContext(seed: 2);
+        string path = Path.Combine(_dir, "ids.zip");
+        ctx.Model.Save(hybrid, path);
+        var loaded = (CalRecModel)ctx.Model.Load(path);
+        Assert.That(loaded.Settings, Is.EqualTo(hybrid.Settings with { Template = loaded.Settings.Template }));
+        int[][] histories = data.Sequences.Take(5).Select(h => h[..^1]).ToArray();
+        float[] before = new float[5 * data.ItemCount], after = new float[5 * data.ItemCount];
+        hybrid.Score(histories, before);
+        loaded.Score(histories, after);
+        Assert.That(after, Is.EqualTo(before));
+
+        // An identity base that does not fit the backbone is refused with the zip named.
+        string bad = Path.Combine(_dir, "bad-ids.zip");
+        File.Copy(path, bad);
+        using (var zip = System.IO.Compression.ZipFile.Open(bad, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            System.IO.Compression.ZipArchiveEntry entry = zip.Entries.Single(e => e.FullName.EndsWith("calrec/config.json", StringComparison.Ordinal));
+            System.Text.Json.Nodes.JsonObject config;
+            using (Stream st = entry.Open())
+            {
+                config = System.Text.Json.Nodes.JsonNode.Parse(st)!.AsObject();
+            }
+
+            string name = entry.FullName;
+            entry.Delete();
+            config["identity_token_base"] = 3;
+            using var w = new StreamWriter(zip.CreateEntry(name).Open());
+            w.Write(config.ToJsonString());
+        }
+
+        Assert.That(() => ctx.Model.Load(bad), Throws.TypeOf<ModelFormatException>().With.Message.Contains("bad-ids.zip").And.Message.Contains("identity_token_base"));
     }
 }

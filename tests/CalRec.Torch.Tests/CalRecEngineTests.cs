@@ -11,6 +11,7 @@ using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MostPopular;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
+using CalRec.Tensors.Optim;
 using CalRec.Torch.CalRec;
 using CalRec.Torch.Decoder;
 using static TorchSharp.torch;
@@ -20,18 +21,27 @@ namespace CalRec.Torch.Tests;
 /// <summary>CALRec's step on TorchSharp against our engine's, and CALRec trained end to end through the engine seam.</summary>
 public sealed class CalRecEngineTests
 {
-    private static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean)
+    private static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean, bool identities = false)
     {
-        (DecoderLM model, List<HistoryExample> examples, ItemNegativeBank? bank) = Examples(catalogueNegatives, pooling);
+        (DecoderLM model, List<HistoryExample> examples, ItemNegativeBank? bank) = Examples(catalogueNegatives, pooling, identities);
         return (model, HistoryBatch.Build(examples, bank));
     }
 
-    private static (DecoderLM Model, List<HistoryExample> Examples, ItemNegativeBank? Bank) Examples(bool catalogueNegatives, Pooling pooling)
+    private static (DecoderLM Model, List<HistoryExample> Examples, ItemNegativeBank? Bank) Examples(bool catalogueNegatives, Pooling pooling, bool identities = false)
     {
         InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 20 }).ToDataset().ForDomain("office");
         var tok = new RecContext(seed: 1).Text.TrainTokenizer(data.Items, 400);
         var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
         var table = new ItemTextTable(data.Items, tok, null, 12);
+        if (identities)
+        {
+            // The item-ID hybrid: one token per item after the vocabulary, each item's text starting with it.
+            int first = model.Config.VocabSize;
+            ItemTextTable text = table;
+            model = model.WithAddedTokens(data.ItemCount, item => text.Tokens(item), seed: 9);
+            table = new ItemTextTable(data.Items, tok, null, 12, first);
+        }
+
         // Item 7 twice as a target: the duplicate-negative mask is exercised.
         var examples = data.Sequences.Take(4).Select((s, u) => new HistoryExample(table, 0, u, s.Take(5).ToArray()))
             .Append(new HistoryExample(table, 0, 4, [3, 7, 7])).ToList();
@@ -48,10 +58,12 @@ public sealed class CalRecEngineTests
     [TestCase(Pooling.Mean, false)]
     [TestCase(Pooling.LastToken, false)]
     [TestCase(Pooling.LastToken, true)]
-    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives)
+    [TestCase(Pooling.LastToken, false, true)]
+    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives, bool identities = false)
     {
-        (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling);
+        (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling, identities);
         Assert.That(batch.Negatives is not null, Is.EqualTo(catalogueNegatives));
+        Assert.That(batch.Identities is not null && batch.IdentityLmPositions.Length > 0, Is.EqualTo(identities));
         var weights = new LossWeights(1f, 0.5f, 2f);
         TorchDecoderLM torchModel = TorchWeights.ToTorch(model);
 
@@ -103,6 +115,42 @@ public sealed class CalRecEngineTests
         }
 
         static DecoderLM Copy(DecoderLM m) => new(m.Config, seed: 1);
+    }
+
+    [Test]
+    public void TheEnginesAdamWMomentsTravelThroughOurOptimizerSoThatAResumedStageStepsAsAnUninterruptedOne()
+    {
+        (DecoderLM start, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
+        // No dropout: the engines would draw their masks from one generator.
+        var model = new DecoderLM(start.Config with { Dropout = 0f }, seed: 1);
+        model.load_state_dict(start.state_dict());
+        List<HistoryBatch> batch = CalRecTrainer.MicroBatches(examples, 1, null);
+        var settings = new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        using var straight = new TorchCalRecEngine(model, settings, CPU);
+        straight.Step(batch, 1e-3f);
+        straight.Step(batch, 1e-3f);
+
+        // A checkpoint: the weights into our model, the moments into our optimizer (which the checkpoint writes).
+        var saved = new DecoderLM(model.Config, seed: 2);
+        straight.CopyWeightsTo(saved);
+        var optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(saved.parameters(), 0.01f), 1e-3f);
+        straight.CopyOptimizerStateTo(saved, optimizer);
+        Assert.That(optimizer.StepCount, Is.EqualTo(2));
+        Assert.That(optimizer.State().Select(s => s.V.Max()), Has.All.GreaterThan(0f), "every parameter has second moments");
+
+        using var resumed = new TorchCalRecEngine(saved, settings, CPU);
+        resumed.LoadOptimizerStateFrom(saved, optimizer);
+        using var restarted = new TorchCalRecEngine(saved, settings, CPU);
+        straight.Step(batch, 1e-3f);
+        resumed.Step(batch, 1e-3f);
+        restarted.Step(batch, 1e-3f);
+        DecoderLM a = new(model.Config, seed: 3), b = new(model.Config, seed: 3), c = new(model.Config, seed: 3);
+        straight.CopyWeightsTo(a);
+        resumed.CopyWeightsTo(b);
+        restarted.CopyWeightsTo(c);
+        float[] want = a.parameters().SelectMany(p => p.ToArray()).ToArray();
+        Assert.That(Fixtures.MaxAbsDiff(b.parameters().SelectMany(p => p.ToArray()).ToArray(), want), Is.LessThanOrEqualTo(1e-6), "resumed with its moments");
+        Assert.That(Fixtures.MaxAbsDiff(c.parameters().SelectMany(p => p.ToArray()).ToArray(), want), Is.GreaterThan(1e-4), "fresh moments take another step");
     }
 
     [Test]

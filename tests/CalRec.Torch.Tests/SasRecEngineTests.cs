@@ -74,6 +74,36 @@ public sealed class SasRecEngineTests
         Assert.That(Run(options with { Seed = 8 }), Is.Not.EqualTo(first));
     }
 
+    [Test]
+    public void AResumedTorchSharpRunContinuesWithItsCheckpointedMomentsToTheSameEpochs()
+    {
+        // No dropout: the engine reseeds its generator when it is created, so only then can a resumed run repeat exactly.
+        string dir = Path.Combine(Path.GetTempPath(), "calrec-sasrec-torch-resume-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, Dropout = 0f, BatchSize = 32, MaxEpochs = 4, MinEpochs = 4, Seed = 7 };
+            var straight = new List<SasRecEpochReport>();
+            SasRecTraining.Fit(Split, options, straight.Add, engine: TorchSasRecEngine.On(CPU));
+
+            var resumed = new List<SasRecEpochReport>();
+            SasRecTraining.Fit(Split, options with { MaxEpochs = 2, CheckpointDirectory = dir }, resumed.Add, engine: TorchSasRecEngine.On(CPU));
+            SasRecTraining.Fit(Split, options with { CheckpointDirectory = dir, Resume = true }, resumed.Add, engine: TorchSasRecEngine.On(CPU));
+            Assert.That(resumed.Select(r => r.Epoch), Is.EqualTo(new[] { 1, 2, 3, 4 }));
+            for (int i = 2; i < 4; i++)
+            {
+                Assert.That(resumed[i].Loss, Is.EqualTo(straight[i].Loss).Within(1e-5 * straight[i].Loss), $"epoch {i + 1}");
+                Assert.That(resumed[i].ValidationNdcg10, Is.EqualTo(straight[i].ValidationNdcg10).Within(1e-9), $"epoch {i + 1}");
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+    }
+
     [TestCase(SasRecLoss.CrossEntropy)]
     [TestCase(SasRecLoss.BinaryCrossEntropy)]
     public void TrainingThroughTheTorchSharpEngineFollowsOurEnginesEpochs(SasRecLoss loss)

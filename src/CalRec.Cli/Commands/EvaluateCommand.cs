@@ -27,10 +27,11 @@ internal static class EvaluateCommand
         var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many test users (0: all); generation-based grounding is slow." };
         var tune = new Option<bool>("--tune") { Description = "Choose gamma and the fusion weights on the dataset's validation users first (never its test targets)." };
         var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => 300 };
-        var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune or --tune-prior: write the tuned settings into the model zip (atomically)." };
+        var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune, --tune-prior or --tune-identity: write the tuned settings into the model zip (atomically)." };
         var tunePrior = new Option<bool>("--tune-prior") { Description = "CALRec: choose the popularity prior w (score + w·ln(1 + training count)) on the dataset's validation users first (never its test targets)." };
+        var tuneIdentity = new Option<bool>("--tune-identity") { Description = "CALRec with --item-ids: choose the identity head's weight λ (cosine + λ·next-identity logit) on the dataset's validation users first (never its test targets)." };
         var against = new Option<string?>("--against") { Description = "Another model zip: also evaluate it on the same users and report the paired NDCG@10 difference with a bootstrap 95% interval." };
-        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned, tunePrior, against };
+        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned, tunePrior, tuneIdentity, against };
         var reading = new DatasetArguments();
         reading.AddTo(cmd);
         var grounding = new GroundingArguments();
@@ -47,16 +48,27 @@ internal static class EvaluateCommand
             Action<string> log = message => Console.Error.WriteLine(message);
             RecommenderModel m = ModelFiles.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
-            if (p.GetValue(tunePrior))
+            // CALRec score weights chosen on validation users: the identity head's λ, then the popularity prior's w.
+            foreach ((Option<bool> flag, string what, Func<CalRecModel, IReadOnlyList<EvaluationCase>, (CalRecModel, IReadOnlyList<(float Weight, double Ndcg10)>)> tuneWeight,
+                Func<CalRecModel, float> chosen) in new[]
             {
-                CalRecModel calrec = GroundingArguments.RequireCalRec(m, "--tune-prior");
+                (tuneIdentity, "identity weight λ", (Func<CalRecModel, IReadOnlyList<EvaluationCase>, (CalRecModel, IReadOnlyList<(float, double)>)>)((c, v) => c.TuneIdentityWeight(v)), (Func<CalRecModel, float>)(c => c.Towers.IdentityWeight)),
+                (tunePrior, "popularity prior w", (c, v) => c.TunePopularityPrior(v), c => c.Towers.PopularityPrior),
+            })
+            {
+                if (!p.GetValue(flag))
+                {
+                    continue;
+                }
+
+                CalRecModel calrec = GroundingArguments.RequireCalRec(m, flag.Name);
                 IReadOnlyList<EvaluationCase> validation = CaseSampling.Sample(EvaluationCases.Validation(calrec, d, message => log($"evaluate: {message}")), p.GetValue(tuneUsers), 0xE7A1UL);
-                (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = calrec.TunePopularityPrior(validation);
-                log(string.Create(CultureInfo.InvariantCulture, $"popularity prior on {validation.Count} validation users: {string.Join(", ", candidates.Select(c => $"w {c.Weight} NDCG@10 {c.Ndcg10:F4}"))}; chose w {tuned.Towers.PopularityPrior}"));
+                (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = tuneWeight(calrec, validation);
+                log(string.Create(CultureInfo.InvariantCulture, $"{what} on {validation.Count} validation users: {string.Join(", ", candidates.Select(c => $"{c.Weight} NDCG@10 {c.Ndcg10:F4}"))}; chose {chosen(tuned)}"));
                 if (p.GetValue(saveTuned))
                 {
                     ModelFiles.Save(tuned, p.GetValue(model)!);
-                    log($"popularity prior saved in {p.GetValue(model)}");
+                    log($"{what} saved in {p.GetValue(model)}");
                 }
 
                 m = tuned;

@@ -65,5 +65,5 @@ internal sealed class DeclaredFlags<T>
     }
 
     private static string HelpName(DeclaredOption s) =>
-        s.ValueType.IsEnum ? "value" : s.ValueType == typeof(string) ? "text" : s.ValueType == typeof(int) || s.ValueType == typeof(ulong) ? "n" : "x";
+        s.ValueType.IsEnum ? "value" : s.ValueType == typeof(bool) ? "true|false" : s.ValueType == typeof(string) ? "text" : s.ValueType == typeof(int) || s.ValueType == typeof(ulong) ? "n" : "x";
 }

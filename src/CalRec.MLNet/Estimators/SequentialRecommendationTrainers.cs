@@ -91,21 +91,16 @@ public sealed class SequentialRecommendationTrainers
 
     /// <summary>
     /// CALRec with the most used settings: a backbone preset trained from scratch (stage 0) or a Hugging Face checkpoint
-    /// folder, stage 1 on the mixture of the catalogue's domains, stage 2 on <paramref name="targetDomain"/>.
+    /// folder, stage 1 on the mixture of the catalogue's domains, stage 2 on <paramref name="targetDomain"/>; the stages'
+    /// epochs, when given, replace <see cref="CalRecTrainer.Options"/>' defaults (every other setting keeps its default).
     /// </summary>
-    public SequentialRecommenderEstimator CalRec(IDataView items, string? targetDomain = null, string backbone = "mini", int stage1Epochs = 2, int stage2Epochs = 4, ulong seed = 1) =>
-        CalRec(new CalRecEstimatorOptions
-        {
-            Items = items,
-            TargetDomain = targetDomain,
-            Trainer = new CalRecTrainer.Options
-            {
-                Backbone = backbone,
-                Stage1 = new CalRecStageOptions { Epochs = stage1Epochs, LearningRate = 1e-3f },
-                Stage2 = new CalRecStageOptions { Epochs = stage2Epochs, LearningRate = 5e-4f },
-                Seed = seed,
-            },
-        });
+    public SequentialRecommenderEstimator CalRec(IDataView items, string? targetDomain = null, string backbone = "mini", int? stage1Epochs = null, int? stage2Epochs = null, ulong seed = 1)
+    {
+        var trainer = new CalRecTrainer.Options { Backbone = backbone, Seed = seed };
+        trainer.Stage1.Epochs = stage1Epochs ?? trainer.Stage1.Epochs;
+        trainer.Stage2.Epochs = stage2Epochs ?? trainer.Stage2.Epochs;
+        return CalRec(new CalRecEstimatorOptions { Items = items, TargetDomain = targetDomain, Trainer = trainer });
+    }
 
     /// <summary>CALRec with every setting given.</summary>
     public SequentialRecommenderEstimator CalRec(CalRecEstimatorOptions options)

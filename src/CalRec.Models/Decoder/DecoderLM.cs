@@ -105,6 +105,50 @@ public sealed class DecoderLM : NeuralModule
         return m.norm.forward(h);
     }
 
+    /// <summary>
+    /// A copy of this model with <paramref name="count"/> more token ids after the vocabulary (ids
+    /// <c>VocabSize .. VocabSize + count - 1</c>): every weight copied, and the new rows of the embedding table (and of an
+    /// untied output projection) set to the mean of the rows of their <paramref name="initialTokens"/> (a row of zeros
+    /// when a list is empty). The dropout generator starts from <paramref name="seed"/>.
+    /// </summary>
+    public DecoderLM WithAddedTokens(int count, Func<int, IReadOnlyList<int>> initialTokens, ulong seed = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentNullException.ThrowIfNull(initialTokens);
+        int v = Config.VocabSize, d = Config.HiddenSize;
+        var grown = new DecoderLM(Config with { VocabSize = v + count }, seed);
+        Dictionary<string, ManagedTensor> source = state_dict();
+        foreach ((string name, ManagedTensor p) in grown.named_parameters())
+        {
+            ManagedTensor old = source[name];
+            old.Data.CopyTo(p.Data);
+            if (p.numel == old.numel)
+            {
+                continue;
+            }
+
+            // The embedding table or the untied output projection: [V + count, D].
+            ReadOnlySpan<float> rows = old.Data;
+            for (int t = 0; t < count; t++)
+            {
+                Span<float> row = p.Data.Slice((v + t) * d, d);
+                row.Clear();
+                IReadOnlyList<int> tokens = initialTokens(t);
+                foreach (int token in tokens)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Add(row, rows.Slice(token * d, d), row);
+                }
+
+                if (tokens.Count > 1)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1f / tokens.Count, row);
+                }
+            }
+        }
+
+        return grown;
+    }
+
     /// <summary>Vocabulary logits [N, V] for hidden states [..., D].</summary>
     public ManagedTensor Logits(ManagedTensor hidden) => hidden.reshape(-1, Config.HiddenSize).matmul(OutputWeight, transB: true);
 

@@ -123,6 +123,7 @@ public sealed class DeclaredOption
     public string Format(object? value) => value switch
     {
         null => "none",
+        bool b => b ? "true" : "false",
         Enum e => DeclaredOptions.EnumNames(e.GetType()).First(n => n.Value.Equals(e)).Name,
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? string.Empty,

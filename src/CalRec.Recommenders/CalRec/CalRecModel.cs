@@ -57,12 +57,39 @@ public sealed class CalRecModel : RecommenderModel
             throw new InvalidDataException("This CALRec model carries no training popularity (saved before it was stored), so it has no popularity prior to tune: retrain it.");
         }
 
+        return Tune(validation, grid ?? [0f, 0.005f, 0.01f, 0.02f, 0.04f, 0.08f, 0.16f], WithPopularityPrior);
+    }
+
+    /// <summary>The same model whose scores add <paramref name="weight"/> times the identity head's logits (<see cref="CalRecScorer.IdentityWeight"/>).</summary>
+    public CalRecModel WithIdentityWeight(float weight) => new(Towers.WithIdentityWeight(weight), Catalog, Training, Grounding) { Bm25 = Bm25 };
+
+    /// <summary>
+    /// Chooses the identity head's weight λ (<see cref="CalRecScorer.IdentityWeight"/>; item-ID hybrid models only) from
+    /// <paramref name="grid"/> (default 0, 0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 100 — the last is the identity head alone
+    /// in effect) by NDCG@10 on <paramref name="validation"/> (validation cases only); ties keep the smaller λ. Training
+    /// sets λ = τ; a few hundred validation users are a noisy guide to a better one.
+    /// </summary>
+    public (CalRecModel Model, IReadOnlyList<(float Weight, double Ndcg10)> Candidates) TuneIdentityWeight(IReadOnlyList<Data.Splits.EvaluationCase> validation,
+        IReadOnlyList<float>? grid = null)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        if (Settings.IdentityTokenBase is null)
+        {
+            throw new NotSupportedException("This CALRec model has no item identity tokens (train it with ItemIdentityTokens, --item-ids true) to weigh.");
+        }
+
+        return Tune(validation, grid ?? [0f, 0.0125f, 0.025f, 0.05f, 0.1f, 0.2f, 0.4f, 100f], WithIdentityWeight);
+    }
+
+    private (CalRecModel Model, IReadOnlyList<(float Weight, double Ndcg10)> Candidates) Tune(IReadOnlyList<Data.Splits.EvaluationCase> validation, IReadOnlyList<float> grid,
+        Func<float, CalRecModel> with)
+    {
         var candidates = new List<(float, double)>();
         CalRecModel best = this;
         double bestNdcg = double.NegativeInfinity;
-        foreach (float w in grid ?? [0f, 0.005f, 0.01f, 0.02f, 0.04f, 0.08f, 0.16f])
+        foreach (float w in grid)
         {
-            CalRecModel m = WithPopularityPrior(w);
+            CalRecModel m = with(w);
             double ndcg = Evaluation.RecommendationEvaluator.Evaluate(m, validation, new Evaluation.RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
             candidates.Add((w, ndcg));
             if (ndcg > bestNdcg)

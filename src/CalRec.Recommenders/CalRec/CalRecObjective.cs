@@ -82,7 +82,7 @@ internal static class CalRecObjective
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
         {
-            ManagedTensor l = F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
+            ManagedTensor l = batch.Identities is { } id ? HybridLm(model, flat, batch, id) : F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
             lm = l.item();
             total = Add(total, l, weights.Lm);
         }
@@ -116,6 +116,24 @@ internal static class CalRecObjective
 
         values = new LossValues(total.item(), lm, tt, ut, batch.TokenCount);
         return total;
+    }
+
+    /// <summary>
+    /// L_NIG of the item-ID hybrid: text positions over the text vocabulary, plus identity positions over the identity
+    /// tokens (each a mean; the second absent when the batch has no identity target).
+    /// </summary>
+    private static ManagedTensor HybridLm(DecoderLM model, ManagedTensor flat, HistoryBatch batch, IdentityTokens id)
+    {
+        ManagedTensor text = F.cross_entropy(
+            F.gather_rows(flat, batch.TextLmPositions).matmul(F.slice(model.OutputWeight, 0, 0, id.Base), transB: true), batch.TextLmTargets);
+        if (batch.IdentityLmPositions.Length == 0)
+        {
+            return text;
+        }
+
+        ManagedTensor identity = F.cross_entropy(
+            F.gather_rows(flat, batch.IdentityLmPositions).matmul(F.slice(model.OutputWeight, 0, id.Base, id.Count), transB: true), batch.IdentityLmTargets);
+        return text.add(identity);
     }
 
     private static ManagedTensor InfoNce(ManagedTensor queries, ManagedTensor keys, ManagedTensor? bank, HistoryBatch batch, float temperature) => bank is null

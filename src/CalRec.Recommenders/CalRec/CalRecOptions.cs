@@ -120,13 +120,26 @@ public sealed partial class CalRecTrainer
         [TrainerOption("negative-refresh", "Steps between re-encodings of the catalogue-wide negative index.")]
         public int NegativeRefreshSteps { get; set; } = 200;
 
+        /// <summary>
+        /// The item-ID hybrid (not in the paper): each target item gets an identity token of its own, placed before its
+        /// text wherever the item appears (histories, the item tower, the LM targets), with a learned embedding that
+        /// starts as the mean of the item's text tokens. Next-item generation then predicts the identity token first,
+        /// with a softmax over the target's items alone (a full-catalogue ranking loss, as SASRec's), then the text. The
+        /// fitted model (and validation) scores cosine + τ·(next-identity logit), τ = <see cref="Temperature"/>: the product
+        /// of the two softmaxes trained (<see cref="CalRecScorer.IdentityWeight"/>; <see cref="CalRecModel.TuneIdentityWeight"/>
+        /// chooses another on validation users). With LoRA the embedding table (and an untied output projection) train in
+        /// full beside the adapters, as PEFT's <c>modules_to_save</c> does for added tokens.
+        /// </summary>
+        [TrainerOption("item-ids", "Item-ID hybrid: a learned identity token before each target item's text (full-catalogue softmax on it in L_NIG).")]
+        public bool ItemIdentityTokens { get; set; } = true;
+
         /// <summary>Vocabulary size of the tokenizer trained when the backbone is trained from scratch.</summary>
         [TrainerOption("vocab-size", "Vocabulary of the tokenizer trained for a from-scratch backbone.")]
-        public int VocabularySize { get; set; } = 4096;
+        public int VocabularySize { get; set; } = 8192;
 
         /// <summary>Stage 0 (from scratch only): LM pretraining steps on item texts and serialized training histories (0: skip).</summary>
         [TrainerOption("pretrain-steps", "Stage-0 LM pretraining steps for a backbone trained from scratch (0: skip).")]
-        public int PretrainSteps { get; set; } = 300;
+        public int PretrainSteps { get; set; } = 800;
 
         /// <summary>
         /// Folder to save the stage-0 backbone in (Hugging Face layout, with its tokenizer), so that other runs can start
@@ -145,7 +158,7 @@ public sealed partial class CalRecTrainer
 
         /// <summary>Stage 1: the mixture of domains (skipped when there is no mixture).</summary>
         [TrainerOptionGroup("stage1")]
-        public CalRecStageOptions Stage1 { get; set; } = new() { Epochs = 2, LearningRate = 1e-3f };
+        public CalRecStageOptions Stage1 { get; set; } = new() { Epochs = 1, LearningRate = 1e-3f, MaxMinutes = 10 };
 
         /// <summary>
         /// Few-shot stage 2: train on only the first this many target training windows, taken user by user in dataset
@@ -156,7 +169,7 @@ public sealed partial class CalRecTrainer
 
         /// <summary>Stage 2: the target domain.</summary>
         [TrainerOptionGroup("stage2")]
-        public CalRecStageOptions Stage2 { get; set; } = new() { Epochs = 4, LearningRate = 5e-4f };
+        public CalRecStageOptions Stage2 { get; set; } = new() { Epochs = 3, LearningRate = 5e-4f, MaxMinutes = 10 };
 
         /// <summary>
         /// Meta-learning instead of plain mixture training in stage 1 (each mixture dataset a task; Reptile or first-order
@@ -187,11 +200,11 @@ public sealed partial class CalRecTrainer
 
         /// <summary>Most recent items per serialized history (training windows hold this many plus the target).</summary>
         [TrainerOption("max-history", "Most recent items per serialized history.")]
-        public int MaxHistory { get; set; } = 10;
+        public int MaxHistory { get; set; } = 8;
 
         /// <summary>Tokens kept of each item's text.</summary>
         [TrainerOption("max-item-tokens", "Tokens kept of each item text.")]
-        public int MaxItemTokens { get; set; } = 32;
+        public int MaxItemTokens { get; set; } = 12;
 
         /// <summary>Decoupled weight decay on matrices.</summary>
         [TrainerOption("weight-decay", "Decoupled weight decay on matrices.")]

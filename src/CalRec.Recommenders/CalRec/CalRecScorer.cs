@@ -15,7 +15,11 @@ namespace CalRec.Recommenders.CalRec;
 /// <param name="MaxHistory">Most recent history items the user tower reads.</param>
 /// <param name="MaxItemTokens">Tokens kept of each item's text.</param>
 /// <param name="MaxHistoryTokens">Tokens of a serialized history (older items are dropped to fit).</param>
-public sealed record CalRecSettings(ItemTextTemplate? Template, Pooling Pooling, int MaxHistory, int MaxItemTokens, int MaxHistoryTokens);
+/// <param name="IdentityTokenBase">
+/// The item-ID hybrid: the backbone's id of item 0's identity token (item i has this plus i; each item's text starts
+/// with it), or null: items are text alone.
+/// </param>
+public sealed record CalRecSettings(ItemTextTemplate? Template, Pooling Pooling, int MaxHistory, int MaxItemTokens, int MaxHistoryTokens, int? IdentityTokenBase = null);
 
 /// <summary>
 /// Dense two-tower retrieval: a history is serialized and encoded by the user tower, and every catalogue item is
@@ -31,8 +35,14 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly float[]? _prior;
 
     internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null,
-        float popularityPrior = 0f)
+        float popularityPrior = 0f, float identityWeight = 0f)
     {
+        if (identityWeight < 0f || !float.IsFinite(identityWeight) || (identityWeight > 0f && table.IdentityBase is null))
+        {
+            throw new ArgumentException($"An identity weight must be finite and not negative, and needs a model with item identity tokens; got {identityWeight}.");
+        }
+
+        IdentityWeight = identityWeight;
         if (popularityPrior < 0f || !float.IsFinite(popularityPrior) || (popularityPrior > 0f && popularity is null))
         {
             throw new ArgumentException($"A popularity prior must be finite and not negative, and needs the training popularity; got {popularityPrior}{(popularity is null ? " without popularity" : string.Empty)}.");
@@ -79,8 +89,19 @@ public sealed class CalRecScorer : IRecommenderScorer
     /// </summary>
     public float PopularityPrior { get; }
 
+    /// <summary>
+    /// λ of the item-ID hybrid's identity head: each item's score adds λ·(h·e_i), where h is the user's final hidden
+    /// state at the history's closing separator and e_i the item's identity-token row of the output projection, that is
+    /// the next-identity logit L_NIG trains with a softmax over the catalogue (0: the two towers alone). Dense scores are
+    /// cosines, so λ = τ weighs the two as the product of their training softmaxes.
+    /// </summary>
+    public float IdentityWeight { get; }
+
     /// <summary>The same towers and item index with another popularity prior.</summary>
-    internal CalRecScorer WithPopularityPrior(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, weight);
+    internal CalRecScorer WithPopularityPrior(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, weight, IdentityWeight);
+
+    /// <summary>The same towers and item index with another identity weight.</summary>
+    internal CalRecScorer WithIdentityWeight(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, PopularityPrior, weight);
 
     /// <summary>Embedding size.</summary>
     public int Dimension => Backbone.Config.HiddenSize;
@@ -103,6 +124,13 @@ public sealed class CalRecScorer : IRecommenderScorer
                 // The item index becomes a tensor once per call, not once per pass of users.
                 using TensorScope outer = TensorScope.Begin();
                 ManagedTensor items = ManagedTensor.from(_items, n, Dimension);
+                ManagedTensor? identities = null;
+                if (IdentityWeight > 0f)
+                {
+                    using Tape.NoGradScope noGradRows = Tape.no_grad();
+                    identities = F.slice(Backbone.OutputWeight, 0, _table.IdentityBase!.Value, n);
+                }
+
                 for (int start = 0; start < histories.Count; start += UsersPerPass)
                 {
                     int b = Math.Min(UsersPerPass, histories.Count - start);
@@ -120,9 +148,14 @@ public sealed class CalRecScorer : IRecommenderScorer
 
                     using TensorScope scope = TensorScope.Begin();
                     using Tape.NoGradScope noGrad = Tape.no_grad();
-                    ManagedTensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling));
+                    ManagedTensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling, out ManagedTensor lastStates));
                     Span<float> block = scores.Slice(start * n, b * n);
                     users.matmul(items, transB: true).Data.CopyTo(block);
+                    if (identities is not null)
+                    {
+                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(lastStates.matmul(identities, transB: true).Data, IdentityWeight, block, block);
+                    }
+
                     if (_prior is not null)
                     {
                         for (int i = 0; i < b; i++)

@@ -44,6 +44,8 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             ["max_history_tokens"] = s.MaxHistoryTokens,
             ["dimension"] = cal.Dimension,
             ["popularity_prior"] = cal.PopularityPrior,
+            ["identity_token_base"] = s.IdentityTokenBase,
+            ["identity_weight"] = cal.IdentityWeight,
         });
         ComponentFiles.WriteArray(Path.Combine(folder, "item_index.safetensors"), "items", cal.ItemEmbeddings.ToArray(), cal.ItemCount, cal.Dimension);
         if (cal.Popularity is { } popularity)
@@ -96,7 +98,15 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
         backbone.eval();
         var settings = new CalRecSettings(template, pooling, ComponentFiles.Int(config, "max_history", path), ComponentFiles.Int(config, "max_item_tokens", path),
             ComponentFiles.Int(config, "max_history_tokens", path));
-        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens);
+        // Zips written before the item-ID hybrid have no identity tokens.
+        int? identityBase = config["identity_token_base"]?.GetValue<int>();
+        if (identityBase is int b && (b < tokenizer.VocabularySize || b + catalog.Count != backbone.Config.VocabSize))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: identity_token_base {b} with {catalog.Count} items does not fit the backbone's {backbone.Config.VocabSize} ids after the tokenizer's {tokenizer.VocabularySize}");
+        }
+
+        settings = settings with { IdentityTokenBase = identityBase };
+        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens, identityBase);
         float[] items = ComponentFiles.ReadArray(Path.Combine(dir, "item_index.safetensors"), "items", path);
         if (items.Length != catalog.Count * backbone.Config.HiddenSize)
         {
@@ -117,7 +127,13 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             throw new ModelFormatException(path, $"calrec/config.json: popularity_prior {prior} needs to be 0 or more, with popularity.safetensors beside it");
         }
 
-        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity, prior);
+        float identityWeight = config["identity_weight"]?.GetValue<float>() ?? 0f;
+        if (identityWeight < 0f || !float.IsFinite(identityWeight) || (identityWeight > 0f && identityBase is null))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: identity_weight {identityWeight} needs to be 0 or more, with identity_token_base set");
+        }
+
+        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity, prior, identityWeight);
         (GroundingOptions grounding, Bm25Index? bm25) = LoadGrounding(dir, path, catalog.Count);
         return new CalRecModel(scorer, catalog, c.Training, grounding) { Bm25 = bm25 };
     }

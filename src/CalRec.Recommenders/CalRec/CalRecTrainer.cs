@@ -103,17 +103,24 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         ItemTextTemplate? template = o.Template is null ? null : ItemTextTemplate.Parse(o.Template);
         var sources = new List<TrainingSource> { TrainingSource.FromSplit(target) };
+        var targetSources = new List<int> { 0 };
         Dictionary<string, HashSet<string>> heldOut = HeldOut(target);
         foreach (InteractionDataset m in mixture)
         {
+            if (ReferenceEquals(m, target.Data))
+            {
+                targetSources.Add(sources.Count);
+            }
+
             sources.Add(ReferenceEquals(m, target.Data) ? TrainingSource.FromSplit(target) : new(m.Name, m.Items, m.Users, LeakFreeTrain(m, heldOut)));
         }
 
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
+        // A checkpoint written after stage 0 already holds the identity tokens.
+        bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or "pretrain") };
         (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
-        int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + 1));
-        var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens);
+        int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
         var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
         var validation = ValidationSample(target);
         int epochsRun = 0;
@@ -129,9 +136,43 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
+        int? identityBase = null;
+        if (o.ItemIdentityTokens)
+        {
+            // The item-ID hybrid: one new token per target item after the vocabulary, its embedding starting as the mean of
+            // the item's text tokens; the target's items (in stage 2 and in the mixture) then start with their own token.
+            int count = target.Data.ItemCount;
+            identityBase = resumedWithIdentities ? model.Config.VocabSize - count : model.Config.VocabSize;
+            if (!resumedWithIdentities)
+            {
+                ItemTextTable text = tables[0];
+                model = model.WithAddedTokens(count, item => text.Tokens(item), o.Seed);
+                _context.Report(ModelKind, $"item identity tokens: ids {identityBase:N0}..{identityBase + count - 1:N0} for the {count:N0} target items");
+            }
+
+            foreach (int i in targetSources)
+            {
+                tables[i] = new ItemTextTable(sources[i].Items, tokenizer, template, o.MaxItemTokens, identityBase);
+                examples[i] = TrainingWindows.Cut(tables[i], i, sources[i].Train, o.MaxHistory + 1, maxHistoryTokens);
+            }
+        }
+
+        var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens, identityBase);
         IReadOnlyList<ManagedTensor> trainable = o.LoraRank > 0
             ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = model.Config.LinearModuleNames }, o.Seed)
             : model.parameters().ToList();
+        if (o.LoraRank > 0 && identityBase is not null)
+        {
+            // New tokens under LoRA, as PEFT's modules_to_save: the embedding table (and an untied output projection)
+            // train in full beside the adapters, or the identity tokens would keep their initial rows.
+            ManagedTensor[] embeddings = model.LmHead is null ? [model.TokenEmbedding] : [model.TokenEmbedding, model.OutputWeight];
+            foreach (ManagedTensor table in embeddings)
+            {
+                table.requires_grad = true;
+            }
+
+            trainable = [.. trainable, .. embeddings];
+        }
         // Model selection carries across stages (the best validated weights so far); patience restarts with each stage.
         var selection = new EarlyStopping(higherIsBetter: true, o.Patience);
         var best = new WeightsSnapshot(model.named_parameters());
@@ -208,7 +249,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
-        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity);
+        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity,
+            identityWeight: IdentityWeight(settings));
         var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, selection.Best, SettingsOf(o, mixture));
         return new CalRecModel(scorer, target.Data.Items, info);
     }
@@ -330,6 +372,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
         var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        IdentityTokens? identities = settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null;
         double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
@@ -342,6 +385,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == "stage1" ? 1UL : 2UL)));
+        if (resumed is not null)
+        {
+            engine?.LoadOptimizerStateFrom(model, optimizer);
+        }
+
         ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
             ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
             : null;
@@ -359,7 +407,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 if (cancellation.IsCancellationRequested)
                 {
                     engine?.CopyWeightsTo(model);
-                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, epoch, step);
+                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, epoch, step, engine);
                     cancellation.ThrowIfCancellationRequested();
                 }
 
@@ -372,7 +420,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 }
 
                 LossValues values;
-                List<HistoryBatch> micro = MicroBatches(batches[step], o.AccumulationSteps, negatives);
+                List<HistoryBatch> micro = MicroBatches(batches[step], o.AccumulationSteps, negatives, identities);
                 if (engine is not null)
                 {
                     values = engine.Step(micro, optimizer.LearningRate);
@@ -416,7 +464,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                         $"{phase} epoch {epoch + 1} step {step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
                     if (o.CheckpointDirectory is not null)
                     {
-                        SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
+                        SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, engine);
                         sinceCheckpoint.Restart();
                     }
 
@@ -426,7 +474,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 else if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
                 {
                     engine?.CopyWeightsTo(model);
-                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1);
+                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, engine);
                 }
 
                 double rate = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
@@ -446,14 +494,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     /// <summary>A step's histories as <paramref name="parts"/> micro-batches of (nearly) equal size, in order.</summary>
-    internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives)
+    internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives, IdentityTokens? identities = null)
     {
         parts = Math.Clamp(parts, 1, examples.Count);
         var result = new List<HistoryBatch>(parts);
         for (int k = 0; k < parts; k++)
         {
             int from = examples.Count * k / parts, to = examples.Count * (k + 1) / parts;
-            result.Add(HistoryBatch.Build(examples.GetRange(from, to - from), negatives));
+            result.Add(HistoryBatch.Build(examples.GetRange(from, to - from), negatives, identities));
         }
 
         return result;
@@ -504,7 +552,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     rows.Add(task[g.NextInt(task.Count)]);
                 }
 
-                batches.Add(HistoryBatch.Build(rows));
+                batches.Add(HistoryBatch.Build(rows, identities: settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null));
             }
 
             LossValues last = default;
@@ -538,9 +586,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
     private double Validate(DecoderLM model, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
     {
-        var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(model, table, settings.Pooling, cancellation));
+        var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(model, table, settings.Pooling, cancellation),
+            identityWeight: IdentityWeight(settings));
         return RecommendationEvaluator.Evaluate(scorer, cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
     }
+
+    // The item-ID hybrid scores cosine + τ·(next-identity logit): the product of the two softmaxes it trains (τ the
+    // contrastive terms' temperature), in validation and in the fitted model alike.
+    private float IdentityWeight(CalRecSettings settings) => settings.IdentityTokenBase is null ? 0f : _options.Temperature;
 
     private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target)
     {
@@ -685,13 +738,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return true;
     }
 
-    private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step)
+    private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step,
+        ICalRecEngine? engine)
     {
         if (_options.CheckpointDirectory is not { } dir)
         {
             return;
         }
 
+        engine?.CopyOptimizerStateTo(model, optimizer);
         CheckpointState.Write(dir, _options, model, tokenizer, optimizer, selection, best, phase, epoch, step);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
     }

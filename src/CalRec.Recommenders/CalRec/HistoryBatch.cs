@@ -8,6 +8,11 @@ namespace CalRec.Recommenders.CalRec;
 /// <param name="Items">Item indices, oldest first; every item after the first is a target.</param>
 internal sealed record HistoryExample(ItemTextTable Table, int TableKey, int User, int[] Items);
 
+/// <summary>The identity tokens of the item-ID hybrid: ids <c>Base .. Base + Count - 1</c>, after the text vocabulary.</summary>
+/// <param name="Base">The first identity id (also the size of the text vocabulary).</param>
+/// <param name="Count">Number of identity tokens (the target's items).</param>
+public sealed record IdentityTokens(int Base, int Count);
+
 /// <summary>
 /// A batch of serialized histories laid out for one causal pass that trains every position at once. Row r holds
 /// <c>tokens(i1) SEP tokens(i2) SEP ... tokens(iL) SEP</c>, right-padded. For each target item i_k (k ≥ 2):
@@ -85,9 +90,33 @@ public sealed class HistoryBatch
     /// <summary>Number of real tokens in the history pass.</summary>
     public int TokenCount { get; private set; }
 
-    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples, ItemNegativeBank? negatives = null)
+    /// <summary>
+    /// The model's identity tokens (item-ID hybrid), or null. With them L_NIG is two means: the text positions' cross
+    /// entropy over the text vocabulary (<see cref="TextLmPositions"/>) plus the identity positions' over the identity
+    /// tokens alone (<see cref="IdentityLmPositions"/>, a softmax over the target's whole catalogue).
+    /// </summary>
+    public IdentityTokens? Identities { get; private set; }
+
+    /// <summary>With <see cref="Identities"/>: the LM positions whose target is a text token (flat, as <see cref="LmPositions"/>).</summary>
+    public int[] TextLmPositions { get; private set; } = [];
+
+    /// <summary>With <see cref="Identities"/>: the text-token target at each of <see cref="TextLmPositions"/>.</summary>
+    public int[] TextLmTargets { get; private set; } = [];
+
+    /// <summary>With <see cref="Identities"/>: the LM positions whose target is an identity token.</summary>
+    public int[] IdentityLmPositions { get; private set; } = [];
+
+    /// <summary>With <see cref="Identities"/>: the target item at each of <see cref="IdentityLmPositions"/> (identity id minus its base).</summary>
+    public int[] IdentityLmTargets { get; private set; } = [];
+
+    /// <summary>
+    /// Lays out <paramref name="examples"/>; <paramref name="identities"/> (null: those of the first example table that
+    /// has identity tokens, if any) splits the LM targets into text and identity positions.
+    /// </summary>
+    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples, ItemNegativeBank? negatives = null, IdentityTokens? identities = null)
     {
-        var batch = new HistoryBatch { Rows = examples.Count };
+        identities ??= examples.Select(e => e.Table).FirstOrDefault(t => t.IdentityBase is not null) is { IdentityBase: int b } table ? new IdentityTokens(b, table.Count) : null;
+        var batch = new HistoryBatch { Rows = examples.Count, Identities = identities };
         int length = 0;
         foreach (HistoryExample e in examples)
         {
@@ -163,6 +192,20 @@ public sealed class HistoryBatch
         batch.Mask = mask;
         batch.LmPositions = [.. lmPos];
         batch.LmTargets = [.. lmTgt];
+        if (identities is not null)
+        {
+            var text = new List<int>(lmPos.Count);
+            var identity = new List<int>();
+            for (int i = 0; i < lmTgt.Count; i++)
+            {
+                (lmTgt[i] >= identities.Base ? identity : text).Add(i);
+            }
+
+            batch.TextLmPositions = text.Select(i => lmPos[i]).ToArray();
+            batch.TextLmTargets = text.Select(i => lmTgt[i]).ToArray();
+            batch.IdentityLmPositions = identity.Select(i => lmPos[i]).ToArray();
+            batch.IdentityLmTargets = identity.Select(i => lmTgt[i] - identities.Base).ToArray();
+        }
         batch.UserStarts = [.. userStarts];
         batch.UserLengths = [.. userLengths];
         batch.TargetStarts = [.. targetStarts];

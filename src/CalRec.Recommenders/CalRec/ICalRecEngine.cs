@@ -1,5 +1,6 @@
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Tensors.Optim;
 
 namespace CalRec.Recommenders.CalRec;
 
@@ -8,7 +9,8 @@ namespace CalRec.Recommenders.CalRec;
 /// <see cref="HistoryBatch"/>, AdamW, gradient clipping) for one stage. <see cref="CalRecTrainer"/> keeps everything
 /// else (batches, schedule, validation, model selection, checkpoints) and reads the weights back through
 /// <see cref="CopyWeightsTo"/> before each validation, each checkpoint and at the end of the stage. Without an engine
-/// the trainer steps on our own (the default); CalRec.Torch provides one on TorchSharp for GPUs.
+/// the trainer steps on our own (the default); CalRec.Torch provides one on TorchSharp for GPUs. Checkpoints hold the
+/// engine's optimizer state through <see cref="CopyOptimizerStateTo"/> and <see cref="LoadOptimizerStateFrom"/>.
 /// </summary>
 public interface ICalRecEngine : IDisposable
 {
@@ -21,6 +23,19 @@ public interface ICalRecEngine : IDisposable
 
     /// <summary>Writes the engine's current weights into <paramref name="model"/> (same configuration).</summary>
     void CopyWeightsTo(DecoderLM model);
+
+    /// <summary>
+    /// Writes the engine's optimizer state (AdamW's moments per trainable parameter and its step count) into
+    /// <paramref name="optimizer"/>, our optimizer over <paramref name="model"/>'s trainable parameters (matched by name),
+    /// so that a checkpoint holds it.
+    /// </summary>
+    void CopyOptimizerStateTo(DecoderLM model, AdamWOptimizer optimizer);
+
+    /// <summary>
+    /// Sets the engine's optimizer state from <paramref name="optimizer"/> (restored from a checkpoint), so that a resumed
+    /// stage continues with the moments it stopped with.
+    /// </summary>
+    void LoadOptimizerStateFrom(DecoderLM model, AdamWOptimizer optimizer);
 }
 
 /// <summary>What a stage's engine must reproduce of our step.</summary>

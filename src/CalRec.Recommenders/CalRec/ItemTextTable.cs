@@ -6,14 +6,22 @@ namespace CalRec.Recommenders.CalRec;
 
 /// <summary>
 /// The token ids of every catalogue item's text (rendered with the template, truncated to a token budget), and the
-/// serialization of a history: each item's tokens followed by the item separator token.
+/// serialization of a history: each item's tokens followed by the item separator token. With identity tokens
+/// (<see cref="IdentityBase"/>), item i's tokens start with its own id <c>IdentityBase + i</c>, outside the tokenizer's
+/// vocabulary: the item-ID hybrid, where the backbone learns an embedding per item beside its text.
 /// </summary>
 internal sealed class ItemTextTable
 {
     private readonly int[][] _tokens;
 
-    public ItemTextTable(IReadOnlyList<CatalogItem> items, ByteLevelBpeTokenizer tokenizer, ItemTextTemplate? template, int maxItemTokens)
+    public ItemTextTable(IReadOnlyList<CatalogItem> items, ByteLevelBpeTokenizer tokenizer, ItemTextTemplate? template, int maxItemTokens, int? identityBase = null)
     {
+        if (identityBase is { } b && b < tokenizer.VocabularySize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(identityBase), $"Identity tokens start at {b}, inside the tokenizer's {tokenizer.VocabularySize} ids.");
+        }
+
+        IdentityBase = identityBase;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxItemTokens);
         Separator = tokenizer.TokenToId(SpecialTokens.ItemSeparator) ?? throw new ArgumentException($"The tokenizer has no '{SpecialTokens.ItemSeparator}' token (train it with that special token).");
         Pad = tokenizer.TokenToId(SpecialTokens.Pad) ?? tokenizer.TokenToId(SpecialTokens.EndOfText) ?? Separator;
@@ -25,7 +33,11 @@ internal sealed class ItemTextTable
             tokenizer.EncodeInto(Render(items[i], template), buffer);
             buffer.RemoveAll(t => t == Separator);
             _tokens[i] = buffer.Count > maxItemTokens ? buffer.GetRange(0, maxItemTokens).ToArray() : buffer.ToArray();
-            if (_tokens[i].Length == 0)
+            if (identityBase is { } first)
+            {
+                _tokens[i] = [first + i, .. _tokens[i]];
+            }
+            else if (_tokens[i].Length == 0)
             {
                 // An item with no text still needs one token of its own so that it has a position to pool.
                 _tokens[i] = [Pad];
@@ -39,10 +51,13 @@ internal sealed class ItemTextTable
     /// <summary>Id of the padding token.</summary>
     public int Pad { get; }
 
+    /// <summary>The id of item 0's identity token (item i has <c>IdentityBase + i</c>), or null: text tokens only.</summary>
+    public int? IdentityBase { get; }
+
     /// <summary>Number of items.</summary>
     public int Count => _tokens.Length;
 
-    /// <summary>The text tokens of item <paramref name="item"/> (without the separator).</summary>
+    /// <summary>The tokens of item <paramref name="item"/>: its identity token if any, then its text (without the separator).</summary>
     public int[] Tokens(int item) => _tokens[item];
 
     /// <summary>The text of <paramref name="item"/> under <paramref name="template"/> (null: title and every attribute).</summary>

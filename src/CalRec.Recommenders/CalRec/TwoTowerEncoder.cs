@@ -70,7 +70,15 @@ internal static class TwoTowerEncoder
     }
 
     /// <summary>Pooled user-tower representations [histories, D] for already length-limited histories (not normalized).</summary>
-    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling)
+    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling) =>
+        EncodeHistories(model, table, histories, pooling, out _);
+
+    /// <summary>
+    /// Pooled user-tower representations [histories, D], and in <paramref name="lastStates"/> each history's final hidden
+    /// state at its closing separator [histories, D]: the LM's state that predicts the next item (its identity token,
+    /// with the item-ID hybrid).
+    /// </summary>
+    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling, out ManagedTensor lastStates)
     {
         int length = 0;
         foreach (int[] h in histories)
@@ -98,7 +106,10 @@ internal static class TwoTowerEncoder
             last[r] = t - (r * length) - 1;
         }
 
-        return Pool(model, ids, mask, n, length, last, pooling);
+        ManagedTensor m = ManagedTensor.from(mask, n, length);
+        ManagedTensor hidden = model.Hidden(ids, n, length, m);
+        lastStates = F.last_token_pool(hidden, last);
+        return pooling == Pooling.Mean ? F.masked_mean_pool(hidden, m) : lastStates;
     }
 
     private static ManagedTensor Pool(DecoderLM model, int[] ids, float[] mask, int rows, int length, int[] last, Pooling pooling)

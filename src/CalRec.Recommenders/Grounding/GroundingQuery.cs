@@ -102,7 +102,9 @@ internal sealed class GroundingQuery
         {
             using var step = new DecoderStepModel(_model.Backbone, useKvCache: true, maxTokens: Prompt.Length + options.MaxNewTokens + 1);
             using Tape.NoGradScope noGrad = Tape.no_grad();
-            var generator = new SequenceGenerator(step, ids => _model.Tokenizer.Decode(ids, skipSpecialTokens: true));
+            // Identity tokens (the item-ID hybrid) have no text: a generated one is left out of the decoded text.
+            int textIds = table.IdentityBase ?? int.MaxValue;
+            var generator = new SequenceGenerator(step, ids => _model.Tokenizer.Decode(ids.Where(id => id < textIds), skipSpecialTokens: true));
             return generator.Generate([Prompt], options)[0].Where(g => g.TokenIds.Length > 0).OrderByDescending(g => g.LogProb).ToList();
         }
     }

@@ -1,4 +1,5 @@
 using CalRec.Tensors;
+using CalRec.Tensors.Optim;
 
 namespace CalRec.Recommenders.SasRec;
 
@@ -21,6 +22,15 @@ public interface ISasRecEngine : IDisposable
 
     /// <summary>Writes the engine's weights into our network's parameters (by their names).</summary>
     void CopyWeightsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters);
+
+    /// <summary>
+    /// Writes the engine's optimizer state (AdamW's moments and step count) into <paramref name="optimizer"/>, our
+    /// optimizer over <paramref name="parameters"/> (matched by name), so that a checkpoint holds it.
+    /// </summary>
+    void CopyOptimizerStateTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters, AdamWOptimizer optimizer);
+
+    /// <summary>Sets the engine's optimizer state from <paramref name="optimizer"/> (restored from a checkpoint).</summary>
+    void LoadOptimizerStateFrom(IEnumerable<(string Name, ManagedTensor Parameter)> parameters, AdamWOptimizer optimizer);
 }
 
 /// <summary>The network and optimizer an engine reproduces.</summary>

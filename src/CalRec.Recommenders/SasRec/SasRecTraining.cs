@@ -144,6 +144,12 @@ public static class SasRecTraining
 
         using ISasRecEngine? stepper = engine?.Invoke(model.named_parameters(),
             new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss, options.Seed + (ulong)firstEpoch));
+        if (options.Resume)
+        {
+            // The checkpoint's moments: the engine continues with them.
+            stepper?.LoadOptimizerStateFrom(model.named_parameters(), opt);
+        }
+
         var budget = System.Diagnostics.Stopwatch.StartNew();
         scorer.Epochs = firstEpoch - 1;
         for (int epoch = firstEpoch; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
@@ -220,6 +226,7 @@ public static class SasRecTraining
 
             if (options.CheckpointDirectory is { } directory)
             {
+                stepper?.CopyOptimizerStateTo(model.named_parameters(), opt);
                 SasRecCheckpoint.Write(directory, options, epoch, bestEpoch, usedBefore + budget.Elapsed, model, opt, order, negatives, batches, selection, best);
             }
 

@@ -1,6 +1,7 @@
 using CalRec.Models.Decoder;
 using CalRec.Recommenders.CalRec;
 using CalRec.Torch.Decoder;
+using CalRec.Tensors.Optim;
 using CalRec.Torch.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,8 +12,8 @@ namespace CalRec.Torch.CalRec;
 /// <see cref="ICalRecEngine"/> on TorchSharp: a stage's weights copied onto the device, CALRec's step
 /// (<see cref="TorchCalRecObjective"/>, AdamW configured like ours, gradient-norm clipping), and the weights copied back
 /// whenever the trainer validates, checkpoints or ends the stage. A model with LoRA adapters gets the same adapters on
-/// the device (only they train). Checkpoints written with it hold the weights but not its optimizer moments, so a run
-/// resumed mid-stage restarts them.
+/// the device (only they train). Its AdamW moments and step count go into CALRec's checkpoints through our optimizer
+/// (<see cref="CopyOptimizerStateTo"/>) and come back on resume (<see cref="LoadOptimizerStateFrom"/>).
 /// </summary>
 public sealed class TorchCalRecEngine : ICalRecEngine
 {
@@ -85,6 +86,20 @@ public sealed class TorchCalRecEngine : ICalRecEngine
 
     /// <inheritdoc />
     public void CopyWeightsTo(DecoderLM model) => TorchWeights.CopyInto(_model, model);
+
+    /// <inheritdoc />
+    public void CopyOptimizerStateTo(DecoderLM model, AdamWOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        TorchAdamW.CopyStateTo(_optimizer, _model, model.named_parameters(), optimizer);
+    }
+
+    /// <inheritdoc />
+    public void LoadOptimizerStateFrom(DecoderLM model, AdamWOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        TorchAdamW.LoadStateFrom(_optimizer, _model, model.named_parameters(), optimizer);
+    }
 
     /// <summary>Releases the device copy.</summary>
     public void Dispose()

@@ -28,8 +28,9 @@ public static class TorchCalRecObjective
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
         {
-            Tensor logits = model.Logits(flat.index_select(0, Longs(batch.LmPositions, [batch.LmPositions.Length], device)));
-            Tensor l = F.cross_entropy(logits, Longs(batch.LmTargets, [batch.LmTargets.Length], device));
+            Tensor l = batch.Identities is { } id
+                ? HybridLm(model, flat, batch, id, device)
+                : F.cross_entropy(model.Logits(flat.index_select(0, Longs(batch.LmPositions, [batch.LmPositions.Length], device))), Longs(batch.LmTargets, [batch.LmTargets.Length], device));
             lm = l.item<float>();
             total = Add(total, l, weights.Lm);
         }
@@ -69,6 +70,16 @@ public static class TorchCalRecObjective
 
         values = new LossValues(total.item<float>(), lm, tt, ut, batch.TokenCount);
         return total;
+    }
+
+    // L_NIG of the item-ID hybrid: text positions over the text vocabulary plus identity positions over the identity tokens.
+    private static Tensor HybridLm(TorchDecoderLM model, Tensor flat, HistoryBatch batch, IdentityTokens id, Device device)
+    {
+        Tensor Term(int[] positions, int[] targets, long start, long count) => F.cross_entropy(
+            flat.index_select(0, Longs(positions, [positions.Length], device)).matmul(model.OutputWeight.narrow(0, start, count).t()),
+            Longs(targets, [targets.Length], device));
+        Tensor text = Term(batch.TextLmPositions, batch.TextLmTargets, 0, id.Base);
+        return batch.IdentityLmPositions.Length == 0 ? text : text + Term(batch.IdentityLmPositions, batch.IdentityLmTargets, id.Base, id.Count);
     }
 
     private static Tensor Longs(int[] values, long[] shape, Device device) => tensor(values.Select(v => (long)v).ToArray(), shape, device: device);

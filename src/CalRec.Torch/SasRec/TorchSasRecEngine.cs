@@ -1,6 +1,8 @@
 using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
+using CalRec.Tensors.Optim;
 using CalRec.Torch.Decoder;
+using CalRec.Torch.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -78,6 +80,14 @@ public sealed class TorchSasRecEngine : ISasRecEngine
 
     /// <inheritdoc />
     public void CopyWeightsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters) => TorchParameters.CopyInto(_model, parameters);
+
+    /// <inheritdoc />
+    public void CopyOptimizerStateTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters, AdamWOptimizer optimizer) =>
+        TorchAdamW.CopyStateTo(_optimizer, _model, parameters, optimizer);
+
+    /// <inheritdoc />
+    public void LoadOptimizerStateFrom(IEnumerable<(string Name, ManagedTensor Parameter)> parameters, AdamWOptimizer optimizer) =>
+        TorchAdamW.LoadStateFrom(_optimizer, _model, parameters, optimizer);
 
     /// <summary>Releases the device copy.</summary>
     public void Dispose()
