@@ -260,7 +260,7 @@ public class CalRecTrainerTests
         }
 
         // The item index matches a fresh item-tower pass of the reloaded backbone.
-        float[] fresh = CalRecScorer.EncodeCatalogue(loaded.Backbone, new ItemTextTable(data.Items, loaded.Tokenizer, null, loaded.Settings.MaxItemTokens), loaded.Settings.Pooling);
+        float[] fresh = CalRecScorer.EncodeCatalogue(loaded.Backbone, new ItemTextTable(data.Items, loaded.Tokenizer, null, loaded.Settings.MaxItemTokens, loaded.Settings.IdentityTokenBase), loaded.Settings.Pooling);
         Assert.That(fresh.Zip(loaded.Towers.ItemEmbeddings.ToArray(), (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5f));
 
         // The popularity prior adds w·ln(1 + training count) to every score, is saved with the model, and is tuned on

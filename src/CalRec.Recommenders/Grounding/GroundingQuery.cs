@@ -70,11 +70,14 @@ internal sealed class GroundingQuery
         return list;
     }
 
+    // Tokens generated per item: its text and separator, after its identity token when the model has them.
+    private int NewTokens => _model.Settings.MaxItemTokens + (_model.Towers.Table.IdentityBase is null ? 1 : 2);
+
     private int[] BuildPrompt()
     {
         CalRecSettings s = _model.Settings;
         ItemTextTable table = _model.Towers.Table;
-        ReadOnlySpan<int> fitted = table.Fit(History, s.MaxHistory, s.MaxHistoryTokens - s.MaxItemTokens - 1);
+        ReadOnlySpan<int> fitted = table.Fit(History, s.MaxHistory, s.MaxHistoryTokens - NewTokens);
         var prompt = new List<int>();
         foreach (int item in fitted)
         {
@@ -94,7 +97,7 @@ internal sealed class GroundingQuery
             NumBeams = Math.Max(_options.Candidates, 2),
             NumReturnSequences = _options.Candidates,
             Temperature = _options.SamplingTemperature,
-            MaxNewTokens = _model.Settings.MaxItemTokens + 1,
+            MaxNewTokens = NewTokens,
             StopTokenIds = [table.Separator, _model.Backbone.Config.EosTokenId ?? table.Separator],
             Seed = _options.Seed ^ HistoryHash(History),
         };
