@@ -66,8 +66,8 @@ public sealed class CalRecModel : RecommenderModel
     /// <summary>
     /// Chooses the identity head's weight λ (<see cref="CalRecScorer.IdentityWeight"/>; item-ID hybrid models only) from
     /// <paramref name="grid"/> (default 0, 0.0125, 0.025, 0.05, 0.1, 0.2, 0.4, 100 — the last is the identity head alone
-    /// in effect) by NDCG@10 on <paramref name="validation"/> (validation cases only); ties keep the smaller λ. Training
-    /// sets λ = τ; a few hundred validation users are a noisy guide to a better one.
+    /// in effect) by NDCG@10 on <paramref name="validation"/> (validation cases only); ties keep the earlier value of the
+    /// grid. Training keeps λ = τ unless 0 validates better; a few hundred validation users are a noisy guide to others.
     /// </summary>
     public (CalRecModel Model, IReadOnlyList<(float Weight, double Ndcg10)> Candidates) TuneIdentityWeight(IReadOnlyList<Data.Splits.EvaluationCase> validation,
         IReadOnlyList<float>? grid = null)

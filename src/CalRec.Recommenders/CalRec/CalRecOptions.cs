@@ -126,7 +126,7 @@ public sealed partial class CalRecTrainer
         /// starts as the mean of the item's text tokens. Next-item generation then predicts the identity token first,
         /// with a softmax over the target's items alone (a full-catalogue ranking loss, as SASRec's), then the text. The
         /// fitted model (and validation) scores cosine + τ·(next-identity logit), τ = <see cref="Temperature"/>: the product
-        /// of the two softmaxes trained (<see cref="CalRecScorer.IdentityWeight"/>; <see cref="CalRecModel.TuneIdentityWeight"/>
+        /// of the two softmaxes trained (0 instead when the towers alone do better on the validation users) (<see cref="CalRecScorer.IdentityWeight"/>; <see cref="CalRecModel.TuneIdentityWeight"/>
         /// chooses another on validation users). With LoRA the embedding table (and an untied output projection) train in
         /// full beside the adapters, as PEFT's <c>modules_to_save</c> does for added tokens.
         /// </summary>

@@ -252,7 +252,17 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity,
             identityWeight: IdentityWeight(settings));
         var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, selection.Best, SettingsOf(o, mixture));
-        return new CalRecModel(scorer, target.Data.Items, info);
+        var fitted = new CalRecModel(scorer, target.Data.Items, info);
+        if (identityBase is null)
+        {
+            return fitted;
+        }
+
+        // The identity head stays in the scores (λ = τ) unless the two towers alone do better on the validation users.
+        (CalRecModel chosen, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = fitted.TuneIdentityWeight(validation, [o.Temperature, 0f]);
+        _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
+            $"identity head: validation NDCG@10 {candidates[0].Ndcg10:F4} with λ = τ, {candidates[1].Ndcg10:F4} without; λ = {chosen.Towers.IdentityWeight}"));
+        return chosen;
     }
 
     private (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer, bool FromScratch) Backbone(
@@ -592,7 +602,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     // The item-ID hybrid scores cosine + τ·(next-identity logit): the product of the two softmaxes it trains (τ the
-    // contrastive terms' temperature), in validation and in the fitted model alike.
+    // contrastive terms' temperature), in validation and in the fitted model (unless the towers alone validate better).
     private float IdentityWeight(CalRecSettings settings) => settings.IdentityTokenBase is null ? 0f : _options.Temperature;
 
     private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target)

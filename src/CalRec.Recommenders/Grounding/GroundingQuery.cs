@@ -107,10 +107,14 @@ internal sealed class GroundingQuery
             using Tape.NoGradScope noGrad = Tape.no_grad();
             // Identity tokens (the item-ID hybrid) have no text: a generated one is left out of the decoded text.
             int textIds = table.IdentityBase ?? int.MaxValue;
-            var generator = new SequenceGenerator(step, ids => _model.Tokenizer.Decode(ids.Where(id => id < textIds), skipSpecialTokens: true));
+            var generator = new SequenceGenerator(StepsOf(step, _model), ids => _model.Tokenizer.Decode(ids.Where(id => id < textIds), skipSpecialTokens: true));
             return generator.Generate([Prompt], options)[0].Where(g => g.TokenIds.Length > 0).OrderByDescending(g => g.LogProb).ToList();
         }
     }
+
+    /// <summary>The backbone's step model, decoding an item-ID hybrid's two vocabularies as it was trained.</summary>
+    internal static IStepModel StepsOf(DecoderStepModel step, CalRecModel model) =>
+        model.Towers.Table.IdentityBase is int first ? new IdentityStepModel(step, model.Towers.Table.Separator, first) : step;
 
     private static ulong HistoryHash(int[] history)
     {

@@ -21,7 +21,7 @@ internal sealed class ConstrainedPath(CalRecModel model, int beams) : IGrounding
         {
             using var step = new DecoderStepModel(model.Backbone, useKvCache: true, maxTokens: prompt.Length + _trie.MaxLength + 1);
             using Tape.NoGradScope noGrad = Tape.no_grad();
-            var generator = new SequenceGenerator(step, ids => string.Empty);
+            var generator = new SequenceGenerator(GroundingQuery.StepsOf(step, model), ids => string.Empty);
             return generator.GenerateConstrained(prompt, _trie, width, width).Select(r => r.Index).Where(i => !query.Seen.Contains(i)).Distinct().Take(query.ListLength).ToList();
         }
     }
