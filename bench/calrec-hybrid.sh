@@ -3,7 +3,7 @@
 # compared on the same test users with SASRec (paired bootstrap). Every run starts from one stage-0 backbone (the mini
 # preset, 8,192-id tokenizer, 800 LM steps on the three datasets' item texts and training windows: `calrec train calrec`
 # does exactly this first when no --backbone folder is given; here it is trained once and shared, 3.3 minutes).
-# Usage: bash bench/calrec-hybrid.sh [OUT_DIR] [SASREC_BEAUTY.zip] [SASREC_OFFICE.zip]   (needs ../shared/data; about 2 hours)
+# Usage: bash bench/calrec-hybrid.sh [OUT_DIR]   (needs ../shared/data; about 75 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/hybrid}"
@@ -34,5 +34,3 @@ run() {
 # The shipped defaults (item-ID hybrid, 12 tokens per item text, stages 1 and 2 capped at 10 minutes each).
 run hybrid-beauty amazon-beauty
 run hybrid-office amazon-office
-# The same without identity tokens (the paper's text-only CALRec at the same budgets and text length).
-run text-beauty amazon-beauty --item-ids false
