@@ -15,7 +15,7 @@ for round in $(seq "$rounds"); do
   for backend in managed torchsharp; do
     echo "# round $round calrec $backend"
     calrec train calrec --target "$DATA/amazon-beauty" --backbone mini --pretrain-steps 0 --stage1-epochs 0 --stage2-steps 60 \
-      --validation-users 100 --max-history 8 --max-item-tokens 24 --backend "$backend" --out "$out/calrec-$backend.zip" | grep -E "stage2 60/60"
+      --validation-users 100 --max-history 8 --max-item-tokens 24 --vocab-size 4096 --item-ids false --backend "$backend" --out "$out/calrec-$backend.zip" | grep -E "stage2 60/60"
     echo "# round $round sasrec $backend"
     calrec train sasrec --target "$DATA/amazon-beauty" --epochs 2 --min-epochs 2 --backend "$backend" --out "$out/sasrec-$backend.zip" | grep -E "epoch [12]:"
   done

@@ -49,21 +49,12 @@ internal static class EvaluateCommand
             RecommenderModel m = ModelFiles.Load(p.GetValue(model)!);
             InteractionDataset d = reading.Load(p, p.GetValue(data)!);
             // CALRec score weights chosen on validation users: the identity head's λ, then the popularity prior's w.
-            foreach ((Option<bool> flag, string what, Func<CalRecModel, IReadOnlyList<EvaluationCase>, (CalRecModel, IReadOnlyList<(float Weight, double Ndcg10)>)> tuneWeight,
-                Func<CalRecModel, float> chosen) in new[]
+            CalRecModel TuneWeight(string flag, string what, Func<CalRecModel, IReadOnlyList<EvaluationCase>, (CalRecModel, IReadOnlyList<(float Weight, double Ndcg10)>)> tune,
+                Func<CalRecModel, float> chosen)
             {
-                (tuneIdentity, "identity weight λ", (Func<CalRecModel, IReadOnlyList<EvaluationCase>, (CalRecModel, IReadOnlyList<(float, double)>)>)((c, v) => c.TuneIdentityWeight(v)), (Func<CalRecModel, float>)(c => c.Towers.IdentityWeight)),
-                (tunePrior, "popularity prior w", (c, v) => c.TunePopularityPrior(v), c => c.Towers.PopularityPrior),
-            })
-            {
-                if (!p.GetValue(flag))
-                {
-                    continue;
-                }
-
-                CalRecModel calrec = GroundingArguments.RequireCalRec(m, flag.Name);
+                CalRecModel calrec = GroundingArguments.RequireCalRec(m, flag);
                 IReadOnlyList<EvaluationCase> validation = CaseSampling.Sample(EvaluationCases.Validation(calrec, d, message => log($"evaluate: {message}")), p.GetValue(tuneUsers), 0xE7A1UL);
-                (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = tuneWeight(calrec, validation);
+                (CalRecModel tuned, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = tune(calrec, validation);
                 log(string.Create(CultureInfo.InvariantCulture, $"{what} on {validation.Count} validation users: {string.Join(", ", candidates.Select(c => $"{c.Weight} NDCG@10 {c.Ndcg10:F4}"))}; chose {chosen(tuned)}"));
                 if (p.GetValue(saveTuned))
                 {
@@ -71,7 +62,17 @@ internal static class EvaluateCommand
                     log($"{what} saved in {p.GetValue(model)}");
                 }
 
-                m = tuned;
+                return tuned;
+            }
+
+            if (p.GetValue(tuneIdentity))
+            {
+                m = TuneWeight(tuneIdentity.Name, "identity weight λ", (c, v) => c.TuneIdentityWeight(v), c => c.Towers.IdentityWeight);
+            }
+
+            if (p.GetValue(tunePrior))
+            {
+                m = TuneWeight(tunePrior.Name, "popularity prior w", (c, v) => c.TunePopularityPrior(v), c => c.Towers.PopularityPrior);
             }
 
             var options = new RecommendationEvaluatorOptions { Ks = p.GetValue(ks)!, ExcludeSeen = !p.GetValue(includeSeen), SampledNegatives = p.GetValue(sampled) };
