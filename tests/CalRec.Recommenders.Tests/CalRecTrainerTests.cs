@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using CalRec.Data;
 using CalRec.Data.Splits;
 using CalRec.Data.Synthetic;
@@ -431,9 +432,11 @@ public class CalRecTrainerTests
         Assert.That(stage2.Max(r => r.Remaining), Is.LessThanOrEqualTo(TimeSpan.FromMinutes(0.05)), "200 epochs would take far longer; the budget ends the stage");
     }
 
-    [TestCase("pretrain", 5)]
-    [TestCase("stage1", 2)]
-    public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step)
+    [TestCase("pretrain", 5, null)]
+    [TestCase("stage1", 2, null)]
+    [TestCase("stage1", 3, MetaAlgorithm.Reptile)]
+    [TestCase("stage1", 2, MetaAlgorithm.FirstOrderMaml)]
+    public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step, MetaAlgorithm? meta)
     {
         InteractionDataset data = Synthetic(30).ForDomain("beauty");
         var split = new LeaveOneOutSplit(data);
@@ -441,6 +444,12 @@ public class CalRecTrainerTests
         CalRecTrainer.Options Settings(string? dir)
         {
             var o = Tiny();
+            if (meta is MetaAlgorithm algorithm)
+            {
+                // Stage 1 as meta-learning: the task generator and first-order MAML's outer moments are part of the state.
+                o.Meta = new MetaLearningOptions { Algorithm = algorithm, InnerSteps = 1, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f };
+            }
+
             o.CheckpointDirectory = dir;
             o.CheckpointMinutes = 1e-9; // every step: what a long run gets every few minutes
             return o;
@@ -452,14 +461,20 @@ public class CalRecTrainerTests
         // (in stage 1 this is before its first validation).
         string dir = Path.Combine(_dir, "killed");
         CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir));
+        int lastStage1Step = 0;
         first.Progress += (_, e) =>
         {
+            lastStage1Step = e.Phase == "stage1" ? e.Step : lastStage1Step;
             if (e.Phase == phase && e.Step == step)
             {
                 throw new InvalidOperationException("killed");
             }
         };
         Assert.That(() => first.Fit(split, mixture), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
+        Assert.That(lastStage1Step, Is.EqualTo(phase == "stage1" ? step : 0), "killed where the test meant to");
+        // The checkpoint is the one written after the step before the kill (not the stage's start).
+        JsonNode saved = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, phase == "pretrain" ? "trainer_state.json" : "state.json")))!;
+        Assert.That(saved["step"]!.GetValue<int>(), Is.EqualTo(step - 1));
         Assert.That(Directory.Exists(dir), Is.True, "a checkpoint exists before the first validation");
 
         CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(CalRecTrainer.Options.FromCheckpoint(dir)).Fit(split, mixture);

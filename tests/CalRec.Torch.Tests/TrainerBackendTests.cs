@@ -75,11 +75,13 @@ public sealed class TrainerBackendTests
                     cancel.Cancel();
                 }
             };
-            first.Train(train, validation, cancel.Token);
-
-            first.SaveCheckpoint(dir, tokenizer: null);
+            // Cancelled between steps 10 and 11: the loop writes the checkpoint there and throws.
+            Assert.That(() => first.Train(train, validation, cancel.Token, new CausalLmCheckpointing(t => t.SaveCheckpoint(dir, tokenizer: null))),
+                Throws.InstanceOf<OperationCanceledException>());
             (TorchDecoderLM reloaded, _) = TorchWeights.Load(dir);
-            var resumed = new CausalLmTrainer(new TorchCausalLmBackend(reloaded, Options.LearningRate, Options.WeightDecay), Options);
+            CausalLmTrainerOptions saved = CausalLmTrainerOptions.FromCheckpoint(dir);
+            Assert.That(saved, Is.EqualTo(Options), "the checkpoint carries the run's settings");
+            var resumed = new CausalLmTrainer(new TorchCausalLmBackend(reloaded, saved.LearningRate, saved.WeightDecay), saved);
             resumed.RestoreCheckpoint(dir);
             List<LmStepReport> rest = Steps(resumed, train, validation);
 

@@ -51,7 +51,7 @@ internal static class PretrainCommand
             run["backend"] = backend.ToString();
             run["device"] = device.ToString();
             return Run(p.GetValue(output)!.FullName, run, p.GetValue(resume), backend, device, ct);
-        });
+        }, p => $"checkpoint in {Path.Combine(p.GetValue(output)!.FullName, "checkpoint")}; continue with --out {p.GetValue(output)!.FullName} --resume.");
         return cmd;
     }
 
@@ -175,16 +175,12 @@ internal static class PretrainCommand
                 }
                 else if (r.Step % 10 == 0)
                 {
-                    double eta = (options.Steps - r.Step) * (double)options.BatchSize * seq / Math.Max(1, r.TokensPerSecond);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {r.Step,6}  loss {r.Loss:F3}  lr {r.LearningRate:E2}  {r.TokensPerSecond:F0} tok/s  ETA {TimeSpan.FromSeconds(eta):hh\\:mm\\:ss}"));
-                }
-
-                if (r.Step % checkpointEvery == 0)
-                {
-                    trainer.SaveCheckpoint(checkpointDir, tok, settings);
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"step {r.Step,6}  loss {r.Loss:F3}  lr {r.LearningRate:E2}  {r.TokensPerSecond:F0} tok/s  ETA {r.Remaining:hh\\:mm\\:ss}"));
                 }
             };
-            trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct);
+            // Checkpoints every --checkpoint-every steps, after validations and when cancelled (then the run stops here).
+            trainer.Train(trainData, valData.WindowCount > 0 ? valData : null, ct,
+                new CausalLmCheckpointing(t => t.SaveCheckpoint(checkpointDir, tok, settings)) { EverySteps = checkpointEvery });
         }
 
         trainer.SaveCheckpoint(checkpointDir, tok, settings);
@@ -193,9 +189,9 @@ internal static class PretrainCommand
             AtomicDirectory.Write(modelDir, tmp => engine.WriteModel(tmp, tok));
         }
 
-        string why = ct.IsCancellationRequested ? "cancelled" : trainer.StoppedEarly ? "stopped early" : "done";
+        string why = trainer.StoppedEarly ? "stopped early" : "done";
         AnsiConsole.MarkupLineInterpolated($"{why} at step {trainer.Step}; best validation loss {trainer.BestValidationLoss?.ToString("F3", CultureInfo.InvariantCulture) ?? "-"}; model in [green]{modelDir}[/], checkpoint in {checkpointDir}");
-        return ct.IsCancellationRequested ? 130 : 0;
+        return 0;
     }
 
     private static List<string> CorpusLines(JsonObject settings)

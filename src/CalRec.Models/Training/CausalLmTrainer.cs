@@ -39,6 +39,24 @@ public sealed record CausalLmTrainerOptions
 
     /// <summary>Seed for batch order.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// The settings a checkpoint written by <see cref="CausalLmTrainer.SaveCheckpoint"/> was trained with: build the trainer
+    /// with them, load the weights from the same folder, and <see cref="CausalLmTrainer.RestoreCheckpoint"/> continues the run.
+    /// </summary>
+    public static CausalLmTrainerOptions FromCheckpoint(string directory)
+    {
+        string path = Path.Combine(directory, CausalLmTrainer.StateFile);
+        try
+        {
+            JsonNode? options = JsonNode.Parse(File.ReadAllText(path))?["options"];
+            return options?.Deserialize<CausalLmTrainerOptions>() ?? throw new InvalidDataException($"{path}: no \"options\" (written before checkpoints carried their settings).");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({ex.Message}).", ex);
+        }
+    }
 }
 
 /// <summary>Progress of one optimizer step.</summary>
@@ -47,7 +65,8 @@ public sealed record CausalLmTrainerOptions
 /// <param name="LearningRate">Learning rate used.</param>
 /// <param name="TokensPerSecond">Training throughput of this run so far.</param>
 /// <param name="ValidationLoss">Validation loss when evaluated at this step, else null.</param>
-public sealed record LmStepReport(int Step, float Loss, float LearningRate, double TokensPerSecond, float? ValidationLoss)
+/// <param name="Remaining">Estimated time to the last step.</param>
+public sealed record LmStepReport(int Step, float Loss, float LearningRate, double TokensPerSecond, float? ValidationLoss, TimeSpan Remaining)
 {
     /// <summary>exp(validation loss), or null.</summary>
     public double? ValidationPerplexity => ValidationLoss is float v ? Math.Exp(v) : null;
@@ -62,7 +81,7 @@ public sealed record LmStepReport(int Step, float Loss, float LearningRate, doub
 /// </summary>
 public sealed class CausalLmTrainer
 {
-    private const string StateFile = "trainer_state.json";
+    internal const string StateFile = "trainer_state.json";
     private readonly ICausalLmBackend _backend;
     private readonly CausalLmTrainerOptions _options;
     private readonly LearningRateSchedule _schedule;
@@ -134,11 +153,16 @@ public sealed class CausalLmTrainer
     public event EventHandler<LmStepReport>? Progress;
 
     /// <summary>
-    /// Trains from the current step up to the configured number of steps (or until early stopping or cancellation,
-    /// which both stop after a complete step), raising <see cref="Progress"/> after each step. Returns the last step's
-    /// report (null when no step ran).
+    /// Trains from the current step up to the configured number of steps or until early stopping, through the one
+    /// <see cref="TrainingLoop"/>, raising <see cref="Progress"/> after each step. Returns the last step's report (null
+    /// when no step ran). Cancellation is seen between steps: the trainer checkpoints there (with
+    /// <paramref name="checkpointing"/>) and throws <see cref="OperationCanceledException"/>.
     /// </summary>
-    public LmStepReport? Train(PackedTokenDataset train, PackedTokenDataset? validation, CancellationToken cancellation = default)
+    /// <param name="train">The training windows.</param>
+    /// <param name="validation">Validation windows (null: no validation, no early stopping).</param>
+    /// <param name="cancellation">Stops training between two steps.</param>
+    /// <param name="checkpointing">When and how to checkpoint while training (null: never).</param>
+    public LmStepReport? Train(PackedTokenDataset train, PackedTokenDataset? validation, CancellationToken cancellation = default, CausalLmCheckpointing? checkpointing = null)
     {
         if (train.WindowCount == 0)
         {
@@ -155,39 +179,25 @@ public sealed class CausalLmTrainer
             throw new InvalidOperationException($"The checkpoint was made with {_permutation.Length} training windows, the data now has {train.WindowCount}.");
         }
 
-        int t = train.SequenceLength, b = _options.BatchSize, startStep = Step;
-        int[] ids = new int[b * t], targets = new int[b * t];
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        LmStepReport? last = null;
-        while (Step < _options.Steps && !cancellation.IsCancellationRequested && !StoppedEarly)
+        if (Step >= _options.Steps || StoppedEarly)
         {
-            for (int r = 0; r < b; r++)
-            {
-                if (_cursor == _permutation.Length)
-                {
-                    _order.Shuffle<int>(_permutation);
-                    _cursor = 0;
-                }
-
-                train.Fill(_permutation[_cursor++], r, ids, targets);
-            }
-
-            float learningRate = _schedule.At(Step);
-            float loss = _backend.TrainStep(ids, targets, b, t, learningRate, _options.ClipNorm);
-            Step++;
-            float? val = null;
-            if (validation is not null && ((_options.EvalEvery > 0 && Step % _options.EvalEvery == 0) || Step == _options.Steps))
-            {
-                val = Evaluate(validation);
-                _selection.Offer(val.Value);
-            }
-
-            double tps = (double)(Step - startStep) * b * t / clock.Elapsed.TotalSeconds;
-            last = new LmStepReport(Step, loss, learningRate, tps, val);
-            Progress?.Invoke(this, last);
+            return null;
         }
 
-        return last;
+        // Pretraining is one epoch of Steps steps over the windows, cycled in a reshuffled order as often as needed.
+        var loop = new TrainingLoop(new TrainingPlan
+        {
+            Epochs = 1,
+            StepsPerEpoch = _options.Steps,
+            ValidateEvery = _options.EvalEvery,
+            Validates = validation is not null,
+            Checkpoints = checkpointing is not null,
+            CheckpointEverySteps = checkpointing?.EverySteps ?? 0,
+            CheckpointEvery = checkpointing?.Every,
+        }, _selection);
+        var run = new Run(this, train, validation, checkpointing);
+        loop.Run(run, new TrainingPosition(0, Step), cancellation: cancellation);
+        return run.Last;
     }
 
     /// <summary>
@@ -206,6 +216,7 @@ public sealed class CausalLmTrainer
         var state = new JsonObject
         {
             ["format_version"] = 1,
+            ["options"] = JsonSerializer.SerializeToNode(_options),
             ["backend"] = _backend.Name,
             ["step"] = Step,
             ["optimizer_step"] = _backend.OptimizerSteps,
@@ -261,4 +272,59 @@ public sealed class CausalLmTrainer
         _selection.Restore(state["best_validation_loss"]?.GetValue<float>(), state["evaluations_without_improvement"]!.GetValue<int>(), validations: 0);
         return state["extra"] as JsonObject;
     }
+
+    /// <summary>Next-token training's side of the training loop: packed windows in a cycled, reshuffled order.</summary>
+    private sealed class Run(CausalLmTrainer trainer, PackedTokenDataset train, PackedTokenDataset? validation, CausalLmCheckpointing? checkpointing) : ITrainingRun
+    {
+        private readonly int[] _ids = new int[trainer._options.BatchSize * train.SequenceLength];
+        private readonly int[] _targets = new int[trainer._options.BatchSize * train.SequenceLength];
+        private float _learningRate;
+
+        public LmStepReport? Last { get; private set; }
+
+        public void StartEpoch(int epoch)
+        {
+        }
+
+        public StepResult Step(TrainingPosition position, int globalStep)
+        {
+            int b = trainer._options.BatchSize, t = train.SequenceLength;
+            for (int r = 0; r < b; r++)
+            {
+                if (trainer._cursor == trainer._permutation.Length)
+                {
+                    trainer._order.Shuffle<int>(trainer._permutation);
+                    trainer._cursor = 0;
+                }
+
+                train.Fill(trainer._permutation[trainer._cursor++], r, _ids, _targets);
+            }
+
+            _learningRate = trainer._schedule.At(globalStep);
+            float loss = trainer._backend.TrainStep(_ids, _targets, b, t, _learningRate, trainer._options.ClipNorm);
+            trainer.Step = globalStep + 1;
+            return new StepResult(loss, (long)b * t);
+        }
+
+        public double Validate() => trainer.Evaluate(validation!);
+
+        public void Checkpoint(TrainingPosition next, TimeSpan elapsed) => checkpointing!.Write(trainer);
+
+        public void Report(TrainingReport report)
+        {
+            Last = new LmStepReport(report.GlobalStep, report.Result.Loss, _learningRate, report.TokensPerSecond, (float?)report.Validation, report.Remaining);
+            trainer.Progress?.Invoke(trainer, Last);
+        }
+    }
+}
+
+/// <summary>When and how <see cref="CausalLmTrainer.Train"/> checkpoints: after each validation, on the cadences below, and when cancelled.</summary>
+/// <param name="Write">Writes the checkpoint (e.g. <see cref="CausalLmTrainer.SaveCheckpoint"/> with the caller's tokenizer and state).</param>
+public sealed record CausalLmCheckpointing(Action<CausalLmTrainer> Write)
+{
+    /// <summary>Also checkpoint after every this many steps (0: not by steps).</summary>
+    public int EverySteps { get; init; }
+
+    /// <summary>Also checkpoint when this much time has passed since the last checkpoint (null: not by time).</summary>
+    public TimeSpan? Every { get; init; }
 }

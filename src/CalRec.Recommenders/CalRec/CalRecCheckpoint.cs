@@ -5,6 +5,7 @@ using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
 using CalRec.Models.Training;
+using CalRec.Recommenders.MetaLearning;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.NN;
@@ -42,6 +43,12 @@ public sealed partial class CalRecTrainer
         public int Step => _state?["step"]?.GetValue<int>() ?? 0;
 
         public int Stale => _state?["stale"]?.GetValue<int>() ?? 0;
+
+        /// <summary>The stage's training time before the checkpoint (it counts against the stage's minutes).</summary>
+        public TimeSpan Elapsed => TimeSpan.FromSeconds(_state?["elapsed_seconds"]?.GetValue<double>() ?? 0);
+
+        /// <summary>Where the stage continues.</summary>
+        public TrainingPosition Position => new(Epoch, Step);
 
         public static CheckpointState Read(string dir)
         {
@@ -122,14 +129,29 @@ public sealed partial class CalRecTrainer
         public static void WriteOptions(string folder, Options options) =>
             File.WriteAllText(Path.Combine(folder, Options.CheckpointOptionsFile), options.ToJson());
 
+        /// <summary>Restores a meta-learning stage's task generator and, for first-order MAML, its outer optimizer.</summary>
+        public void RestoreMetaLearning(DecoderLM model, MetaLearner learner, SeededRandom tasks)
+        {
+            if (learner.Outer is { } outer)
+            {
+                RestoreOptimizer(model, outer);
+            }
+
+            TrainingCheckpoint.RestoreRandom(tasks, _state!["task_rng"], Path.Combine(_dir, StateFile));
+        }
+
         public void RestoreOptimizer(DecoderLM model, AdamWOptimizer optimizer)
         {
             TrainingCheckpoint.RestoreOptimizer(optimizer, model, Path.Combine(_dir, OptimizerFile));
             optimizer.RestoreStepCount(_state!["optimizer_step"]!.GetValue<long>());
         }
 
-        public static void Write(string dir, Options options, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best,
-            string phase, int epoch, int step) =>
+        /// <summary>
+        /// Writes the run's state atomically: settings, backbone config and tokenizer, weights, best weights, the
+        /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, time used, generators.
+        /// </summary>
+        public static void Write(string dir, Options options, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
+            string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null) =>
             AtomicDirectory.Write(dir, tmp =>
             {
                 WriteOptions(tmp, options);
@@ -144,17 +166,23 @@ public sealed partial class CalRecTrainer
                     }
                 }
 
-                TrainingCheckpoint.SaveOptimizer(optimizer, model, Path.Combine(tmp, OptimizerFile));
+                if (optimizer is not null)
+                {
+                    TrainingCheckpoint.SaveOptimizer(optimizer, model, Path.Combine(tmp, OptimizerFile));
+                }
+
                 var state = new JsonObject
                 {
                     ["format_version"] = 1,
                     ["phase"] = phase,
-                    ["epoch"] = epoch,
-                    ["step"] = step,
+                    ["epoch"] = next.Epoch,
+                    ["step"] = next.Step,
+                    ["elapsed_seconds"] = elapsed.TotalSeconds,
                     ["stale"] = selection.Stale,
                     ["best_ndcg"] = selection.Best,
-                    ["optimizer_step"] = optimizer.StepCount,
+                    ["optimizer_step"] = optimizer?.StepCount ?? 0,
                     ["dropout_rng"] = TrainingCheckpoint.RandomState(model.DropoutGenerator),
+                    ["task_rng"] = tasks is null ? null : TrainingCheckpoint.RandomState(tasks),
                 };
                 File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString());
             });

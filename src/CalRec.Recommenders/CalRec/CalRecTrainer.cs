@@ -222,7 +222,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
             if (phase == "stage1" && o.Meta is not null)
             {
-                RunMetaStage(stage, components, model, tokenizer, trainable, selection, best, tables[0], settings, validation, cancellation);
+                RunMetaStage(stage, components, model, tokenizer, trainable, selection, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
             }
             else
             {
@@ -329,37 +329,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
-        var clock = Stopwatch.StartNew();
-        var sinceCheckpoint = Stopwatch.StartNew();
-        void Checkpoint() => lm.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
-        int first = lm.Step;
+        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
         lm.Progress += (_, r) =>
-        {
-            if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
-            {
-                Checkpoint();
-            }
-
-            double left = (o.PretrainSteps - r.Step) * clock.Elapsed.TotalSeconds / Math.Max(1, r.Step - first);
-            Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, TimeSpan.FromSeconds(left)));
-        };
-        lm.Train(data, null, cancellation);
-
-        if (!cancellation.IsCancellationRequested && o.CheckpointDirectory is not null)
+            Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining));
+        lm.Train(data, null, cancellation, o.CheckpointDirectory is null ? null
+            : new CausalLmCheckpointing(Checkpoint) { Every = o.CheckpointMinutes > 0 ? TimeSpan.FromMinutes(o.CheckpointMinutes) : null });
+        if (o.CheckpointDirectory is not null)
         {
             // Stage 0 done: a run killed before stage 1's first validation resumes from here, not from scratch.
-            Checkpoint();
-        }
-
-        if (cancellation.IsCancellationRequested)
-        {
-            if (o.CheckpointDirectory is not null)
-            {
-                Checkpoint();
-                _context.Report(ModelKind, $"cancelled in stage 0 at step {lm.Step}; checkpoint in {o.CheckpointDirectory}");
-            }
-
-            cancellation.ThrowIfCancellationRequested();
+            Checkpoint(lm);
         }
     }
 
@@ -377,8 +355,17 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         int stepsPerEpoch = Math.Max(1, (total + o.BatchSize - 1) / o.BatchSize);
-        int totalSteps = stage.MaxSteps > 0 ? Math.Min(stage.MaxSteps, stepsPerEpoch * stage.Epochs) : stepsPerEpoch * stage.Epochs;
-        int evalEvery = Math.Max(1, stepsPerEpoch / o.EvaluationsPerEpoch);
+        var plan = new TrainingPlan
+        {
+            Epochs = stage.Epochs,
+            StepsPerEpoch = stepsPerEpoch,
+            MaxSteps = stage.MaxSteps,
+            TimeBudget = stage.MaxMinutes > 0 ? TimeSpan.FromMinutes(stage.MaxMinutes) : null,
+            ValidateEvery = Math.Max(1, stepsPerEpoch / o.EvaluationsPerEpoch),
+            Checkpoints = o.CheckpointDirectory is not null,
+            CheckpointEvery = o.CheckpointMinutes > 0 ? TimeSpan.FromMinutes(o.CheckpointMinutes) : null,
+        };
+        int totalSteps = plan.TotalSteps;
         var optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
         var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
@@ -386,14 +373,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
-        int startEpoch = 0, startStep = 0;
         selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
-        if (resumed is not null)
-        {
-            (startEpoch, startStep) = (resumed.Epoch, resumed.Step);
-            resumed.RestoreOptimizer(model, optimizer);
-        }
-
+        resumed?.RestoreOptimizer(model, optimizer);
         using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == "stage1" ? 1UL : 2UL)));
         if (resumed is not null)
         {
@@ -403,25 +384,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
             ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
             : null;
-        var clock = Stopwatch.StartNew();
-        var sinceCheckpoint = Stopwatch.StartNew();
-        long tokens = 0;
-        int stepsDone = 0, epoch = startEpoch;
-        bool stop = false;
+        List<List<HistoryExample>> batches = [];
+        LossValues values = default;
         model.train();
-        for (; epoch < stage.Epochs && !stop; epoch++)
+        var run = new TrainingRun
         {
-            List<List<HistoryExample>> batches = EpochBatches(phase, epoch, components, mix, stepsPerEpoch);
-            for (int step = epoch == startEpoch ? startStep : 0; step < stepsPerEpoch && !stop; step++)
+            OnStartEpoch = epoch => batches = EpochBatches(phase, epoch, components, mix, stepsPerEpoch),
+            OnStep = (position, global) =>
             {
-                if (cancellation.IsCancellationRequested)
-                {
-                    engine?.CopyWeightsTo(model);
-                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, epoch, step, engine);
-                    cancellation.ThrowIfCancellationRequested();
-                }
-
-                int global = (epoch * stepsPerEpoch) + step;
                 optimizer.LearningRate = schedule.At(global);
                 if (negatives is not null && (global % o.NegativeRefreshSteps == 0 || negatives.Version == 0))
                 {
@@ -429,78 +399,60 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     negatives.Refresh(model, cancellation);
                 }
 
-                LossValues values;
-                List<HistoryBatch> micro = MicroBatches(batches[step], o.AccumulationSteps, negatives, identities);
-                if (engine is not null)
+                List<HistoryBatch> micro = MicroBatches(batches[position.Step], o.AccumulationSteps, negatives, identities);
+                values = engine is not null ? engine.Step(micro, optimizer.LearningRate) : ManagedStep(model, trainable, optimizer, micro, weights);
+                return new StepResult(values.Total, values.Tokens);
+            },
+            OnValidate = () =>
+            {
+                engine?.CopyWeightsTo(model);
+                double ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                model.train();
+                return ndcg;
+            },
+            OnCheckpoint = (next, elapsed) =>
+            {
+                engine?.CopyWeightsTo(model);
+                SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, next, elapsed, engine);
+            },
+            OnReport = r =>
+            {
+                if (r.Validation is double ndcg)
                 {
-                    values = engine.Step(micro, optimizer.LearningRate);
-                }
-                else
-                {
-                    optimizer.zero_grad();
-                    var parts = new List<LossValues>(micro.Count);
-                    foreach (HistoryBatch batch in micro)
-                    {
-                        using TensorScope scope = TensorScope.Begin();
-                        CalRecObjective.Loss(model, batch, weights.ShareOf(batch, micro), o.Pooling, o.Temperature, out LossValues part).backward();
-                        parts.Add(part);
-                    }
-
-                    using (TensorScope.Begin())
-                    {
-                        GradientClipping.clip_grad_norm_(trainable, o.ClipNorm);
-                        optimizer.step();
-                    }
-
-                    values = LossValues.Combine(parts, micro, weights);
-                }
-
-                tokens += values.Tokens;
-                stepsDone++;
-                double? ndcg = null;
-                bool lastOfEpoch = step == stepsPerEpoch - 1;
-                bool outOfTime = (stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes) || global + 1 >= totalSteps;
-                if ((step + 1) % evalEvery == 0 && (stepsPerEpoch - step - 1 >= evalEvery / 2 || lastOfEpoch) || lastOfEpoch || outOfTime)
-                {
-                    engine?.CopyWeightsTo(model);
-                    ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
-                    if (selection.Offer(ndcg.Value))
-                    {
-                        best.Capture();
-                    }
-
                     int stale = selection.Stale;
                     _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
-                        $"{phase} epoch {epoch + 1} step {step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
-                    if (o.CheckpointDirectory is not null)
-                    {
-                        SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, engine);
-                        sinceCheckpoint.Restart();
-                    }
-
-                    stop = selection.ShouldStop || outOfTime;
-                    model.train();
-                }
-                else if (o.CheckpointDirectory is not null && CheckpointDue(sinceCheckpoint))
-                {
-                    engine?.CopyWeightsTo(model);
-                    SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, lastOfEpoch ? epoch + 1 : epoch, lastOfEpoch ? 0 : step + 1, engine);
+                        $"{phase} epoch {r.Position.Epoch + 1} step {r.Position.Step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4}{(stale > 0 ? $", {stale} without improvement" : string.Empty)})"));
                 }
 
-                double rate = tokens / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-                double left = (totalSteps - global - 1) * clock.Elapsed.TotalSeconds / stepsDone;
-                if (stage.MaxMinutes > 0)
-                {
-                    // A minute budget ends the stage first when it is the nearer end.
-                    left = Math.Max(0, Math.Min(left, (stage.MaxMinutes * 60) - clock.Elapsed.TotalSeconds));
-                }
+                Progress?.Invoke(this, new CalRecProgress(phase, r.Position.Epoch + 1, r.GlobalStep, r.TotalSteps, values.Total, values.Lm, values.ItemItem, values.UserItem,
+                    r.TokensPerSecond, r.Validation, r.Remaining));
+            },
+        };
+        TrainingPosition start = resumed?.Position ?? default;
+        TrainingOutcome outcome = new TrainingLoop(plan, selection, best).Run(run, start, resumed?.Elapsed ?? TimeSpan.Zero, cancellation);
+        engine?.CopyWeightsTo(model);
+        return outcome.Next.Epoch + (outcome.Next.Step > 0 ? 1 : 0) - start.Epoch;
+    }
 
-                Progress?.Invoke(this, new CalRecProgress(phase, epoch + 1, global + 1, totalSteps, values.Total, values.Lm, values.ItemItem, values.UserItem, rate, ndcg, TimeSpan.FromSeconds(left)));
-            }
+    // One step on our engine: the micro-batches' gradients add up, then clipping and the AdamW step.
+    private LossValues ManagedStep(DecoderLM model, IReadOnlyList<ManagedTensor> trainable, AdamWOptimizer optimizer, List<HistoryBatch> micro, LossWeights weights)
+    {
+        optimizer.zero_grad();
+        var parts = new List<LossValues>(micro.Count);
+        foreach (HistoryBatch batch in micro)
+        {
+            using TensorScope scope = TensorScope.Begin();
+            CalRecObjective.Loss(model, batch, weights.ShareOf(batch, micro), _options.Pooling, _options.Temperature, out LossValues part).backward();
+            parts.Add(part);
         }
 
-        engine?.CopyWeightsTo(model);
-        return epoch - startEpoch;
+        using (TensorScope.Begin())
+        {
+            GradientClipping.clip_grad_norm_(trainable, _options.ClipNorm);
+            optimizer.step();
+        }
+
+        return LossValues.Combine(parts, micro, weights);
     }
 
     /// <summary>A step's histories as <paramref name="parts"/> micro-batches of (nearly) equal size, in order.</summary>
@@ -520,11 +472,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     /// <summary>
     /// Stage 1 as meta-learning: each step draws a task (a mixture dataset, uniformly or by size), adapts to it with a few
     /// SGD steps on its batches, and updates the initialization (Reptile or first-order MAML). The budget, counted in
-    /// inner steps, equals plain stage 1's. Validates like the other stages; it is not resumable mid-stage.
+    /// inner steps, equals plain stage 1's. Validates and checkpoints like the other stages (the task generator and
+    /// first-order MAML's outer moments go into the checkpoint), so a resumed run continues mid-stage.
     /// </summary>
     private void RunMetaStage(CalRecStageOptions stage, List<List<HistoryExample>> components, DecoderLM model, ByteLevelBpeTokenizer tokenizer,
         IReadOnlyList<ManagedTensor> trainable, EarlyStopping selection, WeightsSnapshot best, ItemTextTable targetTable, CalRecSettings settings,
-        IReadOnlyList<EvaluationCase> validation, CancellationToken cancellation)
+        IReadOnlyList<EvaluationCase> validation, CheckpointState? resumed, CancellationToken cancellation)
     {
         Options o = _options;
         MetaLearningOptions meta = o.Meta!;
@@ -546,52 +499,68 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
-        var clock = Stopwatch.StartNew();
-        selection.Restore(selection.Best, stale: 0, selection.Validations);
-        model.train();
-        for (int step = 0; step < metaSteps; step++)
+        selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
+        if (resumed is not null)
         {
-            cancellation.ThrowIfCancellationRequested();
-            List<HistoryExample> task = components[Pick(g, taskWeights)];
-            var batches = new List<HistoryBatch>(batchesPerTask);
-            for (int b = 0; b < batchesPerTask; b++)
-            {
-                var rows = new List<HistoryExample>(o.BatchSize);
-                for (int r = 0; r < o.BatchSize; r++)
-                {
-                    rows.Add(task[g.NextInt(task.Count)]);
-                }
-
-                batches.Add(HistoryBatch.Build(rows, identities: settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null));
-            }
-
-            LossValues last = default;
-            Func<ManagedTensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out last);
-            var support = batches.Take(meta.InnerSteps).Select(Loss).ToList();
-            Func<ManagedTensor>? query = meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
-            float outerScale = 1f - ((float)step / metaSteps);
-            (float supportLoss, float? queryLoss) = learner.Step(support, query, outerScale);
-            bool outOfTime = stage.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= stage.MaxMinutes;
-            double? ndcg = null;
-            if ((step + 1) % evalEvery == 0 || step == metaSteps - 1 || outOfTime)
-            {
-                ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
-                if (selection.Offer(ndcg.Value))
-                {
-                    best.Capture();
-                }
-
-                _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {step + 1}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4})"));
-                model.train();
-            }
-
-            double left = (metaSteps - step - 1) * clock.Elapsed.TotalSeconds / (step + 1);
-            Progress?.Invoke(this, new CalRecProgress("stage1", 1, step + 1, metaSteps, queryLoss ?? supportLoss, float.NaN, float.NaN, float.NaN, 0, ndcg, TimeSpan.FromSeconds(left)));
-            if (outOfTime || selection.ShouldStop)
-            {
-                break;
-            }
+            resumed.RestoreMetaLearning(model, learner, g);
         }
+
+        model.train();
+        float? queryLoss = null;
+        var run = new TrainingRun
+        {
+            OnStep = (position, step) =>
+            {
+                List<HistoryExample> task = components[Pick(g, taskWeights)];
+                var batches = new List<HistoryBatch>(batchesPerTask);
+                for (int b = 0; b < batchesPerTask; b++)
+                {
+                    var rows = new List<HistoryExample>(o.BatchSize);
+                    for (int r = 0; r < o.BatchSize; r++)
+                    {
+                        rows.Add(task[g.NextInt(task.Count)]);
+                    }
+
+                    batches.Add(HistoryBatch.Build(rows, identities: settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null));
+                }
+
+                Func<ManagedTensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out _);
+                var support = batches.Take(meta.InnerSteps).Select(Loss).ToList();
+                Func<ManagedTensor>? query = meta.Algorithm == MetaAlgorithm.FirstOrderMaml ? Loss(batches[^1]) : null;
+                float outerScale = 1f - ((float)step / metaSteps);
+                (float supportLoss, queryLoss) = learner.Step(support, query, outerScale);
+                return new StepResult(queryLoss ?? supportLoss, 0);
+            },
+            OnValidate = () =>
+            {
+                double ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                model.train();
+                return ndcg;
+            },
+            OnCheckpoint = (next, elapsed) =>
+            {
+                CheckpointState.Write(o.CheckpointDirectory!, o, model, tokenizer, learner.Outer, selection, best, "stage1", next, elapsed, tasks: g);
+                _context.Report(ModelKind, $"checkpoint: stage1 (meta), step {next.Step} in {o.CheckpointDirectory}");
+            },
+            OnReport = r =>
+            {
+                if (r.Validation is double ndcg)
+                {
+                    _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {r.GlobalStep}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4})"));
+                }
+
+                Progress?.Invoke(this, new CalRecProgress("stage1", 1, r.GlobalStep, metaSteps, r.Result.Loss, float.NaN, float.NaN, float.NaN, 0, r.Validation, r.Remaining));
+            },
+        };
+        new TrainingLoop(new TrainingPlan
+        {
+            Epochs = 1,
+            StepsPerEpoch = metaSteps,
+            TimeBudget = stage.MaxMinutes > 0 ? TimeSpan.FromMinutes(stage.MaxMinutes) : null,
+            ValidateEvery = evalEvery,
+            Checkpoints = o.CheckpointDirectory is not null,
+            CheckpointEvery = o.CheckpointMinutes > 0 ? TimeSpan.FromMinutes(o.CheckpointMinutes) : null,
+        }, selection, best).Run(run, resumed?.Position ?? default, resumed?.Elapsed ?? TimeSpan.Zero, cancellation);
     }
 
     private double Validate(DecoderLM model, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
@@ -736,29 +705,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
     }
 
-    // Whether CheckpointMinutes have passed since the last time-based checkpoint (restarting the clock when they have).
-    private bool CheckpointDue(Stopwatch sinceCheckpoint)
+    private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase,
+        TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine)
     {
-        if (_options.CheckpointMinutes <= 0 || sinceCheckpoint.Elapsed.TotalMinutes < _options.CheckpointMinutes)
-        {
-            return false;
-        }
-
-        sinceCheckpoint.Restart();
-        return true;
-    }
-
-    private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase, int epoch, int step,
-        ICalRecEngine? engine)
-    {
-        if (_options.CheckpointDirectory is not { } dir)
-        {
-            return;
-        }
-
         engine?.CopyOptimizerStateTo(model, optimizer);
-        CheckpointState.Write(dir, _options, model, tokenizer, optimizer, selection, best, phase, epoch, step);
-        _context.Report(ModelKind, $"checkpoint: {phase}, epoch {epoch + 1}, step {step} in {dir}");
+        CheckpointState.Write(_options.CheckpointDirectory!, _options, model, tokenizer, optimizer, selection, best, phase, next, elapsed);
+        _context.Report(ModelKind, $"checkpoint: {phase}, epoch {next.Epoch + 1}, step {next.Step} in {_options.CheckpointDirectory}");
     }
 
     private static Dictionary<string, string> SettingsOf(Options o, IReadOnlyList<InteractionDataset> mixture) =>

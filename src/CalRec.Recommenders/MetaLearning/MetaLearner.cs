@@ -88,6 +88,9 @@ public sealed class MetaLearner
     /// <summary>Meta-updates taken.</summary>
     public int Steps { get; private set; }
 
+    /// <summary>First-order MAML's outer optimizer (its moments go into checkpoints); null for Reptile, which has none.</summary>
+    internal AdamWOptimizer? Outer => _outer;
+
     /// <summary>
     /// Adapts to one task with <see cref="MetaLearningOptions.InnerSteps"/> SGD steps on <paramref name="support"/>
     /// (cycled), then updates the initialization. Returns the mean support loss of the inner steps and, for FOMAML, the

@@ -11,9 +11,9 @@ using CalRec.Tensors.Serialization;
 namespace CalRec.Recommenders.SasRec;
 
 /// <summary>
-/// SASRec's resumable training state after a completed epoch, written atomically as a folder: the weights and the best
+/// SASRec's resumable training state (after an epoch, or between two steps when a run is cancelled), written atomically as a folder: the weights and the best
 /// epoch's weights (<c>weights.safetensors</c>), the optimizer moments (<c>optimizer.safetensors</c>), and
-/// <c>state.json</c> (epoch, generators, batch order, early-stopping record, time used, the settings). A run resumed
+/// <c>state.json</c> (epoch and step, generators, batch order, early-stopping record, time used, the settings). A run resumed
 /// from it continues exactly as the uninterrupted one would (same seed and thread count).
 /// </summary>
 internal sealed class SasRecCheckpoint
@@ -36,6 +36,9 @@ internal sealed class SasRecCheckpoint
     /// <summary>Epochs completed.</summary>
     public int Epoch => _state["epoch"]!.GetValue<int>();
 
+    /// <summary>The first step of the resumed run (a checkpoint written after an epoch: step 0 of the next).</summary>
+    public TrainingPosition Position => new(Epoch, _state["step"]?.GetValue<int>() ?? 0);
+
     /// <summary>The epoch whose weights were the best so far.</summary>
     public int BestEpoch => _state["best_epoch"]!.GetValue<int>();
 
@@ -54,7 +57,7 @@ internal sealed class SasRecCheckpoint
         Resume = true,
     };
 
-    public static void Write(string directory, SasRecTrainer.Options options, int epoch, int bestEpoch, TimeSpan elapsed, SasRecNetwork model, AdamWOptimizer optimizer,
+    public static void Write(string directory, SasRecTrainer.Options options, TrainingPosition next, int bestEpoch, TimeSpan elapsed, SasRecNetwork model, AdamWOptimizer optimizer,
         SeededRandom order, SeededRandom negatives, SasRecBatches batches, EarlyStopping selection, WeightsSnapshot best) => AtomicDirectory.Write(directory, tmp =>
     {
         using (TensorScope.Begin())
@@ -77,7 +80,8 @@ internal sealed class SasRecCheckpoint
         var state = new JsonObject
         {
             ["format_version"] = FormatVersion,
-            ["epoch"] = epoch,
+            ["epoch"] = next.Epoch,
+            ["step"] = next.Step,
             ["best_epoch"] = bestEpoch,
             ["elapsed_seconds"] = elapsed.TotalSeconds,
             ["optimizer_step"] = optimizer.StepCount,
@@ -149,5 +153,5 @@ internal sealed class SasRecCheckpoint
     }
 
     /// <inheritdoc />
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"epoch {Epoch} in {Directory}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"epoch {Epoch}, step {Position.Step} in {Directory}");
 }

@@ -64,7 +64,7 @@ public sealed partial class SasRecTrainer : RecommenderTrainer
         {
             best = double.IsNaN(best) ? r.ValidationNdcg10 : Math.Max(best, r.ValidationNdcg10);
             _context.Report(kind, string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s"));
+                $"epoch {r.Epoch}: loss {r.Loss:F4}, validation NDCG@10 {r.ValidationNdcg10:F4} (best {best:F4}), {r.Seconds:F1} s; at most {r.Remaining:hh\\:mm\\:ss} left"));
             Progress?.Invoke(this, r);
         }, cancellation, Engine);
         if (cancellation.IsCancellationRequested && options.CheckpointDirectory is not null)

@@ -46,7 +46,8 @@ public enum SasRecBatching
 /// <param name="Loss">Mean training loss of the epoch.</param>
 /// <param name="ValidationNdcg10">Validation NDCG@10 after the epoch.</param>
 /// <param name="Seconds">Training seconds of the epoch (validation excluded).</param>
-public sealed record SasRecEpochReport(int Epoch, double Loss, double ValidationNdcg10, double Seconds);
+/// <param name="Remaining">Estimated time left: the rest of the epochs, or of the time budget when that ends first (early stopping may end sooner).</param>
+public sealed record SasRecEpochReport(int Epoch, double Loss, double ValidationNdcg10, double Seconds, TimeSpan Remaining);
 
 /// <summary>A fitted SASRec: scores every item from the last <see cref="SasRecTrainer.Options.MaxLength"/> items of a history.</summary>
 public sealed class SasRecScorer : IRecommenderScorer
@@ -108,7 +109,11 @@ public static class SasRecTraining
     /// <param name="cancellation">Stops after the step in progress (a partial epoch is discarded).</param>
     /// <param name="engine">Runs the training steps (null: our engine).</param>
     public static SasRecScorer Fit(LeaveOneOutSplit split, SasRecTrainer.Options options, Action<SasRecEpochReport>? progress = null, CancellationToken cancellation = default,
-        SasRecEngineFactory? engine = null)
+        SasRecEngineFactory? engine = null) => Fit(split, options, progress, cancellation, engine, steps: null);
+
+    /// <summary>As the public overload, with every step's report (a test hook: cancelling in the middle of an epoch).</summary>
+    internal static SasRecScorer Fit(LeaveOneOutSplit split, SasRecTrainer.Options options, Action<SasRecEpochReport>? progress, CancellationToken cancellation,
+        SasRecEngineFactory? engine, Action<TrainingReport>? steps)
     {
         int n = split.Data.ItemCount, maxT = options.MaxLength;
         var model = new SasRecNetwork(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
@@ -133,124 +138,49 @@ public static class SasRecTraining
         var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
         var selection = new EarlyStopping(higherIsBetter: true, options.Patience, options.MinEpochs);
         var best = new WeightsSnapshot(model.named_parameters());
-        int firstEpoch = 1, bestEpoch = 0;
+        var start = default(TrainingPosition);
+        int bestEpoch = 0;
         TimeSpan usedBefore = TimeSpan.Zero;
         if (options.Resume)
         {
             SasRecCheckpoint saved = SasRecCheckpoint.Read(options.CheckpointDirectory ?? throw new ArgumentException("Resume needs a CheckpointDirectory."));
             saved.Restore(model, opt, order, negatives, batches, selection, best);
-            (firstEpoch, bestEpoch, usedBefore) = (saved.Epoch + 1, saved.BestEpoch, saved.Elapsed);
+            (start, bestEpoch, usedBefore) = (saved.Position, saved.BestEpoch, saved.Elapsed);
         }
 
         using ISasRecEngine? stepper = engine?.Invoke(model.named_parameters(),
-            new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss, options.Seed + (ulong)firstEpoch));
+            new SasRecEngineSettings(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, 0.9f, 0.98f, options.Loss, options.Seed + (ulong)start.Epoch + 1));
         if (options.Resume)
         {
             // The checkpoint's moments: the engine continues with them.
             stepper?.LoadOptimizerStateFrom(model.named_parameters(), opt);
         }
 
-        var budget = System.Diagnostics.Stopwatch.StartNew();
-        scorer.Epochs = firstEpoch - 1;
-        for (int epoch = firstEpoch; epoch <= options.MaxEpochs && !cancellation.IsCancellationRequested; epoch++)
+        var run = new Run(split, options, scorer, opt, order, negatives, batches, stepper, start, progress, selection, best) { BestEpoch = bestEpoch, Steps = steps };
+        var loop = new TrainingLoop(new TrainingPlan
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            batches.Next(order);
-            model.train();
-            double lossSum = 0;
-            int steps = 0;
-            for (int batch = 0; batch < batches.Count; batch++)
-            {
-                if (cancellation.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                (int start, int b) = batches[batch];
-                int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[batches.Users[i]].Length - 1));
-                int[] rows = new int[b * t];
-                var positions = new List<int>(b * 16);
-                var targets = new List<int>(b * 16);
-                for (int i = 0; i < b; i++)
-                {
-                    int[] s = split.Train[batches.Users[start + i]];
-                    FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
-                    int len = Math.Min(t, s.Length - 1);
-                    for (int j = 0; j < len; j++)
-                    {
-                        positions.Add((i * t) + t - len + j);
-                        targets.Add(s[s.Length - len + j]);
-                    }
-                }
-
-                if (stepper is not null)
-                {
-                    int[][]? sampled = options.Loss == SasRecLoss.CrossEntropy ? null : SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n);
-                    lossSum += stepper.Step(rows, b, t, [.. positions], [.. targets], sampled, options.LearningRate);
-                    steps++;
-                    continue;
-                }
-
-                // Every position with a next item is a training example; the item softmax is computed for those
-                // positions only (short histories leave most of the window as padding).
-                using TensorScope scope = TensorScope.Begin();
-                opt.zero_grad();
-                ManagedTensor hidden = Functional.gather_rows(model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
-                ManagedTensor loss = options.Loss == SasRecLoss.CrossEntropy
-                    ? Functional.cross_entropy(model.Scores(hidden), [.. targets])
-                    : BinaryLoss(model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
-                loss.backward();
-                opt.step();
-                lossSum += loss.item();
-                steps++;
-            }
-
-            if (cancellation.IsCancellationRequested)
-            {
-                // A partial epoch is neither validated nor saved: a resumed run repeats it from its start.
-                break;
-            }
-
-            stepper?.CopyWeightsTo(model.named_parameters());
-            double seconds = clock.Elapsed.TotalSeconds;
-            RecommendationMetrics val = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 });
-            double ndcg = val["ndcg@10"].Value;
-            progress?.Invoke(new SasRecEpochReport(epoch, lossSum / Math.Max(1, steps), ndcg, seconds));
-            scorer.Epochs = epoch;
-            bool improved = selection.Offer(ndcg);
-            if (improved)
-            {
-                best.Capture();
-                bestEpoch = epoch;
-            }
-
-            if (options.CheckpointDirectory is { } directory)
-            {
-                stepper?.CopyOptimizerStateTo(model.named_parameters(), opt);
-                SasRecCheckpoint.Write(directory, options, epoch, bestEpoch, usedBefore + budget.Elapsed, model, opt, order, negatives, batches, selection, best);
-            }
-
-            if (!improved && selection.ShouldStop)
-            {
-                break;
-            }
-
-            if (OutOfBudget(usedBefore + budget.Elapsed, clock.Elapsed, options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null))
-            {
-                break;
-            }
+            Epochs = options.MaxEpochs,
+            StepsPerEpoch = Math.Max(1, batches.Count),
+            TimeBudget = options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null,
+            BudgetInWholeEpochs = true,
+            Checkpoints = options.CheckpointDirectory is not null,
+        }, selection, best);
+        try
+        {
+            loop.Run(run, start, usedBefore, cancellation);
+        }
+        finally
+        {
+            scorer.Epochs = run.EpochsDone;
         }
 
         best.Restore();
         model.eval();
-        scorer.BestEpoch = bestEpoch;
+        scorer.BestEpoch = run.BestEpoch;
         scorer.BestValidationNdcg10 = selection.Best;
         scorer.EarlierTime = usedBefore;
         return scorer;
     }
-
-    /// <summary>Whether another epoch as long as <paramref name="lastEpoch"/> would end past <paramref name="budget"/>.</summary>
-    internal static bool OutOfBudget(TimeSpan elapsed, TimeSpan lastEpoch, TimeSpan? budget) => budget is { } limit && elapsed + lastEpoch > limit;
 
     /// <summary>
     /// Mean binary cross-entropy of the positives against their negatives. Each score s becomes the logits row [0, s] of
@@ -306,6 +236,105 @@ public static class SasRecTraining
         for (int j = 0; j < len; j++)
         {
             row[t - len + j] = items[items.Length - len + j] + 1;
+        }
+    }
+
+    /// <summary>
+    /// SASRec's side of the training loop: every position of a batch of users trained at once (on our engine or through
+    /// an <see cref="ISasRecEngine"/>), validation NDCG@10 after each epoch, and a checkpoint of the whole state.
+    /// </summary>
+    private sealed class Run(LeaveOneOutSplit split, SasRecTrainer.Options options, SasRecScorer scorer, AdamWOptimizer opt, SeededRandom order, SeededRandom negatives,
+        SasRecBatches batches, ISasRecEngine? stepper, TrainingPosition resumedAt, Action<SasRecEpochReport>? progress, EarlyStopping selection, WeightsSnapshot best) : ITrainingRun
+    {
+        private readonly SasRecNetwork _model = scorer.Model;
+
+        /// <summary>The 1-based epoch of the best weights (0: none validated).</summary>
+        public int BestEpoch { get; set; }
+
+        /// <summary>Receives every step's report (null: none).</summary>
+        public Action<TrainingReport>? Steps { get; init; }
+
+        /// <summary>Epochs completed, a resumed run's earlier ones included.</summary>
+        public int EpochsDone { get; private set; } = resumedAt.Epoch;
+
+        public void StartEpoch(int epoch)
+        {
+            // A run resumed midway through an epoch has that epoch's arrangement from its checkpoint.
+            if (epoch != resumedAt.Epoch || resumedAt.Step == 0)
+            {
+                batches.Next(order);
+            }
+
+            _model.train();
+        }
+
+        public StepResult Step(TrainingPosition position, int globalStep)
+        {
+            int n = _model.ItemCount;
+            (int start, int b) = batches[position.Step];
+            int t = Math.Min(options.MaxLength, Enumerable.Range(start, b).Max(i => split.Train[batches.Users[i]].Length - 1));
+            int[] rows = new int[b * t];
+            var positions = new List<int>(b * 16);
+            var targets = new List<int>(b * 16);
+            for (int i = 0; i < b; i++)
+            {
+                int[] s = split.Train[batches.Users[start + i]];
+                FillLeftPadded(s.AsSpan(0, s.Length - 1), rows.AsSpan(i * t, t));
+                int len = Math.Min(t, s.Length - 1);
+                for (int j = 0; j < len; j++)
+                {
+                    positions.Add((i * t) + t - len + j);
+                    targets.Add(s[s.Length - len + j]);
+                }
+            }
+
+            if (stepper is not null)
+            {
+                int[][]? sampled = options.Loss == SasRecLoss.CrossEntropy ? null : SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n);
+                return new StepResult(stepper.Step(rows, b, t, [.. positions], [.. targets], sampled, options.LearningRate), positions.Count);
+            }
+
+            // Every position with a next item is a training example; the item softmax is computed for those
+            // positions only (short histories leave most of the window as padding).
+            using TensorScope scope = TensorScope.Begin();
+            opt.zero_grad();
+            ManagedTensor hidden = Functional.gather_rows(_model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
+            ManagedTensor loss = options.Loss == SasRecLoss.CrossEntropy
+                ? Functional.cross_entropy(_model.Scores(hidden), [.. targets])
+                : BinaryLoss(_model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
+            loss.backward();
+            opt.step();
+            return new StepResult(loss.item(), positions.Count);
+        }
+
+        public double Validate()
+        {
+            stepper?.CopyWeightsTo(_model.named_parameters());
+            double ndcg = RecommendationEvaluator.Evaluate(scorer, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+            _model.train();
+            return ndcg;
+        }
+
+        public void Checkpoint(TrainingPosition next, TimeSpan elapsed)
+        {
+            stepper?.CopyWeightsTo(_model.named_parameters());
+            stepper?.CopyOptimizerStateTo(_model.named_parameters(), opt);
+            SasRecCheckpoint.Write(options.CheckpointDirectory!, options, next, BestEpoch, elapsed, _model, opt, order, negatives, batches, selection, best);
+        }
+
+        public void Report(TrainingReport report)
+        {
+            Steps?.Invoke(report);
+            if (report.Improved)
+            {
+                BestEpoch = report.Position.Epoch + 1;
+            }
+
+            if (report.EndOfEpoch)
+            {
+                EpochsDone = report.Position.Epoch + 1;
+                progress?.Invoke(new SasRecEpochReport(EpochsDone, report.EpochLoss, report.Validation ?? double.NaN, report.EpochTime.TotalSeconds, report.Remaining));
+            }
         }
     }
 }
