@@ -75,7 +75,7 @@ public sealed partial class CalRecTrainer
 
             if (File.Exists(Path.Combine(dir, "trainer_state.json")))
             {
-                return new CheckpointState(dir, "pretrain", null);
+                return new CheckpointState(dir, CalRecPhase.Pretrain, null);
             }
 
             throw new DirectoryNotFoundException($"--resume: {dir} holds no CALRec checkpoint (no {StateFile} or trainer_state.json).");
@@ -83,7 +83,7 @@ public sealed partial class CalRecTrainer
 
         public (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer) LoadBackbone()
         {
-            if (Phase == "pretrain")
+            if (Phase == CalRecPhase.Pretrain)
             {
                 return HuggingFaceCheckpoint.LoadWithTokenizer(_dir);
             }
@@ -98,7 +98,7 @@ public sealed partial class CalRecTrainer
         /// </summary>
         public void RestoreWeights(DecoderLM model, EarlyStopping selection, WeightsSnapshot best)
         {
-            if (Phase == "pretrain")
+            if (Phase == CalRecPhase.Pretrain)
             {
                 return;
             }

@@ -18,8 +18,21 @@ using CalRec.Text.Tokenization;
 
 namespace CalRec.Recommenders.CalRec;
 
+/// <summary>The names of CALRec's training phases, as progress reports, checkpoints and training curves spell them.</summary>
+public static class CalRecPhase
+{
+    /// <summary>Stage 0: LM pretraining of a backbone trained from scratch.</summary>
+    public const string Pretrain = "pretrain";
+
+    /// <summary>Stage 1: finetuning on the mixture of domains (plain or meta-learning).</summary>
+    public const string Stage1 = "stage1";
+
+    /// <summary>Stage 2: finetuning on the target domain.</summary>
+    public const string Stage2 = "stage2";
+}
+
 /// <summary>Progress of CALRec training, raised after every optimizer step.</summary>
-/// <param name="Phase">"pretrain" (stage 0), "stage1" (mixture) or "stage2" (target).</param>
+/// <param name="Phase">One of <see cref="CalRecPhase"/>'s names: stage 0, stage 1 (mixture) or stage 2 (target).</param>
 /// <param name="Epoch">1-based epoch within the stage (0 in pretraining).</param>
 /// <param name="Step">1-based step within the stage.</param>
 /// <param name="TotalSteps">Planned steps of the stage.</param>
@@ -117,7 +130,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
         // A checkpoint written after stage 0 already holds the identity tokens.
-        bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or "pretrain") };
+        bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or CalRecPhase.Pretrain) };
         (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
@@ -125,7 +138,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var validation = ValidationSample(target);
         int epochsRun = 0;
 
-        if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or "pretrain")
+        if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or CalRecPhase.Pretrain)
         {
             Pretrain(model, tokenizer, tables, examples, sources, resumed, cancellation);
             resumed = null;
@@ -184,7 +197,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var stages = new List<(string Phase, CalRecStageOptions Stage, List<List<HistoryExample>> Components)>();
         if (o.Stage1.Enabled && o.Stage1.Epochs > 0 && mixture.Count > 0)
         {
-            stages.Add(("stage1", o.Stage1, examples.Skip(1).ToList()));
+            stages.Add((CalRecPhase.Stage1, o.Stage1, examples.Skip(1).ToList()));
         }
         else
         {
@@ -199,7 +212,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 _context.Report(ModelKind, $"stage 2 is few-shot: the first {targetExamples.Count:N0} of {examples[0].Count:N0} target training windows");
             }
 
-            stages.Add(("stage2", o.Stage2, [targetExamples]));
+            stages.Add((CalRecPhase.Stage2, o.Stage2, [targetExamples]));
         }
 
         for (int s = 0; s < stages.Count; s++)
@@ -220,7 +233,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 best.Restore();
             }
 
-            if (phase == "stage1" && o.Meta is not null)
+            if (phase == CalRecPhase.Stage1 && o.Meta is not null)
             {
                 RunMetaStage(stage, components, model, tokenizer, trainable, selection, best, tables[0], settings, validation, resumed?.Phase == phase ? resumed : null, cancellation);
             }
@@ -310,7 +323,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         Options o = _options;
         var documents = new PretrainingCorpus(tables, examples.SelectMany(x => x)).Documents.ToArray();
 
-        TraceData("pretrain", examples, sources);
+        TraceData(CalRecPhase.Pretrain, examples, sources);
         new SeededRandom(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
         int eos = tokenizer.TokenToId(SpecialTokens.EndOfText) ?? tables[0].Pad;
         var data = new PackedTokenDataset(documents, eos, Math.Min(o.PretrainSequenceLength, model.Config.MaxPositions));
@@ -323,15 +336,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             EvalEvery = 0,
             Seed = o.Seed,
         });
-        if (resumed?.Phase == "pretrain")
+        if (resumed?.Phase == CalRecPhase.Pretrain)
         {
             lm.RestoreCheckpoint(o.CheckpointDirectory!);
         }
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
-        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = "pretrain" }, folder => CheckpointState.WriteOptions(folder, o));
+        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteOptions(folder, o));
         lm.Progress += (_, r) =>
-            Progress?.Invoke(this, new CalRecProgress("pretrain", 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining));
+            Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Pretrain, 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining));
         lm.Train(data, null, cancellation, o.CheckpointDirectory is null ? null
             : new CausalLmCheckpointing(Checkpoint) { Every = o.CheckpointMinutes > 0 ? TimeSpan.FromMinutes(o.CheckpointMinutes) : null });
         if (o.CheckpointDirectory is not null)
@@ -375,7 +388,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
         selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
         resumed?.RestoreOptimizer(model, optimizer);
-        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == "stage1" ? 1UL : 2UL)));
+        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == CalRecPhase.Stage1 ? 1UL : 2UL)));
         if (resumed is not null)
         {
             engine?.LoadOptimizerStateFrom(model, optimizer);
@@ -539,7 +552,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             },
             OnCheckpoint = (next, elapsed) =>
             {
-                CheckpointState.Write(o.CheckpointDirectory!, o, model, tokenizer, learner.Outer, selection, best, "stage1", next, elapsed, tasks: g);
+                CheckpointState.Write(o.CheckpointDirectory!, o, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
                 _context.Report(ModelKind, $"checkpoint: stage1 (meta), step {next.Step} in {o.CheckpointDirectory}");
             },
             OnReport = r =>
@@ -549,7 +562,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {r.GlobalStep}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4})"));
                 }
 
-                Progress?.Invoke(this, new CalRecProgress("stage1", 1, r.GlobalStep, metaSteps, r.Result.Loss, float.NaN, float.NaN, float.NaN, 0, r.Validation, r.Remaining));
+                Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Stage1, 1, r.GlobalStep, metaSteps, r.Result.Loss, float.NaN, float.NaN, float.NaN, 0, r.Validation, r.Remaining));
             },
         };
         new TrainingLoop(new TrainingPlan
@@ -591,7 +604,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     private List<List<HistoryExample>> EpochBatches(string phase, int epoch, List<List<HistoryExample>> components, double[] mix, int steps)
     {
         int b = _options.BatchSize;
-        var g = new SeededRandom(_options.Seed ^ ((ulong)(phase == "stage1" ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
+        var g = new SeededRandom(_options.Seed ^ ((ulong)(phase == CalRecPhase.Stage1 ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
         var orders = components.Select(c => Enumerable.Range(0, c.Count).ToArray()).ToList();
         var cursors = new int[components.Count];
         foreach (int[] order in orders)

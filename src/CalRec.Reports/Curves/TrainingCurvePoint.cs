@@ -23,7 +23,7 @@ public static class TrainingCurvePoints
     {
         ArgumentNullException.ThrowIfNull(e);
         var terms = new Dictionary<string, double>(StringComparer.Ordinal);
-        if (e.Phase != "pretrain")
+        if (e.Phase != CalRecPhase.Pretrain)
         {
             Add(terms, "L_NIG", e.LmLoss);
             Add(terms, "L_TT", e.ItemItemLoss);
