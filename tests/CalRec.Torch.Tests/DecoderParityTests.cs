@@ -1,3 +1,4 @@
+using CalRec.Models.Adapters;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Generation;
@@ -40,6 +41,59 @@ public sealed class DecoderParityTests
 
         Assert.That(got.All(float.IsFinite), Is.True, "padding rows see no key: zeros from attention, not NaN");
         Assert.That(Fixtures.MaxAbsDiff(got, want), Is.LessThanOrEqualTo(1e-4));
+    }
+
+    [TestCaseSource(typeof(Fixtures), nameof(Fixtures.Names))]
+    public void LoraAdaptersTravelBetweenTheEnginesAsPeftFolders(string name)
+    {
+        int[][] ids = Fixtures.RandomIds(2, 6, Fixtures.Managed(name).Config.VocabSize, 4);
+        string fromTorch = Path.Combine(Path.GetTempPath(), "calrec-peft-" + Guid.NewGuid().ToString("N"));
+        string fromOurs = fromTorch + "-ours";
+        try
+        {
+            // TorchSharp -> PEFT folder -> our engine: adapters trained on the device (here: random B) load onto our engine.
+            (TorchDecoderLM torchModel, _) = TorchWeights.Load(Fixtures.Folder(name));
+            DecoderLM shadow = Fixtures.Managed(name);
+            var config = new LoraConfig { Rank = 4, Alpha = 8, Dropout = 0.1f, TargetModules = shadow.Config.LinearModuleNames };
+            LoraAdapters.Apply(shadow, config, seed: 1);
+            TorchWeights.MirrorLora(shadow, torchModel);
+            using (no_grad())
+            {
+                manual_seed(7);
+                foreach ((string n, var p) in torchModel.named_parameters().Where(p => p.name.Contains(".lora_", StringComparison.Ordinal)))
+                {
+                    p.copy_(randn_like(p) * 0.1);
+                }
+            }
+
+            torchModel.eval();
+            TorchWeights.SaveAdapters(torchModel, fromTorch);
+            DecoderLM ours = Fixtures.Managed(name);
+            LoraConfig read = LoraAdapters.Load(ours, fromTorch);
+            ours.eval();
+            Assert.That((read.Rank, read.Alpha, read.Dropout), Is.EqualTo((4, 8f, 0.1f)));
+            Assert.That(read.TargetModules, Is.EquivalentTo(shadow.Config.LinearModuleNames));
+            float[] torchLogits = Fixtures.TorchLogits(torchModel, ids);
+            Assert.That(Fixtures.MaxAbsDiff(Fixtures.ManagedLogits(ours, ids), torchLogits), Is.LessThanOrEqualTo(1e-4));
+            Assert.That(Fixtures.MaxAbsDiff(torchLogits, Fixtures.ManagedLogits(Fixtures.Managed(name), ids)), Is.GreaterThan(1e-3), "the adapters change the logits");
+
+            // Our engine -> PEFT folder -> TorchSharp.
+            LoraAdapters.Save(ours, read, fromOurs);
+            (TorchDecoderLM reloaded, _) = TorchWeights.Load(Fixtures.Folder(name));
+            TorchWeights.LoadAdapters(reloaded, fromOurs);
+            reloaded.eval();
+            Assert.That(Fixtures.MaxAbsDiff(Fixtures.TorchLogits(reloaded, ids), torchLogits), Is.LessThanOrEqualTo(1e-5));
+            Assert.That(reloaded.parameters().Where(p => p.requires_grad).Select(p => p.shape.Length), Has.All.EqualTo(2), "only the adapters train after loading");
+            Assert.That(() => TorchWeights.SaveAdapters(TorchWeights.Load(Fixtures.Folder(name)).Model, fromTorch + "-none"),
+                Throws.InvalidOperationException.With.Message.Contains("no LoRA adapters"));
+        }
+        finally
+        {
+            foreach (string dir in new[] { fromTorch, fromOurs }.Where(Directory.Exists))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
     }
 
     [Test]

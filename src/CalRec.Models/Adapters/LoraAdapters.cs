@@ -63,10 +63,17 @@ public static class LoraAdapters
     }
 
     /// <summary>Writes the adapters only, in PEFT's layout, atomically.</summary>
-    public static void Save(DecoderLM model, LoraConfig config, string directory)
+    public static void Save(DecoderLM model, LoraConfig config, string directory) =>
+        Write(model.named_parameters().Where(p => p.Name.Contains(".lora_", StringComparison.Ordinal)).Select(p => (p.Name, p.Parameter)), config, directory);
+
+    /// <summary>
+    /// Writes adapter tensors (named as in the model, e.g. <c>model.layers.0.self_attn.q_proj.lora_A.weight</c>) and their
+    /// settings in PEFT's layout: the writer behind <see cref="Save"/> for any engine's model.
+    /// </summary>
+    public static void Write(IEnumerable<(string Name, ManagedTensor Tensor)> adapters, LoraConfig config, string directory)
     {
-        var tensors = model.named_parameters().Where(p => p.Name.Contains(".lora_", StringComparison.Ordinal))
-            .ToDictionary(p => Prefix + p.Name, p => p.Parameter, StringComparer.Ordinal);
+        ArgumentNullException.ThrowIfNull(config);
+        var tensors = adapters.ToDictionary(p => Prefix + p.Name, p => p.Tensor, StringComparer.Ordinal);
         if (tensors.Count == 0)
         {
             throw new InvalidOperationException("The model has no LoRA adapters to save.");
@@ -95,41 +102,28 @@ public static class LoraAdapters
     /// <summary>Reads PEFT adapters from <paramref name="directory"/>, attaches them to <paramref name="model"/> and loads their weights.</summary>
     public static LoraConfig Load(DecoderLM model, string directory)
     {
-        string configPath = Path.Combine(directory, "adapter_config.json");
-        JsonObject o = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new InvalidDataException($"{configPath}: not a JSON object.");
-        if (o["peft_type"]?.GetValue<string>() is { } type && type != "LORA")
-        {
-            throw new InvalidDataException($"{configPath}: peft_type '{type}' is not supported (only LORA).");
-        }
-
-        var config = new LoraConfig
-        {
-            Rank = o["r"]?.GetValue<int>() ?? throw new InvalidDataException($"{configPath}: missing \"r\"."),
-            Alpha = (float)(o["lora_alpha"]?.GetValue<double>() ?? 8.0),
-            Dropout = (float)(o["lora_dropout"]?.GetValue<double>() ?? 0.0),
-            TargetModules = o["target_modules"] is JsonArray arr ? arr.Select(n => n!.GetValue<string>()).ToList() : throw new InvalidDataException($"{configPath}: target_modules must be a list."),
-        };
+        LoraConfig config = ReadConfig(directory);
         Apply(model, config);
         Dictionary<string, ManagedTensor> own = model.state_dict();
-        using var reader = new SafeTensorsReader(Path.Combine(directory, "adapter_model.safetensors"));
+        string path = Path.Combine(directory, "adapter_model.safetensors");
         int loaded = 0;
-        foreach (string name in reader.Names)
+        foreach ((string name, string local, ManagedTensor t) in ReadTensors(directory))
         {
-            string local = name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..] : name;
-            local = local.Replace(".lora_A.default.", ".lora_A.", StringComparison.Ordinal).Replace(".lora_B.default.", ".lora_B.", StringComparison.Ordinal);
-            if (!own.TryGetValue(local, out ManagedTensor? target))
+            using (t)
             {
-                throw new InvalidDataException($"{reader.Path}: adapter tensor '{name}' matches no adapted layer of the model.");
-            }
+                if (!own.TryGetValue(local, out ManagedTensor? target))
+                {
+                    throw new InvalidDataException($"{path}: adapter tensor '{name}' matches no adapted layer of the model.");
+                }
 
-            using ManagedTensor t = reader.ReadTensor(name);
-            if (!t.shape.SequenceEqual(target.shape))
-            {
-                throw new InvalidDataException($"{reader.Path}: adapter tensor '{name}' has shape {ManagedTensor.FormatShape(t.shape)}, expected {ManagedTensor.FormatShape(target.shape)}.");
-            }
+                if (!t.shape.SequenceEqual(target.shape))
+                {
+                    throw new InvalidDataException($"{path}: adapter tensor '{name}' has shape {ManagedTensor.FormatShape(t.shape)}, expected {ManagedTensor.FormatShape(target.shape)}.");
+                }
 
-            t.Data.CopyTo(target.Data);
-            loaded++;
+                t.Data.CopyTo(target.Data);
+                loaded++;
+            }
         }
 
         int expected = own.Keys.Count(k => k.Contains(".lora_", StringComparison.Ordinal));
@@ -141,8 +135,54 @@ public static class LoraAdapters
         return config;
     }
 
+    /// <summary>The settings in a PEFT folder's <c>adapter_config.json</c> (LoRA only).</summary>
+    public static LoraConfig ReadConfig(string directory)
+    {
+        string configPath = Path.Combine(directory, "adapter_config.json");
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new InvalidDataException($"{configPath}: not a JSON object.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{configPath}: not valid JSON ({ex.Message}).", ex);
+        }
+
+        if (o["peft_type"]?.GetValue<string>() is { } type && type != "LORA")
+        {
+            throw new InvalidDataException($"{configPath}: peft_type '{type}' is not supported (only LORA).");
+        }
+
+        return new LoraConfig
+        {
+            Rank = o["r"]?.GetValue<int>() ?? throw new InvalidDataException($"{configPath}: missing \"r\"."),
+            Alpha = (float)(o["lora_alpha"]?.GetValue<double>() ?? 8.0),
+            Dropout = (float)(o["lora_dropout"]?.GetValue<double>() ?? 0.0),
+            TargetModules = o["target_modules"] is JsonArray arr ? arr.Select(n => n!.GetValue<string>()).ToList() : throw new InvalidDataException($"{configPath}: target_modules must be a list."),
+        };
+    }
+
+    /// <summary>
+    /// The adapter tensors of a PEFT folder, each with its name in the file and in the model (PEFT's
+    /// <c>base_model.model.</c> prefix and <c>.default</c> adapter name removed). The caller disposes them.
+    /// </summary>
+    public static IEnumerable<(string Name, string ModelName, ManagedTensor Tensor)> ReadTensors(string directory)
+    {
+        using var reader = new SafeTensorsReader(Path.Combine(directory, "adapter_model.safetensors"));
+        foreach (string name in reader.Names)
+        {
+            string local = name.StartsWith(Prefix, StringComparison.Ordinal) ? name[Prefix.Length..] : name;
+            local = local.Replace(".lora_A.default.", ".lora_A.", StringComparison.Ordinal).Replace(".lora_B.default.", ".lora_B.", StringComparison.Ordinal);
+            yield return (name, local, reader.ReadTensor(name));
+        }
+    }
+
+    /// <summary>Whether the last segment of the module name <paramref name="name"/> is one of <paramref name="config"/>'s targets.</summary>
+    public static bool IsTarget(string name, LoraConfig config) => config.TargetModules.Contains(name[(name.LastIndexOf('.') + 1)..]);
+
     private static IEnumerable<(string Name, LinearLayer Layer)> Targets(DecoderLM model, LoraConfig config) =>
         model.named_modules()
-            .Where(m => m.NeuralModule is LinearLayer && config.TargetModules.Contains(m.Name[(m.Name.LastIndexOf('.') + 1)..]))
+            .Where(m => m.NeuralModule is LinearLayer && IsTarget(m.Name, config))
             .Select(m => (m.Name, (LinearLayer)m.NeuralModule));
 }

@@ -38,6 +38,12 @@ public sealed class TorchLinear : nn.Module<Tensor, Tensor>
     /// <summary>The adapter's rank, or 0 without one.</summary>
     public long LoraRank => _loraA?.weight!.shape[0] ?? 0;
 
+    /// <summary>The adapter's α (its output is scaled by α / rank), or 0 without one.</summary>
+    public float LoraAlpha => (float)(_scale * LoraRank);
+
+    /// <summary>The dropout on the adapter's input while training.</summary>
+    public float LoraDropout => (float)_dropout;
+
     /// <summary>Attaches a LoRA adapter (A [rank, in], B [out, rank] = 0) and freezes the weight and bias.</summary>
     public void AttachLora(int rank, float alpha, float dropout)
     {
