@@ -119,6 +119,20 @@ public class TrainingLoopTests
         Assert.That(last.EndOfEpoch, Is.True);
     }
 
+    [Test]
+    public void ATokenBatchSplitsIntoMicroBatchesWhoseSharesWeightTheirCountedTargets()
+    {
+        // Three rows of four tokens; the middle row has two skipped targets.
+        int[] ids = Enumerable.Range(0, 12).ToArray();
+        int[] targets = [1, 2, 3, 4, 5, TokenBatch.Ignore, TokenBatch.Ignore, 8, 9, 10, 11, 12];
+        IReadOnlyList<TokenBatch> parts = new TokenBatch(ids, targets, 3, 4).Split(3);
+        Assert.That(parts.Select(p => p.Batch), Is.EqualTo(new[] { 1, 1, 1 }));
+        Assert.That(parts.Select(p => p.Share), Is.EqualTo(new[] { 0.4f, 0.2f, 0.4f }));
+        Assert.That(parts.SelectMany(p => p.Ids), Is.EqualTo(ids));
+        Assert.That(parts.SelectMany(p => p.Targets), Is.EqualTo(targets));
+        Assert.That(new TokenBatch(ids, targets, 3, 4).Split(5), Has.Count.EqualTo(3), "at most one part per row");
+    }
+
     private sealed class FakeClock : TimeProvider
     {
         private long _ticks;

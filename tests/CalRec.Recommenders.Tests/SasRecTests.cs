@@ -180,6 +180,20 @@ public class SasRecTests
     }
 
     [Test]
+    public void ABatchSplitsIntoMicroBatchesWithRenumberedPositionsAndShares()
+    {
+        // Three windows of four; positions 1-3 in the first, 6-7 in the second, 9 in the third.
+        var batch = new SasRecBatch(Enumerable.Range(0, 12).ToArray(), 3, 4, [1, 2, 3, 6, 7, 9], [10, 11, 12, 13, 14, 15], [[20, 21, 22, 23, 24, 25]]);
+        IReadOnlyList<SasRecBatch> parts = batch.Split(3);
+        Assert.That(parts.Select(p => p.Positions), Is.EqualTo(new[] { new[] { 1, 2, 3 }, [2, 3], [1] }));
+        Assert.That(parts.Select(p => p.Targets), Is.EqualTo(new[] { new[] { 10, 11, 12 }, [13, 14], [15] }));
+        Assert.That(parts.Select(p => p.Negatives![0]), Is.EqualTo(new[] { new[] { 20, 21, 22 }, [23, 24], [25] }));
+        Assert.That(parts.Select(p => p.Rows), Is.EqualTo(new[] { new[] { 0, 1, 2, 3 }, [4, 5, 6, 7], [8, 9, 10, 11] }));
+        Assert.That(parts.Select(p => p.Share), Is.EqualTo(new[] { 0.5f, 2 / 6f, 1 / 6f }));
+        Assert.That(batch.Split(2).Select(p => (p.Batch, p.Positions.Length)), Is.EqualTo(new[] { (1, 3), (2, 3) }));
+    }
+
+    [Test]
     public void ATinyTimeBudgetTrainsExactlyOneEpoch()
     {
         var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 40 }).ToDataset());

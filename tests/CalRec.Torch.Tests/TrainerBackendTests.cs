@@ -56,6 +56,34 @@ public sealed class TrainerBackendTests
         Assert.That(got[^1].ValidationLoss, Is.LessThan(initial * 0.6), "and it learned the repetitive text");
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public void GradientAccumulationTakesTheSameStepsAsWholeBatches(bool torchSharp)
+    {
+        (PackedTokenDataset train, PackedTokenDataset validation) = Data();
+        var start = new DecoderLM(Config, seed: 3);
+        List<(List<LmStepReport> Steps, float[] Weights)> runs = [];
+        foreach (int parts in new[] { 1, 3 })
+        {
+            var model = new DecoderLM(Config, seed: 3);
+            TorchDecoderLM? torchModel = torchSharp ? TorchWeights.ToTorch(model) : null;
+            ICausalLmBackend backend = torchModel is null ? new ManagedCausalLmBackend(model, Options.LearningRate, Options.WeightDecay)
+                : new TorchCausalLmBackend(torchModel, Options.LearningRate, Options.WeightDecay);
+            List<LmStepReport> steps = Steps(new CausalLmTrainer(backend, Options with { Steps = 6, AccumulationSteps = parts }), train, validation);
+            if (torchModel is not null)
+            {
+                TorchWeights.CopyInto(torchModel, model);
+            }
+
+            runs.Add((steps, model.parameters().SelectMany(p => p.ToArray()).ToArray()));
+        }
+
+        // Three micro-batches of 2-3 windows each: the same losses and weights as batches of 8, up to summation order.
+        Assert.That(runs[1].Steps.Select(r => r.Loss), Is.EqualTo(runs[0].Steps.Select(r => r.Loss)).Within(1e-4));
+        Assert.That(Fixtures.MaxAbsDiff(runs[1].Weights, runs[0].Weights), Is.LessThanOrEqualTo(1e-4));
+        Assert.That(() => new CausalLmTrainer(start, Options with { AccumulationSteps = 9 }), Throws.ArgumentException.With.Message.Contains("between 1 and the batch size"));
+    }
+
     [Test]
     public void ATorchSharpRunCheckpointedHalfwayResumesToTheSameLosses()
     {

@@ -28,6 +28,9 @@ public sealed record CausalLmTrainerOptions
     /// <summary>Decoupled weight decay on matrices.</summary>
     public float WeightDecay { get; init; } = 0.01f;
 
+    /// <summary>Micro-batches per step: their gradients add up before the step (less memory per pass, the same step).</summary>
+    public int AccumulationSteps { get; init; } = 1;
+
     /// <summary>Global gradient-norm limit.</summary>
     public float ClipNorm { get; init; } = 1f;
 
@@ -101,6 +104,11 @@ public sealed class CausalLmTrainer
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
+        if (options.AccumulationSteps < 1 || options.AccumulationSteps > options.BatchSize)
+        {
+            throw new ArgumentException($"AccumulationSteps must be between 1 and the batch size ({options.BatchSize}); got {options.AccumulationSteps}.");
+        }
+
         _backend = backend;
         _options = options;
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, options.Steps);
@@ -301,7 +309,8 @@ public sealed class CausalLmTrainer
             }
 
             _learningRate = trainer._schedule.At(globalStep);
-            float loss = trainer._backend.TrainStep(_ids, _targets, b, t, _learningRate, trainer._options.ClipNorm);
+            var batch = new TokenBatch(_ids, _targets, b, t);
+            float loss = trainer._backend.TrainStep(batch.Split(trainer._options.AccumulationSteps), _learningRate, trainer._options.ClipNorm);
             trainer.Step = globalStep + 1;
             return new StepResult(loss, (long)b * t);
         }

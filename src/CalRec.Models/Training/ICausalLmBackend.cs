@@ -22,11 +22,11 @@ public interface ICausalLmBackend
     long OptimizerSteps { get; }
 
     /// <summary>
-    /// One AdamW step on next-token cross-entropy: gradients zeroed, loss of <paramref name="ids"/> predicting
-    /// <paramref name="targets"/> ([batch · seq], -100 skips), backward, gradient clipping to <paramref name="clipNorm"/>,
-    /// update with <paramref name="learningRate"/>. Returns the loss.
+    /// One AdamW step on next-token cross-entropy: gradients zeroed, each micro-batch's mean loss times its share
+    /// backward (the gradients add up to the whole batch's), gradient clipping to <paramref name="clipNorm"/>, update
+    /// with <paramref name="learningRate"/>. Returns the whole batch's loss.
     /// </summary>
-    float TrainStep(int[] ids, int[] targets, int batch, int seq, float learningRate, float clipNorm);
+    float TrainStep(IReadOnlyList<TokenBatch> microBatches, float learningRate, float clipNorm);
 
     /// <summary>The mean loss of one batch without gradients, in evaluation mode.</summary>
     float Loss(int[] ids, int[] targets, int batch, int seq);

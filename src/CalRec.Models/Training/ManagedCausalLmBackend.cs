@@ -41,17 +41,28 @@ public sealed class ManagedCausalLmBackend : ICausalLmBackend
     public SeededRandom? DropoutGenerator => _model.DropoutGenerator;
 
     /// <inheritdoc />
-    public float TrainStep(int[] ids, int[] targets, int batch, int seq, float learningRate, float clipNorm)
+    public float TrainStep(IReadOnlyList<TokenBatch> microBatches, float learningRate, float clipNorm)
     {
+        ArgumentNullException.ThrowIfNull(microBatches);
         _model.train();
         _optimizer.LearningRate = learningRate;
-        using TensorScope scope = TensorScope.Begin();
         _optimizer.zero_grad();
-        ManagedTensor loss = _model.Loss(ids, targets, batch, seq);
-        loss.backward();
-        GradientClipping.clip_grad_norm_(_model.parameters(), clipNorm);
-        _optimizer.step();
-        return loss.item();
+        double total = 0;
+        foreach (TokenBatch micro in microBatches)
+        {
+            using TensorScope scope = TensorScope.Begin();
+            ManagedTensor loss = _model.Loss(micro.Ids, micro.Targets, micro.Batch, micro.Seq);
+            total += loss.item() * micro.Share;
+            (microBatches.Count == 1 ? loss : loss.mul(micro.Share)).backward();
+        }
+
+        using (TensorScope.Begin())
+        {
+            GradientClipping.clip_grad_norm_(_model.parameters(), clipNorm);
+            _optimizer.step();
+        }
+
+        return (float)total;
     }
 
     /// <inheritdoc />

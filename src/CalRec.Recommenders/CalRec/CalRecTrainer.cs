@@ -331,6 +331,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         {
             Steps = o.PretrainSteps,
             BatchSize = o.BatchSize,
+            AccumulationSteps = o.AccumulationSteps,
             LearningRate = o.PretrainLearningRate,
             WarmupSteps = Math.Max(1, o.PretrainSteps / 10),
             EvalEvery = 0,

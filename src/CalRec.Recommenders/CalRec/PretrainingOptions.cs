@@ -13,6 +13,10 @@ public sealed record PretrainingOptions
     [TrainerOption("batch-size", "Sequences per step.")]
     public int BatchSize { get; init; } = 16;
 
+    /// <summary>Micro-batches per step, whose gradients add up before the step (less memory per pass, the same step).</summary>
+    [TrainerOption("accumulation-steps", "Split each batch into this many micro-batches whose gradients add up before the step (less memory per pass).")]
+    public int AccumulationSteps { get; init; } = 1;
+
     /// <summary>Tokens per packed sequence.</summary>
     [TrainerOption("seq-len", "Tokens per sequence.")]
     public int SequenceLength { get; init; } = 128;
@@ -54,6 +58,7 @@ public sealed record PretrainingOptions
     {
         Steps = Steps,
         BatchSize = BatchSize,
+        AccumulationSteps = AccumulationSteps,
         LearningRate = LearningRate,
         WarmupSteps = WarmupSteps,
         EvalEvery = EvalEvery,

@@ -13,12 +13,11 @@ namespace CalRec.Recommenders.SasRec;
 public interface ISasRecEngine : IDisposable
 {
     /// <summary>
-    /// One optimizer step. <paramref name="rows"/> [batch · length] are item table rows (item + 1, 0 = padding), left
-    /// padded; <paramref name="positions"/> are the flat positions trained, <paramref name="targets"/> their next items
-    /// (item indices); with binary cross-entropy, <paramref name="negatives"/> holds per sample a table row for every
-    /// position (null for full-softmax cross-entropy). Returns the loss.
+    /// One optimizer step over a batch given as micro-batches (<see cref="SasRecBatch.Split"/>): each one's mean loss
+    /// times its share backward, the gradients adding up to the whole batch's, then one AdamW update. Returns the
+    /// whole batch's loss.
     /// </summary>
-    float Step(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives, float learningRate);
+    float Step(IReadOnlyList<SasRecBatch> microBatches, float learningRate);
 
     /// <summary>Writes the engine's weights into our network's parameters (by their names).</summary>
     void CopyWeightsTo(IEnumerable<(string Name, ManagedTensor Parameter)> parameters);

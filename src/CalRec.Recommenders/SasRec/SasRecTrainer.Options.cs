@@ -33,6 +33,10 @@ public sealed partial class SasRecTrainer
         [TrainerOption("batching", "Batches of users in a fresh random order every epoch, or fixed length-sorted buckets (less padding).")]
         public SasRecBatching Batching { get; init; } = SasRecBatching.RandomUsers;
 
+        /// <summary>Micro-batches per step, whose gradients add up before the step (less memory per pass, the same step).</summary>
+        [TrainerOption("accumulation-steps", "Split each batch into this many micro-batches whose gradients add up before the step (less memory per pass).")]
+        public int AccumulationSteps { get; init; } = 1;
+
         /// <summary>Adam learning rate.</summary>
         [TrainerOption("lr", "Adam learning rate.")]
         public float LearningRate { get; init; } = 1e-3f;

@@ -115,6 +115,11 @@ public static class SasRecTraining
     internal static SasRecScorer Fit(LeaveOneOutSplit split, SasRecTrainer.Options options, Action<SasRecEpochReport>? progress, CancellationToken cancellation,
         SasRecEngineFactory? engine, Action<TrainingReport>? steps)
     {
+        if (options.AccumulationSteps < 1 || options.AccumulationSteps > options.BatchSize)
+        {
+            throw new ArgumentException($"AccumulationSteps must be between 1 and the batch size ({options.BatchSize}); got {options.AccumulationSteps}.");
+        }
+
         int n = split.Data.ItemCount, maxT = options.MaxLength;
         var model = new SasRecNetwork(n, options.Hidden, options.Blocks, options.Heads, maxT, options.Dropout, options.Seed);
         if (options.InitialItemEmbeddings is { } init)
@@ -183,13 +188,36 @@ public static class SasRecTraining
     }
 
     /// <summary>
+    /// Accumulates into <paramref name="model"/>'s gradients the whole batch's loss gradient from its micro-batches (each
+    /// one's mean loss times its share) and returns the whole batch's loss. Every position with a next item is a
+    /// training example; the item softmax is computed for those positions only (short histories leave most of the window
+    /// as padding).
+    /// </summary>
+    internal static float Backward(SasRecNetwork model, IReadOnlyList<SasRecBatch> microBatches)
+    {
+        double total = 0;
+        foreach (SasRecBatch part in microBatches)
+        {
+            using TensorScope scope = TensorScope.Begin();
+            ManagedTensor hidden = Functional.gather_rows(model.Forward(part.Rows, part.Batch, part.Length).reshape(part.Batch * part.Length, -1), part.Positions);
+            ManagedTensor loss = part.Negatives is null
+                ? Functional.cross_entropy(model.Scores(hidden), part.Targets)
+                : BinaryLoss(model, hidden, part.Targets, part.Negatives);
+            total += loss.item() * part.Share;
+            (microBatches.Count == 1 ? loss : loss.mul(part.Share)).backward();
+        }
+
+        return (float)total;
+    }
+
+    /// <summary>
     /// Mean binary cross-entropy of the positives against their negatives. Each score s becomes the logits row [0, s] of
     /// a two-class softmax, whose cross-entropy is softplus(−s) for the positive class and softplus(s) for the negative:
     /// exactly −log σ(s) and −log(1 − σ(s)).
     /// </summary>
-    private static ManagedTensor BinaryLoss(SasRecNetwork model, ManagedTensor hidden, List<int> targets, int[][] negatives)
+    private static ManagedTensor BinaryLoss(SasRecNetwork model, ManagedTensor hidden, int[] targets, int[][] negatives)
     {
-        int p = targets.Count, d = hidden.shape[1];
+        int p = targets.Length, d = hidden.shape[1];
         ManagedTensor h = hidden.reshape(p, 1, d);
         ManagedTensor RowScores(int[] items) => h.matmul(model.item_emb.forward(items, p, 1), transB: true).reshape(p, 1);
         ManagedTensor zeros = ManagedTensor.zeros(p, 1);
@@ -288,23 +316,21 @@ public static class SasRecTraining
                 }
             }
 
+            int[][]? sampled = options.Loss == SasRecLoss.CrossEntropy ? null : SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n);
+            IReadOnlyList<SasRecBatch> micro = new SasRecBatch(rows, b, t, [.. positions], [.. targets], sampled).Split(options.AccumulationSteps);
             if (stepper is not null)
             {
-                int[][]? sampled = options.Loss == SasRecLoss.CrossEntropy ? null : SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n);
-                return new StepResult(stepper.Step(rows, b, t, [.. positions], [.. targets], sampled, options.LearningRate), positions.Count);
+                return new StepResult(stepper.Step(micro, options.LearningRate), positions.Count);
             }
 
-            // Every position with a next item is a training example; the item softmax is computed for those
-            // positions only (short histories leave most of the window as padding).
-            using TensorScope scope = TensorScope.Begin();
             opt.zero_grad();
-            ManagedTensor hidden = Functional.gather_rows(_model.Forward(rows, b, t).reshape(b * t, options.Hidden), [.. positions]);
-            ManagedTensor loss = options.Loss == SasRecLoss.CrossEntropy
-                ? Functional.cross_entropy(_model.Scores(hidden), [.. targets])
-                : BinaryLoss(_model, hidden, targets, SampleNegatives(split, batches.Users, start, b, t, options.NegativeSamples, negatives, n));
-            loss.backward();
-            opt.step();
-            return new StepResult(loss.item(), positions.Count);
+            float total = Backward(_model, micro);
+            using (TensorScope.Begin())
+            {
+                opt.step();
+            }
+
+            return new StepResult(total, positions.Count);
         }
 
         public double Validate()

@@ -41,19 +41,30 @@ public sealed class TorchSasRecEngine : ISasRecEngine
     public static SasRecEngineFactory On(Device device) => (weights, settings) => new TorchSasRecEngine(weights, settings, device);
 
     /// <inheritdoc />
-    public float Step(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives, float learningRate)
+    public float Step(IReadOnlyList<SasRecBatch> microBatches, float learningRate)
     {
+        ArgumentNullException.ThrowIfNull(microBatches);
         foreach (var group in _optimizer.ParamGroups)
         {
             group.LearningRate = learningRate;
         }
 
-        using var scope = NewDisposeScope();
         _optimizer.zero_grad();
-        Tensor loss = Loss(rows, batch, length, positions, targets, negatives);
-        loss.backward();
-        _optimizer.step();
-        return loss.item<float>();
+        double total = 0;
+        foreach (SasRecBatch micro in microBatches)
+        {
+            using var scope = NewDisposeScope();
+            Tensor loss = Loss(micro.Rows, micro.Batch, micro.Length, micro.Positions, micro.Targets, micro.Negatives);
+            total += loss.item<float>() * micro.Share;
+            (microBatches.Count == 1 ? loss : loss * micro.Share).backward();
+        }
+
+        using (NewDisposeScope())
+        {
+            _optimizer.step();
+        }
+
+        return (float)total;
     }
 
     /// <summary>The loss of one batch (with gradients), as <see cref="Step"/> minimizes it.</summary>

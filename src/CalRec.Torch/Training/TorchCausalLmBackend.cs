@@ -48,22 +48,33 @@ public sealed class TorchCausalLmBackend : ICausalLmBackend
     public SeededRandom? DropoutGenerator => null;
 
     /// <inheritdoc />
-    public float TrainStep(int[] ids, int[] targets, int batch, int seq, float learningRate, float clipNorm)
+    public float TrainStep(IReadOnlyList<TokenBatch> microBatches, float learningRate, float clipNorm)
     {
+        ArgumentNullException.ThrowIfNull(microBatches);
         _model.train();
         foreach (var group in _optimizer.ParamGroups)
         {
             group.LearningRate = learningRate;
         }
 
-        using var scope = NewDisposeScope();
         _optimizer.zero_grad();
-        Tensor loss = _model.Loss(Tokens(ids, batch, seq), Tokens(targets, batch, seq));
-        loss.backward();
-        nn.utils.clip_grad_norm_(_model.parameters(), clipNorm);
-        _optimizer.step();
+        double total = 0;
+        foreach (TokenBatch micro in microBatches)
+        {
+            using var scope = NewDisposeScope();
+            Tensor loss = _model.Loss(Tokens(micro.Ids, micro.Batch, micro.Seq), Tokens(micro.Targets, micro.Batch, micro.Seq));
+            total += loss.item<float>() * micro.Share;
+            (microBatches.Count == 1 ? loss : loss * micro.Share).backward();
+        }
+
+        using (NewDisposeScope())
+        {
+            nn.utils.clip_grad_norm_(_model.parameters(), clipNorm);
+            _optimizer.step();
+        }
+
         OptimizerSteps++;
-        return loss.item<float>();
+        return (float)total;
     }
 
     /// <inheritdoc />
