@@ -81,6 +81,7 @@ public class TrainingLoopTests
         Assert.That(outcome.StoppedEarly, Is.True);
         Assert.That(run.Validations, Is.EqualTo(new[] { 2, 4, 6, 8 }), "two validations without a better value after 0.3");
         Assert.That(run.Reports.Where(r => r.Validation is not null).Select(r => r.Improved), Is.EqualTo(new[] { true, true, false, false }));
+        Assert.That(run.ImprovedAt, Is.EqualTo(new[] { 2, 4 }), "the run hears of each new best before the weights are captured");
         best.Restore();
         Assert.That(weight.Data[0], Is.EqualTo(4f), "the weights of the best validation (after step 4)");
     }
@@ -159,6 +160,8 @@ public class TrainingLoopTests
 
         public List<int> Validations { get; } = [];
 
+        public List<int> ImprovedAt { get; } = [];
+
         public List<(TrainingPosition Next, TimeSpan Elapsed)> Checkpoints { get; } = [];
 
         public List<TrainingReport> Reports { get; } = [];
@@ -179,6 +182,8 @@ public class TrainingLoopTests
             Validations.Add(Steps.Count == 0 ? 0 : Steps[^1] + 1);
             return validation is not null && _validated < validation.Length ? validation[_validated++] : 0;
         }
+
+        public void Improved() => ImprovedAt.Add(Steps[^1] + 1);
 
         public void Checkpoint(TrainingPosition next, TimeSpan elapsed) => Checkpoints.Add((next, elapsed));
 

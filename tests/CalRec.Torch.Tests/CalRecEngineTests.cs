@@ -153,6 +153,34 @@ public sealed class CalRecEngineTests
         Assert.That(Fixtures.MaxAbsDiff(c.parameters().SelectMany(p => p.ToArray()).ToArray(), want), Is.GreaterThan(1e-4), "fresh moments take another step");
     }
 
+    [TestCase(Pooling.Mean, false)]
+    [TestCase(Pooling.LastToken, true)]
+    public void ValidationOnTheDeviceScoresAsOurEngineDoes(Pooling pooling, bool identities)
+    {
+        (DecoderLM model, List<HistoryExample> examples, _) = Examples(catalogueNegatives: false, pooling, identities);
+        ItemTextTable table = examples[0].Table;
+        var towers = new TorchCalRecTowers(TorchWeights.ToTorch(model));
+        var ours = new ManagedTowers(model);
+        var settings = new CalRecSettings(null, pooling, 4, 12, 4 * 14, table.IdentityBase);
+
+        // The item tower over the whole catalogue, normalized, as validation builds its index.
+        float[] want = CalRecScorer.EncodeCatalogue(ours, table, pooling);
+        float[] got = CalRecScorer.EncodeCatalogue(towers, table, pooling);
+        Assert.That(Fixtures.MaxAbsDiff(got, want), Is.LessThanOrEqualTo(1e-4));
+        Assert.That(Fixtures.MaxAbsDiff(towers.OutputRows(3, 5), ours.OutputRows(3, 5)), Is.EqualTo(0));
+
+        // The user tower and, with identity tokens, the identity head: every item's score for every history.
+        int[][] histories = examples.Select(e => e.Items[..^1]).ToArray();
+        float weight = identities ? 0.05f : 0f;
+        var managedScorer = new CalRecScorer(model, null!, table, settings, want, identityWeight: weight);
+        var deviceScorer = new CalRecScorer(model, null!, table, settings, got, identityWeight: weight, towers: towers);
+        float[] a = new float[histories.Length * table.Count], b = new float[a.Length];
+        managedScorer.Score(histories, a);
+        deviceScorer.Score(histories, b);
+        Assert.That(Fixtures.MaxAbsDiff(b, a), Is.LessThanOrEqualTo(1e-4));
+        Assert.That(a.Distinct().Count(), Is.GreaterThan(a.Length / 2), "real scores, not a constant");
+    }
+
     [Test]
     public void CalRecTrainedThroughTheTorchSharpEngineLearnsAsOursDoes()
     {

@@ -317,6 +317,10 @@ public sealed class CausalLmTrainer
 
         public double Validate() => trainer.Evaluate(validation!);
 
+        public void Improved()
+        {
+        }
+
         public void Checkpoint(TrainingPosition next, TimeSpan elapsed) => checkpointing!.Write(trainer);
 
         public void Report(TrainingReport report)

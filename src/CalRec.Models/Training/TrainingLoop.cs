@@ -43,6 +43,12 @@ public interface ITrainingRun
     /// <summary>Measures the selection metric with the current weights.</summary>
     double Validate();
 
+    /// <summary>
+    /// Called after a validation that is a new best, before the loop captures the best weights: a run whose weights live
+    /// elsewhere (another device) brings them back here.
+    /// </summary>
+    void Improved();
+
     /// <summary>Writes what a resumed run needs to continue from <paramref name="next"/> (called only when the plan checkpoints).</summary>
     /// <param name="next">The first step the resumed run takes.</param>
     /// <param name="elapsed">Training time used so far, earlier sessions included.</param>
@@ -218,6 +224,7 @@ public sealed class TrainingLoop
                     improved = _selection.Offer(validation.Value);
                     if (improved)
                     {
+                        run.Improved();
                         _best?.Capture();
                     }
 
@@ -269,6 +276,9 @@ public sealed class TrainingRun : ITrainingRun
     /// <summary>Prepares an epoch (null: nothing to prepare).</summary>
     public Action<int>? OnStartEpoch { get; init; }
 
+    /// <summary>Runs after a new best validation, before the best weights are captured (null: nothing to do).</summary>
+    public Action? OnImproved { get; init; }
+
     /// <summary>Writes a checkpoint (null: a run whose plan does not checkpoint).</summary>
     public Action<TrainingPosition, TimeSpan>? OnCheckpoint { get; init; }
 
@@ -280,6 +290,8 @@ public sealed class TrainingRun : ITrainingRun
     StepResult ITrainingRun.Step(TrainingPosition position, int globalStep) => OnStep(position, globalStep);
 
     double ITrainingRun.Validate() => (OnValidate ?? throw new InvalidOperationException("The plan validates but the run has no validation."))();
+
+    void ITrainingRun.Improved() => OnImproved?.Invoke();
 
     void ITrainingRun.Checkpoint(TrainingPosition next, TimeSpan elapsed) =>
         (OnCheckpoint ?? throw new InvalidOperationException("The plan checkpoints but the run has no checkpoint writer."))(next, elapsed);

@@ -1,11 +1,10 @@
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using System.Numerics.Tensors;
 using CalRec.Tensors;
-using CalRec.Tensors.Autograd;
-using CalRec.Tensors.Memory;
+using CalRec.Tensors.Kernels;
 using CalRec.Text.Templates;
 using CalRec.Text.Tokenization;
-using F = CalRec.Tensors.Functional;
 
 namespace CalRec.Recommenders.CalRec;
 
@@ -35,8 +34,9 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly float[]? _prior;
 
     internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null,
-        float popularityPrior = 0f, float identityWeight = 0f)
+        float popularityPrior = 0f, float identityWeight = 0f, ICalRecTowers? towers = null)
     {
+        Towers = towers ?? new ManagedTowers(backbone);
         if (identityWeight < 0f || !float.IsFinite(identityWeight) || (identityWeight > 0f && table.IdentityBase is null))
         {
             throw new ArgumentException($"An identity weight must be finite and not negative, and needs a model with item identity tokens; got {identityWeight}.");
@@ -60,7 +60,7 @@ public sealed class CalRecScorer : IRecommenderScorer
         Tokenizer = tokenizer;
         Settings = settings;
         _table = table;
-        _items = itemEmbeddings ?? EncodeCatalogue(backbone, table, settings.Pooling);
+        _items = itemEmbeddings ?? EncodeCatalogue(Towers, table, settings.Pooling);
         if (_items.Length != table.Count * Dimension)
         {
             throw new ArgumentException($"Item embeddings hold {_items.Length} values; {table.Count} items of dimension {Dimension} need {table.Count * Dimension}.");
@@ -69,6 +69,9 @@ public sealed class CalRecScorer : IRecommenderScorer
 
     /// <summary>The shared decoder of both towers.</summary>
     public DecoderLM Backbone { get; }
+
+    /// <summary>The forward pass of the towers when scoring (our engine's over <see cref="Backbone"/>, or a training engine's on its device).</summary>
+    internal ICalRecTowers Towers { get; }
 
     /// <summary>The backbone's tokenizer.</summary>
     public ByteLevelBpeTokenizer Tokenizer { get; }
@@ -98,10 +101,10 @@ public sealed class CalRecScorer : IRecommenderScorer
     public float IdentityWeight { get; }
 
     /// <summary>The same towers and item index with another popularity prior.</summary>
-    internal CalRecScorer WithPopularityPrior(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, weight, IdentityWeight);
+    internal CalRecScorer WithPopularityPrior(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, weight, IdentityWeight, Towers);
 
     /// <summary>The same towers and item index with another identity weight.</summary>
-    internal CalRecScorer WithIdentityWeight(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, PopularityPrior, weight);
+    internal CalRecScorer WithIdentityWeight(float weight) => new(Backbone, Tokenizer, _table, Settings, _items, Popularity, PopularityPrior, weight, Towers);
 
     /// <summary>Embedding size.</summary>
     public int Dimension => Backbone.Config.HiddenSize;
@@ -115,53 +118,50 @@ public sealed class CalRecScorer : IRecommenderScorer
     /// <inheritdoc />
     public void Score(IReadOnlyList<int[]> histories, Span<float> scores)
     {
-        int n = ItemCount;
-        // The backbone's layers are shared; one batch at a time keeps concurrent callers (a recommender pool) safe.
+        int n = ItemCount, d = Dimension;
+        // The towers' layers are shared; one batch at a time keeps concurrent callers (a recommender pool) safe.
         lock (_gate)
         {
-            using (Backbone.EvalScope())
+            float[]? identities = IdentityWeight > 0f ? Towers.OutputRows(_table.IdentityBase!.Value, n) : null;
+            for (int start = 0; start < histories.Count; start += UsersPerPass)
             {
-                // The item index becomes a tensor once per call, not once per pass of users.
-                using TensorScope outer = TensorScope.Begin();
-                ManagedTensor items = ManagedTensor.from(_items, n, Dimension);
-                ManagedTensor? identities = null;
-                if (IdentityWeight > 0f)
+                int b = Math.Min(UsersPerPass, histories.Count - start);
+                var chunk = new int[b][];
+                for (int i = 0; i < b; i++)
                 {
-                    using Tape.NoGradScope noGradRows = Tape.no_grad();
-                    identities = F.slice(Backbone.OutputWeight, 0, _table.IdentityBase!.Value, n);
+                    int[] h = histories[start + i];
+                    if (h.Length == 0)
+                    {
+                        throw new ArgumentException($"History {start + i} is empty: the user tower needs at least one item.");
+                    }
+
+                    chunk[i] = _table.Fit(h, Settings.MaxHistory, Settings.MaxHistoryTokens).ToArray();
                 }
 
-                for (int start = 0; start < histories.Count; start += UsersPerPass)
+                (int[] ids, float[] mask, int length, int[] last) = TwoTowerEncoder.HistoryRows(_table, chunk);
+                float[]? lastStates = identities is null ? null : new float[b * d];
+                float[] users = Towers.Encode(ids, mask, b, length, last, Settings.Pooling, lastStates);
+                Span<float> block = scores.Slice(start * n, b * n);
+                for (int i = 0; i < b; i++)
                 {
-                    int b = Math.Min(UsersPerPass, histories.Count - start);
-                    var chunk = new int[b][];
+                    Span<float> user = users.AsSpan(i * d, d);
+                    float norm = MathF.Max(TensorPrimitives.Norm(user), 1e-12f);
+                    TensorPrimitives.Divide(user, norm, user);
+                }
+
+                Gemm.Multiply(users, _items, block, b, n, d, transB: true);
+                if (identities is not null)
+                {
+                    float[] logits = new float[b * n];
+                    Gemm.Multiply(lastStates!, identities, logits, b, n, d, transB: true);
+                    TensorPrimitives.MultiplyAdd(logits, IdentityWeight, block, block);
+                }
+
+                if (_prior is not null)
+                {
                     for (int i = 0; i < b; i++)
                     {
-                        int[] h = histories[start + i];
-                        if (h.Length == 0)
-                        {
-                            throw new ArgumentException($"History {start + i} is empty: the user tower needs at least one item.");
-                        }
-
-                        chunk[i] = _table.Fit(h, Settings.MaxHistory, Settings.MaxHistoryTokens).ToArray();
-                    }
-
-                    using TensorScope scope = TensorScope.Begin();
-                    using Tape.NoGradScope noGrad = Tape.no_grad();
-                    ManagedTensor users = F.l2_normalize(TwoTowerEncoder.EncodeHistories(Backbone, _table, chunk, Settings.Pooling, out ManagedTensor lastStates));
-                    Span<float> block = scores.Slice(start * n, b * n);
-                    users.matmul(items, transB: true).Data.CopyTo(block);
-                    if (identities is not null)
-                    {
-                        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(lastStates.matmul(identities, transB: true).Data, IdentityWeight, block, block);
-                    }
-
-                    if (_prior is not null)
-                    {
-                        for (int i = 0; i < b; i++)
-                        {
-                            System.Numerics.Tensors.TensorPrimitives.Add(block.Slice(i * n, n), _prior, block.Slice(i * n, n));
-                        }
+                        TensorPrimitives.Add(block.Slice(i * n, n), _prior, block.Slice(i * n, n));
                     }
                 }
             }
@@ -169,32 +169,34 @@ public sealed class CalRecScorer : IRecommenderScorer
     }
 
     /// <summary>Item-tower vectors of the whole catalogue, L2-normalized, row-major [items, D].</summary>
-    internal static float[] EncodeCatalogue(DecoderLM backbone, ItemTextTable table, Pooling pooling, CancellationToken cancellation = default)
+    internal static float[] EncodeCatalogue(DecoderLM backbone, ItemTextTable table, Pooling pooling, CancellationToken cancellation = default) =>
+        EncodeCatalogue(new ManagedTowers(backbone), table, pooling, cancellation);
+
+    /// <summary>Item-tower vectors of the whole catalogue through <paramref name="towers"/>, L2-normalized, row-major [items, D].</summary>
+    internal static float[] EncodeCatalogue(ICalRecTowers towers, ItemTextTable table, Pooling pooling, CancellationToken cancellation = default)
     {
         const int ItemsPerPass = 64;
-        int d = backbone.Config.HiddenSize;
+        int d = towers.Dimension;
         float[] result = new float[table.Count * d];
-        using (backbone.EvalScope())
+        // Sorting by length keeps padding low.
+        int[] order = Enumerable.Range(0, table.Count).OrderBy(i => table.Tokens(i).Length).ToArray();
+        for (int start = 0; start < order.Length; start += ItemsPerPass)
         {
-            // Sorting by length keeps padding low.
-            int[] order = Enumerable.Range(0, table.Count).OrderBy(i => table.Tokens(i).Length).ToArray();
-            for (int start = 0; start < order.Length; start += ItemsPerPass)
+            cancellation.ThrowIfCancellationRequested();
+            int b = Math.Min(ItemsPerPass, order.Length - start);
+            var items = new (ItemTextTable, int)[b];
+            for (int i = 0; i < b; i++)
             {
-                cancellation.ThrowIfCancellationRequested();
-                int b = Math.Min(ItemsPerPass, order.Length - start);
-                var items = new (ItemTextTable, int)[b];
-                for (int i = 0; i < b; i++)
-                {
-                    items[i] = (table, order[start + i]);
-                }
+                items[i] = (table, order[start + i]);
+            }
 
-                using TensorScope scope = TensorScope.Begin();
-                using Tape.NoGradScope noGrad = Tape.no_grad();
-                ReadOnlySpan<float> v = F.l2_normalize(TwoTowerEncoder.EncodeItems(backbone, items, pooling)).Data;
-                for (int i = 0; i < b; i++)
-                {
-                    v.Slice(i * d, d).CopyTo(result.AsSpan(order[start + i] * d, d));
-                }
+            (int[] ids, float[] mask, int length, int[] last) = TwoTowerEncoder.ItemRows(items);
+            float[] v = towers.Encode(ids, mask, b, length, last, pooling);
+            for (int i = 0; i < b; i++)
+            {
+                Span<float> row = result.AsSpan(order[start + i] * d, d);
+                v.AsSpan(i * d, d).CopyTo(row);
+                TensorPrimitives.Divide(row, MathF.Max(TensorPrimitives.Norm(row), 1e-12f), row);
             }
         }
 

@@ -72,9 +72,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     public event EventHandler<CalRecProgress>? Progress;
 
     /// <summary>
-    /// The engine of the finetuning stages (null: our own). Stage 0 pretraining, validation and grounding stay on our
-    /// engine; with LoRA the engine trains the same adapters (base weights frozen); meta-learning stages need our engine
-    /// (an engine given with them is an error).
+    /// The engine of the finetuning stages (null: our own); the stages' validations run on it too. Stage 0 pretraining,
+    /// the fitted model's item index and grounding stay on our engine; with LoRA the engine trains the same adapters
+    /// (base weights frozen); meta-learning stages need our engine (an engine given with them is an error).
     /// </summary>
     public CalRecEngineFactory? Engine { get; set; }
 
@@ -417,13 +417,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 values = engine is not null ? engine.Step(micro, optimizer.LearningRate) : ManagedStep(model, trainable, optimizer, micro, weights);
                 return new StepResult(values.Total, values.Tokens);
             },
+            // Validation runs where the weights are; they come back to our model for a new best (the loop then
+            // captures them), a checkpoint and the stage's end.
             OnValidate = () =>
             {
-                engine?.CopyWeightsTo(model);
-                double ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation);
+                double ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation, engine?.Towers);
                 model.train();
                 return ndcg;
             },
+            OnImproved = () => engine?.CopyWeightsTo(model),
             OnCheckpoint = (next, elapsed) =>
             {
                 engine?.CopyWeightsTo(model);
@@ -577,10 +579,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }, selection, best).Run(run, resumed?.Position ?? default, resumed?.Elapsed ?? TimeSpan.Zero, cancellation);
     }
 
-    private double Validate(DecoderLM model, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation)
+    private double Validate(DecoderLM model, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, IReadOnlyList<EvaluationCase> cases, CancellationToken cancellation,
+        ICalRecTowers? towers = null)
     {
-        var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(model, table, settings.Pooling, cancellation),
-            identityWeight: IdentityWeight(settings));
+        towers ??= new ManagedTowers(model);
+        var scorer = new CalRecScorer(model, tokenizer, table, settings, CalRecScorer.EncodeCatalogue(towers, table, settings.Pooling, cancellation),
+            identityWeight: IdentityWeight(settings), towers: towers);
         return RecommendationEvaluator.Evaluate(scorer, cases, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
     }
 

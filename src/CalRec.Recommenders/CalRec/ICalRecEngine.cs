@@ -25,6 +25,12 @@ public interface ICalRecEngine : IDisposable
     void CopyWeightsTo(DecoderLM model);
 
     /// <summary>
+    /// The towers' forward pass on the engine's current weights, where they are (validation during a stage runs
+    /// through it; the weights come back only for a new best, a checkpoint and the stage's end).
+    /// </summary>
+    ICalRecTowers Towers { get; }
+
+    /// <summary>
     /// Writes the engine's optimizer state (AdamW's moments per trainable parameter and its step count) into
     /// <paramref name="optimizer"/>, our optimizer over <paramref name="model"/>'s trainable parameters (matched by name),
     /// so that a checkpoint holds it.

@@ -80,6 +80,20 @@ internal static class TwoTowerEncoder
     /// </summary>
     public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling, out ManagedTensor lastStates)
     {
+        (int[] ids, float[] mask, int length, int[] last) = HistoryRows(table, histories);
+        int n = histories.Count;
+        ManagedTensor m = ManagedTensor.from(mask, n, length);
+        ManagedTensor hidden = model.Hidden(ids, n, length, m);
+        lastStates = F.last_token_pool(hidden, last);
+        return pooling == Pooling.Mean ? F.masked_mean_pool(hidden, m) : lastStates;
+    }
+
+    /// <summary>
+    /// The user tower's input for already length-limited histories: token ids (each item's tokens and a separator),
+    /// mask, row length and each row's closing separator.
+    /// </summary>
+    public static (int[] Ids, float[] Mask, int Length, int[] Last) HistoryRows(ItemTextTable table, IReadOnlyList<int[]> histories)
+    {
         int length = 0;
         foreach (int[] h in histories)
         {
@@ -106,10 +120,7 @@ internal static class TwoTowerEncoder
             last[r] = t - (r * length) - 1;
         }
 
-        ManagedTensor m = ManagedTensor.from(mask, n, length);
-        ManagedTensor hidden = model.Hidden(ids, n, length, m);
-        lastStates = F.last_token_pool(hidden, last);
-        return pooling == Pooling.Mean ? F.masked_mean_pool(hidden, m) : lastStates;
+        return (ids, mask, length, last);
     }
 
     private static ManagedTensor Pool(DecoderLM model, int[] ids, float[] mask, int rows, int length, int[] last, Pooling pooling)

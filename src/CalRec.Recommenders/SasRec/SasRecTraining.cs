@@ -341,6 +341,11 @@ public static class SasRecTraining
             return ndcg;
         }
 
+        // Validation reads the weights back already.
+        public void Improved()
+        {
+        }
+
         public void Checkpoint(TrainingPosition next, TimeSpan elapsed)
         {
             stepper?.CopyWeightsTo(_model.named_parameters());

@@ -10,8 +10,9 @@ namespace CalRec.Torch.CalRec;
 
 /// <summary>
 /// <see cref="ICalRecEngine"/> on TorchSharp: a stage's weights copied onto the device, CALRec's step
-/// (<see cref="TorchCalRecObjective"/>, AdamW configured like ours, gradient-norm clipping), and the weights copied back
-/// whenever the trainer validates, checkpoints or ends the stage. A model with LoRA adapters gets the same adapters on
+/// (<see cref="TorchCalRecObjective"/>, AdamW configured like ours, gradient-norm clipping), validation through the
+/// towers on the device (<see cref="TorchCalRecTowers"/>), and the weights copied back for a new best validation, a
+/// checkpoint and the stage's end. A model with LoRA adapters gets the same adapters on
 /// the device (only they train). Its AdamW moments and step count go into CALRec's checkpoints through our optimizer
 /// (<see cref="CopyOptimizerStateTo"/>) and come back on resume (<see cref="LoadOptimizerStateFrom"/>).
 /// </summary>
@@ -32,7 +33,11 @@ public sealed class TorchCalRecEngine : ICalRecEngine
         _model = TorchWeights.ToTorch(model, device);
         _model.train();
         _optimizer = TorchAdamW.Create(_model, learningRate: 1e-3, settings.WeightDecay, settings.Beta1, settings.Beta2);
+        Towers = new TorchCalRecTowers(_model);
     }
+
+    /// <inheritdoc />
+    public ICalRecTowers Towers { get; }
 
     /// <summary>The factory to give <see cref="CalRecTrainer.Engine"/> for training on <paramref name="device"/>.</summary>
     public static CalRecEngineFactory On(Device device) => (model, settings) => new TorchCalRecEngine(model, settings, device);
