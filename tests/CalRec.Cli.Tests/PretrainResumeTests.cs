@@ -88,6 +88,16 @@ public class PretrainResumeTests
         // --resume continues on the engine the run started on, whatever the defaults.
         Assert.That(RunToEnd(["pretrain", "--out", run, "--resume"]), Is.EqualTo(0));
         Assert.That(RunToEnd([.. common, "--device", "cuda", "--out", Path.Combine(_dir, "bad")]), Is.EqualTo(2), "no CUDA here: a one-line error");
+
+        // bfloat16 mixed precision: TorchSharp only; the run learns and records its precision for --resume.
+        Assert.That(RunToEnd([.. common, "--precision", "bf16", "--out", Path.Combine(_dir, "bad-bf16")]), Is.EqualTo(2), "our engine trains in float32: a one-line error");
+        string bf16 = Path.Combine(_dir, "bf16");
+        Assert.That(RunToEnd([.. common, "--backend", "torchsharp", "--precision", "bf16", "--out", bf16]), Is.EqualTo(0));
+        double[] mixed = File.ReadLines(Path.Combine(bf16, "train_log.jsonl")).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("val_loss", out _)).Select(e => e.GetProperty("val_loss").GetDouble()).ToArray();
+        Assert.That(mixed[^1], Is.LessThan(mixed[0]), "the validation loss falls in bf16 too");
+        using JsonDocument bf16State = JsonDocument.Parse(File.ReadAllText(Path.Combine(bf16, "checkpoint", "trainer_state.json")));
+        Assert.That(bf16State.RootElement.GetProperty("extra").GetProperty("precision").GetString(), Is.EqualTo("BFloat16"));
     }
 
     [Test]

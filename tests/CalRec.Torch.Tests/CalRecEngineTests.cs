@@ -21,7 +21,7 @@ namespace CalRec.Torch.Tests;
 /// <summary>CALRec's step on TorchSharp against our engine's, and CALRec trained end to end through the engine seam.</summary>
 public sealed class CalRecEngineTests
 {
-    private static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean, bool identities = false)
+    internal static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean, bool identities = false)
     {
         (DecoderLM model, List<HistoryExample> examples, ItemNegativeBank? bank) = Examples(catalogueNegatives, pooling, identities);
         return (model, HistoryBatch.Build(examples, bank));

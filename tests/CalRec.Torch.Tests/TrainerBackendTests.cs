@@ -12,7 +12,7 @@ namespace CalRec.Torch.Tests;
 /// </summary>
 public sealed class TrainerBackendTests
 {
-    private static readonly DecoderConfig Config = new()
+    internal static readonly DecoderConfig Config = new()
     {
         Architecture = DecoderArchitecture.Llama,
         VocabSize = 64,
@@ -24,9 +24,9 @@ public sealed class TrainerBackendTests
         MaxPositions = 64,
     };
 
-    private static readonly CausalLmTrainerOptions Options = new() { Steps = 24, BatchSize = 8, LearningRate = 1e-2f, WarmupSteps = 3, EvalEvery = 8, Seed = 4 };
+    internal static readonly CausalLmTrainerOptions Options = new() { Steps = 24, BatchSize = 8, LearningRate = 1e-2f, WarmupSteps = 3, EvalEvery = 8, Seed = 4 };
 
-    private static (PackedTokenDataset Train, PackedTokenDataset Validation) Data()
+    internal static (PackedTokenDataset Train, PackedTokenDataset Validation) Data()
     {
         var docs = Enumerable.Range(0, 60).Select(i => (IReadOnlyList<int>)Enumerable.Range(0, 20).Select(j => (i % 5) + (j % 7) + 1).ToList()).ToList();
         return (new PackedTokenDataset(docs.Take(50), 0, 16), new PackedTokenDataset(docs.Skip(50), 0, 16));

@@ -12,6 +12,7 @@ using CalRec.Models.Training;
 using CalRec.Recommenders.CalRec;
 using CalRec.Text.Tokenization;
 using CalRec.Torch.Devices;
+using CalRec.Torch.Training;
 using Spectre.Console;
 using Device = TorchSharp.torch.Device;
 
@@ -36,7 +37,7 @@ internal static class PretrainCommand
         var engine = new BackendArguments();
         var cmd = new Command("pretrain", "Pretrain a decoder LM on catalogue text (items and training histories).") { corpus, data, config, tokenizer, output, resume };
         settings.AddTo(cmd);
-        engine.AddTo(cmd);
+        engine.AddTo(cmd, precision: true);
         CommandRunner.SetAction(cmd, (p, ct) =>
         {
             var run = new JsonObject
@@ -50,6 +51,7 @@ internal static class PretrainCommand
             (ComputeBackend backend, Device device) = engine.Resolve(p);
             run["backend"] = backend.ToString();
             run["device"] = device.ToString();
+            run["precision"] = engine.ResolvePrecision(p, backend).ToString();
             return Run(p.GetValue(output)!.FullName, run, p.GetValue(resume), backend, device, ct);
         }, p => $"checkpoint in {Path.Combine(p.GetValue(output)!.FullName, "checkpoint")}; continue with --out {p.GetValue(output)!.FullName} --resume.");
         return cmd;
@@ -136,7 +138,9 @@ internal static class PretrainCommand
         var valData = new PackedTokenDataset(encoded.Take(valCount), eos, seq);
         var trainData = new PackedTokenDataset(encoded.Skip(valCount), eos, seq);
         CausalLmTrainerOptions options = o.ToTrainerOptions();
-        ICausalLmBackend engine = BackendArguments.CausalLm(backend, device, model, options);
+        // The run's precision (a resumed run keeps the one it started with).
+        TrainingPrecision precision = Enum.Parse<TrainingPrecision>(settings["precision"]?.GetValue<string>() ?? nameof(TrainingPrecision.Float32));
+        ICausalLmBackend engine = BackendArguments.CausalLm(backend, device, model, options, precision);
         var trainer = new CausalLmTrainer(engine, options);
         if (resume)
         {

@@ -20,10 +20,31 @@ internal sealed class BackendArguments
 
     public Option<string> Device { get; } = new("--device") { Description = "cpu, cuda (GPU 0) or cuda:N.", DefaultValueFactory = _ => "cpu" };
 
-    public void AddTo(Command command)
+    public Option<string> Precision { get; } = new("--precision")
+    {
+        Description = "TorchSharp training precision: fp32, or bf16 mixed precision (a bfloat16 working copy runs forward and backward, float32 master weights).",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>Adds the flags; <paramref name="precision"/> also adds <c>--precision</c> (for the decoder-based trainers).</summary>
+    public void AddTo(Command command, bool precision = false)
     {
         command.Options.Add(Backend);
         command.Options.Add(Device);
+        if (precision)
+        {
+            Precision.AcceptOnlyFromAmong("fp32", "bf16");
+            command.Options.Add(Precision);
+        }
+    }
+
+    /// <summary>The training precision <c>--precision</c> selects; bf16 needs the TorchSharp backend.</summary>
+    public TrainingPrecision ResolvePrecision(ParseResult p, ComputeBackend backend)
+    {
+        TrainingPrecision precision = p.GetValue(Precision) == "bf16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32;
+        return precision == TrainingPrecision.BFloat16 && backend != ComputeBackend.TorchSharp
+            ? throw new ArgumentException("--precision bf16 trains on TorchSharp only; add --backend torchsharp (our engine trains in float32).")
+            : precision;
     }
 
     /// <summary>The backend and device the flags select (throws for a GPU without CUDA, or the managed engine on a GPU).</summary>
@@ -47,7 +68,8 @@ internal sealed class BackendArguments
     }
 
     /// <summary>The causal-LM training engine for <paramref name="model"/> (copied onto TorchSharp when that is the backend).</summary>
-    public static ICausalLmBackend CausalLm(ComputeBackend backend, Device device, DecoderLM model, CausalLmTrainerOptions options) => backend == ComputeBackend.TorchSharp
-        ? new TorchCausalLmBackend(TorchWeights.ToTorch(model, device), options.LearningRate, options.WeightDecay, options.Seed)
+    public static ICausalLmBackend CausalLm(ComputeBackend backend, Device device, DecoderLM model, CausalLmTrainerOptions options, TrainingPrecision precision = TrainingPrecision.Float32) =>
+        backend == ComputeBackend.TorchSharp
+        ? new TorchCausalLmBackend(TorchWeights.ToTorch(model, device), options.LearningRate, options.WeightDecay, options.Seed, precision)
         : new ManagedCausalLmBackend(model, options.LearningRate, options.WeightDecay);
 }

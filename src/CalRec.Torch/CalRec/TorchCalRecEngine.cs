@@ -21,17 +21,27 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     private readonly TorchDecoderLM _model;
     private readonly AdamW _optimizer;
     private readonly CalRecStepSettings _settings;
+    private readonly TorchMixedPrecision? _mixed;
     private Tensor? _negatives;
     private (ItemNegativeBank? Bank, int Version) _negativesSource;
 
-    /// <summary>Copies <paramref name="model"/> onto <paramref name="device"/> with a fresh optimizer.</summary>
-    public TorchCalRecEngine(DecoderLM model, CalRecStepSettings settings, Device device)
+    /// <summary>
+    /// Copies <paramref name="model"/> onto <paramref name="device"/> with a fresh optimizer; with
+    /// <see cref="TrainingPrecision.BFloat16"/> the steps run on a bfloat16 working copy (<see cref="TorchMixedPrecision"/>).
+    /// </summary>
+    public TorchCalRecEngine(DecoderLM model, CalRecStepSettings settings, Device device, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
         random.manual_seed(unchecked((long)settings.Seed));
         _model = TorchWeights.ToTorch(model, device);
         _model.train();
+        if (precision == TrainingPrecision.BFloat16)
+        {
+            _mixed = new TorchMixedPrecision(_model, TorchWeights.ToTorch(model, device));
+            _mixed.Working.train();
+        }
+
         _optimizer = TorchAdamW.Create(_model, learningRate: 1e-3, settings.WeightDecay, settings.Beta1, settings.Beta2);
         Towers = new TorchCalRecTowers(_model);
     }
@@ -40,7 +50,8 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     public ICalRecTowers Towers { get; }
 
     /// <summary>The factory to give <see cref="CalRecTrainer.Engine"/> for training on <paramref name="device"/>.</summary>
-    public static CalRecEngineFactory On(Device device) => (model, settings) => new TorchCalRecEngine(model, settings, device);
+    public static CalRecEngineFactory On(Device device, TrainingPrecision precision = TrainingPrecision.Float32) =>
+        (model, settings) => new TorchCalRecEngine(model, settings, device, precision);
 
     /// <inheritdoc />
     public LossValues Step(IReadOnlyList<HistoryBatch> microBatches, float learningRate)
@@ -52,16 +63,19 @@ public sealed class TorchCalRecEngine : ICalRecEngine
         }
 
         _optimizer.zero_grad();
+        _mixed?.PullWeights();
+        TorchDecoderLM net = _mixed?.Working ?? _model;
         var values = new List<LossValues>(microBatches.Count);
         foreach (HistoryBatch batch in microBatches)
         {
             Tensor? negatives = DeviceNegatives(batch.Negatives);
             using var scope = NewDisposeScope();
-            Tensor loss = TorchCalRecObjective.Loss(_model, batch, _settings.Weights.ShareOf(batch, microBatches), _settings.Pooling, _settings.Temperature, out LossValues v, negatives);
+            Tensor loss = TorchCalRecObjective.Loss(net, batch, _settings.Weights.ShareOf(batch, microBatches), _settings.Pooling, _settings.Temperature, out LossValues v, negatives);
             loss.backward();
             values.Add(v);
         }
 
+        _mixed?.PushGradients();
         using (NewDisposeScope())
         {
             nn.utils.clip_grad_norm_(_model.parameters().Where(p => p.requires_grad), _settings.ClipNorm);
@@ -106,9 +120,28 @@ public sealed class TorchCalRecEngine : ICalRecEngine
         TorchAdamW.LoadStateFrom(_optimizer, _model, model.named_parameters(), optimizer);
     }
 
+    /// <summary>The master weights' gradients of the last step into <paramref name="model"/>'s parameters' values (for tests).</summary>
+    internal void CopyGradientsTo(DecoderLM model)
+    {
+        var grads = _model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad, StringComparer.Ordinal);
+        foreach ((string name, var p) in model.named_parameters())
+        {
+            if (grads[name] is { } g)
+            {
+                using Tensor values = g.detach().to(ScalarType.Float32).cpu().contiguous();
+                values.data<float>().CopyTo(p.Data);
+            }
+            else
+            {
+                p.Data.Clear();
+            }
+        }
+    }
+
     /// <summary>Releases the device copy.</summary>
     public void Dispose()
     {
+        _mixed?.Dispose();
         _negatives?.Dispose();
         _optimizer.Dispose();
         _model.Dispose();

@@ -76,7 +76,7 @@ public static class TorchCalRecObjective
     private static Tensor HybridLm(TorchDecoderLM model, Tensor flat, HistoryBatch batch, IdentityTokens id, Device device)
     {
         Tensor Term(int[] positions, int[] targets, long start, long count) => F.cross_entropy(
-            flat.index_select(0, Longs(positions, [positions.Length], device)).matmul(model.OutputWeight.narrow(0, start, count).t()),
+            model.Logits(flat.index_select(0, Longs(positions, [positions.Length], device)), start, count),
             Longs(targets, [targets.Length], device));
         Tensor text = Term(batch.TextLmPositions, batch.TextLmTargets, 0, id.Base);
         return batch.IdentityLmPositions.Length == 0 ? text : text + Term(batch.IdentityLmPositions, batch.IdentityLmTargets, id.Base, id.Count);

@@ -50,6 +50,6 @@ public sealed class TorchCalRecTowers(TorchDecoderLM model) : ICalRecTowers
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return model.OutputWeight.narrow(0, first, count).cpu().contiguous().data<float>().ToArray();
+        return model.OutputWeight.narrow(0, first, count).to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
     }
 }

@@ -85,8 +85,10 @@ public sealed class TorchDecoderLM : nn.Module
         }
         else
         {
-            (Tensor cos, Tensor sin) = Rope.Angles(positions, Config.HeadDim, Config.RopeTheta);
             x = Dropout(_llama!.EmbedTokens.forward(ids));
+            // The angles in float32, then in the weights' precision (as Hugging Face's rotary embedding does).
+            (Tensor cos, Tensor sin) = Rope.Angles(positions, Config.HeadDim, Config.RopeTheta);
+            (cos, sin) = (cos.to(x.dtype), sin.to(x.dtype));
             for (int i = 0; i < _llama.Layers.Count; i++)
             {
                 x = _llama.Layers[i].Forward(x, mask, cos, sin, cache, i, Dropout);
@@ -96,11 +98,21 @@ public sealed class TorchDecoderLM : nn.Module
         }
 
         cache?.Advance((int)t);
-        return x.MoveToOuterDisposeScope();
+        // A decoder in bfloat16 (mixed-precision training's working copy) hands float32 states on: losses, pooling and
+        // the contrastive terms run in float32, as under autocast.
+        return (x.dtype == float32 ? x : x.to(float32)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Vocabulary logits [..., V] for hidden states [..., D].</summary>
-    public Tensor Logits(Tensor hidden) => hidden.matmul(OutputWeight.t());
+    /// <summary>
+    /// Logits [..., count] for hidden states [..., D] against output rows <paramref name="first"/> .. + <paramref name="count"/>
+    /// (default: the whole vocabulary), computed in the weights' precision and returned in the states' (float32).
+    /// </summary>
+    public Tensor Logits(Tensor hidden, long first = 0, long count = -1)
+    {
+        ArgumentNullException.ThrowIfNull(hidden);
+        Tensor weight = first == 0 && count < 0 ? OutputWeight : OutputWeight.narrow(0, first, count < 0 ? OutputWeight.shape[0] - first : count);
+        return weight.dtype == hidden.dtype ? hidden.matmul(weight.t()) : hidden.to(weight.dtype).matmul(weight.t()).to(hidden.dtype);
+    }
 
     /// <summary>
     /// Mean next-token cross-entropy: position i of <paramref name="ids"/> [B, T] predicts <paramref name="targets"/>
@@ -313,7 +325,10 @@ internal sealed class LlamaLayer : nn.Module
 internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly float _eps;
-    private readonly Parameter _weight;
+
+    // Named as registered, so that Module.to(device or dtype) replaces the field and the registered parameter together.
+    [TorchSharp.Utils.ComponentName(Name = "weight")]
+    private Parameter _weight;
 
     internal RmsNorm(int size, float eps)
         : base("norm")

@@ -10,8 +10,12 @@ namespace CalRec.Torch.Decoder;
 /// </summary>
 public sealed class TorchLinear : nn.Module<Tensor, Tensor>
 {
-    private readonly TorchSharp.Modules.Parameter _weight;
-    private readonly TorchSharp.Modules.Parameter? _bias;
+    // The fields carry their registered names: Module.to(device or dtype) replaces a parameter field by the name
+    // ComponentName gives it, so that the field and the registered parameter stay one tensor.
+    [TorchSharp.Utils.ComponentName(Name = "weight")]
+    private TorchSharp.Modules.Parameter _weight;
+    [TorchSharp.Utils.ComponentName(Name = "bias")]
+    private TorchSharp.Modules.Parameter? _bias;
     private TorchSharp.Modules.Linear? _loraA;
     private TorchSharp.Modules.Linear? _loraB;
     private double _scale;

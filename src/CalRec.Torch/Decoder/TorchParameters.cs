@@ -29,6 +29,27 @@ internal static class TorchParameters
         }
     }
 
+    /// <summary>One TorchSharp module's parameters into another's with the same names and shapes (any devices and precisions).</summary>
+    internal static void CopyBetween(nn.Module source, nn.Module target)
+    {
+        var targets = target.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        using var noGrad = no_grad();
+        foreach ((string name, Parameter p) in source.named_parameters())
+        {
+            if (!targets.Remove(name, out Parameter? t) || !t.shape.SequenceEqual(p.shape))
+            {
+                throw new InvalidOperationException($"The target module has no parameter '{name}' of shape [{string.Join(", ", p.shape)}].");
+            }
+
+            t.copy_(p);
+        }
+
+        if (targets.Count > 0)
+        {
+            throw new InvalidOperationException($"The source module has no parameter '{targets.Keys.First()}'.");
+        }
+    }
+
     private static List<(ManagedTensor Ours, Parameter Theirs)> Pairs(IEnumerable<(string Name, ManagedTensor Parameter)> ours, nn.Module module)
     {
         var theirs = module.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);

@@ -1,6 +1,7 @@
 using CalRec.MLNet;
 using CalRec.Torch.CalRec;
 using CalRec.Torch.SasRec;
+using CalRec.Torch.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -14,11 +15,14 @@ namespace CalRec.Torch.Devices;
 /// </summary>
 public static class TorchSharpEstimatorExtensions
 {
-    /// <summary>CALRec's finetuning stages on TorchSharp, on the device <paramref name="mlContext"/> selects; returns the options.</summary>
-    public static CalRecEstimatorOptions UseTorchSharp(this CalRecEstimatorOptions options, MLContext mlContext)
+    /// <summary>
+    /// CALRec's finetuning stages on TorchSharp, on the device <paramref name="mlContext"/> selects, in
+    /// <paramref name="precision"/> (bfloat16 mixed precision on a GPU that has it); returns the options.
+    /// </summary>
+    public static CalRecEstimatorOptions UseTorchSharp(this CalRecEstimatorOptions options, MLContext mlContext, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Engine = TorchCalRecEngine.On(Select(mlContext));
+        options.Engine = TorchCalRecEngine.On(Select(mlContext), precision);
         return options;
     }
 

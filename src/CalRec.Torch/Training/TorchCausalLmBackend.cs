@@ -22,14 +22,27 @@ public sealed class TorchCausalLmBackend : ICausalLmBackend
     private const string OptimizerFile = "optimizer.torchsharp";
     private readonly TorchDecoderLM _model;
     private readonly AdamW _optimizer;
+    private readonly TorchMixedPrecision? _mixed;
 
     /// <summary>Wraps <paramref name="model"/> with a fresh optimizer; <paramref name="seed"/> seeds LibTorch's dropout masks.</summary>
-    public TorchCausalLmBackend(TorchDecoderLM model, float learningRate, float weightDecay, ulong seed = 0)
+    /// <param name="model">The decoder to train (its float32 weights are the optimizer's).</param>
+    /// <param name="learningRate">Initial learning rate.</param>
+    /// <param name="weightDecay">Decoupled weight decay on matrices.</param>
+    /// <param name="seed">Seeds LibTorch's generator (dropout masks).</param>
+    /// <param name="precision">With <see cref="TrainingPrecision.BFloat16"/>, steps run on a bfloat16 working copy (<see cref="TorchMixedPrecision"/>).</param>
+    public TorchCausalLmBackend(TorchDecoderLM model, float learningRate, float weightDecay, ulong seed = 0, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(model);
         random.manual_seed(unchecked((long)seed));
         _model = model;
         _optimizer = TorchAdamW.Create(model, learningRate, weightDecay, beta1: 0.9, beta2: 0.95);
+        if (precision == TrainingPrecision.BFloat16)
+        {
+            var working = new TorchDecoderLM(model.Config);
+            TorchParameters.CopyBetween(model, working);
+            TorchSharp.ModuleExtensionMethods.to(working, model.TokenEmbedding.device);
+            _mixed = new TorchMixedPrecision(model, working);
+        }
     }
 
     /// <summary>The model being trained.</summary>
@@ -58,15 +71,19 @@ public sealed class TorchCausalLmBackend : ICausalLmBackend
         }
 
         _optimizer.zero_grad();
+        _mixed?.PullWeights();
+        TorchDecoderLM net = _mixed?.Working ?? _model;
+        net.train();
         double total = 0;
         foreach (TokenBatch micro in microBatches)
         {
             using var scope = NewDisposeScope();
-            Tensor loss = _model.Loss(Tokens(micro.Ids, micro.Batch, micro.Seq), Tokens(micro.Targets, micro.Batch, micro.Seq));
+            Tensor loss = net.Loss(Tokens(micro.Ids, micro.Batch, micro.Seq), Tokens(micro.Targets, micro.Batch, micro.Seq));
             total += loss.item<float>() * micro.Share;
             (microBatches.Count == 1 ? loss : loss * micro.Share).backward();
         }
 
+        _mixed?.PushGradients();
         using (NewDisposeScope())
         {
             nn.utils.clip_grad_norm_(_model.parameters(), clipNorm);

@@ -6,6 +6,7 @@ using CalRec.MLNet;
 using CalRec.Recommenders.CalRec;
 using CalRec.Torch.CalRec;
 using CalRec.Torch.Devices;
+using CalRec.Torch.Training;
 using Microsoft.ML;
 using Spectre.Console;
 
@@ -26,7 +27,7 @@ internal static class TrainCalRecCommand
         var cmd = new Command(CalRecTrainer.ModelKind, "CALRec: a decoder LM finetuned two-tower style on text-serialized histories (LM loss + two InfoNCE terms), stage 1 on a mixture, stage 2 on the target.");
         inputs.AddTo(cmd);
         args.AddTo(cmd);
-        engine.AddTo(cmd);
+        engine.AddTo(cmd, precision: true);
         CommandRunner.SetAction(cmd, (p, ct) => Run(p, inputs, args, engine, ct), p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
@@ -38,6 +39,7 @@ internal static class TrainCalRecCommand
     private static int Run(ParseResult p, TrainInputs inputs, CalRecArguments args, BackendArguments engine, CancellationToken ct)
     {
         (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
+        TrainingPrecision precision = engine.ResolvePrecision(p, backend);
         var clock = Stopwatch.StartNew();
         string output = p.GetValue(inputs.Output)!;
         string checkpoint = output + ".checkpoint";
@@ -81,7 +83,7 @@ internal static class TrainCalRecCommand
             TargetDomain = targetDomain,
             MixtureDomains = mixtureDomains,
             // The finetuning stages on TorchSharp when asked (stage 0, validation and grounding stay on our engine).
-            Engine = backend == ComputeBackend.TorchSharp ? TorchCalRecEngine.On(device) : null,
+            Engine = backend == ComputeBackend.TorchSharp ? TorchCalRecEngine.On(device, precision) : null,
         };
         using var curve = new TrainingCurveRecorder(output, p.GetValue(args.Resume));
         SequentialRecommendationTransformer model = Progress.TrainingProgressView.Run(progress =>
