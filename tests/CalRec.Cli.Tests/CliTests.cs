@@ -208,6 +208,15 @@ public class CliTests
         Assert.That(code, Is.EqualTo(2));
         Assert.That(output, Does.Contain("needs --lm"));
         Assert.That(File.Exists(Path.Combine(_dir, "x.zip")), Is.False);
+
+        // LLM2SASRec on TorchSharp: the item texts are embedded there too (TorchTextEmbedder), then SASRec trains.
+        string lm = Path.Combine(_dir, "lm");
+        ByteLevelBpeTokenizer tok = ByteLevelBpeTokenizer.Train(data.Items.Select(i => i.ToText()).ToList(), new BpeTrainerOptions { VocabularySize = 300, SpecialTokens = [.. SpecialTokens.All] });
+        HuggingFaceCheckpoint.Save(new DecoderLM(Models.Configuration.DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 2), tok, lm);
+        string llm2 = Path.Combine(_dir, "llm2sasrec.zip");
+        (code, output) = Run("train", "llm2sasrec", "--target", db, "--lm", lm, "--backend", "torchsharp", "--out", llm2, "--hidden", "16", "--max-length", "10", "--epochs", "1", "--min-epochs", "0");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(Run("evaluate", "--model", llm2, "--data", db, "--json").Code, Is.EqualTo(0));
     }
 
     [Test]

@@ -1,8 +1,12 @@
 using CalRec.Models.Adapters;
 using CalRec.Models.Checkpoints;
+using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
 using CalRec.Models.Generation;
+using CalRec.Text.Tokenization;
 using CalRec.Torch.Decoder;
+using CalRec.Torch.Embeddings;
 using CalRec.Torch.Generation;
 using static TorchSharp.torch;
 
@@ -138,7 +142,8 @@ public sealed class DecoderParityTests
 
         foreach (GenerationOptions options in (GenerationOptions[])[
             new() { Strategy = DecodingStrategy.Greedy, MaxNewTokens = 10 },
-            new() { Strategy = DecodingStrategy.BeamSearch, NumBeams = 3, NumReturnSequences = 2, MaxNewTokens = 6 }])
+            new() { Strategy = DecodingStrategy.BeamSearch, NumBeams = 3, NumReturnSequences = 2, MaxNewTokens = 6 },
+            new() { Strategy = DecodingStrategy.Sampling, Temperature = 0.8f, TopK = 20, TopP = 0.95f, NumReturnSequences = 2, MaxNewTokens = 8, Seed = 11 }])
         {
             using var managedSteps = new DecoderStepModel(ours);
             using var torchSteps = new TorchStepModel(torchModel);
@@ -147,5 +152,27 @@ public sealed class DecoderParityTests
             Assert.That(got.Select(r => r.Select(s => s.TokenIds)), Is.EqualTo(want.Select(r => r.Select(s => s.TokenIds))), $"{options.Strategy}");
             Assert.That(got.SelectMany(r => r.Select(s => s.LogProb)), Is.EqualTo(want.SelectMany(r => r.Select(s => s.LogProb))).Within(1e-3));
         }
+
+        // Trie-constrained beam search (the grounding path that decodes only catalogue items): the same items, in order.
+        var trie = new TokenTrie(Enumerable.Range(0, 12).Select(i => (IReadOnlyList<int>)[1 + (i % 5), 2 + (i % 3), 3 + i, 1 + (i % 4)]).ToList());
+        using var ourSteps = new DecoderStepModel(ours);
+        using var theirSteps = new TorchStepModel(torchModel);
+        var wantItems = new SequenceGenerator(ourSteps, Decode).GenerateConstrained(prompts[0], trie, numBeams: 4, count: 3);
+        var gotItems = new SequenceGenerator(theirSteps, Decode).GenerateConstrained(prompts[0], trie, numBeams: 4, count: 3);
+        Assert.That(gotItems.Select(r => r.Index), Is.EqualTo(wantItems.Select(r => r.Index)), "constrained");
+        Assert.That(gotItems.Select(r => r.LogProb), Is.EqualTo(wantItems.Select(r => r.LogProb)).Within(1e-3));
+    }
+
+    [TestCase(Pooling.Mean)]
+    [TestCase(Pooling.LastToken)]
+    public void TextEmbeddingsOnTorchSharpAreOurEnginesEmbeddings(Pooling pooling)
+    {
+        string[] texts = ["wireless mouse, black", "a", "stapler with 200 staples and a long, long description", "mouse pad", "pens, blue"];
+        ByteLevelBpeTokenizer tokenizer = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions { VocabularySize = 300, SpecialTokens = [.. SpecialTokens.All] });
+        var ours = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tokenizer.VocabularySize }, seed: 4);
+        float[] want = new LanguageModelEmbedder(ours, tokenizer, pooling, batchSize: 2, maxTokens: 12).Encode(texts);
+        float[] got = new TorchTextEmbedder(TorchWeights.ToTorch(ours), tokenizer, pooling, batchSize: 2, maxTokens: 12).Encode(texts);
+        Assert.That(Fixtures.MaxAbsDiff(got, want), Is.LessThanOrEqualTo(1e-4));
+        Assert.That(want.Distinct().Count(), Is.GreaterThan(want.Length / 2), "real vectors");
     }
 }

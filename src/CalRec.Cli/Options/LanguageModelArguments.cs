@@ -3,6 +3,9 @@ using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
 using CalRec.Text.Tokenization;
+using CalRec.Torch.Decoder;
+using CalRec.Torch.Embeddings;
+using Device = TorchSharp.torch.Device;
 
 namespace CalRec.Cli.Options;
 
@@ -23,8 +26,11 @@ internal sealed class LanguageModelArguments
         command.Options.Add(Pooling);
     }
 
-    /// <summary>The text encoder over the given language model.</summary>
-    public ITextEncoder Encoder(ParseResult p)
+    /// <summary>
+    /// The text encoder over the given language model: on TorchSharp and <paramref name="device"/> when given (a
+    /// decoder folder embeds where the training engine runs), else on our engine.
+    /// </summary>
+    public ITextEncoder Encoder(ParseResult p, Device? device = null)
     {
         string folder = p.GetValue(Folder)
             ?? throw new ArgumentException($"calrec train {p.CommandResult.Command.Name} needs --lm: 'minilm', or a language-model folder (for example from 'calrec pretrain --out DIR', then DIR/model).");
@@ -40,7 +46,7 @@ internal sealed class LanguageModelArguments
             "last" or "last-token" => Models.Embeddings.Pooling.LastToken,
             string other => throw new ArgumentException($"--pooling: '{other}' is not mean or last."),
         };
-        return new LanguageModelEmbedder(lm, tok, mode);
+        return device is null ? new LanguageModelEmbedder(lm, tok, mode) : new TorchTextEmbedder(TorchWeights.ToTorch(lm, device), tok, mode);
     }
 
     /// <summary>The <c>--lm</c> value naming the pretrained MiniLM sentence encoder.</summary>

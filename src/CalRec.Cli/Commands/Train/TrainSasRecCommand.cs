@@ -53,9 +53,10 @@ internal static class TrainSasRecCommand
                 options = settings.Read(p) with { CheckpointDirectory = checkpoint };
             }
 
-            // The language model first: a missing or bad --lm is reported before the dataset is read.
-            ITextEncoder? encoder = llm ? lm.Encoder(p) : null;
+            // The language model first: a missing or bad --lm is reported before the dataset is read. On TorchSharp the
+            // item texts are embedded on the training device too.
             (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
+            ITextEncoder? encoder = llm ? lm.Encoder(p, backend == ComputeBackend.TorchSharp ? device : null) : null;
             SasRecEngineFactory? steps = backend == ComputeBackend.TorchSharp ? TorchSasRecEngine.On(device) : null;
             return inputs.FitAndSave(p, (trainers, items, curve) => encoder is null
                 ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps, Progress = curve.SasRec() })
