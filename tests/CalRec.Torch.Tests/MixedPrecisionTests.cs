@@ -1,10 +1,14 @@
+using CalRec.Data.Splits;
+using CalRec.Data.Synthetic;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
 using CalRec.Models.Training;
 using CalRec.Recommenders.CalRec;
+using CalRec.Recommenders.SasRec;
 using CalRec.Tensors;
 using CalRec.Torch.CalRec;
 using CalRec.Torch.Decoder;
+using CalRec.Torch.SasRec;
 using CalRec.Torch.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -58,6 +62,22 @@ public sealed class MixedPrecisionTests
         stepping.CopyWeightsTo(back);
         Assert.That(Fixtures.MaxAbsDiff(back.TokenEmbedding.ToArray(), model.TokenEmbedding.ToArray()), Is.GreaterThan(1e-3), "the master weights moved");
         Assert.That(back.TokenEmbedding.ToArray().Any(v => v != (float)(BFloat16Round(v))), Is.True, "and stay float32, not rounded to bfloat16");
+    }
+
+    [TestCase(SasRecLoss.CrossEntropy)]
+    [TestCase(SasRecLoss.BinaryCrossEntropy)]
+    public void SasRecInMixedPrecisionFollowsTheFloat32Run(SasRecLoss loss)
+    {
+        var split = new LeaveOneOutSplit(SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3, UsersPerDomain = 60 }).ToDataset());
+        var options = new SasRecTrainer.Options { Hidden = 16, MaxLength = 10, Dropout = 0f, BatchSize = 32, LearningRate = 3e-3f, MaxEpochs = 4, MinEpochs = 4, Loss = loss, Seed = 7 };
+        var full = new List<SasRecEpochReport>();
+        var mixed = new List<SasRecEpochReport>();
+        SasRecTraining.Fit(split, options, full.Add, engine: TorchSasRecEngine.On(CPU));
+        SasRecScorer model = SasRecTraining.Fit(split, options, mixed.Add, engine: TorchSasRecEngine.On(CPU, TrainingPrecision.BFloat16));
+        TestContext.Out.WriteLine($"loss fp32 {string.Join(", ", full.Select(r => r.Loss.ToString("F4")))}; bf16 {string.Join(", ", mixed.Select(r => r.Loss.ToString("F4")))}");
+        Assert.That(mixed.Select(r => r.Loss), Is.EqualTo(full.Select(r => r.Loss)).Within(0.02 * full[0].Loss), "the same loss curve up to bfloat16 rounding");
+        Assert.That(mixed[^1].Loss, Is.LessThan(mixed[0].Loss), "it learns");
+        Assert.That(model.Model.parameters().SelectMany(p => p.ToArray()).Any(v => v != (float)BFloat16Round(v)), Is.True, "the weights read back are the float32 master's");
     }
 
     [Test]

@@ -26,7 +26,7 @@ internal sealed class BackendArguments
         DefaultValueFactory = _ => "fp32",
     };
 
-    /// <summary>Adds the flags; <paramref name="precision"/> also adds <c>--precision</c> (for the decoder-based trainers).</summary>
+    /// <summary>Adds the flags; <paramref name="precision"/> also adds <c>--precision</c> (for the commands that train).</summary>
     public void AddTo(Command command, bool precision = false)
     {
         command.Options.Add(Backend);

@@ -64,7 +64,7 @@ public sealed class TorchCalRecEngine : ICalRecEngine
 
         _optimizer.zero_grad();
         _mixed?.PullWeights();
-        TorchDecoderLM net = _mixed?.Working ?? _model;
+        TorchDecoderLM net = (TorchDecoderLM?)_mixed?.Working ?? _model;
         var values = new List<LossValues>(microBatches.Count);
         foreach (HistoryBatch batch in microBatches)
         {

@@ -26,11 +26,14 @@ public static class TorchSharpEstimatorExtensions
         return options;
     }
 
-    /// <summary>SASRec's (or LLM2SASRec's) training steps on TorchSharp, on the device <paramref name="mlContext"/> selects; returns the options.</summary>
-    public static SasRecEstimatorOptions UseTorchSharp(this SasRecEstimatorOptions options, MLContext mlContext)
+    /// <summary>
+    /// SASRec's (or LLM2SASRec's) training steps on TorchSharp, on the device <paramref name="mlContext"/> selects, in
+    /// <paramref name="precision"/>; returns the options.
+    /// </summary>
+    public static SasRecEstimatorOptions UseTorchSharp(this SasRecEstimatorOptions options, MLContext mlContext, TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Engine = TorchSasRecEngine.On(Select(mlContext));
+        options.Engine = TorchSasRecEngine.On(Select(mlContext), precision);
         return options;
     }
 

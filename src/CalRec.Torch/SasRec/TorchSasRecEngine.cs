@@ -21,9 +21,14 @@ public sealed class TorchSasRecEngine : ISasRecEngine
     private readonly AdamW _optimizer;
     private readonly SasRecEngineSettings _settings;
     private readonly Device _device;
+    private readonly TorchMixedPrecision? _mixed;
 
-    /// <summary>Copies <paramref name="weights"/> onto <paramref name="device"/> with a fresh optimizer.</summary>
-    public TorchSasRecEngine(IEnumerable<(string Name, ManagedTensor Parameter)> weights, SasRecEngineSettings settings, Device device)
+    /// <summary>
+    /// Copies <paramref name="weights"/> onto <paramref name="device"/> with a fresh optimizer; with
+    /// <see cref="TrainingPrecision.BFloat16"/> the steps run on a bfloat16 working copy (<see cref="TorchMixedPrecision"/>).
+    /// </summary>
+    public TorchSasRecEngine(IEnumerable<(string Name, ManagedTensor Parameter)> weights, SasRecEngineSettings settings, Device device,
+        TrainingPrecision precision = TrainingPrecision.Float32)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
@@ -35,10 +40,19 @@ public sealed class TorchSasRecEngine : ISasRecEngine
         _model.to(device);
         _model.train();
         _optimizer = optim.AdamW(_model.parameters(), lr: 1e-3, beta1: settings.Beta1, beta2: settings.Beta2, weight_decay: 0);
+        if (precision == TrainingPrecision.BFloat16)
+        {
+            var working = new TorchSasRecNetwork(settings);
+            TorchParameters.CopyBetween(_model, working);
+            working.to(device);
+            working.train();
+            _mixed = new TorchMixedPrecision(_model, working);
+        }
     }
 
     /// <summary>The factory to give SASRec's training for <paramref name="device"/>.</summary>
-    public static SasRecEngineFactory On(Device device) => (weights, settings) => new TorchSasRecEngine(weights, settings, device);
+    public static SasRecEngineFactory On(Device device, TrainingPrecision precision = TrainingPrecision.Float32) =>
+        (weights, settings) => new TorchSasRecEngine(weights, settings, device, precision);
 
     /// <inheritdoc />
     public float Step(IReadOnlyList<SasRecBatch> microBatches, float learningRate)
@@ -50,15 +64,18 @@ public sealed class TorchSasRecEngine : ISasRecEngine
         }
 
         _optimizer.zero_grad();
+        _mixed?.PullWeights();
+        var net = (TorchSasRecNetwork?)_mixed?.Working ?? _model;
         double total = 0;
         foreach (SasRecBatch micro in microBatches)
         {
             using var scope = NewDisposeScope();
-            Tensor loss = Loss(micro.Rows, micro.Batch, micro.Length, micro.Positions, micro.Targets, micro.Negatives);
+            Tensor loss = Loss(net, micro.Rows, micro.Batch, micro.Length, micro.Positions, micro.Targets, micro.Negatives);
             total += loss.item<float>() * micro.Share;
             (microBatches.Count == 1 ? loss : loss * micro.Share).backward();
         }
 
+        _mixed?.PushGradients();
         using (NewDisposeScope())
         {
             _optimizer.step();
@@ -68,18 +85,21 @@ public sealed class TorchSasRecEngine : ISasRecEngine
     }
 
     /// <summary>The loss of one batch (with gradients), as <see cref="Step"/> minimizes it.</summary>
-    internal Tensor Loss(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives)
+    internal Tensor Loss(int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives) =>
+        Loss(_model, rows, batch, length, positions, targets, negatives);
+
+    private Tensor Loss(TorchSasRecNetwork net, int[] rows, int batch, int length, int[] positions, int[] targets, int[][]? negatives)
     {
-        Tensor hidden = _model.Forward(Longs(rows, [batch, length])).reshape(batch * length, _settings.Hidden).index_select(0, Longs(positions, [positions.Length]));
+        Tensor hidden = net.Forward(Longs(rows, [batch, length])).reshape(batch * length, _settings.Hidden).index_select(0, Longs(positions, [positions.Length]));
         if (negatives is null)
         {
-            return F.cross_entropy(_model.Scores(hidden), Longs(targets, [targets.Length]));
+            return F.cross_entropy(net.Scores(hidden), Longs(targets, [targets.Length]));
         }
 
         // Each score s as the logits row [0, s]: cross-entropy -log σ(s) for the positive, -log(1 - σ(s)) per negative.
         int p = targets.Length;
         Tensor origin = zeros(p, 1, device: _device);
-        Tensor RowScores(int[] tableRows) => (hidden * _model.ItemTable.index_select(0, Longs(tableRows, [p]))).sum(-1, keepdim: true);
+        Tensor RowScores(int[] tableRows) => (hidden * net.ItemTable.index_select(0, Longs(tableRows, [p]))).sum(-1, keepdim: true);
         Tensor loss = F.cross_entropy(cat([origin, RowScores(targets.Select(i => i + 1).ToArray())], 1), ones(p, dtype: int64, device: _device));
         foreach (int[] negative in negatives)
         {
@@ -103,6 +123,7 @@ public sealed class TorchSasRecEngine : ISasRecEngine
     /// <summary>Releases the device copy.</summary>
     public void Dispose()
     {
+        _mixed?.Dispose();
         _optimizer.Dispose();
         _model.Dispose();
     }

@@ -42,7 +42,7 @@ internal sealed class TorchSasRecNetwork : nn.Module
     {
         long b = rows.shape[0], t = rows.shape[1];
         Tensor keep = rows.ne(0);
-        Tensor timeline = keep.to(float32).unsqueeze(-1);
+        Tensor timeline = keep.to(_items.weight!.dtype).unsqueeze(-1);
         Tensor positions = arange(_s.MaxLength - t, _s.MaxLength, dtype: int64, device: rows.device).unsqueeze(0).expand(b, t);
         Tensor mask = ones(t, t, dtype: @bool, device: rows.device).tril().view(1, 1, t, t).logical_and(keep.view(b, 1, 1, t));
         Tensor x = Dropout((_items.forward(rows) * MathF.Sqrt(_s.Hidden)) + _positions.forward(positions)) * timeline;
@@ -51,11 +51,17 @@ internal sealed class TorchSasRecNetwork : nn.Module
             x = _blocks[i].Forward(x, mask, _s.Heads, Dropout) * timeline;
         }
 
-        return _last.forward(x);
+        // A network in bfloat16 (mixed precision's working copy) hands float32 states on: the losses run in float32.
+        Tensor h = _last.forward(x);
+        return h.dtype == float32 ? h : h.to(float32);
     }
 
-    /// <summary>Scores of every item [n, items] for hidden states [n, d].</summary>
-    internal Tensor Scores(Tensor hidden) => hidden.matmul(ItemTable[1..].t());
+    /// <summary>Scores of every item [n, items] for hidden states [n, d] (computed in the table's precision, returned in the states').</summary>
+    internal Tensor Scores(Tensor hidden)
+    {
+        Tensor table = ItemTable[1..];
+        return table.dtype == hidden.dtype ? hidden.matmul(table.t()) : hidden.to(table.dtype).matmul(table.t()).to(hidden.dtype);
+    }
 
     private Tensor Dropout(Tensor x) => _s.Dropout > 0 ? F.dropout(x, _s.Dropout, training) : x;
 }

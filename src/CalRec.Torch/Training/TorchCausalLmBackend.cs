@@ -72,7 +72,7 @@ public sealed class TorchCausalLmBackend : ICausalLmBackend
 
         _optimizer.zero_grad();
         _mixed?.PullWeights();
-        TorchDecoderLM net = _mixed?.Working ?? _model;
+        TorchDecoderLM net = (TorchDecoderLM?)_mixed?.Working ?? _model;
         net.train();
         double total = 0;
         foreach (TokenBatch micro in microBatches)

@@ -1,4 +1,3 @@
-using CalRec.Torch.Decoder;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,13 +13,13 @@ public enum TrainingPrecision
     /// <summary>
     /// bfloat16 mixed precision: the decoder's forward and backward passes run on a bfloat16 copy of the weights, the
     /// losses in float32, and the optimizer steps float32 master weights (TorchSharp 0.107 has no autocast; this is its
-    /// effect, written out).
+    /// effect, written out). SASRec, CALRec's engine and causal-LM pretraining have it.
     /// </summary>
     BFloat16,
 }
 
 /// <summary>
-/// bfloat16 mixed precision for a decoder without autocast: a working copy of the master (float32) decoder in bfloat16
+/// bfloat16 mixed precision without autocast: a working copy of the master (float32) network in bfloat16
 /// runs forward and backward; its gradients become the master's (in float32) before clipping and the optimizer step, and
 /// the updated master weights are copied back (rounded) before the next step. The master stays what checkpoints,
 /// validation and the weights read back see, so nothing else changes with the precision. Memory: the weights once more
@@ -30,8 +29,8 @@ internal sealed class TorchMixedPrecision : IDisposable
 {
     private readonly List<(Parameter Master, Parameter Working)> _pairs;
 
-    /// <summary>Pairs <paramref name="master"/> with <paramref name="working"/> (the same weights and adapters), which becomes bfloat16.</summary>
-    public TorchMixedPrecision(TorchDecoderLM master, TorchDecoderLM working)
+    /// <summary>Pairs <paramref name="master"/> with <paramref name="working"/> (the same architecture and adapters), which becomes bfloat16.</summary>
+    public TorchMixedPrecision(nn.Module master, nn.Module working)
     {
         Working = working;
         working.to(ScalarType.BFloat16);
@@ -41,7 +40,7 @@ internal sealed class TorchMixedPrecision : IDisposable
     }
 
     /// <summary>The bfloat16 copy that runs forward and backward.</summary>
-    public TorchDecoderLM Working { get; }
+    public nn.Module Working { get; }
 
     /// <summary>Copies the master weights into the working copy (rounded to bfloat16) and clears its gradients.</summary>
     public void PullWeights()

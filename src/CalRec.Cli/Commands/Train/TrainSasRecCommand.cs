@@ -5,6 +5,7 @@ using CalRec.Models.Embeddings;
 using CalRec.Recommenders.SasRec;
 using CalRec.Torch.Devices;
 using CalRec.Torch.SasRec;
+using CalRec.Torch.Training;
 
 namespace CalRec.Cli.Commands.Train;
 
@@ -23,7 +24,7 @@ internal static class TrainSasRecCommand
             : "SASRec: self-attentive sequential recommendation over item ids, full-softmax cross-entropy by default.");
         inputs.AddTo(cmd);
         cmd.Options.Add(resume);
-        engine.AddTo(cmd);
+        engine.AddTo(cmd, precision: true);
         settings.AddTo(cmd);
         if (llm)
         {
@@ -57,7 +58,8 @@ internal static class TrainSasRecCommand
             // item texts are embedded on the training device too.
             (ComputeBackend backend, TorchSharp.torch.Device device) = engine.Resolve(p);
             ITextEncoder? encoder = llm ? lm.Encoder(p, backend == ComputeBackend.TorchSharp ? device : null) : null;
-            SasRecEngineFactory? steps = backend == ComputeBackend.TorchSharp ? TorchSasRecEngine.On(device) : null;
+            TrainingPrecision precision = engine.ResolvePrecision(p, backend);
+            SasRecEngineFactory? steps = backend == ComputeBackend.TorchSharp ? TorchSasRecEngine.On(device, precision) : null;
             return inputs.FitAndSave(p, (trainers, items, curve) => encoder is null
                 ? trainers.SasRec(new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps, Progress = curve.SasRec() })
                 : trainers.Llm2SasRec(encoder, new SasRecEstimatorOptions { Items = items, Trainer = options, Engine = steps, Progress = curve.SasRec() }), options.Seed, ct, checkpoint, p.GetValue(resume));
