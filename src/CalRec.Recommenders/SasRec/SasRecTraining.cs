@@ -140,6 +140,11 @@ public static class SasRecTraining
         var order = new SeededRandom(options.Seed + 1);
         var negatives = new SeededRandom(options.Seed + 2);
         int[] users = Enumerable.Range(0, split.Train.Count).Where(u => split.Train[u].Length >= 2).ToArray();
+        if (users.Length == 0)
+        {
+            throw new ArgumentException($"Dataset '{split.Data.Name}' has no user with two or more training interactions: nothing to train SASRec on.");
+        }
+
         var batches = new SasRecBatches(users, u => Math.Min(maxT, split.Train[u].Length - 1), options.BatchSize, options.Batching);
         var selection = new EarlyStopping(higherIsBetter: true, options.Patience, options.MinEpochs);
         var best = new WeightsSnapshot(model.named_parameters());
@@ -165,7 +170,7 @@ public static class SasRecTraining
         var loop = new TrainingLoop(new TrainingPlan
         {
             Epochs = options.MaxEpochs,
-            StepsPerEpoch = Math.Max(1, batches.Count),
+            StepsPerEpoch = batches.Count,
             TimeBudget = options.MaxMinutes > 0 ? TimeSpan.FromMinutes(options.MaxMinutes) : null,
             BudgetInWholeEpochs = true,
             Checkpoints = options.CheckpointDirectory is not null,
