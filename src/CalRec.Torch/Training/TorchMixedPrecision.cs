@@ -61,7 +61,14 @@ internal sealed class TorchMixedPrecision : IDisposable
     {
         foreach ((Parameter master, Parameter working) in _pairs)
         {
-            if (master.requires_grad && working.grad is { } grad)
+            if (!master.requires_grad)
+            {
+                continue;
+            }
+
+            // Each wrapper is released here (the gradient itself lives on in the master), not left to the finalizer.
+            using Tensor? grad = working.grad;
+            if (grad is not null)
             {
                 using Tensor full = grad.to(ScalarType.Float32);
                 master.grad = full;
