@@ -66,7 +66,7 @@ internal static class TrainSasRecCommand
         }, p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
-            return Directory.Exists(checkpoint) ? $"no model written; the completed epochs are saved in {checkpoint}: add --resume to continue." : "no model written.";
+            return Directory.Exists(checkpoint) ? $"no model written; the run is saved in {checkpoint} (where it stopped): add --resume to continue." : "no model written.";
         });
         return cmd;
     }
