@@ -1,12 +1,14 @@
 using System.Diagnostics;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
+using CalRec.Models.Training;
 using CalRec.Tensors;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
 using CalRec.Tensors.Threading;
 using CalRec.Torch.Decoder;
 using CalRec.Torch.Devices;
+using CalRec.Torch.Training;
 
 namespace CalRec.Bench;
 
@@ -24,8 +26,13 @@ internal static class TrainBenchmark
             ["XS"] = (2048, 128, 2, 4, 64, 8, 5),
         };
 
-    public static BenchResult Run(string configName, int? stepsOverride = null, ComputeBackend backend = ComputeBackend.Managed)
+    public static BenchResult Run(string configName, int? stepsOverride = null, ComputeBackend backend = ComputeBackend.Managed, TrainingPrecision precision = TrainingPrecision.Float32)
     {
+        if (precision == TrainingPrecision.BFloat16 && backend != ComputeBackend.TorchSharp)
+        {
+            throw new ArgumentException("--precision bf16 runs on TorchSharp only: add --backend torchsharp.");
+        }
+
         if (!Configs.TryGetValue(configName, out var c))
         {
             throw new ArgumentException($"Unknown benchmark config '{configName}' (known: {string.Join(", ", Configs.Keys)}).");
@@ -53,7 +60,8 @@ internal static class TrainBenchmark
             targets[i] = g.NextInt(c.Vocab);
         }
 
-        Action step = backend == ComputeBackend.TorchSharp ? TorchStep(model, ids, targets, c.Batch, c.Seq) : ManagedStep(model, ids, targets, c.Batch, c.Seq);
+        Action step = precision == TrainingPrecision.BFloat16 ? MixedPrecisionStep(model, ids, targets, c.Batch, c.Seq)
+            : backend == ComputeBackend.TorchSharp ? TorchStep(model, ids, targets, c.Batch, c.Seq) : ManagedStep(model, ids, targets, c.Batch, c.Seq);
         void Step() => step();
 
         Step();
@@ -74,7 +82,9 @@ internal static class TrainBenchmark
         double tps = n / seconds;
         return new BenchResult
         {
-            Name = backend == ComputeBackend.TorchSharp ? $"train-gpt2-torchsharp-{TorchSharp.torch.__version__}" : "train-gpt2",
+            Name = backend == ComputeBackend.TorchSharp
+                ? $"train-gpt2-torchsharp-{TorchSharp.torch.__version__}{(precision == TrainingPrecision.BFloat16 ? "-bf16-mixed" : string.Empty)}"
+                : "train-gpt2",
             Config = configName.ToUpperInvariant(),
             Threads = backend == ComputeBackend.TorchSharp ? TorchSharp.torch.get_num_threads() : WorkerPool.Shared.ThreadCount,
             TokensPerSecond = Math.Round(tps, 1),
@@ -98,6 +108,16 @@ internal static class TrainBenchmark
             loss.backward();
             opt.step();
         };
+    }
+
+    // The product's mixed-precision step (TorchCausalLmBackend with a bfloat16 working copy): forward and backward in
+    // bfloat16, gradients into the float32 master, clipping (effectively off) and AdamW, the master copied back.
+    private static Action MixedPrecisionStep(DecoderLM model, int[] ids, int[] targets, int batch, int seq)
+    {
+        TorchSharp.torch.set_num_threads(WorkerPool.Shared.ThreadCount);
+        var backend = new TorchCausalLmBackend(TorchWeights.ToTorch(model), 1e-3f, 0.01f, seed: 0, TrainingPrecision.BFloat16);
+        TokenBatch[] whole = [new TokenBatch(ids, targets, batch, seq)];
+        return () => backend.TrainStep(whole, 1e-3f, clipNorm: float.MaxValue);
     }
 
     private static Action TorchStep(DecoderLM model, int[] ids, int[] targets, int batch, int seq)

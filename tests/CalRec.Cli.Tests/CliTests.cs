@@ -281,6 +281,13 @@ public class CliTests
         Assert.That(code, Is.EqualTo(0));
         Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[0]).RootElement.GetProperty("gflops").GetDouble(), Is.GreaterThan(0));
         Assert.That(Run("bench", "train", "--config", "Q").Code, Is.EqualTo(2));
+
+        (code, output) = Run("bench", "train", "--config", "XS", "--steps", "1", "--backend", "torchsharp", "--precision", "bf16", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        using JsonDocument mixed = JsonDocument.Parse(output.Trim().Split('\n').Last());
+        Assert.That(mixed.RootElement.GetProperty("name").GetString(), Does.EndWith("-bf16-mixed"));
+        Assert.That(mixed.RootElement.GetProperty("tokens_per_s").GetDouble(), Is.GreaterThan(0));
+        Assert.That(Run("bench", "train", "--config", "XS", "--precision", "bf16").Code, Is.EqualTo(2), "bf16 needs TorchSharp");
     }
 
     [Test]

@@ -3,6 +3,7 @@ using System.Globalization;
 using CalRec.Bench;
 using CalRec.Tensors.Threading;
 using CalRec.Torch.Devices;
+using CalRec.Torch.Training;
 using Spectre.Console;
 
 namespace CalRec.Cli.Commands;
@@ -25,8 +26,11 @@ internal static class BenchCommands
         var config = new Option<string>("--config") { Description = "S (d=256, 4 layers, batch 32x128) or M (d=512, 8 layers, batch 16x128).", DefaultValueFactory = _ => "S" };
         var steps = new Option<int?>("--steps") { Description = "Timed steps (default as the PyTorch reference: S 5, M 4)." };
         var backend = new Option<ComputeBackend>("--backend") { Description = "managed (ours) or torchsharp (LibTorch on the CPU).", DefaultValueFactory = _ => ComputeBackend.Managed };
-        var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps, backend };
-        CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps), p.GetValue(backend))]));
+        var precision = new Option<string>("--precision") { Description = "fp32, or bf16 (TorchSharp's mixed-precision step, as training runs it).", DefaultValueFactory = _ => "fp32" };
+        precision.AcceptOnlyFromAmong("fp32", "bf16");
+        var train = new Command("train", "Tokens/s of a GPT-2-style decoder training step (forward, backward, AdamW).") { config, steps, backend, precision };
+        CommandRunner.SetAction(train, (p, _) => Emit(p, json, threads, () => [TrainBenchmark.Run(p.GetValue(config)!, p.GetValue(steps), p.GetValue(backend),
+            p.GetValue(precision) == "bf16" ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32)]));
 
         var tokenizer = new Command("tokenizer", "Single-thread tokenizer encoding speed, and ours against Microsoft.ML.Tokenizers' BpeTokenizer on the same vocabulary.");
         CommandRunner.SetAction(tokenizer, (p, _) => Emit(p, json, threads, () => TokenizerBenchmark.Run()));
