@@ -123,6 +123,7 @@ public sealed class CalRecScorer : IRecommenderScorer
         lock (_gate)
         {
             float[]? identities = IdentityWeight > 0f ? Towers.OutputRows(_table.IdentityBase!.Value, n) : null;
+            float[]? logits = identities is null ? null : new float[Math.Min(UsersPerPass, histories.Count) * n];
             for (int start = 0; start < histories.Count; start += UsersPerPass)
             {
                 int b = Math.Min(UsersPerPass, histories.Count - start);
@@ -152,9 +153,9 @@ public sealed class CalRecScorer : IRecommenderScorer
                 Gemm.Multiply(users, _items, block, b, n, d, transB: true);
                 if (identities is not null)
                 {
-                    float[] logits = new float[b * n];
-                    Gemm.Multiply(lastStates!, identities, logits, b, n, d, transB: true);
-                    TensorPrimitives.MultiplyAdd(logits, IdentityWeight, block, block);
+                    Span<float> next = logits.AsSpan(0, b * n);
+                    Gemm.Multiply(lastStates!, identities, next, b, n, d, transB: true);
+                    TensorPrimitives.MultiplyAdd(next, IdentityWeight, block, block);
                 }
 
                 if (_prior is not null)

@@ -12,13 +12,6 @@ namespace CalRec.Recommenders.CalRec;
 /// </summary>
 internal static class TwoTowerEncoder
 {
-    /// <summary>Pooled item-tower representations [items, D] (not normalized); records gradients when the tape does.</summary>
-    public static ManagedTensor EncodeItems(DecoderLM model, IReadOnlyList<(ItemTextTable Table, int Item)> items, Pooling pooling)
-    {
-        (int[] ids, float[] mask, int length, int[] last) = ItemRows(items);
-        return Pool(model, ids, mask, items.Count, length, last, pooling);
-    }
-
     /// <summary>The item tower's input for <paramref name="items"/>: token ids, mask, row length and separator positions.</summary>
     public static (int[] Ids, float[] Mask, int Length, int[] Last) ItemRows(IReadOnlyList<(ItemTextTable Table, int Item)> items)
     {
@@ -67,25 +60,6 @@ internal static class TwoTowerEncoder
         }
 
         return Pool(model, ids, mask, n, length, last, pooling);
-    }
-
-    /// <summary>Pooled user-tower representations [histories, D] for already length-limited histories (not normalized).</summary>
-    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling) =>
-        EncodeHistories(model, table, histories, pooling, out _);
-
-    /// <summary>
-    /// Pooled user-tower representations [histories, D], and in <paramref name="lastStates"/> each history's final hidden
-    /// state at its closing separator [histories, D]: the LM's state that predicts the next item (its identity token,
-    /// with the item-ID hybrid).
-    /// </summary>
-    public static ManagedTensor EncodeHistories(DecoderLM model, ItemTextTable table, IReadOnlyList<int[]> histories, Pooling pooling, out ManagedTensor lastStates)
-    {
-        (int[] ids, float[] mask, int length, int[] last) = HistoryRows(table, histories);
-        int n = histories.Count;
-        ManagedTensor m = ManagedTensor.from(mask, n, length);
-        ManagedTensor hidden = model.Hidden(ids, n, length, m);
-        lastStates = F.last_token_pool(hidden, last);
-        return pooling == Pooling.Mean ? F.masked_mean_pool(hidden, m) : lastStates;
     }
 
     /// <summary>
