@@ -383,6 +383,9 @@ public class CliTests
         (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "1", "--collaborative", pop, "--embedding-pooling", "mean", "--users", "10", "--json");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("grounding").GetString(), Is.EqualTo("embedding, gamma 1 (collaborative)"));
+        (code, output) = Run("evaluate", "--model", model, "--data", officeDb, "--grounding", "embedding", "--candidates", "2", "--gamma", "0", "--embedding-backbone", "minilm", "--users", "10", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.GetProperty("grounding").GetString(), Is.EqualTo("embedding, embedded by minilm"));
 
         // A stage-1-only meta-learning run validates only at its end and writes no checkpoint: it must still finish cleanly.
         string meta = Path.Combine(_dir, "meta.zip");

@@ -539,6 +539,40 @@ public class CalRecTrainerTests
         Assert.That(steps["stage2"][^1].ValidationNdcg10, Is.Not.Null, "the last step of a budget is validated");
     }
 
+    [Test]
+    public void DropoutActsInTheFinetuningStagesWhileTrainingAndNeverWhenScoring()
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("kitchen");
+        (List<CalRecProgress> Steps, CalRecModel Model) Train(float dropout)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.Stage1.Epochs = 0;
+            o.Stage2.MaxSteps = 3;
+            o.Dropout = dropout;
+            CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+            var steps = new List<CalRecProgress>();
+            trainer.Progress += (_, e) => steps.Add(e);
+            return (steps, trainer.Fit(data));
+        }
+
+        (List<CalRecProgress> plain, CalRecModel plainModel) = Train(0f);
+        (List<CalRecProgress> dropped, CalRecModel model) = Train(0.3f);
+        Assert.That(dropped.Where(e => e.Phase == CalRecPhase.Pretrain).Select(e => e.Loss), Is.EqualTo(plain.Where(e => e.Phase == CalRecPhase.Pretrain).Select(e => e.Loss)),
+            "stage 0 keeps the backbone's own setting");
+        Assert.That(dropped.First(e => e.Phase == CalRecPhase.Stage2).Loss, Is.Not.EqualTo(plain.First(e => e.Phase == CalRecPhase.Stage2).Loss),
+            "the first finetuning step already drops units");
+        Assert.That(model.Backbone.Config.Dropout, Is.EqualTo(0.3f));
+        Assert.That(plainModel.Backbone.Config.Dropout, Is.Zero);
+
+        int[][] histories = data.Sequences.Take(4).Select(h => h[..^1]).ToArray();
+        float[] first = new float[4 * model.ItemCount], second = new float[4 * model.ItemCount];
+        model.Score(histories, first);
+        model.Score(histories, second);
+        Assert.That(second, Is.EqualTo(first), "no masks are drawn when scoring");
+        float[] fresh = CalRecScorer.EncodeCatalogue(model.Backbone.WithDropout(0f), model.Towers.Table, model.Settings.Pooling);
+        Assert.That(fresh, Is.EqualTo(model.Towers.ItemEmbeddings.ToArray()), "the item index is the dropout-free item tower");
+    }
+
     [TestCase(DecoderArchitecture.Llama)]
     [TestCase(DecoderArchitecture.Gpt2)]
     public void FinetunesAHuggingFaceCheckpointWithLoraAndMergesTheAdapters(DecoderArchitecture architecture)

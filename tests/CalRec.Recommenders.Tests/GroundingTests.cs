@@ -218,17 +218,96 @@ public class GroundingTests
         Assert.That(pooled.ItemVectors.ToArray(), Is.EqualTo(CalRecScorer.EncodeCatalogue(_model.Backbone, _model.Towers.Table, other)));
 
         var baseBackbone = new DecoderLM(_model.Backbone.Config, seed: 9);
-        GroundedScorer based = _ctx.Grounding.Create(_model, options, embeddingBackbone: baseBackbone);
+        GroundedScorer based = _ctx.Grounding.Create(_model, options, embedder: GroundingEmbedder.FromBackbone(baseBackbone));
         Assert.That(based.ItemVectors.ToArray(), Is.EqualTo(CalRecScorer.EncodeCatalogue(baseBackbone, _model.Towers.Table, _model.Settings.Pooling)));
         int[] history = _split.Test[1].History;
         float[] a = new float[_model.ItemCount], b = new float[_model.ItemCount], again = new float[_model.ItemCount];
         own.Score([history], a);
         based.Score([history], b);
-        _ctx.Grounding.Create(_model, options, embeddingBackbone: baseBackbone).Score([history], again);
+        _ctx.Grounding.Create(_model, options, embedder: GroundingEmbedder.FromBackbone(baseBackbone)).Score([history], again);
         Assert.That(b, Is.Not.EqualTo(a), "another backbone embeds differently");
         Assert.That(again, Is.EqualTo(b), "deterministic");
 
         var wrongVocabulary = new DecoderLM(_model.Backbone.Config with { VocabSize = _model.Backbone.Config.VocabSize + 1 }, seed: 9);
-        Assert.That(() => _ctx.Grounding.Create(_model, options, embeddingBackbone: wrongVocabulary), Throws.ArgumentException.With.Message.Contains("same tokenizer"));
+        Assert.That(() => _ctx.Grounding.Create(_model, options, embedder: GroundingEmbedder.FromBackbone(wrongVocabulary)), Throws.ArgumentException.With.Message.Contains("same tokenizer"));
+    }
+
+    [Test]
+    public void EmbeddingGroundingCanUseAPretrainedTextEncoder()
+    {
+        // A text encoder of another space (as MiniLM is): it sees the items as the model renders them and the generated
+        // texts as decoded, and the path's scores are minus the smallest distance between the normalized vectors.
+        var encoder = new CharacterTrigramEncoder();
+        var options = new GroundingOptions { Path = GroundingPath.Embedding, Candidates = 3 };
+        GroundedScorer scorer = _ctx.Grounding.Create(_model, options, embedder: GroundingEmbedder.FromTextEncoder(encoder));
+        Assert.That(scorer.ItemVectors.Length, Is.EqualTo(_model.ItemCount * encoder.Dimension));
+        Assert.That(encoder.Seen.Take(_model.ItemCount), Is.EqualTo(_model.Catalog.Select(i => ItemTextTable.Render(i, _model.Settings.Template))),
+            "the catalogue is embedded from its rendered texts");
+
+        int[] history = _split.Test[2].History;
+        GroundingExplanation e = scorer.Explain(history, 5);
+        float[] scores = new float[_model.ItemCount];
+        scorer.Score([history], scores);
+        float[] items = Unit(encoder.Encode(_model.Catalog.Select(i => ItemTextTable.Render(i, _model.Settings.Template)).ToList()), encoder.Dimension);
+        float[] generated = Unit(encoder.Encode(e.Generated.Select(g => g.Text).ToList()), encoder.Dimension);
+        Assert.That(e.Generated, Is.Not.Empty);
+        for (int i = 0; i < _model.ItemCount; i++)
+        {
+            double nearest = Enumerable.Range(0, e.Generated.Count).Min(g => Math.Sqrt(Enumerable.Range(0, encoder.Dimension)
+                .Sum(d => Math.Pow(items[(i * encoder.Dimension) + d] - generated[(g * encoder.Dimension) + d], 2))));
+            if (!history.Contains(i))
+            {
+                Assert.That(scores[i], Is.EqualTo(-nearest).Within(1e-4), $"item {i}");
+            }
+        }
+
+        float[] own = new float[_model.ItemCount];
+        _ctx.Grounding.Create(_model, options).Score([history], own);
+        Assert.That(scores, Is.Not.EqualTo(own), "another space ranks differently");
+    }
+
+    private static float[] Unit(float[] rows, int d)
+    {
+        for (int r = 0; r < rows.Length; r += d)
+        {
+            float norm = MathF.Sqrt(rows.AsSpan(r, d).ToArray().Sum(x => x * x));
+            for (int j = 0; j < d; j++)
+            {
+                rows[r + j] /= norm;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Hashed character trigrams (plus one constant feature, so no text is the zero vector); records what it embeds.</summary>
+    private sealed class CharacterTrigramEncoder : Models.Embeddings.ITextEncoder
+    {
+        public List<string> Seen { get; } = [];
+
+        public int Dimension => 64;
+
+        public float[] Encode(IReadOnlyList<string> texts, CancellationToken cancellation = default)
+        {
+            Seen.AddRange(texts);
+            float[] v = new float[texts.Count * Dimension];
+            for (int t = 0; t < texts.Count; t++)
+            {
+                string s = $"  {texts[t].ToLowerInvariant()} ";
+                v[t * Dimension] = 0.5f;
+                for (int c = 0; c + 3 <= s.Length; c++)
+                {
+                    uint h = 2166136261;
+                    foreach (char ch in s.AsSpan(c, 3))
+                    {
+                        h = (h ^ ch) * 16777619;
+                    }
+
+                    v[(t * Dimension) + 1 + (int)(h % (uint)(Dimension - 1))] += 1f;
+                }
+            }
+
+            return v;
+        }
     }
 }

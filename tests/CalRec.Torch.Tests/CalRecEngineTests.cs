@@ -55,6 +55,23 @@ public sealed class CalRecEngineTests
         return (model, examples, bank);
     }
 
+    [Test]
+    public void TheEngineDropsUnitsAsTheConfigurationSaysSeededByTheStepSettings()
+    {
+        (DecoderLM model, HistoryBatch batch) = Setup();
+        var settings = new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.Mean, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        float FirstLoss(float dropout, ulong seed)
+        {
+            using var engine = new TorchCalRecEngine(model.WithDropout(dropout, seed: 1), settings with { Seed = seed }, CPU);
+            return engine.Step([batch], 0f).Total;
+        }
+
+        float plain = FirstLoss(0f, 3), dropped = FirstLoss(0.3f, 3);
+        Assert.That(dropped, Is.Not.EqualTo(plain), "the configuration's dropout applies in training");
+        Assert.That(FirstLoss(0.3f, 3), Is.EqualTo(dropped), "the masks follow the step settings' seed");
+        Assert.That(FirstLoss(0.3f, 4), Is.Not.EqualTo(dropped));
+    }
+
     [TestCase(Pooling.Mean, false)]
     [TestCase(Pooling.LastToken, false)]
     [TestCase(Pooling.LastToken, true)]
@@ -188,6 +205,8 @@ public sealed class CalRecEngineTests
         var split = new LeaveOneOutSplit(data);
         var options = new CalRecTrainer.Options
         {
+            // The engines draw their dropout masks from different generators.
+            Dropout = 0f,
             Backbone = "tiny",
             VocabularySize = 400,
             PretrainSteps = 20,
@@ -269,6 +288,8 @@ public sealed class CalRecEngineTests
         var split = new LeaveOneOutSplit(data);
         var options = new CalRecTrainer.Options
         {
+            // The engines draw their dropout masks from different generators.
+            Dropout = 0f,
             Backbone = "tiny", VocabularySize = 400, PretrainSteps = 10, PretrainSequenceLength = 64, LoraRank = 4, LoraDropout = 0f,
             Stage1 = new CalRecStageOptions { Epochs = 0 }, Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 5e-3f },
             BatchSize = 16, MaxHistory = 4, MaxItemTokens = 10, ValidationUsers = 0, Seed = 3,

@@ -168,10 +168,10 @@ internal static class EvaluateCommand
         // Models saved before popularity was stored get it from this dataset's training split.
         float[]? popularity = calrec.Towers.Popularity is null ? GroundedScorer.TrainingPopularity(calrec, new LeaveOneOutSplit(d)) : null;
         RecommenderModel? collaborative = grounding.LoadCollaborative(p);
-        Models.Decoder.DecoderLM? embeddingBackbone = grounding.LoadEmbeddingBackbone(p);
+        GroundingEmbedder? embedder = grounding.LoadEmbedder(p);
         if (tuneUsers is int n)
         {
-            g = GroundingTuner.Tune(calrec, EvaluationCases.Validation(calrec, d, message => log($"evaluate: {message}")), g, n, popularity, collaborative, embeddingBackbone,
+            g = GroundingTuner.Tune(calrec, EvaluationCases.Validation(calrec, d, message => log($"evaluate: {message}")), g, n, popularity, collaborative, embedder,
                 message => log($"grounding: {message}"));
             if (saveTo is not null)
             {
@@ -180,13 +180,18 @@ internal static class EvaluateCommand
             }
         }
 
-        GroundedScorer grounded = new(calrec, g, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
+        GroundedScorer grounded = new(calrec, g, popularity: popularity, collaborative: collaborative, embedder: embedder);
         string label = g.Path.ToString().ToLowerInvariant();
         bool usesEmbedding = g.Path == GroundingPath.Embedding
             || (g.Path == GroundingPath.Fusion && grounded.Options.FusionWeights.GetValueOrDefault(GroundingPath.Embedding) != 0);
         if (usesEmbedding && grounded.Options.Gamma > 0)
         {
             label += string.Create(CultureInfo.InvariantCulture, $", gamma {grounded.Options.Gamma} ({grounded.Options.Signal.ToString().ToLowerInvariant()})");
+        }
+
+        if (usesEmbedding && p.GetValue(grounding.EmbeddingBackbone) is string space)
+        {
+            label += $", embedded by {space}";
         }
 
         return (grounded, label);

@@ -30,7 +30,7 @@ internal static class RecommendCommand
             string[] ids = p.GetValue(history)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             if (grounding.Given(p) || p.GetValue(explain))
             {
-                return Grounded(GroundingArguments.RequireCalRec(m, "--grounding/--explain"), grounding.Read(p, (CalRecModel)m), grounding.LoadCollaborative(p), grounding.LoadEmbeddingBackbone(p), ids, p.GetValue(k),
+                return Grounded(GroundingArguments.RequireCalRec(m, "--grounding/--explain"), grounding.Read(p, (CalRecModel)m), grounding.LoadCollaborative(p), grounding.LoadEmbedder(p), ids, p.GetValue(k),
                     p.GetValue(json), p.GetValue(explain));
             }
 
@@ -68,9 +68,9 @@ internal static class RecommendCommand
         return cmd;
     }
 
-    private static int Grounded(CalRecModel m, GroundingOptions options, RecommenderModel? collaborative, Models.Decoder.DecoderLM? embeddingBackbone, string[] ids, int k, bool json, bool explain)
+    private static int Grounded(CalRecModel m, GroundingOptions options, RecommenderModel? collaborative, GroundingEmbedder? embedder, string[] ids, int k, bool json, bool explain)
     {
-        GroundingExplanation e = new GroundedScorer(m, options, collaborative: collaborative, embeddingBackbone: embeddingBackbone).Explain(m.ToIndices(ids), k);
+        GroundingExplanation e = new GroundedScorer(m, options, collaborative: collaborative, embedder: embedder).Explain(m.ToIndices(ids), k);
         string Paths(ExplainedItem item) => string.Join("+", item.FoundBy.Select(f => f.ToString().ToLowerInvariant()));
         if (json)
         {

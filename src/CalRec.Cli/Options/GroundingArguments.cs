@@ -25,7 +25,7 @@ internal sealed class GroundingArguments
 
     public Option<string?> EmbeddingPooling { get; } = new("--embedding-pooling") { Description = "Pooling of embedding grounding: mean or last (default: the model's)." };
 
-    public Option<string?> EmbeddingBackbone { get; } = new("--embedding-backbone") { Description = "A Hugging Face backbone folder with the model's tokenizer (e.g. the stage-0 backbone) to embed texts for embedding grounding." };
+    public Option<string?> EmbeddingBackbone { get; } = new("--embedding-backbone") { Description = "The space of embedding grounding: 'minilm' (the pretrained MiniLM sentence encoder), or a Hugging Face backbone folder with the model's tokenizer (e.g. the stage-0 backbone); default: the model's finetuned backbone." };
 
     public Option<string?> Collaborative { get; } = new("--collaborative") { Description = "A model zip (e.g. SASRec on the same data) whose scores re-weight embedding grounding instead of popularity." };
 
@@ -42,9 +42,13 @@ internal sealed class GroundingArguments
         || p.GetValue(Distance) is not null || p.GetValue(ListLength) is not null || p.GetValue(Collaborative) is not null
         || p.GetValue(EmbeddingPooling) is not null || p.GetValue(EmbeddingBackbone) is not null;
 
-    /// <summary>The <c>--embedding-backbone</c> language model, loaded, or null.</summary>
-    public Models.Decoder.DecoderLM? LoadEmbeddingBackbone(ParseResult p) =>
-        p.GetValue(EmbeddingBackbone) is string folder ? Models.Checkpoints.HuggingFaceCheckpoint.Load(folder).Model : null;
+    /// <summary>The <c>--embedding-backbone</c> space (the MiniLM encoder or a loaded language model), or null.</summary>
+    public GroundingEmbedder? LoadEmbedder(ParseResult p) => p.GetValue(EmbeddingBackbone) switch
+    {
+        null => null,
+        string minilm when minilm.Equals(LanguageModelArguments.MiniLm, StringComparison.OrdinalIgnoreCase) => GroundingEmbedder.FromTextEncoder(new Models.Embeddings.MiniLmTextEncoder()),
+        string folder => GroundingEmbedder.FromBackbone(Models.Checkpoints.HuggingFaceCheckpoint.Load(folder).Model),
+    };
 
     /// <summary>The <c>--collaborative</c> model, loaded, or null.</summary>
     public RecommenderModel? LoadCollaborative(ParseResult p) =>

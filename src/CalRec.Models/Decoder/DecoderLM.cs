@@ -149,6 +149,23 @@ public sealed class DecoderLM : NeuralModule
         return grown;
     }
 
+    /// <summary>
+    /// A copy of this model, every weight copied, whose embeddings and residual branches drop out with probability
+    /// <paramref name="dropout"/> while training (the configuration's <see cref="DecoderConfig.Dropout"/>). The dropout
+    /// generator starts from <paramref name="seed"/>.
+    /// </summary>
+    public DecoderLM WithDropout(float dropout, ulong seed = 0)
+    {
+        var copy = new DecoderLM(Config with { Dropout = dropout }, seed);
+        Dictionary<string, ManagedTensor> source = state_dict();
+        foreach ((string name, ManagedTensor p) in copy.named_parameters())
+        {
+            source[name].Data.CopyTo(p.Data);
+        }
+
+        return copy;
+    }
+
     /// <summary>Vocabulary logits [N, V] for hidden states [..., D].</summary>
     public ManagedTensor Logits(ManagedTensor hidden) => hidden.reshape(-1, Config.HiddenSize).matmul(OutputWeight, transB: true);
 

@@ -198,6 +198,14 @@ public sealed partial class CalRecTrainer
         [TrainerOption("accumulation-steps", "Split each batch into this many micro-batches whose gradients add up before the step (less memory per pass).")]
         public int AccumulationSteps { get; set; } = 1;
 
+        /// <summary>
+        /// Dropout on the backbone's embeddings and residual branches while finetuning (stages 1 and 2; stage-0
+        /// pretraining keeps the backbone's own setting). Regularizes the towers and the identity rows against
+        /// memorizing the training transitions.
+        /// </summary>
+        [TrainerOption("dropout", "Dropout on the backbone's embeddings and residual branches in stages 1 and 2.")]
+        public float Dropout { get; set; } = 0.1f;
+
         /// <summary>Most recent items per serialized history (training windows hold this many plus the target).</summary>
         [TrainerOption("max-history", "Most recent items per serialized history.")]
         public int MaxHistory { get; set; } = 8;
@@ -299,6 +307,7 @@ public sealed partial class CalRecTrainer
             Require(Stage1.Epochs >= 0 && Stage2.Epochs >= 0, "stage epochs must not be negative");
             Require(LoraRank >= 0, "LoraRank must not be negative");
             Require(LoraDropout >= 0 && LoraDropout < 1, "LoraDropout must be in [0, 1)");
+            Require(Dropout >= 0 && Dropout < 1, "Dropout must be in [0, 1)");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(!Resume || CheckpointDirectory is not null, "Resume needs a CheckpointDirectory");
         }

@@ -170,6 +170,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
+        if (model.Config.Dropout != o.Dropout)
+        {
+            model = model.WithDropout(o.Dropout, o.Seed);
+        }
+
         var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens, identityBase);
         IReadOnlyList<ManagedTensor> trainable = o.LoraRank > 0
             ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = model.Config.LinearModuleNames }, o.Seed)

@@ -20,13 +20,13 @@ internal sealed class GroundingCatalog
     /// A scorer ranking along <paramref name="options"/>' path (default: dense retrieval). <paramref name="popularity"/>
     /// (per-item training counts) replaces the counts saved with the model for re-weighting; a
     /// <paramref name="collaborative"/> model (for example SASRec trained on the same data) makes its scores for the user
-    /// the re-weighting signal instead (items matched by id). An <paramref name="embeddingBackbone"/> with the model's
-    /// tokenizer (for example the base, stage-0 backbone) embeds the generated and item texts for embedding grounding in
-    /// place of the finetuned one.
+    /// the re-weighting signal instead (items matched by id). An <paramref name="embedder"/> (a backbone of the model's
+    /// tokenizer such as the base, stage-0 one, or a pretrained text encoder such as MiniLM) embeds the generated and item
+    /// texts for embedding grounding in place of the finetuned backbone.
     /// </summary>
     public GroundedScorer Create(CalRecModel model, GroundingOptions? options = null, float[]? popularity = null, RecommenderModel? collaborative = null,
-        Models.Decoder.DecoderLM? embeddingBackbone = null) =>
-        new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
+        GroundingEmbedder? embedder = null) =>
+        new(model, options ?? new GroundingOptions(), popularity: popularity, collaborative: collaborative, embedder: embedder);
 
     /// <summary>Training-split interaction counts of <paramref name="split"/>'s items, mapped onto the model's catalogue by id.</summary>
     public static float[] Popularity(RecommenderModel model, LeaveOneOutSplit split) => GroundedScorer.TrainingPopularity(model, split);
@@ -42,9 +42,9 @@ internal sealed class GroundingCatalog
     /// Like the split overload, on given validation cases (item indices of the model's catalogue), with optional
     /// <paramref name="popularity"/> counts replacing the model's own, or a <paramref name="collaborative"/> model whose
     /// scores become the re-weighting signal (γ is then tuned for it, and the returned settings say so), and an optional
-    /// <paramref name="embeddingBackbone"/> as in <see cref="Create"/>.
+    /// <paramref name="embedder"/> as in <see cref="Create"/>.
     /// </summary>
     public GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity,
-        RecommenderModel? collaborative = null, Models.Decoder.DecoderLM? embeddingBackbone = null, CancellationToken cancellation = default) =>
-        GroundingTuner.Tune(model, validation, options, validationUsers, popularity, collaborative, embeddingBackbone, message => _context.Report("grounding", message), cancellation);
+        RecommenderModel? collaborative = null, GroundingEmbedder? embedder = null, CancellationToken cancellation = default) =>
+        GroundingTuner.Tune(model, validation, options, validationUsers, popularity, collaborative, embedder, message => _context.Report("grounding", message), cancellation);
 }

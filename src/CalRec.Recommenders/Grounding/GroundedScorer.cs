@@ -41,12 +41,12 @@ public sealed class GroundedScorer : IRecommenderScorer
     /// from the model's item texts; <paramref name="popularity"/> (per-item training counts, see
     /// <see cref="TrainingPopularity"/>) replaces the counts saved with the model for re-weighting; a
     /// <paramref name="collaborative"/> model (for example SASRec trained on the same data) makes its scores for the user
-    /// the re-weighting signal instead (items matched by id); an <paramref name="embeddingBackbone"/> with the model's
-    /// tokenizer (for example the stage-0 backbone) embeds the generated and item texts for embedding grounding in place
-    /// of the finetuned one.
+    /// the re-weighting signal instead (items matched by id); an <paramref name="embedder"/> (a backbone of the model's
+    /// tokenizer such as the stage-0 one, or a pretrained text encoder such as MiniLM) embeds the generated and item texts
+    /// for embedding grounding in place of the finetuned backbone.
     /// </summary>
     public GroundedScorer(CalRecModel model, GroundingOptions options, Bm25Index? index = null, float[]? popularity = null, RecommenderModel? collaborative = null,
-        DecoderLM? embeddingBackbone = null)
+        GroundingEmbedder? embedder = null)
     {
         options.Validate();
         if (popularity is not null && popularity.Length != model.ItemCount)
@@ -64,13 +64,9 @@ public sealed class GroundedScorer : IRecommenderScorer
         }
 
         float[]? counts = collaborative is null && options.Signal == ReweightingSignal.Popularity ? popularity ?? model.Towers.Popularity : null;
-        if (embeddingBackbone is not null && embeddingBackbone.Config.VocabSize != model.Backbone.Config.VocabSize)
-        {
-            throw new ArgumentException($"The embedding backbone has a vocabulary of {embeddingBackbone.Config.VocabSize} ids, the model's tokenizer {model.Backbone.Config.VocabSize}: "
-                + "embedding grounding needs a backbone of the same tokenizer (for example the model's stage-0 backbone).");
-        }
-
-        _embedding = new EmbeddingPath(model, embeddingBackbone ?? model.Backbone, options.EmbeddingPooling ?? model.Settings.Pooling, options.Distance, options.Gamma, counts, collaborativeScores);
+        embedder ??= GroundingEmbedder.FromBackbone(model.Backbone);
+        embedder.Validate(model);
+        _embedding = new EmbeddingPath(model, embedder, options.EmbeddingPooling ?? model.Settings.Pooling, options.Distance, options.Gamma, counts, collaborativeScores);
         if (options.Gamma > 0 && !HasSignal)
         {
             throw new ArgumentException(options.Signal == ReweightingSignal.Collaborative

@@ -21,11 +21,11 @@ public static class GroundingTuner
     /// Tuned copies of <paramref name="options"/> (default settings when null): γ and the fusion weights chosen by
     /// NDCG@10 on a seeded sample of <paramref name="validationUsers"/> of <paramref name="validation"/> (item indices of
     /// the model's catalogue). <paramref name="popularity"/>, <paramref name="collaborative"/> and
-    /// <paramref name="embeddingBackbone"/> are as in <see cref="GroundedScorer"/>'s constructor (γ is tuned for the
+    /// <paramref name="embedder"/> are as in <see cref="GroundedScorer"/>'s constructor (γ is tuned for the
     /// signal they give, and the returned settings say which); <paramref name="log"/> receives progress messages.
     /// </summary>
     public static GroundingOptions Tune(CalRecModel model, IReadOnlyList<EvaluationCase> validation, GroundingOptions? options, int validationUsers, float[]? popularity = null,
-        RecommenderModel? collaborative = null, DecoderLM? embeddingBackbone = null, Action<string>? log = null, CancellationToken cancellation = default)
+        RecommenderModel? collaborative = null, GroundingEmbedder? embedder = null, Action<string>? log = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(validation);
@@ -33,7 +33,7 @@ public static class GroundingTuner
         GroundingOptions tuned = (options ?? new GroundingOptions()).Clone();
         tuned.Signal = collaborative is null ? ReweightingSignal.Popularity : ReweightingSignal.Collaborative;
         tuned.Gamma = 0f;
-        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative, embeddingBackbone: embeddingBackbone);
+        var scorer = new GroundedScorer(model, tuned, popularity: popularity, collaborative: collaborative, embedder: embedder);
         IReadOnlyList<EvaluationCase> cases = CaseSampling.Sample(validation, validationUsers, tuned.Seed ^ 0x5EEDUL);
         log($"generating for {cases.Count} validation users");
         var users = new List<(EvaluationCase Case, GroundingQuery Query, float[] Distances, float[]? Signal)>();

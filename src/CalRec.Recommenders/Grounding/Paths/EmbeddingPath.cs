@@ -1,22 +1,19 @@
-using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
 using CalRec.Models.Generation;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
-using CalRec.Tensors.Autograd;
-using CalRec.Tensors.Memory;
-using F = CalRec.Tensors.Functional;
 
 namespace CalRec.Recommenders.Grounding;
 
 /// <summary>
 /// BIGRec's grounding: every item's distance (L2 or cosine) to the closest generated text in an embedding space,
-/// optionally re-weighted D' = D_norm·(1 + C_norm)^(−γ) by popularity counts or a collaborative model's scores.
+/// optionally re-weighted D' = D_norm·(1 + C_norm)^(−γ) by popularity counts or a collaborative model's scores. The
+/// space is a <see cref="GroundingEmbedder"/>: a backbone of the model's tokenizer, or a pretrained text encoder.
 /// </summary>
 internal sealed class EmbeddingPath : IGroundingPath
 {
     private readonly CalRecModel _model;
-    private readonly DecoderLM _embedder;
+    private readonly GroundingEmbedder _embedder;
     private readonly Pooling _pooling;
     private readonly GroundingDistance _distance;
     private readonly float _gamma;
@@ -26,7 +23,7 @@ internal sealed class EmbeddingPath : IGroundingPath
     private GroundingQuery? _lastQuery;
     private float[]? _lastScores;
 
-    public EmbeddingPath(CalRecModel model, DecoderLM embedder, Pooling pooling, GroundingDistance distance, float gamma, float[]? popularity, CollaborativeScores? collaborative)
+    public EmbeddingPath(CalRecModel model, GroundingEmbedder embedder, Pooling pooling, GroundingDistance distance, float gamma, float[]? popularity, CollaborativeScores? collaborative)
     {
         (_model, _embedder, _pooling, _distance, _gamma) = (model, embedder, pooling, distance, gamma);
         (_popularity, _collaborative) = (popularity, collaborative);
@@ -39,11 +36,11 @@ internal sealed class EmbeddingPath : IGroundingPath
 
     /// <summary>
     /// The L2-normalized item vectors compared against: the saved item index when the backbone and pooling are the
-    /// model's own, otherwise every item text encoded once with them.
+    /// model's own, otherwise every item encoded once in the embedder's space.
     /// </summary>
-    public ReadOnlySpan<float> ItemVectors => ReferenceEquals(_embedder, _model.Backbone) && _pooling == _model.Settings.Pooling
+    public ReadOnlySpan<float> ItemVectors => _embedder.IsModelIndex(_model, _pooling)
         ? _model.Towers.ItemEmbeddings
-        : _itemVectors ??= CalRecScorer.EncodeCatalogue(_embedder, _model.Towers.Table, _pooling);
+        : _itemVectors ??= _embedder.Catalogue(_model, _pooling);
 
     public IReadOnlyList<int> List(GroundingQuery query) => TopK.Select(Scores(query), query.ListLength, query.Seen);
 
@@ -98,7 +95,7 @@ internal sealed class EmbeddingPath : IGroundingPath
     public float[] RawDistances(GroundingQuery query)
     {
         List<GeneratedSequence> generated = query.Generated;
-        int n = _model.ItemCount, d = _embedder.Config.HiddenSize;
+        int n = _model.ItemCount, d = _embedder.Dimension;
         float[] distance = new float[n];
         if (generated.Count == 0)
         {
@@ -107,15 +104,7 @@ internal sealed class EmbeddingPath : IGroundingPath
         }
 
         Array.Fill(distance, float.PositiveInfinity);
-        float[] vectors;
-        using (_embedder.EvalScope())
-        {
-            using TensorScope scope = TensorScope.Begin();
-            using Tape.NoGradScope noGrad = Tape.no_grad();
-            var texts = generated.Select(g => g.TokenIds.Take(_model.Settings.MaxItemTokens).ToArray()).ToList();
-            vectors = F.l2_normalize(TwoTowerEncoder.EncodeTokens(_embedder, texts, _model.Towers.Table, _pooling)).Data.ToArray();
-        }
-
+        float[] vectors = _embedder.Generated(_model, generated, _pooling);
         ReadOnlySpan<float> items = ItemVectors;
         for (int i = 0; i < n; i++)
         {
