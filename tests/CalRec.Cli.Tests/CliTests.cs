@@ -327,17 +327,20 @@ public class CliTests
         Assert.That(loaded.Settings.Pooling, Is.EqualTo(Models.Embeddings.Pooling.Mean));
         Assert.That(loaded.Catalog.All(i => i.Domain == "office"));
 
+        Assert.That(loaded.Backbone.Config.Dropout, Is.Zero, "no --dropout: the preset's own setting");
+
         // The same run with the finetuning stages on TorchSharp, each batch in two micro-batches, as the item-ID hybrid (the
-        // config file turns it off): a model of the same catalogue with an identity token per item.
+        // config file turns it off), with dropout: a model of the same catalogue with an identity token per item.
         string onTorch = Path.Combine(_dir, "calrec-torch.zip");
         (code, output) = Run("train", "calrec", "--target", db, "--domain", "office", "--config", config, "--out", onTorch, "--backend", "torchsharp", "--device", "cpu",
-            "--accumulation-steps", "2", "--item-ids", "true");
+            "--accumulation-steps", "2", "--item-ids", "true", "--dropout", "0.1");
         Assert.That(code, Is.EqualTo(0), output);
         var hybrid = (CalRecModel)ModelFiles.Load(onTorch);
         Assert.That(hybrid.Catalog.Select(i => i.Id), Is.EqualTo(loaded.Catalog.Select(i => i.Id)));
         Assert.That(hybrid.Settings.IdentityTokenBase, Is.EqualTo(hybrid.Tokenizer.VocabularySize));
         Assert.That(hybrid.Backbone.Config.VocabSize, Is.EqualTo(hybrid.Tokenizer.VocabularySize + hybrid.ItemCount));
         Assert.That(hybrid.Towers.IdentityWeight, Is.AnyOf(0f, 0.05f), "τ, or 0 where the towers alone validate better");
+        Assert.That(hybrid.Backbone.Config.Dropout, Is.EqualTo(0.1f));
 
         string history = string.Join(",", loaded.Catalog.Take(2).Select(i => i.Id));
         (code, output) = Run("recommend", "--model", model, "--history", history, "--k", "3", "--json");

@@ -37,7 +37,7 @@ public class DecoderTests
     [TearDown]
     public void TearDown() => Directory.Delete(_dir, true);
 
-    private static IEnumerable<DecoderConfig> All() => [Llama, Qwen2, Gpt2];
+    private static IEnumerable<DecoderConfig> All() => [Llama, Qwen2, Gpt2, Llama with { Dropout = 0.1f }, Qwen2 with { Dropout = 0.2f }, Gpt2 with { Dropout = 0.1f }];
 
     [Test]
     public void HuggingFaceNamesAndParameterCounts()

@@ -543,7 +543,7 @@ public class CalRecTrainerTests
     public void DropoutActsInTheFinetuningStagesWhileTrainingAndNeverWhenScoring()
     {
         InteractionDataset data = Synthetic(30).ForDomain("kitchen");
-        (List<CalRecProgress> Steps, CalRecModel Model) Train(float dropout)
+        (List<CalRecProgress> Steps, CalRecModel Model) Train(float? dropout)
         {
             CalRecTrainer.Options o = Tiny();
             o.Stage1.Epochs = 0;
@@ -555,14 +555,14 @@ public class CalRecTrainerTests
             return (steps, trainer.Fit(data));
         }
 
-        (List<CalRecProgress> plain, CalRecModel plainModel) = Train(0f);
+        (List<CalRecProgress> plain, CalRecModel plainModel) = Train(null);
         (List<CalRecProgress> dropped, CalRecModel model) = Train(0.3f);
         Assert.That(dropped.Where(e => e.Phase == CalRecPhase.Pretrain).Select(e => e.Loss), Is.EqualTo(plain.Where(e => e.Phase == CalRecPhase.Pretrain).Select(e => e.Loss)),
             "stage 0 keeps the backbone's own setting");
         Assert.That(dropped.First(e => e.Phase == CalRecPhase.Stage2).Loss, Is.Not.EqualTo(plain.First(e => e.Phase == CalRecPhase.Stage2).Loss),
             "the first finetuning step already drops units");
         Assert.That(model.Backbone.Config.Dropout, Is.EqualTo(0.3f));
-        Assert.That(plainModel.Backbone.Config.Dropout, Is.Zero);
+        Assert.That(plainModel.Backbone.Config.Dropout, Is.Zero, "by default the backbone's own setting (the preset's 0)");
 
         int[][] histories = data.Sequences.Take(4).Select(h => h[..^1]).ToArray();
         float[] first = new float[4 * model.ItemCount], second = new float[4 * model.ItemCount];

@@ -261,6 +261,12 @@ public sealed record DecoderConfig
             {
                 o["attention_bias"] = AttentionBias;
             }
+
+            if (Dropout > 0)
+            {
+                // Read back as this configuration's dropout (see FromJson); absent, as in most checkpoints, it is 0.
+                o["attention_dropout"] = Dropout;
+            }
         }
 
         o["initializer_range"] = InitializerRange;

@@ -170,9 +170,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             }
         }
 
-        if (model.Config.Dropout != o.Dropout)
+        if (o.Dropout is float dropout && dropout != model.Config.Dropout)
         {
-            model = model.WithDropout(o.Dropout, o.Seed);
+            model = model.WithDropout(dropout, o.Seed);
         }
 
         var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens, identityBase);
