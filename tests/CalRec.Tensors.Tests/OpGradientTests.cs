@@ -79,6 +79,24 @@ public class OpGradientTests
     public void Gelu() => Check(x => F.gelu(x[0].mul(2f)), [Rand(1, 4, 5)]);
 
     [Test]
+    public void GeluErf() => Check(x => F.gelu_erf(x[0].mul(2f)), [Rand(1, 4, 5)]);
+
+    [Test]
+    public void ExactGeluMatchesTheErfFormulaOfAReferenceLibrary()
+    {
+        // Reference values from CPython's math.erf (C99 erf).
+        double[] xs = [0.1, 0.5, 1.0, 2.5, 4.5, -1.5];
+        double[] erf = [0.1124629160182849, 0.5204998778130465, 0.8427007929497149, 0.999593047982555, 0.9999999998033839, -0.9661051464753108];
+        for (int i = 0; i < xs.Length; i++)
+        {
+            Assert.That(Kernels.ActivationKernels.Erf(xs[i]), Is.EqualTo(erf[i]).Within(1e-15), $"erf({xs[i]})");
+        }
+
+        ManagedTensor y = F.gelu_erf(ManagedTensor.from([-3f, -0.7f, 0f, 0.3f, 1.2f, 4f], 6));
+        Assert.That(y.ToArray(), Is.EqualTo(new[] { -0.00404969409489031f, -0.1693745565561511f, 0f, 0.18537342665668577f, 1.06191639573395f, 3.9998733150326675f }).Within(1e-6f));
+    }
+
+    [Test]
     public void ReluAwayFromTheKink() => Check(x => F.relu(x[0].mul(x[0]).add(-0.3f)), [Rand(1, 4, 5)]);
 
     [Test]

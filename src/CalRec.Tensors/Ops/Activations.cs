@@ -25,6 +25,23 @@ public static partial class Functional
         return y;
     }
 
+    /// <summary>GELU, exact form <c>0.5·x·(1 + erf(x/√2))</c> (BERT's <c>gelu</c>, PyTorch's <c>approximate='none'</c>).</summary>
+    public static ManagedTensor gelu_erf(ManagedTensor x)
+    {
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluErfForward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () =>
+            {
+                x.GradTensor();
+                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluErfBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
+            });
+        }
+
+        return y;
+    }
+
     /// <summary>ReLU: <c>max(x, 0)</c> (gradient 0 at 0).</summary>
     public static ManagedTensor relu(ManagedTensor x)
     {
