@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CalRec.Data.Readers;
 using CalRec.Data.Synthetic;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
@@ -8,7 +9,10 @@ using CalRec.Text.Tokenization;
 
 namespace CalRec.Bench;
 
-/// <summary>Item-text embedding throughput (mean pooling, batches of 32) for a model preset.</summary>
+/// <summary>
+/// Item-text embedding throughput (mean pooling, batches of 32): a decoder preset of ours, or the pretrained MiniLM on
+/// ONNX Runtime and on our engine side by side.
+/// </summary>
 internal static class EmbeddingBenchmark
 {
     public static BenchResult Run(string presetPath)
@@ -31,5 +35,48 @@ internal static class EmbeddingBenchmark
             TextsPerSecond = Math.Round(all.Count / s, 1),
             Seconds = Math.Round(s, 3),
         };
+    }
+
+    /// <summary>
+    /// all-MiniLM-L6-v2 sentence embeddings of the same titles (amazon-office's, else the synthetic catalogue's) on ONNX
+    /// Runtime and on our engine (weights read from the same ONNX file), interleaved <paramref name="rounds"/> times, the
+    /// median texts/s of each; the config records the largest difference between the two engines' embeddings.
+    /// </summary>
+    public static IEnumerable<BenchResult> RunMiniLm(string? dataPath, int rounds)
+    {
+        string? path = dataPath ?? (Directory.Exists(Path.Combine("..", "shared", "data", "amazon-office")) ? Path.Combine("..", "shared", "data", "amazon-office") : null);
+        IReadOnlyList<string> texts = path is null
+            ? SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3 }).Items.Select(i => i.Title).ToList()
+            : DatasetReader.Load(path).Items.Select(i => i.Title).ToList();
+        string name = path is null ? "synthetic titles" : $"{Path.GetFileName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))} titles";
+        using var onnx = new MiniLmTextEncoder(WorkerPool.Shared.ThreadCount);
+        BertTextEncoder ours = BertTextEncoder.MiniLm();
+        onnx.Encode(texts.Take(32).ToList());
+        ours.Encode(texts.Take(32).ToList());
+        var times = new Dictionary<string, List<double>> { ["onnxruntime"] = [], ["calrec"] = [] };
+        float[] a = [], b = [];
+        for (int r = 0; r < rounds; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            a = onnx.Encode(texts);
+            times["onnxruntime"].Add(sw.Elapsed.TotalSeconds);
+            sw.Restart();
+            b = ours.Encode(texts);
+            times["calrec"].Add(sw.Elapsed.TotalSeconds);
+        }
+
+        double diff = a.Zip(b, (x, y) => Math.Abs((double)x - y)).Max();
+        foreach ((string engine, List<double> seconds) in times)
+        {
+            double median = seconds.Order().ElementAt(seconds.Count / 2);
+            yield return new BenchResult
+            {
+                Name = $"embed-minilm-{engine}",
+                Config = $"{name}: {texts.Count:N0} texts, median of {rounds} interleaved rounds, max |ours - onnxruntime| = {diff:E1}",
+                Threads = WorkerPool.Shared.ThreadCount,
+                TextsPerSecond = Math.Round(texts.Count / median, 1),
+                Seconds = Math.Round(median, 3),
+            };
+        }
     }
 }

@@ -288,6 +288,15 @@ public class CliTests
         Assert.That(mixed.RootElement.GetProperty("name").GetString(), Does.EndWith("-bf16-mixed"));
         Assert.That(mixed.RootElement.GetProperty("tokens_per_s").GetDouble(), Is.GreaterThan(0));
         Assert.That(Run("bench", "train", "--config", "XS", "--precision", "bf16").Code, Is.EqualTo(2), "bf16 needs TorchSharp");
+
+        // MiniLM on ONNX Runtime and on our engine, side by side, on a small catalogue's titles.
+        (code, output) = Run("bench", "embed", "--minilm", "--data", SyntheticDb(2, 5), "--rounds", "1", "--json");
+        Assert.That(code, Is.EqualTo(0), output);
+        var rows = output.Trim().Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.That(rows.Select(r => r.GetProperty("name").GetString()), Is.EqualTo(new[] { "embed-minilm-onnxruntime", "embed-minilm-calrec" }));
+        Assert.That(rows.Select(r => r.GetProperty("texts_per_s").GetDouble()), Has.All.GreaterThan(0));
+        double diff = double.Parse(rows[0].GetProperty("config").GetString()!.Split("= ")[^1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(diff, Is.LessThanOrEqualTo(1e-4), "the two engines embed alike");
     }
 
     [Test]

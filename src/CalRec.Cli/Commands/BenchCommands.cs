@@ -39,8 +39,13 @@ internal static class BenchCommands
         var generate = new Command("generate", "Greedy generation tokens/s with and without the KV cache.") { preset };
         CommandRunner.SetAction(generate, (p, _) => Emit(p, json, threads, () => GenerationBenchmark.Run(p.GetValue(preset)!.FullName)));
 
-        var embed = new Command("embed", "Item-text embedding throughput (mean pooling).") { preset };
-        CommandRunner.SetAction(embed, (p, _) => Emit(p, json, threads, () => [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
+        var minilm = new Option<bool>("--minilm") { Description = "Instead: the pretrained MiniLM on ONNX Runtime and on our engine, side by side." };
+        var embedData = new Option<string?>("--data") { Description = "With --minilm: dataset whose titles are embedded (default: ../shared/data/amazon-office, else a synthetic catalogue)." };
+        var embedRounds = new Option<int>("--rounds") { Description = "With --minilm: interleaved rounds (the median is reported).", DefaultValueFactory = _ => 3 };
+        var embed = new Command("embed", "Item-text embedding throughput (mean pooling).") { preset, minilm, embedData, embedRounds };
+        CommandRunner.SetAction(embed, (p, _) => Emit(p, json, threads, () => p.GetValue(minilm)
+            ? EmbeddingBenchmark.RunMiniLm(p.GetValue(embedData), p.GetValue(embedRounds))
+            : [EmbeddingBenchmark.Run(p.GetValue(preset)!.FullName)]));
 
         var evaluate = new Command("evaluate", "Full-ranking evaluation users/s at amazon-beauty's size.");
         CommandRunner.SetAction(evaluate, (p, _) => Emit(p, json, threads, () => [EvaluationBenchmark.Run()]));
