@@ -690,6 +690,59 @@ public class CalRecTrainerTests
     }
 
     [Test]
+    public void IdentityRowsCanStartFromPretrainedTextEmbeddingsKeepingTheirScale()
+    {
+        (DecoderLM _, DecoderLM grown, ItemTextTable _, ItemTextTable _, InteractionDataset data, _) = IdentitySetup();
+        int n = data.ItemCount, d = grown.Config.HiddenSize, first = grown.Config.VocabSize - n, dim = 48;
+        // Pretrained-like vectors in two clusters: items of even index near one direction, odd near another.
+        var g = new SeededRandom(4);
+        float[] vectors = new float[n * dim];
+        for (int i = 0; i < n; i++)
+        {
+            for (int c = 0; c < dim; c++)
+            {
+                vectors[(i * dim) + c] = (c == i % 2 ? 3f : 0f) + (0.3f * (float)g.NextGaussian());
+            }
+        }
+
+        float[] before = grown.TokenEmbedding.ToArray();
+        double Rms(float[] t, int from, int count) => Math.Sqrt(t.Skip(from * d).Take(count * d).Sum(x => (double)x * x) / (count * d));
+        CalRecTrainer.InitializeIdentityRows(grown, first, vectors, dim);
+        float[] after = grown.TokenEmbedding.ToArray();
+        Assert.That(after[..(first * d)], Is.EqualTo(before[..(first * d)]), "the vocabulary's rows are untouched");
+        Assert.That(Rms(after, first, n), Is.EqualTo(Rms(before, first, n)).Within(1e-4), "the identity rows keep their scale");
+        double Cos(int a, int b) => Enumerable.Range(0, d).Sum(c => (double)after[((first + a) * d) + c] * after[((first + b) * d) + c])
+            / Math.Sqrt(Enumerable.Range(0, d).Sum(c => Math.Pow(after[((first + a) * d) + c], 2)) * Enumerable.Range(0, d).Sum(c => Math.Pow(after[((first + b) * d) + c], 2)));
+        Assert.That(Cos(0, 2), Is.GreaterThan(Cos(0, 1) + 0.5), "the embeddings' neighbourhoods carry over");
+
+        CalRecTrainer.Options o = Tiny();
+        o.ItemIdentityTokens = false;
+        o.IdentityInit = IdentityInitialization.MiniLm;
+        Assert.That(() => new RecContext(seed: 1).Trainers.CalRec(o).Fit(data), Throws.ArgumentException.With.Message.Contains("ItemIdentityTokens"));
+    }
+
+    [Test]
+    public void AHybridWhoseIdentityRowsStartFromMiniLmTrains()
+    {
+        InteractionDataset data = Synthetic(20).ForDomain("office");
+        CalRecModel Train(IdentityInitialization init)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.Stage1.Epochs = 0;
+            o.Stage2.MaxSteps = 2;
+            o.IdentityInit = init;
+            return new RecContext(seed: 1).Trainers.CalRec(o).Fit(data);
+        }
+
+        CalRecModel minilm = Train(IdentityInitialization.MiniLm), mean = Train(IdentityInitialization.TextMean);
+        int first = minilm.Settings.IdentityTokenBase!.Value, d = minilm.Backbone.Config.HiddenSize;
+        float[] a = minilm.Backbone.TokenEmbedding.ToArray()[(first * d)..], b = mean.Backbone.TokenEmbedding.ToArray()[(first * d)..];
+        Assert.That(a, Has.Length.EqualTo(data.ItemCount * d));
+        Assert.That(a.Zip(b, (x, y) => Math.Abs(x - y)).Max(), Is.GreaterThan(0.01f), "the identity rows started elsewhere");
+        Assert.That(a.All(float.IsFinite));
+    }
+
+    [Test]
     public void WithIdentityTokensLmIsATextSoftmaxPlusACatalogueSoftmaxWithGradientsToTheIdentityRows()
     {
         (_, DecoderLM model, _, ItemTextTable ids, InteractionDataset data, _) = IdentitySetup();

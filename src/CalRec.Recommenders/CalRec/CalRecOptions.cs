@@ -15,6 +15,20 @@ public enum MixtureSampling
     Temperature,
 }
 
+/// <summary>How the item-ID hybrid's identity rows start.</summary>
+public enum IdentityInitialization
+{
+    /// <summary>The mean of the item's text-token rows (in the backbone's own embedding space).</summary>
+    TextMean,
+
+    /// <summary>
+    /// The pretrained MiniLM sentence embedding of the item's text, projected to the backbone's width by PCA and scaled to
+    /// the text-mean rows' root mean square (pretrained text knowledge in the item tower's input).
+    /// </summary>
+    [OptionValue("minilm")]
+    MiniLm,
+}
+
 /// <summary>Settings of one finetuning stage.</summary>
 public sealed class CalRecStageOptions
 {
@@ -132,6 +146,10 @@ public sealed partial class CalRecTrainer
         /// </summary>
         [TrainerOption("item-ids", "Item-ID hybrid: a learned identity token before each target item's text (full-catalogue softmax on it in L_NIG).")]
         public bool ItemIdentityTokens { get; set; } = true;
+
+        /// <summary>How the identity rows of <see cref="ItemIdentityTokens"/> start (the mean of the item's text tokens, or MiniLM).</summary>
+        [TrainerOption("identity-init", "How identity tokens start: the mean of the item's text-token rows, or MiniLM's embedding of the item text (PCA to the backbone's width).")]
+        public IdentityInitialization IdentityInit { get; set; } = IdentityInitialization.TextMean;
 
         /// <summary>Vocabulary size of the tokenizer trained when the backbone is trained from scratch.</summary>
         [TrainerOption("vocab-size", "Vocabulary of the tokenizer trained for a from-scratch backbone.")]
@@ -309,6 +327,7 @@ public sealed partial class CalRecTrainer
             Require(LoraRank >= 0, "LoraRank must not be negative");
             Require(LoraDropout >= 0 && LoraDropout < 1, "LoraDropout must be in [0, 1)");
             Require(Dropout is null or (>= 0 and < 1), "Dropout must be in [0, 1)");
+            Require(IdentityInit == IdentityInitialization.TextMean || ItemIdentityTokens, "IdentityInit applies to the item-ID hybrid: set ItemIdentityTokens too");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(!Resume || CheckpointDirectory is not null, "Resume needs a CheckpointDirectory");
         }

@@ -7,10 +7,12 @@ using CalRec.Models.Adapters;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
+using CalRec.Models.Embeddings;
 using CalRec.Models.Training;
 using CalRec.Recommenders.Evaluation;
 using CalRec.Recommenders.MetaLearning;
 using CalRec.Tensors;
+using CalRec.Tensors.LinearAlgebra;
 using CalRec.Tensors.Memory;
 using CalRec.Tensors.Optim;
 using CalRec.Text.Templates;
@@ -160,6 +162,14 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             {
                 ItemTextTable text = tables[0];
                 model = model.WithAddedTokens(count, item => text.Tokens(item), o.Seed);
+                if (o.IdentityInit == IdentityInitialization.MiniLm)
+                {
+                    _context.Report(ModelKind, $"identity tokens start from MiniLM's embeddings of the {count:N0} target item texts");
+                    using var minilm = new MiniLmTextEncoder();
+                    float[] vectors = minilm.Encode(target.Data.Items.Select(i => ItemTextTable.Render(i, template)).ToList(), cancellation);
+                    InitializeIdentityRows(model, model.Config.VocabSize - count, vectors, minilm.Dimension);
+                }
+
                 _context.Report(ModelKind, $"item identity tokens: ids {identityBase:N0}..{identityBase + count - 1:N0} for the {count:N0} target items");
             }
 
@@ -691,6 +701,33 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         return held;
+    }
+
+    /// <summary>
+    /// Sets the last rows of the embedding table (and of an untied output projection) from <paramref name="vectors"/>
+    /// [rows, <paramref name="dimension"/>]: their first principal components (as many as the backbone's width allows),
+    /// scaled so that the rows keep the root mean square they started with.
+    /// </summary>
+    internal static void InitializeIdentityRows(DecoderLM model, int first, float[] vectors, int dimension)
+    {
+        int d = model.Config.HiddenSize, count = vectors.Length / dimension, k = Math.Min(d, dimension);
+        float[] projected = Pca.Fit(vectors, dimension, k).Transform(vectors);
+        double projectedRms = Math.Sqrt(projected.Sum(x => (double)x * x) / (count * d));
+        ManagedTensor[] tables = model.LmHead is null ? [model.TokenEmbedding] : [model.TokenEmbedding, model.OutputWeight];
+        foreach (ManagedTensor table in tables)
+        {
+            Span<float> rows = table.Data.Slice(first * d, count * d);
+            double rms = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares(rows) / rows.Length);
+            float scale = (float)(rms / Math.Max(projectedRms, 1e-12));
+            rows.Clear();
+            for (int i = 0; i < count; i++)
+            {
+                for (int c = 0; c < k; c++)
+                {
+                    rows[(i * d) + c] = projected[(i * k) + c] * scale;
+                }
+            }
+        }
     }
 
     /// <summary>A mixture dataset's training sequences, each cut before the first of the same user's held-out target items.</summary>
