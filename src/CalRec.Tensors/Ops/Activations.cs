@@ -8,39 +8,15 @@ namespace CalRec.Tensors;
 
 public static partial class Functional
 {
-    /// <summary>GELU, tanh approximation (GPT-2's <c>gelu_new</c>).</summary>
-    public static ManagedTensor gelu(ManagedTensor x)
-    {
-        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
-        ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluForward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
-        if (y.requires_grad)
-        {
-            Tape.Record(y, () =>
-            {
-                x.GradTensor();
-                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
-            });
-        }
+    private delegate void ElementwiseKernel(ReadOnlySpan<float> x, Span<float> y);
 
-        return y;
-    }
+    private delegate void ElementwiseGradientKernel(ReadOnlySpan<float> x, ReadOnlySpan<float> g, Span<float> gx);
+
+    /// <summary>GELU, tanh approximation (GPT-2's <c>gelu_new</c>).</summary>
+    public static ManagedTensor gelu(ManagedTensor x) => Elementwise(x, ActivationKernels.GeluForward, ActivationKernels.GeluBackward);
 
     /// <summary>GELU, exact form <c>0.5·x·(1 + erf(x/√2))</c> (BERT's <c>gelu</c>, PyTorch's <c>approximate='none'</c>).</summary>
-    public static ManagedTensor gelu_erf(ManagedTensor x)
-    {
-        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
-        ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluErfForward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
-        if (y.requires_grad)
-        {
-            Tape.Record(y, () =>
-            {
-                x.GradTensor();
-                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.GeluErfBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
-            });
-        }
-
-        return y;
-    }
+    public static ManagedTensor gelu_erf(ManagedTensor x) => Elementwise(x, ActivationKernels.GeluErfForward, ActivationKernels.GeluErfBackward);
 
     /// <summary>ReLU: <c>max(x, 0)</c> (gradient 0 at 0).</summary>
     public static ManagedTensor relu(ManagedTensor x)
@@ -264,5 +240,22 @@ public static partial class Functional
         }
 
         return max + (float)Math.Log(sum);
+    }
+
+    /// <summary>y = f(x) element by element in parallel chunks; the backward kernel adds g·f'(x) into x's gradient.</summary>
+    private static ManagedTensor Elementwise(ManagedTensor x, ElementwiseKernel forward, ElementwiseGradientKernel backward)
+    {
+        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
+        ParallelChunks.For(x.numel, (s, n) => forward(x.Data.Slice(s, n), y.Data.Slice(s, n)));
+        if (y.requires_grad)
+        {
+            Tape.Record(y, () =>
+            {
+                x.GradTensor();
+                ParallelChunks.For(x.numel, (s, n) => backward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
+            });
+        }
+
+        return y;
     }
 }
