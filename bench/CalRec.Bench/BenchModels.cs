@@ -1,6 +1,4 @@
 using CalRec.Data;
-using CalRec.Data.Readers;
-using CalRec.Data.Synthetic;
 using CalRec.MLNet;
 using CalRec.Recommenders.SasRec;
 using Microsoft.ML;
@@ -15,8 +13,7 @@ internal static class BenchModels
 {
     public static (InteractionDataset Data, SequentialRecommendationTransformer Model) SasRecOneEpoch(MLContext ml, string? dataPath)
     {
-        dataPath ??= Directory.Exists("../shared/data/amazon-beauty") ? "../shared/data/amazon-beauty" : null;
-        InteractionDataset data = dataPath is not null ? DatasetReader.Load(dataPath) : SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 1 }).ToDataset();
+        InteractionDataset data = BenchData.Load(dataPath, "amazon-beauty", 1).Data;
         InteractionTables tables = ml.SequentialRecommendation().Data.FromDatasets([data]);
         var options = new SasRecEstimatorOptions { Items = tables.Items, Trainer = new SasRecTrainer.Options { MaxEpochs = 1, MinEpochs = 0 } };
         return (data, ml.SequentialRecommendation().Trainers.SasRec(options).Fit(tables.Interactions));

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using CalRec.Data.Readers;
+using CalRec.Data;
 using CalRec.Bench;
 using CalRec.Data.Synthetic;
 using CalRec.Text.Retrieval;
@@ -16,11 +16,8 @@ internal static class Bm25Benchmark
 
     public static IEnumerable<BenchResult> Run(string? dataPath, int queryCount)
     {
-        string? path = dataPath ?? (Directory.Exists(Path.Combine("..", "shared", "data", "amazon-beauty")) ? Path.Combine("..", "shared", "data", "amazon-beauty") : null);
-        IReadOnlyList<string> texts = path is null
-            ? SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 7 }).Items.Select(i => i.Title).ToList()
-            : DatasetReader.Load(path).Items.Select(i => i.Title).ToList();
-        string name = path is null ? "synthetic titles" : $"{Path.GetFileName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))} titles";
+        (InteractionDataset data, string name) = BenchData.Load(dataPath, "amazon-beauty", 7);
+        IReadOnlyList<string> texts = data.Items.Select(i => i.Title).ToList();
         var g = new Tensors.SeededRandom(5);
         string[] queries = Enumerable.Range(0, queryCount).Select(_ => string.Join(' ', texts[g.NextInt(texts.Count)].Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(8))).ToArray();
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using CalRec.Data.Readers;
+using CalRec.Data;
 using CalRec.Data.Synthetic;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
@@ -44,11 +44,8 @@ internal static class EmbeddingBenchmark
     /// </summary>
     public static IEnumerable<BenchResult> RunMiniLm(string? dataPath, int rounds)
     {
-        string? path = dataPath ?? (Directory.Exists(Path.Combine("..", "shared", "data", "amazon-office")) ? Path.Combine("..", "shared", "data", "amazon-office") : null);
-        IReadOnlyList<string> texts = path is null
-            ? SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 3 }).Items.Select(i => i.Title).ToList()
-            : DatasetReader.Load(path).Items.Select(i => i.Title).ToList();
-        string name = path is null ? "synthetic titles" : $"{Path.GetFileName(Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar))} titles";
+        (InteractionDataset data, string name) = BenchData.Load(dataPath, "amazon-office", 3);
+        IReadOnlyList<string> texts = data.Items.Select(i => i.Title).ToList();
         using var onnx = new MiniLmTextEncoder(WorkerPool.Shared.ThreadCount);
         BertTextEncoder ours = BertTextEncoder.MiniLm();
         onnx.Encode(texts.Take(32).ToList());
