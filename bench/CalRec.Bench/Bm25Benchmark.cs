@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using CalRec.Data;
 using CalRec.Bench;
-using CalRec.Data.Synthetic;
 using CalRec.Text.Retrieval;
 
 namespace CalRec.Bench;

@@ -43,25 +43,11 @@ public static partial class Functional
     }
 
     /// <summary>SiLU (swish): <c>x·σ(x)</c>.</summary>
-    public static ManagedTensor silu(ManagedTensor x)
+    public static ManagedTensor silu(ManagedTensor x) => Elementwise(x, static (xs, ys) =>
     {
-        ManagedTensor y = ManagedTensor.Result(x.ShapeArray, clear: false, Tape.ShouldRecord(x));
-        ParallelChunks.For(x.numel, (s, n) =>
-        {
-            TensorPrimitives.Sigmoid(x.Data.Slice(s, n), y.Data.Slice(s, n));
-            TensorPrimitives.Multiply(y.Data.Slice(s, n), x.Data.Slice(s, n), y.Data.Slice(s, n));
-        });
-        if (y.requires_grad)
-        {
-            Tape.Record(y, () =>
-            {
-                x.GradTensor();
-                ParallelChunks.For(x.numel, (s, n) => ActivationKernels.SiluBackward(x.Data.Slice(s, n), y.grad!.Data.Slice(s, n), x.grad!.Data.Slice(s, n)));
-            });
-        }
-
-        return y;
-    }
+        TensorPrimitives.Sigmoid(xs, ys);
+        TensorPrimitives.Multiply(ys, xs, ys);
+    }, ActivationKernels.SiluBackward);
 
     /// <summary>SwiGLU gate: <c>silu(gate) · up</c>, fused (Llama's MLP).</summary>
     public static ManagedTensor swiglu(ManagedTensor gate, ManagedTensor up)
