@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using CalRec.Cli;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
@@ -146,6 +148,21 @@ public class CliTests
         (code, output) = Run("train", "sasrec", "--target", db, "--out", model, "--hidden", "16", "--max-length", "10", "--epochs", "2", "--min-epochs", "0");
         Assert.That(code, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("epoch 2"));
+        double bestValidation = Regex.Matches(output, @"\(best (\d\.\d{4})\)").Select(x => double.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture)).Last();
+
+        // The validation split is what model selection saw: the saved (best) weights score exactly the best validation NDCG@10.
+        (code, string validation) = Run("evaluate", "--model", model, "--data", db, "--split", "validation", "--json");
+        Assert.That(code, Is.EqualTo(0), validation);
+        using (JsonDocument doc = JsonDocument.Parse(validation))
+        {
+            Assert.That(doc.RootElement.GetProperty("split").GetString(), Is.EqualTo("validation"));
+            Assert.That(doc.RootElement.GetProperty("users").GetInt32(), Is.EqualTo(450));
+            Assert.That(doc.RootElement.GetProperty("ndcg@10").GetDouble(), Is.EqualTo(bestValidation).Within(6e-5));
+        }
+
+        (code, output) = Run("evaluate", "--model", model, "--data", db, "--split", "validation", "--tune-prior");
+        Assert.That(code, Is.EqualTo(2), output);
+        Assert.That(output, Does.Contain("--split validation: the --tune options choose their weights on the validation users"));
 
         (code, output) = Run("evaluate", "--model", model, "--data", db, "--json", "--by-domain");
         Assert.That(code, Is.EqualTo(0), output);
@@ -156,6 +173,7 @@ public class CliTests
             Assert.That(root.GetProperty("ndcg@10").GetDouble(), Is.InRange(0.0, 1.0));
             Assert.That(root.GetProperty("hr@10").GetDouble(), Is.GreaterThanOrEqualTo(root.GetProperty("ndcg@10").GetDouble()));
             Assert.That(root.GetProperty("protocol").GetString(), Is.EqualTo("full ranking, seen items excluded"));
+            Assert.That(root.GetProperty("split").GetString(), Is.EqualTo("test"));
             Assert.That(root.GetProperty("domains").EnumerateObject().Sum(d => d.Value.GetProperty("users").GetInt32()), Is.EqualTo(450));
         }
 

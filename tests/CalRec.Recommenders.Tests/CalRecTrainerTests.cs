@@ -241,6 +241,28 @@ public class CalRecTrainerTests
     }
 
     [Test]
+    public void ModelSelectionValidatesOnEveryValidationUserByDefault()
+    {
+        Assert.That(new CalRecTrainer.Options().ValidationUsers, Is.Zero, "all validation users, as SASRec validates");
+        Assert.That(Assert.Throws<ArgumentException>(() => new CalRecTrainer.Options { ValidationUsers = -1 }.Validate())!.Message, Does.Contain("ValidationUsers"));
+        var split = new LeaveOneOutSplit(Synthetic(30).ForDomain("kitchen"));
+        double Recorded(int users)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.ItemIdentityTokens = false;
+            o.ValidationUsers = users;
+            CalRecModel m = new RecContext(seed: 2).Trainers.CalRec(o).Fit(split);
+            double all = RecommendationEvaluator.Evaluate(m, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+            return m.Training.ValidationNdcg10!.Value - all;
+        }
+
+        // The selected weights' recorded validation NDCG@10 is the figure on all validation users, not on a sample of them.
+        Assert.That(split.Validation, Has.Count.GreaterThan(20));
+        Assert.That(Recorded(0), Is.EqualTo(0).Within(1e-6));
+        Assert.That(Math.Abs(Recorded(8)), Is.GreaterThan(1e-4), "a sample of 8 users measures something else");
+    }
+
+    [Test]
     public void SavedAndReloadedModelGivesIdenticalRecommendations()
     {
         var ctx = new RecContext(seed: 2);

@@ -24,14 +24,20 @@ internal static class EvaluateCommand
         var includeSeen = new Option<bool>("--include-seen") { Description = "Keep the user's already-seen items in the ranking." };
         var sampled = new Option<int>("--sampled-negatives") { Description = "Use the sampled protocol with N negatives instead of full ranking (labelled as such)." };
         var ks = new Option<int[]>("--k") { Description = "Cut-offs.", DefaultValueFactory = _ => [1, 5, 10, 20], AllowMultipleArgumentsPerToken = true };
-        var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many test users (0: all); generation-based grounding is slow." };
+        var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many users of the split (0: all); generation-based grounding is slow." };
         var tune = new Option<bool>("--tune") { Description = "Choose gamma and the fusion weights on the dataset's validation users first (never its test targets)." };
         var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => 300 };
         var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune, --tune-prior or --tune-identity: write the tuned settings into the model zip (atomically)." };
         var tunePrior = new Option<bool>("--tune-prior") { Description = "CALRec: choose the popularity prior w (score + w·ln(1 + training count)) on the dataset's validation users first (never its test targets)." };
         var tuneIdentity = new Option<bool>("--tune-identity") { Description = "CALRec with --item-ids: choose the identity head's weight λ (cosine + λ·next-identity logit) on the dataset's validation users first (never its test targets)." };
+        var split = new Option<string>("--split")
+        {
+            Description = "Which leave-one-out targets to score: test (each user's last item, the default) or validation (the second-to-last, after the training part; what model selection sees).",
+            DefaultValueFactory = _ => "test",
+        };
+        split.AcceptOnlyFromAmong("test", "validation");
         var against = new Option<string?>("--against") { Description = "Another model zip: also evaluate it on the same users and report the paired NDCG@10 difference with a bootstrap 95% interval." };
-        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned, tunePrior, tuneIdentity, against };
+        var cmd = new Command("evaluate", "Evaluate a model zip: leave-one-out test split, full ranking over the catalogue.") { model, data, json, byDomain, includeSeen, sampled, ks, users, tune, tuneUsers, saveTuned, tunePrior, tuneIdentity, split, against };
         var reading = new DatasetArguments();
         reading.AddTo(cmd);
         var grounding = new GroundingArguments();
@@ -43,6 +49,11 @@ internal static class EvaluateCommand
                 throw new ArgumentException(p.GetValue(users) < 0
                     ? $"--users: {p.GetValue(users)} is not a number of users (0 evaluates all of them)."
                     : $"--tune-users: {p.GetValue(tuneUsers)} is not a positive number of users.");
+            }
+
+            if (p.GetValue(split) == "validation" && (p.GetValue(tune) || p.GetValue(tunePrior) || p.GetValue(tuneIdentity)))
+            {
+                throw new ArgumentException("--split validation: the --tune options choose their weights on the validation users, so scoring those users would grade the choice on its own data.");
             }
 
             Action<string> log = message => Console.Error.WriteLine(message);
@@ -80,7 +91,10 @@ internal static class EvaluateCommand
                 ? Grounded(p, log, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
                 : (m, m.Kind == CalRecTrainer.ModelKind ? "dense" : m.Kind);
 
-            IReadOnlyList<EvaluationCase> cases = EvaluationCases.Test(m, d, message => log($"evaluate: {message}"));
+            bool onValidation = p.GetValue(split) == "validation";
+            IReadOnlyList<EvaluationCase> cases = onValidation
+                ? EvaluationCases.Validation(m, d, message => log($"evaluate: {message}"))
+                : EvaluationCases.Test(m, d, message => log($"evaluate: {message}"));
             int all = cases.Count;
             cases = CaseSampling.Sample(cases, p.GetValue(users), 0xE7A1UL);
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -108,7 +122,8 @@ internal static class EvaluateCommand
                 var o = Flat(rows[0].Metrics);
                 o["model"] = m.Kind;
                 o["dataset"] = d.Name;
-                o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} test users" : string.Empty);
+                o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} {p.GetValue(split)} users" : string.Empty);
+                o["split"] = p.GetValue(split)!;
                 o["grounding"] = path;
                 if (paired is MetricWithInterval diff)
                 {
@@ -128,7 +143,7 @@ internal static class EvaluateCommand
                 return 0;
             }
 
-            AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} test users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
+            AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} {p.GetValue(split)} users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
             var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
             foreach ((string group, RecommendationMetrics r) in rows)
             {
