@@ -51,7 +51,9 @@ internal static class EvaluateCommand
                     : $"--tune-users: {p.GetValue(tuneUsers)} is not a positive number of users.");
             }
 
-            if (p.GetValue(split) == "validation" && (p.GetValue(tune) || p.GetValue(tunePrior) || p.GetValue(tuneIdentity)))
+            string splitName = p.GetValue(split)!;
+            bool onValidation = splitName == "validation";
+            if (onValidation && (p.GetValue(tune) || p.GetValue(tunePrior) || p.GetValue(tuneIdentity)))
             {
                 throw new ArgumentException("--split validation: the --tune options choose their weights on the validation users, so scoring those users would grade the choice on its own data.");
             }
@@ -91,7 +93,6 @@ internal static class EvaluateCommand
                 ? Grounded(p, log, m, d, grounding, p.GetValue(tune) ? p.GetValue(tuneUsers) : null, p.GetValue(saveTuned) ? p.GetValue(model) : null)
                 : (m, m.Kind == CalRecTrainer.ModelKind ? "dense" : m.Kind);
 
-            bool onValidation = p.GetValue(split) == "validation";
             IReadOnlyList<EvaluationCase> cases = onValidation
                 ? EvaluationCases.Validation(m, d, message => log($"evaluate: {message}"))
                 : EvaluationCases.Test(m, d, message => log($"evaluate: {message}"));
@@ -122,8 +123,8 @@ internal static class EvaluateCommand
                 var o = Flat(rows[0].Metrics);
                 o["model"] = m.Kind;
                 o["dataset"] = d.Name;
-                o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} {p.GetValue(split)} users" : string.Empty);
-                o["split"] = p.GetValue(split)!;
+                o["protocol"] = rows[0].Metrics.Protocol + (cases.Count < all ? $", seeded sample of {cases.Count} of {all} {splitName} users" : string.Empty);
+                o["split"] = splitName;
                 o["grounding"] = path;
                 if (paired is MetricWithInterval diff)
                 {
@@ -143,7 +144,7 @@ internal static class EvaluateCommand
                 return 0;
             }
 
-            AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} {p.GetValue(split)} users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
+            AnsiConsole.MarkupLineInterpolated($"{m.Kind} model ({path}) on {d.Name}: {rows[0].Metrics.Users:N0} of {all:N0} {splitName} users, {rows[0].Metrics.Protocol}; {msPerThousand / 1000:F1} s per 1,000 users");
             var table = new Table().AddColumns("users", "K", "HR@K", "NDCG@K", "MRR@K");
             foreach ((string group, RecommendationMetrics r) in rows)
             {
