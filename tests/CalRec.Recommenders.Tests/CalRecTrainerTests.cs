@@ -869,6 +869,17 @@ public class CalRecTrainerTests
         int named = walks.Where((h, u) => Array.IndexOf(alone, alone.AsSpan(u * data.ItemCount, data.ItemCount).ToArray().Max(), u * data.ItemCount) - (u * data.ItemCount) == (h[^1] + 1) % 60).Count();
         Assert.That(named, Is.GreaterThan(walks.Length / 2), "the identity head predicts the next item of the walk");
 
+        // One scorer keeps its identity rows and logits buffer between calls: scoring again, and a smaller batch (the
+        // last 8 of the 40, which were the second pass of 32 users), gives the same scores.
+        CalRecModel weighted = hybrid.WithIdentityWeight(1f);
+        float[] first = new float[walks.Length * data.ItemCount], again = new float[first.Length], tail = new float[8 * data.ItemCount];
+        weighted.Score(walks, first);
+        weighted.Score(walks[^8..], tail);
+        weighted.Score(walks, again);
+        Assert.That(again, Is.EqualTo(first));
+        Assert.That(tail, Is.EqualTo(first[^tail.Length..]).Within(1e-5f));
+        Assert.That(first, Is.EqualTo(one).Within(1e-5f));
+
         // Every grounding path runs on a hybrid model: generated identity tokens have no text and are left out of it.
         foreach (Grounding.GroundingPath grounding in Enum.GetValues<Grounding.GroundingPath>())
         {

@@ -23,7 +23,8 @@ public sealed record CalRecSettings(ItemTextTemplate? Template, Pooling Pooling,
 /// <summary>
 /// Dense two-tower retrieval: a history is serialized and encoded by the user tower, and every catalogue item is
 /// scored by the cosine similarity of that vector with the item's precomputed item-tower vector (one GEMM per batch of
-/// users). The item vectors are computed once, when the model is built.
+/// users). The item vectors are computed once, when the model is built; the identity rows of the item-ID hybrid on the
+/// first scored batch.
 /// </summary>
 public sealed class CalRecScorer : IRecommenderScorer
 {
@@ -32,6 +33,11 @@ public sealed class CalRecScorer : IRecommenderScorer
     private readonly float[] _items;
     private readonly object _gate = new();
     private readonly float[]? _prior;
+
+    // The identity rows and a logits buffer, made on the first scored batch and kept (guarded by _gate): copying
+    // [items, D] rows per call left hundreds of megabytes of large-object garbage behind each validation.
+    private float[]? _identities;
+    private float[]? _logits;
 
     internal CalRecScorer(DecoderLM backbone, ByteLevelBpeTokenizer tokenizer, ItemTextTable table, CalRecSettings settings, float[]? itemEmbeddings = null, float[]? popularity = null,
         float popularityPrior = 0f, float identityWeight = 0f, ICalRecTowers? towers = null)
@@ -122,8 +128,13 @@ public sealed class CalRecScorer : IRecommenderScorer
         // The towers' layers are shared; one batch at a time keeps concurrent callers (a recommender pool) safe.
         lock (_gate)
         {
-            float[]? identities = IdentityWeight > 0f ? Towers.OutputRows(_table.IdentityBase!.Value, n) : null;
-            float[]? logits = identities is null ? null : new float[Math.Min(UsersPerPass, histories.Count) * n];
+            float[]? identities = null, logits = null;
+            if (IdentityWeight > 0f)
+            {
+                identities = _identities ??= Towers.OutputRows(_table.IdentityBase!.Value, n);
+                logits = _logits ??= new float[UsersPerPass * n];
+            }
+
             for (int start = 0; start < histories.Count; start += UsersPerPass)
             {
                 int b = Math.Min(UsersPerPass, histories.Count - start);
