@@ -148,6 +148,26 @@ public class GroundingTests
         }
     }
 
+    [Test]
+    public void AMixtureMustBeatTheBestSingleListBeyondTheNoiseOfTheTuningUsers()
+    {
+        // Four users, one of whom the mixture ranks better: mean gain 0.25, sd 0.5, lower bound 0.25 - 1.645 · 0.5 / 2.
+        (double gain, double lower) = GroundingTuner.PairedGain([1.0, 0.5, 0.5, 0.0], [0.0, 0.5, 0.5, 0.0]);
+        Assert.That(gain, Is.EqualTo(0.25).Within(1e-12));
+        Assert.That(lower, Is.EqualTo(0.25 - (1.645 * 0.5 / 2)).Within(1e-12));
+
+        // 300 users: gains on 6 of them and losses on 6 others are noise however the mean leans; a gain on 60 of them
+        // with no losses is not.
+        double[] single = Enumerable.Range(0, 300).Select(i => (i % 3) * 0.25).ToArray();
+        double[] mixedLuck = single.Select((x, i) => i % 50 == 0 ? x + 0.5 : i % 50 == 25 ? x - 0.4 : x).ToArray();
+        double[] steady = single.Select((x, i) => i % 5 == 0 ? x + 0.3 : x).ToArray();
+        Assert.That(GroundingTuner.PairedGain(mixedLuck, single).Gain, Is.GreaterThan(0));
+        Assert.That(GroundingTuner.PairedGain(mixedLuck, single).Lower, Is.LessThan(0), "a small mean gain with losses beside it is kept out");
+        Assert.That(GroundingTuner.PairedGain(steady, single).Lower, Is.GreaterThan(0));
+        Assert.That(() => GroundingTuner.PairedGain([1.0], [0.0]), Throws.ArgumentException);
+        Assert.That(() => GroundingTuner.PairedGain([1.0, 0.0], [0.0]), Throws.ArgumentException);
+    }
+
     private sealed class HistoryDependentScorer(int items) : IRecommenderScorer
     {
         public int ItemCount => items;
