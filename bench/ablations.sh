@@ -39,8 +39,8 @@ run() {
 
 run defaults
 run stage2-only --stage1-epochs 0
+run stage1-only --stage2-epochs 0
 run no-lm --w-lm 0
 run no-contrastive --w-tt 0 --w-ut 0
-run stage1-only --stage2-epochs 0
-run text-only --item-ids false
 run catalogue-negatives --negatives catalogue
+run text-only --item-ids false
