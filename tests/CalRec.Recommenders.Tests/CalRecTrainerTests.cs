@@ -432,6 +432,9 @@ public class CalRecTrainerTests
         // The checkpoint carries the run's settings: a library user resumes with nothing but the folder (and the data).
         CalRecTrainer.Options saved = CalRecTrainer.Options.FromCheckpoint(dir);
         Assert.That(saved.ToJson(), Is.EqualTo(Settings(Path.GetFullPath(dir), true).ToJson()));
+        // Not without its data: resumed without the mixture, the run would skip what is left of stage 1 and still finish.
+        Assert.That(() => new RecContext(seed: 1).Trainers.CalRec(saved).Fit(split, []),
+            Throws.ArgumentException.With.Message.Contains("mixture synthetic/beauty (30 users); this one was given target synthetic/beauty (30 users), mixture none"));
         CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(saved).Fit(split, mixture);
         Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
         Assert.That(resumed.Towers.ItemEmbeddings.ToArray(), Is.EqualTo(straight.Towers.ItemEmbeddings.ToArray()), "resuming continues exactly where the run stopped");

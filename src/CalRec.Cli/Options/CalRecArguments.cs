@@ -30,7 +30,7 @@ internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
 
     public Option<string?> Domain { get; } = new("--domain") { Description = "Train and evaluate on this domain of the target dataset (its other domains join the mixture)." };
 
-    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in it." };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue an interrupted run from OUT.checkpoint with the settings saved in it (give its --target and --mixture again)." };
 
     public void AddTo(Command command, bool resumable = true)
     {

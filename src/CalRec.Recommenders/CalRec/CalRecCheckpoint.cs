@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CalRec.Data;
+using CalRec.Data.Splits;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
@@ -25,7 +27,7 @@ public sealed partial class CalRecTrainer
     /// </summary>
     internal sealed class CheckpointState
     {
-        private const string WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
+        private const string DataFile = "data.json", WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
         private readonly string _dir;
         private readonly JsonObject? _state;
 
@@ -125,9 +127,56 @@ public sealed partial class CalRecTrainer
             TrainingCheckpoint.RestoreRandom(model.DropoutGenerator, _state["dropout_rng"], Path.Combine(_dir, StateFile));
         }
 
-        /// <summary>Writes the run's settings into a checkpoint folder being staged (without the run-local checkpoint fields).</summary>
-        public static void WriteOptions(string folder, Options options) =>
+        /// <summary>
+        /// Writes the run's settings (without the run-local checkpoint fields) and the data it trains on
+        /// (<see cref="DataOf"/>) into a checkpoint folder being staged.
+        /// </summary>
+        public static void WriteRun(string folder, Options options, JsonObject data)
+        {
             File.WriteAllText(Path.Combine(folder, Options.CheckpointOptionsFile), options.ToJson());
+            File.WriteAllText(Path.Combine(folder, DataFile), data.ToJsonString());
+        }
+
+        /// <summary>The data a run trains on, as its checkpoint records it: name and size of the target and of each mixture dataset, in order.</summary>
+        public static JsonObject DataOf(LeaveOneOutSplit target, IReadOnlyList<InteractionDataset> mixture) =>
+            new() { ["target"] = Describe(target.Data), ["mixture"] = new JsonArray([.. mixture.Select(Describe)]) };
+
+        /// <summary>
+        /// Refuses to resume on other data than the interrupted run's (a resumed run without its mixture would skip the
+        /// rest of stage 1 and still finish). Checkpoints written before the record existed are not checked.
+        /// </summary>
+        public void CheckData(JsonObject data)
+        {
+            string path = Path.Combine(_dir, DataFile);
+            if (!File.Exists(path))
+            {
+                return;
+            }
+
+            JsonNode? saved;
+            try
+            {
+                saved = JsonNode.Parse(File.ReadAllText(path));
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"{path}: not valid JSON ({ex.Message}).", ex);
+            }
+
+            if (!JsonNode.DeepEquals(saved, data))
+            {
+                throw new ArgumentException($"--resume: {_dir} is a run on {Summary(saved)}; this one was given {Summary(data)}. Resume with the interrupted run's target and mixture.");
+            }
+        }
+
+        private static JsonObject Describe(InteractionDataset d) => new() { ["name"] = d.Name, ["users"] = d.Users.Count, ["interactions"] = d.InteractionCount };
+
+        private static string Summary(JsonNode? data)
+        {
+            static string One(JsonNode? d) => string.Create(CultureInfo.InvariantCulture, $"{d?["name"]} ({d?["users"]?.GetValue<int>():N0} users)");
+            JsonArray mixture = data?["mixture"] as JsonArray ?? [];
+            return $"target {One(data?["target"])}, mixture {(mixture.Count == 0 ? "none" : string.Join(", ", mixture.Select(One)))}";
+        }
 
         /// <summary>Restores a meta-learning stage's task generator and, for first-order MAML, its outer optimizer.</summary>
         public void RestoreMetaLearning(DecoderLM model, MetaLearner learner, SeededRandom tasks)
@@ -150,11 +199,11 @@ public sealed partial class CalRecTrainer
         /// Writes the run's state atomically: settings, backbone config and tokenizer, weights, best weights, the
         /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, time used, generators.
         /// </summary>
-        public static void Write(string dir, Options options, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
+        public static void Write(string dir, Options options, JsonObject data, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
             string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null) =>
             AtomicDirectory.Write(dir, tmp =>
             {
-                WriteOptions(tmp, options);
+                WriteRun(tmp, options, data);
                 model.Config.Save(Path.Combine(tmp, "config.json"));
                 tokenizer.Save(Path.Combine(tmp, "tokenizer.json"));
                 SafeTensorsWriter.Save(Path.Combine(tmp, WeightsFile), model.state_dict());

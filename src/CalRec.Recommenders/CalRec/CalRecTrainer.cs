@@ -64,6 +64,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     private readonly RecContext _context;
     private readonly Options _options;
 
+    /// <summary>The data of the run being fitted, written into its checkpoints (<see cref="CheckpointState.DataOf"/>).</summary>
+    private JsonObject _data = [];
+
     internal CalRecTrainer(RecContext context, Options options)
     {
         _context = context;
@@ -130,7 +133,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             sources.Add(ReferenceEquals(m, target.Data) ? TrainingSource.FromSplit(target) : new(m.Name, m.Items, m.Users, LeakFreeTrain(m, heldOut)));
         }
 
+        _data = CheckpointState.DataOf(target, mixture);
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
+        resumed?.CheckData(_data);
         // A checkpoint written after stage 0 already holds the identity tokens.
         bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or CalRecPhase.Pretrain) };
         (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
@@ -358,7 +363,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
-        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteOptions(folder, o));
+        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteRun(folder, o, _data));
         lm.Progress += (_, r) =>
             Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Pretrain, 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining));
         lm.Train(data, null, cancellation, o.CheckpointDirectory is null ? null
@@ -570,7 +575,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             },
             OnCheckpoint = (next, elapsed) =>
             {
-                CheckpointState.Write(o.CheckpointDirectory!, o, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
+                CheckpointState.Write(o.CheckpointDirectory!, o, _data, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
                 _context.Report(ModelKind, $"checkpoint: stage1 (meta), step {next.Step} in {o.CheckpointDirectory}");
             },
             OnReport = r =>
@@ -769,7 +774,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine)
     {
         engine?.CopyOptimizerStateTo(model, optimizer);
-        CheckpointState.Write(_options.CheckpointDirectory!, _options, model, tokenizer, optimizer, selection, best, phase, next, elapsed);
+        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, model, tokenizer, optimizer, selection, best, phase, next, elapsed);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {next.Epoch + 1}, step {next.Step} in {_options.CheckpointDirectory}");
     }
 

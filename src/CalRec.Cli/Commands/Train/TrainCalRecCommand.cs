@@ -31,7 +31,7 @@ internal static class TrainCalRecCommand
         CommandRunner.SetAction(cmd, (p, ct) => Run(p, inputs, args, engine, ct), p =>
         {
             string checkpoint = p.GetValue(inputs.Output)! + ".checkpoint";
-            return Directory.Exists(checkpoint) ? $"no model written; the run is saved in {checkpoint}: add --resume to continue it." : "no model written.";
+            return Directory.Exists(checkpoint) ? $"no model written; the run is saved in {checkpoint}: add --resume (with the same --target and --mixture) to continue it." : "no model written.";
         });
         return cmd;
     }
