@@ -90,4 +90,36 @@ public class ModelSelectionTests
         Assert.That(() => other.Set(name => name == "w" ? new float[3] : saved[name], "ckpt"),
             Throws.InstanceOf<InvalidDataException>().With.Message.Contains("ckpt").And.Message.Contains("'w'"));
     }
+    [Test]
+    public void WeightAverageFollowsTheWeightsWithAWarmedUpDecayAndSwapsInPlace()
+    {
+        using ManagedTensor w = ManagedTensor.from([0f, 10f], 2);
+        var average = new WeightAverage([("w", w)], decay: 0.5f);
+        float[] expected = [0f, 10f];
+        float[][] steps = [[1f, 0f], [3f, 2f], [-2f, 4f], [5f, 5f]];
+        for (int n = 0; n < steps.Length; n++)
+        {
+            steps[n].CopyTo(w.Data);
+            average.Update();
+            // d = min(0.5, (1 + n) / (10 + n)): 0.1, 0.1818..., 0.25, then 0.5 from the fourth update on.
+            float d = Math.Min(0.5f, (1f + n) / (10f + n));
+            expected = [(d * expected[0]) + ((1 - d) * steps[n][0]), (d * expected[1]) + ((1 - d) * steps[n][1])];
+            Assert.That(average.Values.Single().Values, Is.EqualTo(expected).Within(1e-6f), $"after update {n + 1}");
+        }
+
+        Assert.That(average.Updates, Is.EqualTo(4));
+        average.Swap();
+        Assert.That((average.Swapped, w.ToArray()), Is.EqualTo((true, expected)));
+        Assert.That(average.Update, Throws.InvalidOperationException, "the weights hold the average");
+        average.Swap();
+        Assert.That((average.Swapped, w.ToArray()), Is.EqualTo((false, new[] { 5f, 5f })));
+
+        var resumed = new WeightAverage([("w", w)], decay: 0.5f);
+        resumed.Restore(name => name == "w" ? (float[])expected.Clone() : null, 4, "ckpt");
+        average.Update();
+        resumed.Update();
+        Assert.That(resumed.Values.Single().Values, Is.EqualTo(average.Values.Single().Values), "a restored average continues where it stopped");
+        Assert.That(() => resumed.Restore(_ => new float[3], 4, "ckpt"), Throws.InstanceOf<InvalidDataException>().With.Message.Contains("ckpt").And.Message.Contains("'w'"));
+        Assert.That(() => new WeightAverage([("w", w)], 1f), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
 }

@@ -263,6 +263,30 @@ public class CalRecTrainerTests
     }
 
     [Test]
+    public void WeightAveragingSelectsAndShipsTheAverageItValidated()
+    {
+        var split = new LeaveOneOutSplit(Synthetic(30).ForDomain("kitchen"));
+        CalRecModel Fit(float decay)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.ItemIdentityTokens = false;
+            o.ValidationUsers = 0;
+            o.WeightAverage = decay;
+            return new RecContext(seed: 2).Trainers.CalRec(o).Fit(split);
+        }
+
+        CalRecModel raw = Fit(0f), averaged = Fit(0.9f), negligible = Fit(1e-6f);
+        // The fitted model is the average that model selection validated, not the raw weights of that step.
+        double all = RecommendationEvaluator.Evaluate(averaged, split.Validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+        Assert.That(averaged.Training.ValidationNdcg10!.Value, Is.EqualTo(all).Within(1e-6));
+        float[] rawItems = raw.Towers.ItemEmbeddings.ToArray();
+        Assert.That(averaged.Towers.ItemEmbeddings.ToArray().Zip(rawItems, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-3f));
+        // An average that forgets at once is the raw weights: the swaps and captures lose nothing.
+        Assert.That(negligible.Towers.ItemEmbeddings.ToArray().Zip(rawItems, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-4f));
+        Assert.That(Assert.Throws<ArgumentException>(() => new CalRecTrainer.Options { WeightAverage = 1f }.Validate())!.Message, Does.Contain("WeightAverage"));
+    }
+
+    [Test]
     public void SavedAndReloadedModelGivesIdenticalRecommendations()
     {
         var ctx = new RecContext(seed: 2);
@@ -461,7 +485,8 @@ public class CalRecTrainerTests
     [TestCase("stage1", 2, null)]
     [TestCase("stage1", 3, MetaAlgorithm.Reptile)]
     [TestCase("stage1", 2, MetaAlgorithm.FirstOrderMaml)]
-    public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step, MetaAlgorithm? meta)
+    [TestCase("stage2", 3, null, 0.9f)]
+    public void AKilledRunLosesAtMostCheckpointMinutesOfWorkAndResumesToTheSameModel(string phase, int step, MetaAlgorithm? meta, float average = 0f)
     {
         InteractionDataset data = Synthetic(30).ForDomain("beauty");
         var split = new LeaveOneOutSplit(data);
@@ -475,6 +500,7 @@ public class CalRecTrainerTests
                 o.Meta = new MetaLearningOptions { Algorithm = algorithm, InnerSteps = 1, InnerLearningRate = 1e-2f, OuterLearningRate = 0.5f };
             }
 
+            o.WeightAverage = average; // the average is part of the state too
             o.CheckpointDirectory = dir;
             o.CheckpointMinutes = 1e-9; // every step: what a long run gets every few minutes
             return o;
@@ -486,17 +512,19 @@ public class CalRecTrainerTests
         // (in stage 1 this is before its first validation).
         string dir = Path.Combine(_dir, "killed");
         CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir));
-        int lastStage1Step = 0;
+        int lastStage1Step = 0, stage2Steps = 0;
         first.Progress += (_, e) =>
         {
             lastStage1Step = e.Phase == "stage1" ? e.Step : lastStage1Step;
+            stage2Steps += e.Phase == "stage2" ? 1 : 0;
             if (e.Phase == phase && e.Step == step)
             {
                 throw new InvalidOperationException("killed");
             }
         };
         Assert.That(() => first.Fit(split, mixture), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
-        Assert.That(lastStage1Step, Is.EqualTo(phase == "stage1" ? step : 0), "killed where the test meant to");
+        Assert.That((lastStage1Step > 0, stage2Steps), Is.EqualTo(phase switch { "pretrain" => (false, 0), "stage1" => (true, 0), _ => (true, step) }), "killed where the test meant to");
+        Assert.That(lastStage1Step, Is.EqualTo(phase == "stage1" ? step : lastStage1Step));
         // The checkpoint is the one written after the step before the kill (not the stage's start).
         JsonNode saved = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, phase == "pretrain" ? "trainer_state.json" : "state.json")))!;
         Assert.That(saved["step"]!.GetValue<int>(), Is.EqualTo(step - 1));

@@ -5,6 +5,7 @@ using CalRec.Models.Adapters;
 using CalRec.Models.Configuration;
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Models.Training;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Evaluation;
@@ -170,6 +171,45 @@ public sealed class CalRecEngineTests
         Assert.That(Fixtures.MaxAbsDiff(c.parameters().SelectMany(p => p.ToArray()).ToArray(), want), Is.GreaterThan(1e-4), "fresh moments take another step");
     }
 
+    [Test]
+    public void TheEnginesWeightAverageFollowsItsStepsAsOursDoesAndSwapsAndTravelsThroughOurs()
+    {
+        (DecoderLM start, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
+        var model = new DecoderLM(start.Config with { Dropout = 0f }, seed: 1);
+        model.load_state_dict(start.state_dict());
+        List<HistoryBatch> batch = CalRecTrainer.MicroBatches(examples, 1, null);
+        var settings = new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        using var engine = new TorchCalRecEngine(model, settings, CPU);
+        engine.StartAverage(new WeightAverage(model.named_parameters(), 0.5f));
+
+        // Ours, fed the engine's weights after each of its steps: the average the engine must hold.
+        var mirror = new DecoderLM(model.Config, seed: 2);
+        mirror.load_state_dict(start.state_dict());
+        var expected = new WeightAverage(mirror.named_parameters(), 0.5f);
+        for (int i = 0; i < 4; i++)
+        {
+            engine.Step(batch, 1e-2f);
+            engine.CopyWeightsTo(mirror);
+            expected.Update();
+        }
+
+        var got = new WeightAverage(new DecoderLM(model.Config, seed: 4).named_parameters(), 0.5f);
+        engine.CopyAverageTo(got);
+        Assert.That(got.Updates, Is.EqualTo(4));
+        float[] want = expected.Values.SelectMany(v => v.Values).ToArray(), raw = mirror.parameters().SelectMany(p => p.ToArray()).ToArray();
+        Assert.That(Fixtures.MaxAbsDiff(got.Values.SelectMany(v => v.Values).ToArray(), want), Is.LessThanOrEqualTo(1e-6));
+        Assert.That(Fixtures.MaxAbsDiff(want, raw), Is.GreaterThan(1e-4), "the average lags the weights");
+
+        // Swapped in, the engine's weights (and its validation towers) are the average; swapped back, the steps' weights.
+        var seen = new DecoderLM(model.Config, seed: 5);
+        engine.SwapAverage();
+        engine.CopyWeightsTo(seen);
+        Assert.That(Fixtures.MaxAbsDiff(seen.parameters().SelectMany(p => p.ToArray()).ToArray(), want), Is.LessThanOrEqualTo(1e-6));
+        engine.SwapAverage();
+        engine.CopyWeightsTo(seen);
+        Assert.That(seen.parameters().SelectMany(p => p.ToArray()).ToArray(), Is.EqualTo(raw));
+    }
+
     [TestCase(Pooling.Mean, false)]
     [TestCase(Pooling.LastToken, true)]
     public void ValidationOnTheDeviceScoresAsOurEngineDoes(Pooling pooling, bool identities)
@@ -198,8 +238,9 @@ public sealed class CalRecEngineTests
         Assert.That(a.Distinct().Count(), Is.GreaterThan(a.Length / 2), "real scores, not a constant");
     }
 
-    [Test]
-    public void CalRecTrainedThroughTheTorchSharpEngineLearnsAsOursDoes()
+    [TestCase(0f)]
+    [TestCase(0.9f)]
+    public void CalRecTrainedThroughTheTorchSharpEngineLearnsAsOursDoes(float weightAverage)
     {
         InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 40 }).ToDataset().ForDomain("beauty");
         var split = new LeaveOneOutSplit(data);
@@ -220,6 +261,7 @@ public sealed class CalRecEngineTests
             Seed = 3,
             // The text-only model: engine parity of the identity tokens' terms is tested step by step above.
             ItemIdentityTokens = false,
+            WeightAverage = weightAverage,
         };
         var evaluation = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
 

@@ -27,7 +27,7 @@ public sealed partial class CalRecTrainer
     /// </summary>
     internal sealed class CheckpointState
     {
-        private const string DataFile = "data.json", WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
+        private const string DataFile = "data.json", AverageFile = "average.safetensors", WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
         private readonly string _dir;
         private readonly JsonObject? _state;
 
@@ -178,6 +178,20 @@ public sealed partial class CalRecTrainer
             return $"target {One(data?["target"])}, mixture {(mixture.Count == 0 ? "none" : string.Join(", ", mixture.Select(One)))}";
         }
 
+        /// <summary>Restores the stage's weight average (a checkpoint written in the same stage with averaging on holds one).</summary>
+        public void RestoreAverage(WeightAverage average)
+        {
+            string path = Path.Combine(_dir, AverageFile);
+            if (_state?["average_updates"]?.GetValue<long>() is not long updates || !File.Exists(path))
+            {
+                throw new InvalidDataException($"{_dir}: the checkpoint holds no weight average; resume with the settings of the interrupted run.");
+            }
+
+            using TensorScope scope = TensorScope.Begin();
+            using var reader = new SafeTensorsReader(path);
+            average.Restore(name => reader.Contains(name) ? reader.ReadTensor(name).ToArray() : null, updates, path);
+        }
+
         /// <summary>Restores a meta-learning stage's task generator and, for first-order MAML, its outer optimizer.</summary>
         public void RestoreMetaLearning(DecoderLM model, MetaLearner learner, SeededRandom tasks)
         {
@@ -200,7 +214,7 @@ public sealed partial class CalRecTrainer
         /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, time used, generators.
         /// </summary>
         public static void Write(string dir, Options options, JsonObject data, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
-            string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null) =>
+            string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null, WeightAverage? average = null) =>
             AtomicDirectory.Write(dir, tmp =>
             {
                 WriteRun(tmp, options, data);
@@ -212,6 +226,14 @@ public sealed partial class CalRecTrainer
                     using (TensorScope.Begin())
                     {
                         SafeTensorsWriter.Save(Path.Combine(tmp, BestFile), best.Values.Select(x => new KeyValuePair<string, ManagedTensor>(x.Name, ManagedTensor.from(x.Values, x.Values.Length))).ToList());
+                    }
+                }
+
+                if (average is not null)
+                {
+                    using (TensorScope.Begin())
+                    {
+                        SafeTensorsWriter.Save(Path.Combine(tmp, AverageFile), average.Values.Select(x => new KeyValuePair<string, ManagedTensor>(x.Name, ManagedTensor.from(x.Values, x.Values.Length))).ToList());
                     }
                 }
 
@@ -232,6 +254,7 @@ public sealed partial class CalRecTrainer
                     ["optimizer_step"] = optimizer?.StepCount ?? 0,
                     ["dropout_rng"] = TrainingCheckpoint.RandomState(model.DropoutGenerator),
                     ["task_rng"] = tasks is null ? null : TrainingCheckpoint.RandomState(tasks),
+                    ["average_updates"] = average?.Updates,
                 };
                 File.WriteAllText(Path.Combine(tmp, StateFile), state.ToJsonString());
             });

@@ -239,6 +239,14 @@ public sealed partial class CalRecTrainer
         [TrainerOption("max-item-tokens", "Tokens kept of each item text.")]
         public int MaxItemTokens { get; set; } = 12;
 
+        /// <summary>
+        /// Weight averaging in the finetuning stages (0: off): an exponential moving average of the trainable weights with
+        /// this decay per step (<see cref="Models.Training.WeightAverage"/>), which validation, model selection and the
+        /// fitted model use while training steps on the raw weights. Plain stages (not meta-learning), on either engine.
+        /// </summary>
+        [TrainerOption("weight-average", "Decay of an exponential moving average of the weights that validation and the fitted model use (0: off).")]
+        public float WeightAverage { get; set; }
+
         /// <summary>Decoupled weight decay on matrices.</summary>
         [TrainerOption("weight-decay", "Decoupled weight decay on matrices.")]
         public float WeightDecay { get; set; } = 0.01f;
@@ -337,6 +345,7 @@ public sealed partial class CalRecTrainer
             Require(LoraRank >= 0, "LoraRank must not be negative");
             Require(LoraDropout >= 0 && LoraDropout < 1, "LoraDropout must be in [0, 1)");
             Require(Dropout is null or (>= 0 and < 1), "Dropout must be in [0, 1)");
+            Require(WeightAverage is >= 0 and < 1, "WeightAverage must be in [0, 1)");
             Require(IdentityInit == IdentityInitialization.TextMean || ItemIdentityTokens, "IdentityInit applies to the item-ID hybrid: set ItemIdentityTokens too");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(ValidationUsers >= 0, "ValidationUsers must be 0 (all) or a number of users");

@@ -418,6 +418,27 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
             ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
             : null;
+        // Weight averaging: validation and model selection see the average; the steps train the raw weights. With an
+        // engine the average lives where the weights are, and comes back for a new best and a checkpoint.
+        WeightAverage? average = o.WeightAverage > 0 ? new WeightAverage(model.named_parameters().Where(p => p.Parameter.requires_grad), o.WeightAverage) : null;
+        if (average is not null)
+        {
+            resumed?.RestoreAverage(average);
+            engine?.StartAverage(average);
+        }
+
+        void SwapAverage()
+        {
+            if (engine is not null)
+            {
+                engine.SwapAverage();
+            }
+            else
+            {
+                average!.Swap();
+            }
+        }
+
         List<List<HistoryExample>> batches = [];
         LossValues values = default;
         model.train();
@@ -435,21 +456,51 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
                 List<HistoryBatch> micro = MicroBatches(batches[position.Step], o.AccumulationSteps, negatives, identities);
                 values = engine is not null ? engine.Step(micro, optimizer.LearningRate) : ManagedStep(model, trainable, optimizer, micro, weights);
+                if (engine is null)
+                {
+                    average?.Update();
+                }
+
                 return new StepResult(values.Total, values.Tokens);
             },
             // Validation runs where the weights are; they come back to our model for a new best (the loop then
-            // captures them), a checkpoint and the stage's end.
+            // captures them, or the average of them), a checkpoint and the stage's end.
             OnValidate = () =>
             {
+                if (average is not null)
+                {
+                    SwapAverage();
+                }
+
                 double ndcg = Validate(model, tokenizer, targetTable, settings, validation, cancellation, engine?.Towers);
+                if (average is not null)
+                {
+                    SwapAverage();
+                }
+
                 model.train();
                 return ndcg;
             },
-            OnImproved = () => engine?.CopyWeightsTo(model),
+            OnImproved = () =>
+            {
+                engine?.CopyWeightsTo(model);
+                if (average is not null)
+                {
+                    engine?.CopyAverageTo(average);
+                    average.Swap();
+                    best.Capture();
+                    average.Swap();
+                }
+            },
             OnCheckpoint = (next, elapsed) =>
             {
                 engine?.CopyWeightsTo(model);
-                SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, next, elapsed, engine);
+                if (average is not null)
+                {
+                    engine?.CopyAverageTo(average);
+                }
+
+                SaveCheckpoint(model, tokenizer, optimizer, selection, best, phase, next, elapsed, engine, average);
             },
             OnReport = r =>
             {
@@ -465,7 +516,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             },
         };
         TrainingPosition start = resumed?.Position ?? default;
-        TrainingOutcome outcome = new TrainingLoop(plan, selection, best).Run(run, start, resumed?.Elapsed ?? TimeSpan.Zero, cancellation);
+        TrainingOutcome outcome = new TrainingLoop(plan, selection, average is null ? best : null).Run(run, start, resumed?.Elapsed ?? TimeSpan.Zero, cancellation);
         engine?.CopyWeightsTo(model);
         return outcome.Next.Epoch + (outcome.Next.Step > 0 ? 1 : 0) - start.Epoch;
     }
@@ -771,10 +822,10 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     private void SaveCheckpoint(DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer optimizer, EarlyStopping selection, WeightsSnapshot best, string phase,
-        TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine)
+        TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine, WeightAverage? average)
     {
         engine?.CopyOptimizerStateTo(model, optimizer);
-        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, model, tokenizer, optimizer, selection, best, phase, next, elapsed);
+        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, model, tokenizer, optimizer, selection, best, phase, next, elapsed, average: average);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {next.Epoch + 1}, step {next.Step} in {_options.CheckpointDirectory}");
     }
 

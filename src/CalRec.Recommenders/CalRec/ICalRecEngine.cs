@@ -1,5 +1,6 @@
 using CalRec.Models.Decoder;
 using CalRec.Models.Embeddings;
+using CalRec.Models.Training;
 using CalRec.Tensors.Optim;
 
 namespace CalRec.Recommenders.CalRec;
@@ -29,6 +30,19 @@ public interface ICalRecEngine : IDisposable
     /// through it; the weights come back only for a new best, a checkpoint and the stage's end).
     /// </summary>
     ICalRecTowers Towers { get; }
+
+    /// <summary>
+    /// Keeps an exponential moving average of the trainable weights on the engine from now on, starting from
+    /// <paramref name="average"/>'s values and update count (the stage's start, or a checkpoint's), updated after every
+    /// <see cref="Step"/> as <see cref="WeightAverage.Update"/> does (<see cref="CalRecTrainer.Options.WeightAverage"/>).
+    /// </summary>
+    void StartAverage(WeightAverage average);
+
+    /// <summary>Exchanges the engine's weights and its average in place (validation runs on the average between two calls).</summary>
+    void SwapAverage();
+
+    /// <summary>Writes the engine's average and its update count into <paramref name="average"/> (for a new best and a checkpoint).</summary>
+    void CopyAverageTo(WeightAverage average);
 
     /// <summary>
     /// Writes the engine's optimizer state (AdamW's moments per trainable parameter and its step count) into

@@ -1,4 +1,5 @@
 using CalRec.Models.Decoder;
+using CalRec.Models.Training;
 using CalRec.Recommenders.CalRec;
 using CalRec.Torch.Decoder;
 using CalRec.Tensors.Optim;
@@ -24,6 +25,8 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     private readonly TorchMixedPrecision? _mixed;
     private Tensor? _negatives;
     private (ItemNegativeBank? Bank, int Version) _negativesSource;
+    private (float Decay, List<(string Name, Parameter Weight, Tensor Average)> Pairs)? _average;
+    private long _averageUpdates;
 
     /// <summary>
     /// Copies <paramref name="model"/> onto <paramref name="device"/> with a fresh optimizer; with
@@ -82,7 +85,77 @@ public sealed class TorchCalRecEngine : ICalRecEngine
             _optimizer.step();
         }
 
+        UpdateAverage();
         return LossValues.Combine(values, microBatches, _settings.Weights);
+    }
+
+    /// <inheritdoc />
+    public void StartAverage(WeightAverage average)
+    {
+        ArgumentNullException.ThrowIfNull(average);
+        DisposeAverage();
+        var weights = _model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        var pairs = new List<(string Name, Parameter Weight, Tensor Average)>();
+        foreach ((string name, float[] values) in average.Values)
+        {
+            Parameter weight = weights.TryGetValue(name, out Parameter? p) ? p : throw new InvalidOperationException($"The engine has no parameter '{name}' to average.");
+            pairs.Add((name, weight, tensor(values, weight.shape, device: weight.device)));
+        }
+
+        _average = (average.Decay, pairs);
+        _averageUpdates = average.Updates;
+    }
+
+    /// <inheritdoc />
+    public void SwapAverage()
+    {
+        using var noGrad = no_grad();
+        foreach ((_, Parameter weight, Tensor average) in AveragePairs())
+        {
+            using Tensor values = weight.detach().clone();
+            weight.copy_(average);
+            average.copy_(values);
+        }
+    }
+
+    /// <inheritdoc />
+    public void CopyAverageTo(WeightAverage average)
+    {
+        ArgumentNullException.ThrowIfNull(average);
+        Dictionary<string, Tensor> byName = AveragePairs().ToDictionary(x => x.Name, x => x.Average, StringComparer.Ordinal);
+        average.Restore(name => byName.TryGetValue(name, out Tensor? a) ? a.detach().cpu().contiguous().data<float>().ToArray() : null, _averageUpdates, "the TorchSharp engine's average");
+    }
+
+    private List<(string Name, Parameter Weight, Tensor Average)> AveragePairs() =>
+        _average?.Pairs ?? throw new InvalidOperationException("The engine keeps no weight average: call StartAverage first.");
+
+    // After each step, as WeightAverage.Update does on our engine.
+    private void UpdateAverage()
+    {
+        if (_average is not { } average)
+        {
+            return;
+        }
+
+        float d = WeightAverage.DecayAt(_averageUpdates, average.Decay);
+        using var noGrad = no_grad();
+        foreach ((_, Parameter weight, Tensor a) in average.Pairs)
+        {
+            a.mul_(d);
+            a.add_(weight, alpha: 1f - d);
+        }
+
+        _averageUpdates++;
+    }
+
+    private void DisposeAverage()
+    {
+        foreach ((_, _, Tensor a) in _average?.Pairs ?? [])
+        {
+            a.Dispose();
+        }
+
+        _average = null;
     }
 
     // The bank moves to the device once per refresh, not once per step.
@@ -143,6 +216,7 @@ public sealed class TorchCalRecEngine : ICalRecEngine
     {
         _mixed?.Dispose();
         _negatives?.Dispose();
+        DisposeAverage();
         _optimizer.Dispose();
         _model.Dispose();
     }
