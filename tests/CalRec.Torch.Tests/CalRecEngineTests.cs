@@ -290,6 +290,64 @@ public sealed class CalRecEngineTests
     }
 
     [Test]
+    public void AKilledRunOnTheEngineResumesWithItsWeightAverageToTheSameModel()
+    {
+        InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 30 }).ToDataset().ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("calrec-engine-resume-");
+        try
+        {
+            CalRecTrainer.Options Settings(string? checkpoint) => new()
+            {
+                Dropout = 0f,
+                Backbone = "tiny",
+                VocabularySize = 400,
+                PretrainSteps = 8,
+                PretrainSequenceLength = 64,
+                Stage1 = new CalRecStageOptions { Epochs = 0 },
+                Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
+                BatchSize = 8,
+                MaxHistory = 4,
+                MaxItemTokens = 10,
+                Seed = 3,
+                WeightAverage = 0.9f,
+                CheckpointDirectory = checkpoint,
+                CheckpointMinutes = 1e-9, // every step
+            };
+            CalRecModel Fit(CalRecTrainer.Options o, Action<CalRecProgress>? progress = null)
+            {
+                CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+                trainer.Engine = TorchCalRecEngine.On(CPU);
+                if (progress is not null)
+                {
+                    trainer.Progress += (_, e) => progress(e);
+                }
+
+                return trainer.Fit(split, []);
+            }
+
+            CalRecModel straight = Fit(Settings(null));
+            string checkpoint = Path.Combine(dir.FullName, "killed");
+            Assert.That(() => Fit(Settings(checkpoint), e =>
+            {
+                if (e.Phase == "stage2" && e.Step == 3)
+                {
+                    throw new InvalidOperationException("killed");
+                }
+            }), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
+            Assert.That(File.Exists(Path.Combine(checkpoint, "average.safetensors")), "the checkpoint holds the engine's average");
+
+            CalRecModel resumed = Fit(CalRecTrainer.Options.FromCheckpoint(checkpoint));
+            Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10).Within(1e-6));
+            Assert.That(Fixtures.MaxAbsDiff(resumed.Towers.ItemEmbeddings.ToArray(), straight.Towers.ItemEmbeddings.ToArray()), Is.LessThanOrEqualTo(1e-5));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Test]
     public void LoraAdaptersMirrorOntoTorchSharpWithOurLogitsGradientsAndFrozenBase()
     {
         (DecoderLM model, HistoryBatch batch) = Setup();
