@@ -238,31 +238,33 @@ public sealed class CalRecEngineTests
         Assert.That(a.Distinct().Count(), Is.GreaterThan(a.Length / 2), "real scores, not a constant");
     }
 
+    /// <summary>A tiny backbone from scratch finetuned on the target alone, without dropout (the engines draw their masks from different generators).</summary>
+    private static CalRecTrainer.Options TinyStage2(int pretrainSteps, int epochs, int batchSize) => new()
+    {
+        Dropout = 0f,
+        Backbone = "tiny",
+        VocabularySize = 400,
+        PretrainSteps = pretrainSteps,
+        PretrainSequenceLength = 64,
+        Stage1 = new CalRecStageOptions { Epochs = 0 },
+        Stage2 = new CalRecStageOptions { Epochs = epochs, LearningRate = 2e-3f },
+        BatchSize = batchSize,
+        MaxHistory = 4,
+        MaxItemTokens = 10,
+        Seed = 3,
+    };
+
     [TestCase(0f)]
     [TestCase(0.9f)]
     public void CalRecTrainedThroughTheTorchSharpEngineLearnsAsOursDoes(float weightAverage)
     {
         InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 40 }).ToDataset().ForDomain("beauty");
         var split = new LeaveOneOutSplit(data);
-        var options = new CalRecTrainer.Options
-        {
-            // The engines draw their dropout masks from different generators.
-            Dropout = 0f,
-            Backbone = "tiny",
-            VocabularySize = 400,
-            PretrainSteps = 20,
-            PretrainSequenceLength = 64,
-            Stage1 = new CalRecStageOptions { Epochs = 0 },
-            Stage2 = new CalRecStageOptions { Epochs = 3, LearningRate = 2e-3f },
-            BatchSize = 16,
-            MaxHistory = 4,
-            MaxItemTokens = 10,
-            ValidationUsers = 0,
-            Seed = 3,
-            // The text-only model: engine parity of the identity tokens' terms is tested step by step above.
-            ItemIdentityTokens = false,
-            WeightAverage = weightAverage,
-        };
+        CalRecTrainer.Options options = TinyStage2(pretrainSteps: 20, epochs: 3, batchSize: 16);
+        options.ValidationUsers = 0;
+        // The text-only model: engine parity of the identity tokens' terms is tested step by step above.
+        options.ItemIdentityTokens = false;
+        options.WeightAverage = weightAverage;
         var evaluation = new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 };
 
         CalRecModel managed = new RecContext(seed: 1).Trainers.CalRec(options).Fit(split, []);
@@ -297,23 +299,15 @@ public sealed class CalRecEngineTests
         DirectoryInfo dir = Directory.CreateTempSubdirectory("calrec-engine-resume-");
         try
         {
-            CalRecTrainer.Options Settings(string? checkpoint) => new()
+            CalRecTrainer.Options Settings(string? checkpoint)
             {
-                Dropout = 0f,
-                Backbone = "tiny",
-                VocabularySize = 400,
-                PretrainSteps = 8,
-                PretrainSequenceLength = 64,
-                Stage1 = new CalRecStageOptions { Epochs = 0 },
-                Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 2e-3f },
-                BatchSize = 8,
-                MaxHistory = 4,
-                MaxItemTokens = 10,
-                Seed = 3,
-                WeightAverage = 0.9f,
-                CheckpointDirectory = checkpoint,
-                CheckpointMinutes = 1e-9, // every step
-            };
+                CalRecTrainer.Options o = TinyStage2(pretrainSteps: 8, epochs: 2, batchSize: 8);
+                o.WeightAverage = 0.9f;
+                o.CheckpointDirectory = checkpoint;
+                o.CheckpointMinutes = 1e-9; // every step
+                return o;
+            }
+
             CalRecModel Fit(CalRecTrainer.Options o, Action<CalRecProgress>? progress = null)
             {
                 CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
