@@ -138,12 +138,7 @@ public sealed class CalRecEngineTests
     [Test]
     public void TheEnginesAdamWMomentsTravelThroughOurOptimizerSoThatAResumedStageStepsAsAnUninterruptedOne()
     {
-        (DecoderLM start, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
-        // No dropout: the engines would draw their masks from one generator.
-        var model = new DecoderLM(start.Config with { Dropout = 0f }, seed: 1);
-        model.load_state_dict(start.state_dict());
-        List<HistoryBatch> batch = CalRecTrainer.MicroBatches(examples, 1, null);
-        var settings = new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        (_, DecoderLM model, List<HistoryBatch> batch, CalRecStepSettings settings) = OneBatchWithoutDropout();
         using var straight = new TorchCalRecEngine(model, settings, CPU);
         straight.Step(batch, 1e-3f);
         straight.Step(batch, 1e-3f);
@@ -174,11 +169,7 @@ public sealed class CalRecEngineTests
     [Test]
     public void TheEnginesWeightAverageFollowsItsStepsAsOursDoesAndSwapsAndTravelsThroughOurs()
     {
-        (DecoderLM start, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
-        var model = new DecoderLM(start.Config with { Dropout = 0f }, seed: 1);
-        model.load_state_dict(start.state_dict());
-        List<HistoryBatch> batch = CalRecTrainer.MicroBatches(examples, 1, null);
-        var settings = new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3);
+        (DecoderLM start, DecoderLM model, List<HistoryBatch> batch, CalRecStepSettings settings) = OneBatchWithoutDropout();
         using var engine = new TorchCalRecEngine(model, settings, CPU);
         engine.StartAverage(new WeightAverage(model.named_parameters(), 0.5f));
 
@@ -236,6 +227,19 @@ public sealed class CalRecEngineTests
         deviceScorer.Score(histories, b);
         Assert.That(Fixtures.MaxAbsDiff(b, a), Is.LessThanOrEqualTo(1e-4));
         Assert.That(a.Distinct().Count(), Is.GreaterThan(a.Length / 2), "real scores, not a constant");
+    }
+
+    /// <summary>
+    /// The example model (<c>Start</c>), a copy of it without dropout (two engines would draw their masks from one
+    /// generator), one batch of the examples and the step settings of the engine tests that step it.
+    /// </summary>
+    private static (DecoderLM Start, DecoderLM Model, List<HistoryBatch> Batch, CalRecStepSettings Settings) OneBatchWithoutDropout()
+    {
+        (DecoderLM start, List<HistoryExample> examples, _) = Examples(false, Pooling.LastToken);
+        var model = new DecoderLM(start.Config with { Dropout = 0f }, seed: 1);
+        model.load_state_dict(start.state_dict());
+        return (start, model, CalRecTrainer.MicroBatches(examples, 1, null),
+            new CalRecStepSettings(new LossWeights(1f, 1f, 1f), Pooling.LastToken, 0.1f, 0.01f, 1f, 0.9f, 0.999f, 3));
     }
 
     /// <summary>A tiny backbone from scratch finetuned on the target alone, without dropout (the engines draw their masks from different generators).</summary>
