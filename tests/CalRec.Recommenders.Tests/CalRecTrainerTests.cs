@@ -52,7 +52,8 @@ public class CalRecTrainerTests
 
     [TestCase(NegativeSampling.InBatch)]
     [TestCase(NegativeSampling.Catalogue)]
-    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain(NegativeSampling negatives)
+    [TestCase(NegativeSampling.InBatch, true)]
+    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain(NegativeSampling negatives, bool logQ = false)
     {
         var ctx = new RecContext(seed: 1);
         InteractionDataset all = Synthetic(250);
@@ -63,6 +64,7 @@ public class CalRecTrainerTests
         CalRecTrainer.Options options = Fast();
         options.Negatives = negatives;
         options.NegativeRefreshSteps = 10;
+        options.LogQCorrection = logQ;
         CalRecModel model = ctx.Trainers.CalRec(options).Fit(target, mixture);
 
         var split = new LeaveOneOutSplit(target);
@@ -123,6 +125,55 @@ public class CalRecTrainerTests
         Assert.That(b.Lm, Is.EqualTo(a.Lm), "the LM term does not use negatives");
         Assert.That(b.UserItem, Is.GreaterThan(a.UserItem), "more negatives, a harder ranking");
         Assert.That(b.ItemItem, Is.GreaterThan(a.ItemItem));
+    }
+
+    [Test]
+    public void LogQCorrectionShiftsEachKeyByMinusTheLogOfItsProbabilityUnderTheStagesSampler()
+    {
+        InteractionDataset all = Synthetic(10);
+        InteractionDataset office = all.ForDomain("office"), kitchen = all.ForDomain("kitchen");
+        var tok = new RecContext(seed: 1).Text.TrainTokenizer([.. office.Items, .. kitchen.Items], 400);
+        var officeTable = new ItemTextTable(office.Items, tok, null, 8);
+        var kitchenTable = new ItemTextTable(kitchen.Items, tok, null, 8);
+        // Office targets: 5, 7, 7, 9 (7 twice as often); kitchen targets: 5, 6. The same index in two domains is two items.
+        List<HistoryExample> officeWindows = [new(officeTable, 0, 0, [3, 5, 7]), new(officeTable, 0, 1, [2, 7, 9])];
+        List<HistoryExample> kitchenWindows = [new(kitchenTable, 1, 0, [1, 5, 6])];
+        var correction = new SamplingCorrection([officeWindows, kitchenWindows], [0.75, 0.25]);
+
+        Assert.That(correction.Offset(officeTable, 7), Is.EqualTo(-Math.Log(0.75 * 2 / 4)).Within(1e-6));
+        Assert.That(correction.Offset(officeTable, 5), Is.EqualTo(-Math.Log(0.75 * 1 / 4)).Within(1e-6));
+        Assert.That(correction.Offset(kitchenTable, 5), Is.EqualTo(-Math.Log(0.25 * 1 / 2)).Within(1e-6));
+        Assert.Throws<ArgumentException>(() => correction.Offset(officeTable, 3), "item 3 is never a target");
+
+        HistoryBatch batch = HistoryBatch.Build([.. officeWindows, .. kitchenWindows], correction: correction);
+        Assert.That(batch.KeyLogitOffsets, Has.Length.EqualTo(batch.TargetKeys.Length));
+        for (int j = 0; j < batch.TargetKeys.Length; j++)
+        {
+            (ItemTextTable table, int item) = batch.UniqueItems[batch.TargetKeys[j]];
+            Assert.That(batch.KeyLogitOffsets[j], Is.EqualTo(correction.Offset(table, item)));
+        }
+
+        Assert.That(HistoryBatch.Build(officeWindows).KeyLogitOffsets, Is.Empty, "no correction, no offsets");
+        Assert.That(Assert.Throws<ArgumentException>(() => new CalRecTrainer.Options { LogQCorrection = true, Negatives = NegativeSampling.Catalogue }.Validate())!.Message,
+            Does.Contain("LogQCorrection"));
+
+        // In the loss: the LM term is untouched, the contrastive terms move; offsets equal for every key change nothing.
+        var model = new DecoderLM(DecoderPresets.Find("tiny")! with { VocabSize = tok.VocabularySize }, seed: 9);
+        List<HistoryExample> uniform = [new(officeTable, 0, 0, [3, 5, 7]), new(officeTable, 0, 1, [2, 9, 4])];
+        LossValues plain, corrected, flat, flatCorrected;
+        using (TensorScope.Begin())
+        {
+            var weights = new LossWeights(1f, 1f, 1f);
+            CalRecObjective.Loss(model, HistoryBatch.Build(officeWindows), weights, Pooling.LastToken, 0.1f, out plain);
+            CalRecObjective.Loss(model, HistoryBatch.Build(officeWindows, correction: new SamplingCorrection([officeWindows], [1.0])), weights, Pooling.LastToken, 0.1f, out corrected);
+            CalRecObjective.Loss(model, HistoryBatch.Build(uniform), weights, Pooling.LastToken, 0.1f, out flat);
+            CalRecObjective.Loss(model, HistoryBatch.Build(uniform, correction: new SamplingCorrection([uniform], [1.0])), weights, Pooling.LastToken, 0.1f, out flatCorrected);
+        }
+
+        Assert.That(corrected.Lm, Is.EqualTo(plain.Lm));
+        Assert.That(corrected.UserItem, Is.Not.EqualTo(plain.UserItem).Within(1e-4));
+        Assert.That(flatCorrected.UserItem, Is.EqualTo(flat.UserItem).Within(1e-5));
+        Assert.That(flatCorrected.ItemItem, Is.EqualTo(flat.ItemItem).Within(1e-5));
     }
 
     [Test]

@@ -164,6 +164,37 @@ public class OpGradientTests
     {
         Check(x => F.info_nce(F.l2_normalize(x[0]), F.l2_normalize(x[1]), 0.5f, groupIds: [4, 7, 4, 1]), [Rand(1, 4, 6), Rand(2, 4, 6)]);
         Check(x => F.info_nce(x[0], x[1], 2f, symmetric: true), [Rand(3, 3, 5), Rand(4, 3, 5)]);
+        Check(x => F.info_nce(F.l2_normalize(x[0]), F.l2_normalize(x[1]), 0.5f, groupIds: [4, 7, 4, 1], keyLogitOffsets: [0.3f, -1.2f, 0.3f, 2f]), [Rand(1, 4, 6), Rand(2, 4, 6)]);
+    }
+
+    [Test]
+    public void InfoNceKeyLogitOffsetsShiftEachKeysColumn()
+    {
+        ManagedTensor q = Rand(1, 3, 4), k = Rand(2, 3, 4);
+        int[] groups = [2, 5, 2];
+        float[] offsets = [0.7f, -1.5f, 0.7f];
+        float loss = F.info_nce(q, k, 0.25f, groups, keyLogitOffsets: offsets).item();
+        double expected = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            var logits = new List<double>();
+            for (int j = 0; j < 3; j++)
+            {
+                if (j == i || groups[j] != groups[i])
+                {
+                    logits.Add((Dot(q, i, k, j) / 0.25) + offsets[j]);
+                }
+            }
+
+            double max = logits.Max();
+            expected += max + Math.Log(logits.Sum(l => Math.Exp(l - max))) - ((Dot(q, i, k, i) / 0.25) + offsets[i]);
+        }
+
+        Assert.That(loss, Is.EqualTo(expected / 3).Within(1e-5));
+        Assert.That(F.info_nce(q, k, 0.25f, groups, keyLogitOffsets: [2f, 2f, 2f]).item(), Is.EqualTo(F.info_nce(q, k, 0.25f, groups).item()).Within(1e-6),
+            "equal offsets (uniform sampling) change nothing");
+        Assert.Throws<ArgumentException>(() => F.info_nce(q, k, 0.25f, groups, keyLogitOffsets: [1f, 2f]));
+        Assert.Throws<ArgumentException>(() => F.info_nce(q, k, 0.25f, symmetric: true, keyLogitOffsets: offsets));
     }
 
     [Test]
@@ -171,6 +202,17 @@ public class OpGradientTests
     {
         ManagedTensor bank = Rand(9, 5, 6);
         Check(x => F.info_nce(F.l2_normalize(x[0]), F.l2_normalize(x[1]), bank, [1, 3], 0.5f, groupIds: [4, 7, 4, 1]), [Rand(1, 4, 6), Rand(2, 4, 6)]);
+    }
+
+    private static double Dot(ManagedTensor a, int row, ManagedTensor b, int other)
+    {
+        double sum = 0;
+        for (int c = 0; c < a.shape[1]; c++)
+        {
+            sum += a.Data[(row * a.shape[1]) + c] * b.Data[(other * b.shape[1]) + c];
+        }
+
+        return sum;
     }
 
     [Test]
@@ -206,17 +248,6 @@ public class OpGradientTests
 
         Assert.That(loss, Is.EqualTo(expected / 3).Within(1e-5));
         Assert.Throws<ArgumentOutOfRangeException>(() => F.info_nce(q, k, bank, [5], 0.25f, groups));
-
-        static double Dot(ManagedTensor a, int row, ManagedTensor b, int other)
-        {
-            double sum = 0;
-            for (int c = 0; c < a.shape[1]; c++)
-            {
-                sum += a.Data[(row * a.shape[1]) + c] * b.Data[(other * b.shape[1]) + c];
-            }
-
-            return sum;
-        }
     }
 
     [Test]

@@ -22,10 +22,10 @@ namespace CalRec.Torch.Tests;
 /// <summary>CALRec's step on TorchSharp against our engine's, and CALRec trained end to end through the engine seam.</summary>
 public sealed class CalRecEngineTests
 {
-    internal static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean, bool identities = false)
+    internal static (DecoderLM Model, HistoryBatch Batch) Setup(bool catalogueNegatives = false, Pooling pooling = Pooling.Mean, bool identities = false, bool logQ = false)
     {
         (DecoderLM model, List<HistoryExample> examples, ItemNegativeBank? bank) = Examples(catalogueNegatives, pooling, identities);
-        return (model, HistoryBatch.Build(examples, bank));
+        return (model, HistoryBatch.Build(examples, bank, correction: logQ ? new SamplingCorrection([examples], [1.0]) : null));
     }
 
     private static (DecoderLM Model, List<HistoryExample> Examples, ItemNegativeBank? Bank) Examples(bool catalogueNegatives, Pooling pooling, bool identities = false)
@@ -77,10 +77,12 @@ public sealed class CalRecEngineTests
     [TestCase(Pooling.LastToken, false)]
     [TestCase(Pooling.LastToken, true)]
     [TestCase(Pooling.LastToken, false, true)]
-    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives, bool identities = false)
+    [TestCase(Pooling.Mean, false, true, true)]
+    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives, bool identities = false, bool logQ = false)
     {
-        (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling, identities);
+        (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling, identities, logQ);
         Assert.That(batch.Negatives is not null, Is.EqualTo(catalogueNegatives));
+        Assert.That(batch.KeyLogitOffsets.Distinct().Count(), logQ ? Is.GreaterThan(1) : Is.Zero, "with the correction, items targeted more often than others have other offsets");
         Assert.That(batch.Identities is not null && batch.IdentityLmPositions.Length > 0, Is.EqualTo(identities));
         var weights = new LossWeights(1f, 0.5f, 2f);
         TorchDecoderLM torchModel = TorchWeights.ToTorch(model);

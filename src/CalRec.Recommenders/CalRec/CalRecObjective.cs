@@ -70,7 +70,8 @@ public readonly record struct LossValues(float Total, float Lm, float ItemItem, 
 /// position of every history trained in the same causal pass. The contrastive terms use cosine similarity over
 /// L2-normalized representations divided by the temperature, with in-batch negatives: the distinct target items of
 /// the batch (a repeated item is never its own negative), plus the batch's <see cref="HistoryBatch.Negatives"/> when
-/// it carries a catalogue-wide bank.
+/// it carries a catalogue-wide bank; each key's logits shifted by <see cref="HistoryBatch.KeyLogitOffsets"/> when it carries
+/// them (the logQ correction).
 /// </summary>
 internal static class CalRecObjective
 {
@@ -137,7 +138,7 @@ internal static class CalRecObjective
     }
 
     private static ManagedTensor InfoNce(ManagedTensor queries, ManagedTensor keys, ManagedTensor? bank, HistoryBatch batch, float temperature) => bank is null
-        ? F.info_nce(queries, keys, temperature, batch.TargetKeys)
+        ? F.info_nce(queries, keys, temperature, batch.TargetKeys, keyLogitOffsets: batch.KeyLogitOffsets.Length > 0 ? batch.KeyLogitOffsets : null)
         : F.info_nce(queries, keys, bank, batch.ExcludedNegatives, temperature, batch.TargetKeys);
 
     /// <summary>Mean pooling over each span, or the state at each span's last position.</summary>

@@ -135,6 +135,16 @@ public sealed partial class CalRecTrainer
         public int NegativeRefreshSteps { get; set; } = 200;
 
         /// <summary>
+        /// The logQ correction of in-batch negatives (Yi et al., 2019; not in CALRec's paper): in-batch negatives are the
+        /// batch's targets, drawn as often as items are targets, so each key's logits get -ln q, q being the item's
+        /// probability under the stage's sampler. Without it the contrastive terms learn a score that penalizes
+        /// popularity; with it they estimate the full softmax's. In-batch negatives only (the catalogue-wide index
+        /// holds every item once: nothing to correct).
+        /// </summary>
+        [TrainerOption("logq-correction", "Correct in-batch negatives for sampling by popularity: each key's logits minus ln q (its probability of being a batch's target).")]
+        public bool LogQCorrection { get; set; }
+
+        /// <summary>
         /// The item-ID hybrid (not in the paper): each target item gets an identity token of its own, placed before its
         /// text wherever the item appears (histories, the item tower, the LM targets), with a learned embedding that
         /// starts as the mean of the item's text tokens. Next-item generation then predicts the identity token first,
@@ -346,6 +356,7 @@ public sealed partial class CalRecTrainer
             Require(LoraDropout >= 0 && LoraDropout < 1, "LoraDropout must be in [0, 1)");
             Require(Dropout is null or (>= 0 and < 1), "Dropout must be in [0, 1)");
             Require(WeightAverage is >= 0 and < 1, "WeightAverage must be in [0, 1)");
+            Require(!LogQCorrection || Negatives == NegativeSampling.InBatch, "LogQCorrection corrects in-batch negatives: use it with Negatives = InBatch");
             Require(IdentityInit == IdentityInitialization.TextMean || ItemIdentityTokens, "IdentityInit applies to the item-ID hybrid: set ItemIdentityTokens too");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(ValidationUsers >= 0, "ValidationUsers must be 0 (all) or a number of users");

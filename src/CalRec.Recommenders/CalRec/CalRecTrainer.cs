@@ -418,6 +418,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
             ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
             : null;
+        SamplingCorrection? correction = o.LogQCorrection && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f) ? new SamplingCorrection(components, mix) : null;
         // Weight averaging: validation and model selection see the average; the steps train the raw weights. With an
         // engine the average lives where the weights are, and comes back for a new best and a checkpoint.
         WeightAverage? average = o.WeightAverage > 0 ? new WeightAverage(model.named_parameters().Where(p => p.Parameter.requires_grad), o.WeightAverage) : null;
@@ -454,7 +455,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     negatives.Refresh(model, cancellation);
                 }
 
-                List<HistoryBatch> micro = MicroBatches(batches[position.Step], o.AccumulationSteps, negatives, identities);
+                List<HistoryBatch> micro = MicroBatches(batches[position.Step], o.AccumulationSteps, negatives, identities, correction);
                 values = engine is not null ? engine.Step(micro, optimizer.LearningRate) : ManagedStep(model, trainable, optimizer, micro, weights);
                 if (engine is null)
                 {
@@ -543,14 +544,15 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     }
 
     /// <summary>A step's histories as <paramref name="parts"/> micro-batches of (nearly) equal size, in order.</summary>
-    internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives, IdentityTokens? identities = null)
+    internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives, IdentityTokens? identities = null,
+        SamplingCorrection? correction = null)
     {
         parts = Math.Clamp(parts, 1, examples.Count);
         var result = new List<HistoryBatch>(parts);
         for (int k = 0; k < parts; k++)
         {
             int from = examples.Count * k / parts, to = examples.Count * (k + 1) / parts;
-            result.Add(HistoryBatch.Build(examples.GetRange(from, to - from), negatives, identities));
+            result.Add(HistoryBatch.Build(examples.GetRange(from, to - from), negatives, identities, correction));
         }
 
         return result;
@@ -581,6 +583,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         double[] taskWeights = meta.TaskSampling == TaskSampling.Uniform
             ? components.Select(_ => 1.0 / components.Count).ToArray()
             : components.Select(c => (double)c.Count / total).ToArray();
+        // A task's batches come from one domain, so the domain's weight is a constant of their logits: any weights do.
+        SamplingCorrection? correction = o.LogQCorrection && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f) ? new SamplingCorrection(components, taskWeights) : null;
         var learner = new MetaLearner(trainable, meta);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
         var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
@@ -608,7 +612,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                         rows.Add(task[g.NextInt(task.Count)]);
                     }
 
-                    batches.Add(HistoryBatch.Build(rows, identities: settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null));
+                    batches.Add(HistoryBatch.Build(rows, identities: settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null, correction: correction));
                 }
 
                 Func<ManagedTensor> Loss(HistoryBatch batch) => () => CalRecObjective.Loss(model, batch, weights, o.Pooling, o.Temperature, out _);

@@ -61,6 +61,12 @@ public sealed class HistoryBatch
     /// <summary>Per target: its row in the item tower (equal keys: the same item, never each other's negative).</summary>
     public int[] TargetKeys { get; private set; } = [];
 
+    /// <summary>
+    /// Per target: the constant added to its column of the contrastive logits, -ln q of its item under the stage's
+    /// sampler (the logQ correction of in-batch negatives); empty without the correction.
+    /// </summary>
+    public float[] KeyLogitOffsets { get; private set; } = [];
+
     /// <summary>The distinct target items: (table, item).</summary>
     internal List<(ItemTextTable Table, int Item)> UniqueItems { get; } = [];
 
@@ -111,9 +117,11 @@ public sealed class HistoryBatch
 
     /// <summary>
     /// Lays out <paramref name="examples"/>; <paramref name="identities"/> (null: those of the first example table that
-    /// has identity tokens, if any) splits the LM targets into text and identity positions.
+    /// has identity tokens, if any) splits the LM targets into text and identity positions; <paramref name="correction"/>
+    /// fills <see cref="KeyLogitOffsets"/>.
     /// </summary>
-    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples, ItemNegativeBank? negatives = null, IdentityTokens? identities = null)
+    internal static HistoryBatch Build(IReadOnlyList<HistoryExample> examples, ItemNegativeBank? negatives = null, IdentityTokens? identities = null,
+        SamplingCorrection? correction = null)
     {
         identities ??= examples.Select(e => e.Table).FirstOrDefault(t => t.IdentityBase is not null) is { IdentityBase: int b } table ? new IdentityTokens(b, table.Count) : null;
         var batch = new HistoryBatch { Rows = examples.Count, Identities = identities };
@@ -211,6 +219,11 @@ public sealed class HistoryBatch
         batch.TargetStarts = [.. targetStarts];
         batch.TargetLengths = [.. targetLengths];
         batch.TargetKeys = [.. keys];
+        if (correction is not null)
+        {
+            batch.KeyLogitOffsets = keys.Select(k => correction.Offset(batch.UniqueItems[k].Table, batch.UniqueItems[k].Item)).ToArray();
+        }
+
         (batch.ItemIds, batch.ItemMask, batch.ItemLength, batch.ItemLast) = TwoTowerEncoder.ItemRows(batch.UniqueItems);
         if (negatives is not null)
         {

@@ -79,9 +79,10 @@ public static partial class Functional
     /// against every other row. Logits are dot products divided by <paramref name="temperature"/> (normalize the inputs
     /// first for cosine similarity). Rows whose <paramref name="groupIds"/> are equal (the same item appearing twice in a
     /// batch) are not used as each other's negatives. With <paramref name="symmetric"/> the key-to-query direction is
-    /// averaged in.
+    /// averaged in. <paramref name="keyLogitOffsets"/> (one per key row, constants) are added to every logit of their
+    /// column after the temperature: -ln q_j corrects the bias of negatives drawn with probabilities q_j (Yi et al., 2019).
     /// </summary>
-    public static ManagedTensor info_nce(ManagedTensor queries, ManagedTensor keys, float temperature, int[]? groupIds = null, bool symmetric = false)
+    public static ManagedTensor info_nce(ManagedTensor queries, ManagedTensor keys, float temperature, int[]? groupIds = null, bool symmetric = false, float[]? keyLogitOffsets = null)
     {
         if (queries.ndim != 2 || !queries.shape.SequenceEqual(keys.shape))
         {
@@ -99,13 +100,26 @@ public static partial class Functional
             throw new ArgumentException($"info_nce: {groupIds.Length} group ids for a batch of {b}.");
         }
 
+        if (keyLogitOffsets is not null && (keyLogitOffsets.Length != b || symmetric))
+        {
+            throw new ArgumentException(symmetric
+                ? "info_nce: key logit offsets apply to the query-to-key direction only, not to a symmetric loss."
+                : $"info_nce: {keyLogitOffsets.Length} key logit offsets for a batch of {b}.");
+        }
+
         int[] labels = new int[b];
         for (int i = 0; i < b; i++)
         {
             labels[i] = i;
         }
 
-        ManagedTensor loss = cross_entropy(MaskDuplicates(queries.matmul(keys, transB: true).mul(1f / temperature), groupIds), labels);
+        ManagedTensor logits = queries.matmul(keys, transB: true).mul(1f / temperature);
+        if (keyLogitOffsets is not null)
+        {
+            logits = logits.add(ManagedTensor.from(keyLogitOffsets, 1, b));
+        }
+
+        ManagedTensor loss = cross_entropy(MaskDuplicates(logits, groupIds), labels);
         if (!symmetric)
         {
             return loss;

@@ -10,7 +10,8 @@ namespace CalRec.Torch.CalRec;
 /// CALRec's objective on TorchSharp, term for term as our engine computes it: L = w_lm·L_NIG + w_tt·L_TT + w_ut·L_UT
 /// over a <see cref="HistoryBatch"/>, every target position trained in the same causal pass; the contrastive terms are
 /// InfoNCE over L2-normalized representations divided by the temperature with the batch's distinct target items as
-/// negatives (a repeated item is never its own negative).
+/// negatives (a repeated item is never its own negative), each key's logits shifted by the batch's
+/// <see cref="HistoryBatch.KeyLogitOffsets"/> when it carries them.
 /// </summary>
 public static class TorchCalRecObjective
 {
@@ -45,6 +46,12 @@ public static class TorchCalRecObjective
             Tensor targetKeys = Longs(batch.TargetKeys, [batch.TargetKeys.Length], device);
             Tensor keys = F.normalize(items, p: 2, dim: -1, eps: 1e-12).index_select(0, targetKeys);
             Tensor duplicates = DuplicateMask(batch.TargetKeys, device);
+            if (batch.KeyLogitOffsets.Length > 0)
+            {
+                // The logQ correction: -ln q of each key's item on its column (constants, like the mask).
+                duplicates += tensor(batch.KeyLogitOffsets, [1, batch.KeyLogitOffsets.Length], device: device);
+            }
+
             Tensor? bank = batch.Negatives is null ? null : BankLogitMask(batch, device);
             if (weights.UserItem != 0f)
             {
