@@ -475,6 +475,30 @@ public class CalRecTrainerTests
     }
 
     [Test]
+    public void StageZeroAndTheTokenizerReadATargetThatIsAlsoInTheMixtureOnce()
+    {
+        InteractionDataset all = Synthetic(30);
+        InteractionDataset target = all.ForDomain("beauty"), office = all.ForDomain("office");
+        var ctx = new RecContext(seed: 1);
+        var log = new List<string>();
+        ctx.Log += (_, e) => log.Add(e.Message);
+        var seen = new List<(string Phase, string Dataset)>();
+        CalRecTrainer.Options o = Tiny();
+        o.Stage1 = new CalRecStageOptions { Epochs = 1, MaxSteps = 1 };
+        o.Stage2 = new CalRecStageOptions { Epochs = 1, MaxSteps = 1 };
+        CalRecTrainer trainer = ctx.Trainers.CalRec(o);
+        trainer.TrainingDataObserver = (phase, dataset, _, _) => seen.Add((phase, dataset));
+        trainer.Fit(target, [target, office]);
+
+        int targetWindows = seen.Count(x => x.Phase == "stage2");
+        Assert.That(targetWindows, Is.GreaterThan(0));
+        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == target.Name), Is.EqualTo(targetWindows), "the target's windows once");
+        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == office.Name), Is.EqualTo(seen.Count(x => x.Phase == "stage1" && x.Dataset == office.Name)));
+        int texts = target.Items.Concat(office.Items).Count(i => ItemTextTable.Render(i, null).Length > 0);
+        Assert.That(log, Has.Some.Contains($"tokenizer on {texts:N0} item texts"), "each catalogue's texts once");
+    }
+
+    [Test]
     public void ACancelledRunResumesFromItsCheckpointToTheSameModel()
     {
         InteractionDataset data = Synthetic(30).ForDomain("beauty");

@@ -138,7 +138,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         resumed?.CheckData(_data);
         // A checkpoint written after stage 0 already holds the identity tokens.
         bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or CalRecPhase.Pretrain) };
-        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(sources, template, resumed);
+        // The tokenizer and stage 0 read each dataset once: a target that is also in the mixture is not taken twice.
+        int[] distinct = Enumerable.Range(targetSources.Count > 1 ? 1 : 0, sources.Count - (targetSources.Count > 1 ? 1 : 0)).ToArray();
+        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(distinct.Select(i => sources[i]).ToList(), template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
         var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
@@ -147,7 +149,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or CalRecPhase.Pretrain)
         {
-            Pretrain(model, tokenizer, tables, examples, sources, resumed, cancellation);
+            Pretrain(model, tokenizer, distinct.Select(i => tables[i]).ToList(), distinct.Select(i => examples[i]).ToList(), sources, resumed, cancellation);
             resumed = null;
             if (o.SavePretrainedTo is { } pretrained)
             {
