@@ -474,8 +474,10 @@ public class CalRecTrainerTests
         Assert.That(seen.Count(x => x.Phase == "stage1"), Is.GreaterThan(seen.Count(x => x.Phase == "stage2")));
     }
 
-    [Test]
-    public void StageZeroAndTheTokenizerReadATargetThatIsAlsoInTheMixtureOnce()
+    [TestCase(1, true)]
+    [TestCase(2, true)]
+    [TestCase(2, false)]
+    public void StageZeroAndTheTokenizerReadTheTargetAsOftenAsItsWeightSays(int weight, bool targetInMixture)
     {
         InteractionDataset all = Synthetic(30);
         InteractionDataset target = all.ForDomain("beauty"), office = all.ForDomain("office");
@@ -486,16 +488,17 @@ public class CalRecTrainerTests
         CalRecTrainer.Options o = Tiny();
         o.Stage1 = new CalRecStageOptions { Epochs = 1, MaxSteps = 1 };
         o.Stage2 = new CalRecStageOptions { Epochs = 1, MaxSteps = 1 };
+        o.PretrainTargetWeight = weight;
         CalRecTrainer trainer = ctx.Trainers.CalRec(o);
         trainer.TrainingDataObserver = (phase, dataset, _, _) => seen.Add((phase, dataset));
-        trainer.Fit(target, [target, office]);
+        trainer.Fit(target, targetInMixture ? [target, office] : [office]);
 
         int targetWindows = seen.Count(x => x.Phase == "stage2");
         Assert.That(targetWindows, Is.GreaterThan(0));
-        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == target.Name), Is.EqualTo(targetWindows), "the target's windows once");
-        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == office.Name), Is.EqualTo(seen.Count(x => x.Phase == "stage1" && x.Dataset == office.Name)));
-        int texts = target.Items.Concat(office.Items).Count(i => ItemTextTable.Render(i, null).Length > 0);
-        Assert.That(log, Has.Some.Contains($"tokenizer on {texts:N0} item texts"), "each catalogue's texts once");
+        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == target.Name), Is.EqualTo(weight * targetWindows), "the target's windows, weight times");
+        Assert.That(seen.Count(x => x.Phase == "pretrain" && x.Dataset == office.Name), Is.EqualTo(seen.Count(x => x.Phase == "stage1" && x.Dataset == office.Name)), "the others once");
+        int Texts(InteractionDataset d) => d.Items.Count(i => ItemTextTable.Render(i, null).Length > 0);
+        Assert.That(log, Has.Some.Contains($"tokenizer on {(weight * Texts(target)) + Texts(office):N0} item texts"));
     }
 
     [Test]

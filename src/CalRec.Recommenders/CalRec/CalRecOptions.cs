@@ -170,6 +170,14 @@ public sealed partial class CalRecTrainer
         public int PretrainSteps { get; set; } = 800;
 
         /// <summary>
+        /// How many times the target's item texts and training windows enter the tokenizer and the stage-0 corpus (a
+        /// target that is also in the mixture counts as one of them): 1 reads every dataset once, 2 weights the target
+        /// up (from scratch only).
+        /// </summary>
+        [TrainerOption("pretrain-target-weight", "Times the target's texts and windows enter the tokenizer and stage 0 (a target also in the mixture counts once).")]
+        public int PretrainTargetWeight { get; set; } = 1;
+
+        /// <summary>
         /// Folder to save the stage-0 backbone in (Hugging Face layout, with its tokenizer), so that other runs can start
         /// from it with <see cref="Backbone"/> = that folder (null: not saved).
         /// </summary>
@@ -358,6 +366,7 @@ public sealed partial class CalRecTrainer
             Require(WeightAverage is >= 0 and < 1, "WeightAverage must be in [0, 1)");
             Require(!LogQCorrection || Negatives == NegativeSampling.InBatch, "LogQCorrection corrects in-batch negatives: use it with Negatives = InBatch");
             Require(IdentityInit == IdentityInitialization.TextMean || ItemIdentityTokens, "IdentityInit applies to the item-ID hybrid: set ItemIdentityTokens too");
+            Require(PretrainTargetWeight >= 1, "PretrainTargetWeight must be at least 1");
             Require(EvaluationsPerEpoch >= 1, "EvaluationsPerEpoch must be at least 1");
             Require(ValidationUsers >= 0, "ValidationUsers must be 0 (all) or a number of users");
             Require(!Resume || CheckpointDirectory is not null, "Resume needs a CheckpointDirectory");

@@ -138,8 +138,10 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         resumed?.CheckData(_data);
         // A checkpoint written after stage 0 already holds the identity tokens.
         bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or CalRecPhase.Pretrain) };
-        // The tokenizer and stage 0 read each dataset once: a target that is also in the mixture is not taken twice.
-        int[] distinct = Enumerable.Range(targetSources.Count > 1 ? 1 : 0, sources.Count - (targetSources.Count > 1 ? 1 : 0)).ToArray();
+        // The tokenizer and stage 0 read each dataset once (a target that is also in the mixture is not taken twice),
+        // then the target PretrainTargetWeight - 1 more times, first.
+        int skip = targetSources.Count > 1 ? 1 : 0;
+        int[] distinct = [.. Enumerable.Repeat(0, o.PretrainTargetWeight - 1), .. Enumerable.Range(skip, sources.Count - skip)];
         (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(distinct.Select(i => sources[i]).ToList(), template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
