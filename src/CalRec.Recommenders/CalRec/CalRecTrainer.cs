@@ -141,8 +141,8 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         // The tokenizer and stage 0 read each dataset once (a target that is also in the mixture is not taken twice),
         // then the target PretrainTargetWeight - 1 more times, first.
         int skip = targetSources.Count > 1 ? 1 : 0;
-        int[] distinct = [.. Enumerable.Repeat(0, o.PretrainTargetWeight - 1), .. Enumerable.Range(skip, sources.Count - skip)];
-        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(distinct.Select(i => sources[i]).ToList(), template, resumed);
+        int[] stage0 = [.. Enumerable.Repeat(0, o.PretrainTargetWeight - 1), .. Enumerable.Range(skip, sources.Count - skip)];
+        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(stage0.Select(i => sources[i]).ToList(), template, resumed);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
         var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
@@ -151,7 +151,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or CalRecPhase.Pretrain)
         {
-            Pretrain(model, tokenizer, distinct.Select(i => tables[i]).ToList(), distinct.Select(i => examples[i]).ToList(), sources, resumed, cancellation);
+            Pretrain(model, tokenizer, stage0.Select(i => tables[i]).ToList(), stage0.Select(i => examples[i]).ToList(), sources, resumed, cancellation);
             resumed = null;
             if (o.SavePretrainedTo is { } pretrained)
             {
@@ -422,7 +422,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         ItemNegativeBank? negatives = o.Negatives == NegativeSampling.Catalogue && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f)
             ? new ItemNegativeBank(components.SelectMany(c => c.Select(e => e.Table)), model.Config.HiddenSize, o.Pooling)
             : null;
-        SamplingCorrection? correction = o.LogQCorrection && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f) ? new SamplingCorrection(components, mix) : null;
+        SamplingCorrection? correction = Correction(components, mix);
         // Weight averaging: validation and model selection see the average; the steps train the raw weights. With an
         // engine the average lives where the weights are, and comes back for a new best and a checkpoint.
         WeightAverage? average = o.WeightAverage > 0 ? new WeightAverage(model.named_parameters().Where(p => p.Parameter.requires_grad), o.WeightAverage) : null;
@@ -547,6 +547,10 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         return LossValues.Combine(parts, micro, weights);
     }
 
+    // The logQ correction of a stage's in-batch negatives, when it is on and a contrastive term uses them.
+    private SamplingCorrection? Correction(List<List<HistoryExample>> components, double[] weights) =>
+        _options.LogQCorrection && (_options.ItemItemWeight != 0f || _options.UserItemWeight != 0f) ? new SamplingCorrection(components, weights) : null;
+
     /// <summary>A step's histories as <paramref name="parts"/> micro-batches of (nearly) equal size, in order.</summary>
     internal static List<HistoryBatch> MicroBatches(List<HistoryExample> examples, int parts, ItemNegativeBank? negatives, IdentityTokens? identities = null,
         SamplingCorrection? correction = null)
@@ -588,7 +592,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             ? components.Select(_ => 1.0 / components.Count).ToArray()
             : components.Select(c => (double)c.Count / total).ToArray();
         // A task's batches come from one domain, so the domain's weight is a constant of their logits: any weights do.
-        SamplingCorrection? correction = o.LogQCorrection && (o.ItemItemWeight != 0f || o.UserItemWeight != 0f) ? new SamplingCorrection(components, taskWeights) : null;
+        SamplingCorrection? correction = Correction(components, taskWeights);
         var learner = new MetaLearner(trainable, meta);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
         var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
