@@ -432,8 +432,9 @@ public class CalRecTrainerTests
         Assert.That(full.Items.Select(i => i.Score), Is.EqualTo(recent.Items.Select(i => i.Score)), $"only the last {model.Settings.MaxHistory} items are read");
     }
 
-    [Test]
-    public void NoStageSeesAnyUsersValidationOrTestItems()
+    [TestCase(1)]
+    [TestCase(2)]
+    public void NoStageSeesAnyUsersValidationOrTestItems(int pretrainTargetWeight)
     {
         // Users shop in two domains, interleaved; the target is one domain, the mixture is the whole dataset, so a naive
         // mixture split (all but the user's last two interactions overall) would contain target validation and test items.
@@ -465,7 +466,9 @@ public class CalRecTrainerTests
         Assert.That(naiveLeaks, Is.GreaterThan(0), "the setup must be able to leak");
 
         var seen = new List<(string Phase, string User, string[] Items)>();
-        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(Tiny());
+        CalRecTrainer.Options options = Tiny();
+        options.PretrainTargetWeight = pretrainTargetWeight;
+        CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(options);
         trainer.TrainingDataObserver = (phase, _, user, items) => seen.Add((phase, user, items));
         trainer.Fit(split, [mixed, mixed.ForDomain("office")]);
         Assert.That(seen.Select(x => x.Phase).Distinct(), Is.EquivalentTo(new[] { "pretrain", "stage1", "stage2" }));
