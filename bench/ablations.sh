@@ -4,7 +4,8 @@
 # target, each compared with the full defaults on the same test users (paired bootstrap), SASRec beside them. Whole
 # epochs rather than minutes, so the figures do not depend on how busy the machine is.
 # Every run starts from one stage-0 backbone (mini preset, 8,192-id tokenizer, 800 LM steps on the three datasets'
-# training parts; pass it in STAGE0=DIR to reuse one).
+# training parts; pass it in STAGE0=DIR to reuse one: stage 0 reads every dataset of the mixture once, so the backbone
+# saved for one target of the mixture is the one the other target's runs would train with the same seed).
 # Usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]
 #   (needs ../shared/data; about 90 minutes on 2 cores for office, 150 for beauty)
 set -euo pipefail

@@ -123,6 +123,10 @@ public class GroundingTests
         Assert.That(tuned.FusionWeights.Values.Sum(), Is.GreaterThan(0));
         Assert.That(tuned.Gamma, Is.GreaterThanOrEqualTo(0f));
         Assert.That(log, Has.Some.Contains("generating for 40 validation users"));
+
+        // The log says which way the mixture-or-single-list decision went, and it agrees with the weights returned.
+        bool mixture = tuned.FusionWeights.Values.Count(w => w > 0) > 1;
+        Assert.That(log, mixture ? Has.Some.Contains("the mixture is kept") : Has.None.Contains("the mixture is kept"));
     }
 
     [Test]

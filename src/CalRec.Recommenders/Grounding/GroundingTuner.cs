@@ -103,14 +103,18 @@ public static class GroundingTuner
         if (bestMixture is { } mixture && mixture.Mean > best + 1e-12)
         {
             (double gain, double lower) = PairedGain(mixture.PerUser, bestSingle.Value.PerUser);
+            string comparison = string.Create(CultureInfo.InvariantCulture,
+                $"the best mixture ({Describe(mixture.Weights)}: {mixture.Mean:F4}) is ahead of the best single list ({Describe(chosen)}: {best:F4}) by {gain:F4}");
             if (lower > 0)
             {
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"{comparison}, beyond the noise of {users.Count} users (95% lower bound {lower:F4}): the mixture is kept"));
                 (best, chosen) = (mixture.Mean, mixture.Weights);
             }
             else
             {
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"the best mixture ({Describe(mixture.Weights)}: {mixture.Mean:F4}) is ahead of the best single list by {gain:F4}, within the noise of {users.Count} users (95% lower bound {lower:F4}): the single list is kept"));
+                    $"{comparison}, within the noise of {users.Count} users (95% lower bound {lower:F4}): the single list is kept"));
             }
         }
 
