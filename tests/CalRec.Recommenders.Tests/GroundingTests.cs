@@ -172,6 +172,45 @@ public class GroundingTests
         Assert.That(() => GroundingTuner.PairedGain([1.0, 0.0], [0.0]), Throws.ArgumentException);
     }
 
+    [Test]
+    public void AMixtureIsChosenOnHalfTheTuningUsersAndKeptOnlyIfTheOtherHalfConfirmsIt()
+    {
+        // 400 tuning users; the dense list alone is the best single list.
+        double[] dense = Enumerable.Range(0, 400).Select(i => (i % 4) * 0.25).ToArray();
+        double[] bm25 = dense.Select(x => x * 0.5).ToArray();
+        double[] lucky = dense.Select((x, i) => i % 2 == 0 && i % 10 == 0 ? x + 0.3 : x).ToArray();
+        double[] steady = dense.Select((x, i) => i % 5 == 0 ? x + 0.4 : x).ToArray();
+        double[] behind = dense.Select((x, i) => i % 2 == 0 ? x - 0.1 : x + 0.5).ToArray();
+        (double[], double[]) Single(int path, double[] perUser) => (Enumerable.Range(0, 4).Select(j => j == path ? 1.0 : 0.0).ToArray(), perUser);
+
+        // A mixture ahead only on the users it was chosen on: judged on all 400 (the rule before) it looked real; the
+        // held-out half shows no gain, so the dense list is kept.
+        Assert.That(GroundingTuner.PairedGain(lucky, dense).Lower, Is.GreaterThan(0), "the same users that chose it would have accepted it");
+        var log = new List<string>();
+        (double[] weights, double mean) = GroundingTuner.ChooseFusion([Single(1, bm25), ([1, 1, 0, 0], lucky), Single(0, dense), ([2, 0, 1, 0], behind)], log.Add);
+        Assert.That(weights, Is.EqualTo(new[] { 1.0, 0, 0, 0 }));
+        Assert.That(mean, Is.EqualTo(dense.Average()).Within(1e-12));
+        Assert.That(log, Has.One.Contains("within their noise: the single list is kept").And.Contains("on the other 200 users it gains 0.0000"));
+
+        // A mixture whose gain holds on both halves is kept, and the mean it reports is over all users.
+        log.Clear();
+        (weights, mean) = GroundingTuner.ChooseFusion([Single(0, dense), ([1, 1, 0, 0], lucky), ([1, 0.5, 0, 0], steady), Single(1, bm25)], log.Add);
+        Assert.That(weights, Is.EqualTo(new[] { 1.0, 0.5, 0, 0 }));
+        Assert.That(mean, Is.EqualTo(steady.Average()).Within(1e-12));
+        Assert.That(log, Has.One.Contains("beyond their noise: the mixture is kept"));
+
+        // A mixture behind the single list on the users that choose is not considered, however well it does on the others.
+        log.Clear();
+        (weights, _) = GroundingTuner.ChooseFusion([Single(0, dense), ([2, 0, 1, 0], behind)], log.Add);
+        Assert.That(weights, Is.EqualTo(new[] { 1.0, 0, 0, 0 }));
+        Assert.That(log, Is.Empty);
+
+        // Too few users to hold any out: the single list.
+        (weights, _) = GroundingTuner.ChooseFusion([Single(0, [0.0, 0.0]), ([1, 1, 0, 0], [1.0, 0.0])], log.Add);
+        Assert.That(weights, Is.EqualTo(new[] { 1.0, 0, 0, 0 }));
+        Assert.That(log, Has.One.Contains("too few users are left to confirm it"));
+    }
+
     private sealed class HistoryDependentScorer(int items) : IRecommenderScorer
     {
         public int ItemCount => items;
