@@ -26,7 +26,7 @@ internal static class EvaluateCommand
         var ks = new Option<int[]>("--k") { Description = "Cut-offs.", DefaultValueFactory = _ => [1, 5, 10, 20], AllowMultipleArgumentsPerToken = true };
         var users = new Option<int>("--users") { Description = "Evaluate a seeded sample of this many users of the split (0: all); generation-based grounding is slow." };
         var tune = new Option<bool>("--tune") { Description = "Choose gamma and the fusion weights on the dataset's validation users first (never its test targets)." };
-        var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => 300 };
+        var tuneUsers = new Option<int>("--tune-users") { Description = "Validation users for --tune.", DefaultValueFactory = _ => GroundingTuner.DefaultValidationUsers };
         var saveTuned = new Option<bool>("--save-tuned") { Description = "With --tune, --tune-prior or --tune-identity: write the tuned settings into the model zip (atomically)." };
         var tunePrior = new Option<bool>("--tune-prior") { Description = "CALRec: choose the popularity prior w (score + w·ln(1 + training count)) on the dataset's validation users first (never its test targets)." };
         var tuneIdentity = new Option<bool>("--tune-identity") { Description = "CALRec with --item-ids: choose the identity head's weight λ (cosine + λ·next-identity logit) on the dataset's validation users first (never its test targets)." };

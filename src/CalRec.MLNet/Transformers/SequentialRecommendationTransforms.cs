@@ -40,7 +40,7 @@ public sealed class SequentialRecommendationTransforms
     /// is given (<c>History</c> + <c>Label</c>, for example <c>Data.LeaveOneOutValidationSet</c>; never the test
     /// table). The settings are saved with the model.
     /// </summary>
-    public GroundItemsEstimator GroundItems(SequentialRecommendationTransformer calrec, GroundingOptions options, bool tune = false, int validationUsers = 300)
+    public GroundItemsEstimator GroundItems(SequentialRecommendationTransformer calrec, GroundingOptions options, bool tune = false, int validationUsers = GroundingTuner.DefaultValidationUsers)
     {
         ArgumentNullException.ThrowIfNull(calrec);
         ArgumentNullException.ThrowIfNull(options);
@@ -77,7 +77,7 @@ public static class TransformsCatalogExtensions
     /// <see cref="SequentialRecommendationTransforms.GroundItems"/>.
     /// </summary>
     public static GroundItemsEstimator GroundItems(this TransformsCatalog catalog, SequentialRecommendationTransformer calrec, GroundingOptions options, bool tune = false,
-        int validationUsers = 300)
+        int validationUsers = GroundingTuner.DefaultValidationUsers)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(calrec);

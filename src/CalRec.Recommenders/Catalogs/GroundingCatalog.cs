@@ -35,7 +35,7 @@ internal sealed class GroundingCatalog
     /// Chooses γ (embedding path) and the fusion weights of the dense, BM25, embedding and constrained-generation lists by NDCG@10 on a seeded
     /// sample of <paramref name="split"/>'s validation users (never its test targets); returns tuned options.
     /// </summary>
-    public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = 300, CancellationToken cancellation = default) =>
+    public GroundingOptions Tune(CalRecModel model, LeaveOneOutSplit split, GroundingOptions? options = null, int validationUsers = GroundingTuner.DefaultValidationUsers, CancellationToken cancellation = default) =>
         Tune(model, split.Validation, options, validationUsers, null, cancellation: cancellation);
 
     /// <summary>

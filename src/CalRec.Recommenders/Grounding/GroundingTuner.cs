@@ -16,6 +16,13 @@ namespace CalRec.Recommenders.Grounding;
 /// </summary>
 public static class GroundingTuner
 {
+    /// <summary>
+    /// The number of validation users tuning samples unless told otherwise: half of them choose a mixture, the other half
+    /// must confirm it, and on beauty 300 users (150 to confirm) could not tell a 3% lead from noise. Generating for 1,000
+    /// users takes about two minutes on 2 cores with the default backbone.
+    /// </summary>
+    public const int DefaultValidationUsers = 1000;
+
     private static readonly float[] GammaGrid = [0f, 0.25f, 0.5f, 1f, 2f, 4f];
     private static readonly double[] WeightGrid = [0, 0.5, 1, 2];
     private static readonly GroundingPath[] FusedPaths = [GroundingPath.Dense, GroundingPath.Bm25, GroundingPath.Embedding, GroundingPath.Constrained];
