@@ -201,8 +201,8 @@ public class GroundingTests
 
         // A mixture behind the single list on the users that choose is not considered, however well it does on the others.
         log.Clear();
-        (weights, _) = GroundingTuner.ChooseFusion([Single(0, dense), ([2, 0, 1, 0], behind)], log.Add);
-        Assert.That(weights, Is.EqualTo(new[] { 1.0, 0, 0, 0 }));
+        (weights, _) = GroundingTuner.ChooseFusion([([0, 0.5, 0, 0], bm25), ([0, 0, 0, 2], dense), ([2, 0, 1, 0], behind)], log.Add);
+        Assert.That(weights, Is.EqualTo(new[] { 0, 0, 0, 1.0 }), "a single list comes back at weight 1, as it ranks at any weight");
         Assert.That(log, Is.Empty);
 
         // Too few users to hold any out: the single list.

@@ -143,6 +143,7 @@ public static class GroundingTuner
         }
 
         (double[] singleWeights, double[] singlePerUser) = single ?? throw new ArgumentException("The candidates hold no single list.", nameof(candidates));
+        singleWeights = singleWeights.Select(w => w > 0 ? 1.0 : 0.0).ToArray(); // one list ranks the same at any weight
         if (mixture is not { } m || SelectionMean(m.PerUser) <= SelectionMean(singlePerUser) + 1e-12)
         {
             return (singleWeights, singlePerUser.Average());
