@@ -117,44 +117,39 @@ public static class GroundingTuner
     /// </summary>
     internal static (double[] Weights, double Mean) ChooseFusion(IReadOnlyList<(double[] Weights, double[] PerUser)> candidates, Action<string> log)
     {
-        // The best single list is chosen on all the tuning users. A mixture is chosen on half of them (the even positions
-        // of the sample) and kept only if, on the other half, which took no part in choosing it, it beats that single list
-        // beyond the noise of those users. Picking the best of 243 mixtures and judging it on the same users rewarded
-        // luck: such a mixture lost to the dense list on the full beauty test set.
+        // Why a held-out half: picking the best of 243 mixtures and judging it on the same users rewarded luck; such a
+        // mixture lost to the dense list on the full beauty test set.
         int n = candidates[0].PerUser.Length;
         int[] selection = Enumerable.Range(0, n).Where(i => i % 2 == 0).ToArray();
         int[] confirmation = Enumerable.Range(0, n).Where(i => i % 2 == 1).ToArray();
         double SelectionMean(double[] perUser) => selection.Length == 0 ? 0 : selection.Average(i => perUser[i]);
 
-        (double[] Weights, double[] PerUser)? single = null, mixture = null;
+        // The single list by its mean over all users, the mixture by its mean over the choosing half.
+        (double[] Weights, double[] PerUser, double Mean)? single = null, mixture = null;
         foreach ((double[] weights, double[] perUser) in candidates)
         {
-            if (weights.Count(w => w > 0) == 1)
+            bool isSingle = weights.Count(w => w > 0) == 1;
+            double mean = isSingle ? perUser.Average() : SelectionMean(perUser);
+            ref (double[] Weights, double[] PerUser, double Mean)? best = ref isSingle ? ref single : ref mixture;
+            if (best is null || mean > best.Value.Mean + 1e-12)
             {
-                if (single is null || perUser.Average() > single.Value.PerUser.Average() + 1e-12)
-                {
-                    single = (weights, perUser);
-                }
-            }
-            else if (mixture is null || SelectionMean(perUser) > SelectionMean(mixture.Value.PerUser) + 1e-12)
-            {
-                mixture = (weights, perUser);
+                best = (weights, perUser, mean);
             }
         }
 
-        (double[] singleWeights, double[] singlePerUser) = single ?? throw new ArgumentException("The candidates hold no single list.", nameof(candidates));
+        (double[] singleWeights, double[] singlePerUser, double singleMean) = single ?? throw new ArgumentException("The candidates hold no single list.", nameof(candidates));
         singleWeights = singleWeights.Select(w => w > 0 ? 1.0 : 0.0).ToArray(); // one list ranks the same at any weight
-        if (mixture is not { } m || SelectionMean(m.PerUser) <= SelectionMean(singlePerUser) + 1e-12)
+        if (mixture is not { } m || m.Mean <= SelectionMean(singlePerUser) + 1e-12)
         {
-            return (singleWeights, singlePerUser.Average());
+            return (singleWeights, singleMean);
         }
 
         string comparison = string.Create(CultureInfo.InvariantCulture,
-            $"the best mixture on {selection.Length} of the users ({Describe(m.Weights)}: {SelectionMean(m.PerUser):F4}) is ahead of the best single list ({Describe(singleWeights)}: {SelectionMean(singlePerUser):F4})");
+            $"the best mixture on {selection.Length} of the users ({Describe(m.Weights)}: {m.Mean:F4}) is ahead of the best single list ({Describe(singleWeights)}: {SelectionMean(singlePerUser):F4})");
         if (confirmation.Length < 2)
         {
             log($"{comparison}, but too few users are left to confirm it: the single list is kept");
-            return (singleWeights, singlePerUser.Average());
+            return (singleWeights, singleMean);
         }
 
         (double gain, double lower) = PairedGain(confirmation.Select(i => m.PerUser[i]).ToArray(), confirmation.Select(i => singlePerUser[i]).ToArray());
@@ -166,7 +161,7 @@ public static class GroundingTuner
         }
 
         log($"{heldOut}, within their noise: the single list is kept");
-        return (singleWeights, singlePerUser.Average());
+        return (singleWeights, singleMean);
     }
 
     /// <summary>
