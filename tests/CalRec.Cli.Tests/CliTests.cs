@@ -2,12 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using CalRec.Cli;
+using CalRec.Cli.Options;
 using CalRec.Models.Checkpoints;
 using CalRec.Models.Decoder;
 using CalRec.Recommenders;
 using CalRec.Recommenders.CalRec;
 using CalRec.Recommenders.Grounding;
 using CalRec.Text.Tokenization;
+using CalRec.Torch.Devices;
 using Spectre.Console;
 
 namespace CalRec.Cli.Tests;
@@ -89,6 +91,13 @@ public class CliTests
         Assert.That(code, Is.Zero, output);
         Assert.That(JsonDocument.Parse(output).RootElement.GetProperty("epochs").GetInt32(), Is.EqualTo(2));
     }
+
+    [TestCase(ComputeBackend.Auto, null, false)]
+    [TestCase(ComputeBackend.Managed, null, false)]
+    [TestCase(ComputeBackend.TorchSharp, null, true)]
+    [TestCase(ComputeBackend.Auto, 0, true)]
+    public void OnlyTorchSharpOrAGpuNeedsTorchSharpsNativeLibrary(ComputeBackend backend, int? gpu, bool needs) =>
+        Assert.That(BackendArguments.NeedsTorchSharp(backend, gpu), Is.EqualTo(needs), "a machine where TorchSharp cannot load still trains on our engine");
 
     [Test]
     public void PretrainWithoutConfigUsesTheBuiltInSmallPresetFromAnyFolder()

@@ -25,16 +25,15 @@ internal static class DoctorCommand
             table.AddRow("managed engine threads", WorkerPool.Shared.ThreadCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
             table.AddRow("managed engine SIMD", Markup.Escape($"{Vector<float>.Count * 32}-bit vectors; AVX2 {(Avx2.IsSupported ? "yes" : "no")}, FMA {(Fma.IsSupported ? "yes" : "no")}, AVX-512F {(Avx512F.IsSupported ? "yes" : "no")}"));
             int code = 0;
-            try
+            if (TorchDevices.Loads(out string? reason))
             {
                 foreach ((string name, string value) in TorchDevices.Describe())
                 {
                     table.AddRow(Markup.Escape(name), Markup.Escape(value));
                 }
             }
-            catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
+            else
             {
-                string reason = (e.InnerException ?? e).Message.Split('\n')[0];
                 table.AddRow("TorchSharp", Markup.Escape($"does not load: {reason} (see the README, Troubleshooting)"));
                 code = 1;
             }

@@ -52,6 +52,11 @@ internal sealed class BackendArguments
     {
         string requested = p.GetValue(Device)!;
         int? gpu = TorchDevices.ParseDevice(requested);
+        if (NeedsTorchSharp(p.GetValue(Backend), gpu) && !TorchDevices.Loads(out string? reason))
+        {
+            throw new ArgumentException($"--backend {p.GetValue(Backend).ToString().ToLowerInvariant()} --device {requested} needs TorchSharp, whose native library does not load here: {reason} (see the README, Troubleshooting; our engine trains on the CPU without it: --backend managed --device cpu).");
+        }
+
         if (gpu is not null && !cuda.is_available())
         {
             throw new ArgumentException($"--device {requested}: no CUDA device is available here (with the TorchSharp-cpu package, or without an NVIDIA GPU); use --device cpu, or see the README's troubleshooting for GPUs.");
@@ -66,6 +71,12 @@ internal sealed class BackendArguments
 
         return (backend, device);
     }
+
+    /// <summary>
+    /// Whether the flags need TorchSharp's native library: a GPU, or <c>--backend torchsharp</c>. Our engine on the CPU
+    /// (the default) never loads it, so a machine where it cannot load still trains.
+    /// </summary>
+    internal static bool NeedsTorchSharp(ComputeBackend requested, int? gpu) => gpu is not null || requested == ComputeBackend.TorchSharp;
 
     /// <summary>The causal-LM training engine for <paramref name="model"/> (copied onto TorchSharp when that is the backend).</summary>
     public static ICausalLmBackend CausalLm(ComputeBackend backend, Device device, DecoderLM model, CausalLmTrainerOptions options, TrainingPrecision precision = TrainingPrecision.Float32) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.ML;
 using TorchSharp;
@@ -16,7 +17,7 @@ public static class TorchDevices
     public static Device Select(MLContext mlContext, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        return Select(mlContext.GpuDeviceId, mlContext.FallbackToCpu, cuda.is_available(), log);
+        return Select(mlContext.GpuDeviceId, mlContext.FallbackToCpu, mlContext.GpuDeviceId is not null && cuda.is_available(), log);
     }
 
     /// <summary>
@@ -28,7 +29,7 @@ public static class TorchDevices
     {
         if (gpuDeviceId is null)
         {
-            return CPU;
+            return new Device(DeviceType.CPU);
         }
 
         if (cudaAvailable)
@@ -42,7 +43,7 @@ public static class TorchDevices
         }
 
         log?.Invoke($"GPU {gpuDeviceId} was asked for but no CUDA device is available; falling back to the CPU.");
-        return CPU;
+        return new Device(DeviceType.CPU);
     }
 
     /// <summary>
@@ -79,6 +80,25 @@ public static class TorchDevices
         ComputeBackend.Auto => device.type == DeviceType.CUDA ? ComputeBackend.TorchSharp : ComputeBackend.Managed,
         _ => requested,
     };
+
+    /// <summary>
+    /// Whether TorchSharp's native library loads in this process (the first call loads it); when it does not,
+    /// <paramref name="reason"/> is the first line of TorchSharp's explanation. Our engine never needs it.
+    /// </summary>
+    public static bool Loads([NotNullWhen(false)] out string? reason)
+    {
+        try
+        {
+            _ = __version__;
+            reason = null;
+            return true;
+        }
+        catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
+        {
+            reason = (e.InnerException ?? e).Message.Split('\n')[0].Trim();
+            return false;
+        }
+    }
 
     /// <summary>What this process found: TorchSharp and LibTorch versions, CUDA devices, threads (for <c>calrec doctor</c>).</summary>
     public static IReadOnlyList<(string Name, string Value)> Describe()
