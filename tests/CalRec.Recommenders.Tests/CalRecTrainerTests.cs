@@ -53,7 +53,8 @@ public class CalRecTrainerTests
     [TestCase(NegativeSampling.InBatch)]
     [TestCase(NegativeSampling.Catalogue)]
     [TestCase(NegativeSampling.InBatch, true)]
-    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain(NegativeSampling negatives, bool logQ = false)
+    [TestCase(NegativeSampling.InBatch, false, 0f)]
+    public void TwoStageTrainingBeatsMostPopularOnTheSyntheticTargetDomain(NegativeSampling negatives, bool logQ = false, float textLm = 1f)
     {
         var ctx = new RecContext(seed: 1);
         InteractionDataset all = Synthetic(250);
@@ -65,6 +66,7 @@ public class CalRecTrainerTests
         options.Negatives = negatives;
         options.NegativeRefreshSteps = 10;
         options.LogQCorrection = logQ;
+        options.TextLmWeight = textLm; // 0: stage 1's batches of the other domains have no LM position at all
         CalRecModel model = ctx.Trainers.CalRec(options).Fit(target, mixture);
 
         var split = new LeaveOneOutSplit(target);
@@ -931,6 +933,32 @@ public class CalRecTrainerTests
         const float H = 1e-2f;
         double numeric = (Loss(H) - Loss(-H)) / (2 * H);
         Assert.That(numeric, Is.EqualTo(grad[at]).Within(0.05 * Math.Abs(grad[at])));
+
+        // The text part weighted by TextLm: 0.5 halves it; 0 leaves the identity positions alone, so a text token the batch
+        // does not contain (a softmax negative of every text position otherwise) gets no gradient.
+        double text = MeanCrossEntropy(batch.TextLmPositions, batch.TextLmTargets, 0, v), identity = MeanCrossEntropy(batch.IdentityLmPositions, batch.IdentityLmTargets, v, n);
+        int absent = Enumerable.Range(0, v).First(t => !batch.Ids.Contains(t));
+        foreach (float w in new[] { 1f, 0.5f, 0f })
+        {
+            model.zero_grad();
+            using (TensorScope.Begin())
+            {
+                CalRecObjective.Loss(model, batch, new LossWeights(1f, 0f, 0f, w), Pooling.LastToken, 0.1f, out values).backward();
+            }
+
+            Assert.That(values.Lm, Is.EqualTo((w * text) + identity).Within(1e-4 * expected), $"TextLm {w}");
+            float[] g = model.OutputWeight.grad!.ToArray();
+            Assert.That(Enumerable.Range(absent * d, d).Max(i => Math.Abs(g[i])), w == 0f ? Is.EqualTo(0f) : Is.GreaterThan(1e-7f), $"TextLm {w}: the output row of a text token not in the batch");
+        }
+    }
+
+    [Test]
+    public void TheTextPartOfTheLmTermCanBeWeightedOnlyWithIdentityTokens()
+    {
+        CalRecTrainer.Options o = Tiny();
+        o.ItemIdentityTokens = false;
+        o.TextLmWeight = 0f;
+        Assert.That(() => new RecContext(seed: 1).Trainers.CalRec(o).Fit(Synthetic(20).ForDomain("office")), Throws.ArgumentException.With.Message.Contains("TextLmWeight"));
     }
 
     [Test]

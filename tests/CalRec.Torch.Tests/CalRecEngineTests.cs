@@ -78,13 +78,15 @@ public sealed class CalRecEngineTests
     [TestCase(Pooling.LastToken, true)]
     [TestCase(Pooling.LastToken, false, true)]
     [TestCase(Pooling.Mean, false, true, true)]
-    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives, bool identities = false, bool logQ = false)
+    [TestCase(Pooling.LastToken, false, true, false, 0f)]
+    [TestCase(Pooling.LastToken, false, true, false, 0.5f)]
+    public void OneStepHasOurLossTermsAndGradients(Pooling pooling, bool catalogueNegatives, bool identities = false, bool logQ = false, float textLm = 1f)
     {
         (DecoderLM model, HistoryBatch batch) = Setup(catalogueNegatives, pooling, identities, logQ);
         Assert.That(batch.Negatives is not null, Is.EqualTo(catalogueNegatives));
         Assert.That(batch.KeyLogitOffsets.Distinct().Count(), logQ ? Is.GreaterThan(1) : Is.Zero, "with the correction, items targeted more often than others have other offsets");
         Assert.That(batch.Identities is not null && batch.IdentityLmPositions.Length > 0, Is.EqualTo(identities));
-        var weights = new LossWeights(1f, 0.5f, 2f);
+        var weights = new LossWeights(1f, 0.5f, 2f, textLm);
         TorchDecoderLM torchModel = TorchWeights.ToTorch(model);
 
         model.zero_grad();

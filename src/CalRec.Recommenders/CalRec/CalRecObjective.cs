@@ -10,7 +10,11 @@ namespace CalRec.Recommenders.CalRec;
 /// <param name="Lm">w_lm: next-item generation (causal LM loss on the target items' tokens).</param>
 /// <param name="ItemItem">w_tt: InfoNCE between the target item inside the history and the same item alone.</param>
 /// <param name="UserItem">w_ut: InfoNCE between the history before the target and the target item alone.</param>
-public readonly record struct LossWeights(float Lm, float ItemItem, float UserItem)
+/// <param name="TextLm">
+/// With the item-ID hybrid, the weight of L_NIG's text positions beside its identity positions (1: both count fully;
+/// 0: only the identity tokens are predicted, and the text positions' vocabulary projection is not computed).
+/// </param>
+public readonly record struct LossWeights(float Lm, float ItemItem, float UserItem, float TextLm = 1f)
 {
     /// <summary>
     /// The weights of one micro-batch of a step split into <paramref name="all"/>: each term scaled by the micro-batch's
@@ -29,7 +33,7 @@ public readonly record struct LossWeights(float Lm, float ItemItem, float UserIt
 
         float lm = (float)micro.LmTargets.Length / Math.Max(1, all.Sum(b => b.LmTargets.Length));
         float targets = (float)micro.TargetKeys.Length / Math.Max(1, all.Sum(b => b.TargetKeys.Length));
-        return new LossWeights(Lm * lm, ItemItem * targets, UserItem * targets);
+        return new LossWeights(Lm * lm, ItemItem * targets, UserItem * targets, TextLm);
     }
 }
 
@@ -83,9 +87,12 @@ internal static class CalRecObjective
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
         {
-            ManagedTensor l = batch.Identities is { } id ? HybridLm(model, flat, batch, id) : F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
-            lm = l.item();
-            total = Add(total, l, weights.Lm);
+            ManagedTensor? l = batch.Identities is { } id ? HybridLm(model, flat, batch, id, weights.TextLm) : F.cross_entropy(model.Logits(F.gather_rows(flat, batch.LmPositions)), batch.LmTargets);
+            if (l is not null)
+            {
+                lm = l.item();
+                total = Add(total, l, weights.Lm);
+            }
         }
 
         if (weights.ItemItem != 0f || weights.UserItem != 0f)
@@ -112,7 +119,7 @@ internal static class CalRecObjective
 
         if (total is null)
         {
-            throw new ArgumentException("Every loss weight is zero: at least one of w_lm, w_tt and w_ut must be positive.");
+            throw new ArgumentException("Nothing to train in this batch: every loss weight is zero, or w_tt = w_ut = 0 and L_NIG has no position (identity tokens only, in a batch without target items).");
         }
 
         values = new LossValues(total.item(), lm, tt, ut, batch.TokenCount);
@@ -120,13 +127,19 @@ internal static class CalRecObjective
     }
 
     /// <summary>
-    /// L_NIG of the item-ID hybrid: text positions over the text vocabulary, plus identity positions over the identity
-    /// tokens (each a mean; the second absent when the batch has no identity target).
+    /// L_NIG of the item-ID hybrid: text positions over the text vocabulary (weighted by <paramref name="textWeight"/>,
+    /// skipped at 0), plus identity positions over the identity tokens (each a mean; the second absent when the batch has
+    /// no identity target, as a batch of another domain of the stage-1 mixture). Null when neither part is present.
     /// </summary>
-    private static ManagedTensor HybridLm(DecoderLM model, ManagedTensor flat, HistoryBatch batch, IdentityTokens id)
+    private static ManagedTensor? HybridLm(DecoderLM model, ManagedTensor flat, HistoryBatch batch, IdentityTokens id, float textWeight)
     {
-        ManagedTensor text = F.cross_entropy(
+        ManagedTensor? text = textWeight == 0f ? null : F.cross_entropy(
             F.gather_rows(flat, batch.TextLmPositions).matmul(F.slice(model.OutputWeight, 0, 0, id.Base), transB: true), batch.TextLmTargets);
+        if (text is not null && textWeight != 1f)
+        {
+            text = text.mul(textWeight);
+        }
+
         if (batch.IdentityLmPositions.Length == 0)
         {
             return text;
@@ -134,7 +147,7 @@ internal static class CalRecObjective
 
         ManagedTensor identity = F.cross_entropy(
             F.gather_rows(flat, batch.IdentityLmPositions).matmul(F.slice(model.OutputWeight, 0, id.Base, id.Count), transB: true), batch.IdentityLmTargets);
-        return text.add(identity);
+        return text is null ? identity : text.add(identity);
     }
 
     private static ManagedTensor InfoNce(ManagedTensor queries, ManagedTensor keys, ManagedTensor? bank, HistoryBatch batch, float temperature) => bank is null

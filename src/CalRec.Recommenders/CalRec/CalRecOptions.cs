@@ -115,6 +115,14 @@ public sealed partial class CalRecTrainer
         [TrainerOption("w-lm", "Weight of L_NIG, the next-item generation (LM) loss.")]
         public float LmWeight { get; set; } = 1f;
 
+        /// <summary>
+        /// With the item-ID hybrid (<see cref="ItemIdentityTokens"/>), the weight of L_NIG's text positions beside its
+        /// identity positions: 1 predicts every target item's identity token and its text; 0 only the identity token,
+        /// which skips the text vocabulary's projection at every text position (the largest single cost of a step).
+        /// </summary>
+        [TrainerOption("w-text-lm", "With --item-ids: weight of L_NIG's text tokens beside its identity tokens (0: identity tokens only).")]
+        public float TextLmWeight { get; set; } = 1f;
+
         /// <summary>w_tt: weight of the item-in-context vs item InfoNCE.</summary>
         [TrainerOption("w-tt", "Weight of L_TT, the item-in-context vs item InfoNCE.")]
         public float ItemItemWeight { get; set; } = 1f;
@@ -356,7 +364,9 @@ public sealed partial class CalRecTrainer
             Require(MaxHistory >= 1, "MaxHistory must be at least 1");
             Require(MaxItemTokens >= 1, "MaxItemTokens must be at least 1");
             Require(Temperature > 0, "Temperature must be positive");
-            Require(LmWeight >= 0 && ItemItemWeight >= 0 && UserItemWeight >= 0, "loss weights must not be negative");
+            Require(LmWeight >= 0 && ItemItemWeight >= 0 && UserItemWeight >= 0 && TextLmWeight >= 0, "loss weights must not be negative");
+            Require(TextLmWeight > 0 || LmWeight == 0 || ItemItemWeight + UserItemWeight > 0, "TextLmWeight 0 needs a contrastive term (ItemItemWeight or UserItemWeight): a batch without target items has no identity token to predict");
+            Require(ItemIdentityTokens || TextLmWeight == 1f, "TextLmWeight weighs the text part of L_NIG beside the identity tokens: set ItemIdentityTokens too");
             Require(LmWeight + ItemItemWeight + UserItemWeight > 0, "at least one loss weight must be positive");
             Require(MixtureTemperature > 0, "MixtureTemperature must be positive");
             Require(Stage1.Epochs >= 0 && Stage2.Epochs >= 0, "stage epochs must not be negative");

@@ -406,7 +406,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         int totalSteps = plan.TotalSteps;
         var optimizer = new AdamWOptimizer(AdamWOptimizer.DecayGroups(trainable, o.WeightDecay), stage.LearningRate, 0.9f, 0.999f);
         var schedule = new LearningRateSchedule(stage.LearningRate, Math.Min(100, Math.Max(1, totalSteps / 10)), totalSteps);
-        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight, o.TextLmWeight);
         IdentityTokens? identities = settings.IdentityTokenBase is int first ? new IdentityTokens(first, targetTable.Count) : null;
         double[] mix = MixtureWeights(components.Select(c => c.Count).ToArray());
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
@@ -594,7 +594,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         // A task's batches come from one domain, so the domain's weight is a constant of their logits: any weights do.
         SamplingCorrection? correction = Correction(components, taskWeights);
         var learner = new MetaLearner(trainable, meta);
-        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight);
+        var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight, o.TextLmWeight);
         var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));

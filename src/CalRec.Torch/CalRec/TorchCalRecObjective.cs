@@ -29,11 +29,14 @@ public static class TorchCalRecObjective
         float lm = float.NaN, tt = float.NaN, ut = float.NaN;
         if (weights.Lm != 0f)
         {
-            Tensor l = batch.Identities is { } id
-                ? HybridLm(model, flat, batch, id, device)
+            Tensor? l = batch.Identities is { } id
+                ? HybridLm(model, flat, batch, id, weights.TextLm, device)
                 : F.cross_entropy(model.Logits(flat.index_select(0, Longs(batch.LmPositions, [batch.LmPositions.Length], device))), Longs(batch.LmTargets, [batch.LmTargets.Length], device));
-            lm = l.item<float>();
-            total = Add(total, l, weights.Lm);
+            if (l is not null)
+            {
+                lm = l.item<float>();
+                total = Add(total, l, weights.Lm);
+            }
         }
 
         if (weights.ItemItem != 0f || weights.UserItem != 0f)
@@ -72,21 +75,28 @@ public static class TorchCalRecObjective
 
         if (total is null)
         {
-            throw new ArgumentException("Every loss weight is zero: at least one of w_lm, w_tt and w_ut must be positive.");
+            throw new ArgumentException("Nothing to train in this batch: every loss weight is zero, or w_tt = w_ut = 0 and L_NIG has no position (identity tokens only, in a batch without target items).");
         }
 
         values = new LossValues(total.item<float>(), lm, tt, ut, batch.TokenCount);
         return total;
     }
 
-    // L_NIG of the item-ID hybrid: text positions over the text vocabulary plus identity positions over the identity tokens.
-    private static Tensor HybridLm(TorchDecoderLM model, Tensor flat, HistoryBatch batch, IdentityTokens id, Device device)
+    // L_NIG of the item-ID hybrid: text positions over the text vocabulary (weighted, skipped at 0) plus identity
+    // positions over the identity tokens; null when neither is present.
+    private static Tensor? HybridLm(TorchDecoderLM model, Tensor flat, HistoryBatch batch, IdentityTokens id, float textWeight, Device device)
     {
         Tensor Term(int[] positions, int[] targets, long start, long count) => F.cross_entropy(
             model.Logits(flat.index_select(0, Longs(positions, [positions.Length], device)), start, count),
             Longs(targets, [targets.Length], device));
-        Tensor text = Term(batch.TextLmPositions, batch.TextLmTargets, 0, id.Base);
-        return batch.IdentityLmPositions.Length == 0 ? text : text + Term(batch.IdentityLmPositions, batch.IdentityLmTargets, id.Base, id.Count);
+        Tensor? text = textWeight == 0f ? null : Term(batch.TextLmPositions, batch.TextLmTargets, 0, id.Base) * textWeight;
+        if (batch.IdentityLmPositions.Length == 0)
+        {
+            return text;
+        }
+
+        Tensor identity = Term(batch.IdentityLmPositions, batch.IdentityLmTargets, id.Base, id.Count);
+        return text is null ? identity : text + identity;
     }
 
     private static Tensor Longs(int[] values, long[] shape, Device device) => tensor(values.Select(v => (long)v).ToArray(), shape, device: device);
