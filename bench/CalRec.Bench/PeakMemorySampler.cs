@@ -13,6 +13,7 @@ internal sealed class PeakMemorySampler : IDisposable
     private readonly Timer _timer;
     private readonly Process _process = Process.GetCurrentProcess();
     private long _peak;
+    private bool _disposed;
 
     public PeakMemorySampler()
     {
@@ -35,6 +36,13 @@ internal sealed class PeakMemorySampler : IDisposable
 
     public void Dispose()
     {
+        // A timer callback can still be running or queued after the timer is disposed; the flag, set under the same lock
+        // the callback samples under, keeps it from reading the disposed process.
+        lock (_process)
+        {
+            _disposed = true;
+        }
+
         _timer.Dispose();
         _process.Dispose();
     }
@@ -44,6 +52,11 @@ internal sealed class PeakMemorySampler : IDisposable
         long now;
         lock (_process)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             _process.Refresh();
             now = _process.WorkingSet64;
         }

@@ -101,6 +101,17 @@ public class ReportTests
         Assert.That(Directory.GetFiles(_dir, "*.html"), Is.Empty);
     }
 
+    [Test]
+    public void ThePeakMemorySamplerIsSafeToReadAfterItsDisposal()
+    {
+        // Its timer can fire once more after Dispose; that sample read the disposed process and crashed the test host.
+        var sampler = new CalRec.Bench.PeakMemorySampler();
+        double during = sampler.PeakMegabytes;
+        sampler.Dispose();
+        Assert.That(during, Is.GreaterThan(0));
+        Assert.That(sampler.PeakMegabytes, Is.GreaterThanOrEqualTo(during));
+    }
+
     private static void Expect((int Code, string Out) run) => Assert.That(run.Code, Is.EqualTo(0), run.Out);
 
     // Opens the report in headless Chromium: each SVG's size and number of drawn marks, the console errors, the URLs
