@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # CALRec with its shipped defaults against SASRec on amazon-beauty and amazon-office, trained the way a user with no
-# flags trains them: `calrec train calrec --target T --mixture ...` (stage 0 inside the run, stage 1 one whole epoch,
-# stage 2 three whole epochs at lr 1e-3, model selection on every validation user) and `calrec train sasrec --target T
-# --minutes 0` (early stopping, no clock, so sharing the cores does not cut it short), one pair per seed, each CALRec
-# run compared with the same seed's SASRec on the same test users (paired bootstrap).
-# Usage: bash bench/calrec-hybrid.sh [OUT_DIR] [SEEDS]   (needs ../shared/data; per seed about 20 minutes for beauty
-#   and 10 for office on 2 cores alone, SASRec 9 and 3)
+# flags trains them: `calrec train calrec --target T --mixture ...` (two members, seeds s and s + 1, each with stage 0
+# inside the run and stage 2 three whole epochs at lr 1e-3, model selection on every validation user; stage 1 off) and
+# `calrec train sasrec --target T --minutes 0` (early stopping, no clock, so sharing the cores does not cut it short),
+# one pair per seed, each CALRec run compared with the same seed's SASRec on the same test users (paired bootstrap).
+# Usage: bash bench/calrec-hybrid.sh [OUT_DIR] [SEEDS]   (needs ../shared/data; per seed about 25 minutes for beauty
+#   and 14 for office on 2 cores alone, SASRec 9 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/hybrid}"

@@ -40,6 +40,7 @@ var options = new CalRecEstimatorOptions
         Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 1e-3f },
         MixtureSampling = MixtureSampling.Temperature,
         MaxHistory = 8,
+        Members = 1,
         Seed = 42,
     },
 };

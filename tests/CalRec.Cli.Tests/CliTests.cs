@@ -350,7 +350,7 @@ public class CliTests
               // comments are allowed
               "backbone": "tiny", "vocabularySize": 400, "pretrainSteps": 10, "pooling": "Mean",
               "stage1": { "epochs": 1, "learningRate": 0.002 }, "stage2": { "epochs": 1 },
-              "maxHistory": 4, "maxItemTokens": 12, "validationUsers": 30, "itemIdentityTokens": false
+              "maxHistory": 4, "maxItemTokens": 12, "validationUsers": 30, "itemIdentityTokens": false, "members": 1
             }
             """);
         string model = Path.Combine(_dir, "calrec.zip");

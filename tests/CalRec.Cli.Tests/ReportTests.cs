@@ -29,7 +29,7 @@ public class ReportTests
         string config = Path.Combine(_dir, "calrec.json");
         File.WriteAllText(config, """
             { "backbone": "tiny", "vocabularySize": 400, "pretrainSteps": 10, "stage1": { "epochs": 1 }, "stage2": { "epochs": 1 },
-              "maxHistory": 4, "maxItemTokens": 12, "validationUsers": 30, "evaluationsPerEpoch": 2 }
+              "maxHistory": 4, "maxItemTokens": 12, "validationUsers": 30, "evaluationsPerEpoch": 2, "members": 1 }
             """);
         Expect(CliHarness.Run("train", "calrec", "--target", db, "--config", config, "--out", calrec));
 

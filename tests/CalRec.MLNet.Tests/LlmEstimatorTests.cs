@@ -104,6 +104,7 @@ public sealed class LlmEstimatorTests
         MaxHistory = 4,
         MaxItemTokens = 12,
         ValidationUsers = validationUsers,
+        Members = 1,
         Seed = 3,
     };
 
@@ -213,7 +214,7 @@ public sealed class LlmEstimatorTests
             TargetDomain = "office",
             Trainer = new CalRecTrainer.Options
             {
-                Backbone = "tiny", VocabularySize = 400, PretrainSteps = 20, PretrainSequenceLength = 64, BatchSize = 16, MaxHistory = 4, MaxItemTokens = 12, ValidationUsers = 30, Seed = 3,
+                Backbone = "tiny", VocabularySize = 400, PretrainSteps = 20, PretrainSequenceLength = 64, BatchSize = 16, MaxHistory = 4, MaxItemTokens = 12, ValidationUsers = 30, Members = 1, Seed = 3,
                 Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
                 Stage2 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
             },

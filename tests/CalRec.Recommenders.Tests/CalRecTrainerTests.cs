@@ -47,6 +47,7 @@ public class CalRecTrainerTests
         MaxHistory = 6,
         MaxItemTokens = 16,
         ValidationUsers = 200,
+        Members = 1,
         Seed = seed,
     };
 
@@ -414,6 +415,117 @@ public class CalRecTrainerTests
         }
 
         Assert.That(() => ctx.Model.Load(newer), Throws.TypeOf<ModelFormatException>().With.Message.Contains("newer.zip").And.Message.Contains("calrec"));
+    }
+
+    [Test]
+    public void MembersAreTheRunsOfConsecutiveSeedsAndTheModelScoresWithTheirMean()
+    {
+        var ctx = new RecContext(seed: 2);
+        InteractionDataset data = Synthetic(30).ForDomain("kitchen");
+        var split = new LeaveOneOutSplit(data);
+        IReadOnlyList<InteractionDataset> mixture = [Synthetic(30).ForDomain("beauty"), data];
+        CalRecTrainer.Options Settings(ulong seed, int members)
+        {
+            CalRecTrainer.Options o = Tiny(seed);
+            o.Members = members;
+            o.ValidationUsers = 0;
+            return o;
+        }
+
+        Assert.That(Assert.Throws<ArgumentException>(() => Settings(3, 0).Validate())!.Message, Does.Contain("Members"));
+        var reports = new List<CalRecProgress>();
+        CalRecTrainer trainer = ctx.Trainers.CalRec(Settings(3, 2));
+        trainer.Progress += (_, e) => reports.Add(e);
+        CalRecModel ensemble = trainer.Fit(split, mixture);
+        CalRecModel first = ctx.Trainers.CalRec(Settings(3, 1)).Fit(split, mixture);
+        CalRecModel second = ctx.Trainers.CalRec(Settings(4, 1)).Fit(split, mixture);
+
+        // Member k is the single run of seed Seed + k, every stage included, with its own stage-0 LM.
+        Assert.That(ensemble.Members, Has.Count.EqualTo(2));
+        Assert.That(reports.Select(r => (r.Member, r.Phase)).Distinct(), Is.EqualTo(new[]
+        {
+            (0, "pretrain"), (0, "stage1"), (0, "stage2"), (1, "pretrain"), (1, "stage1"), (1, "stage2"),
+        }));
+        Assert.That(reports.Where(r => r.Member == 1).Select(r => r.Label).Distinct(), Is.EqualTo(new[] { "pretrain (member 2)", "stage1 (member 2)", "stage2 (member 2)" }));
+        Assert.That(ensemble.Members[0].ItemEmbeddings.ToArray(), Is.EqualTo(first.Towers.ItemEmbeddings.ToArray()));
+        Assert.That(ensemble.Members[1].ItemEmbeddings.ToArray(), Is.EqualTo(second.Towers.ItemEmbeddings.ToArray()));
+        Assert.That(ensemble.Members[1].ItemEmbeddings.ToArray(), Is.Not.EqualTo(first.Towers.ItemEmbeddings.ToArray()), "the members differ");
+        Assert.That(ensemble.Training.Epochs, Is.EqualTo(first.Training.Epochs + second.Training.Epochs));
+
+        // Its scores are the mean of the two runs' scores (the identity weight chosen once, on the members' mean).
+        float lambda = ensemble.Towers.IdentityWeight;
+        int[][] histories = split.Validation.Take(12).Select(c => c.History.ToArray()).ToArray();
+        int n = ensemble.ItemCount;
+        float[] mean = new float[histories.Length * n], a = new float[mean.Length], b = new float[mean.Length];
+        ensemble.Score(histories, mean);
+        first.WithIdentityWeight(lambda).Score(histories, a);
+        second.WithIdentityWeight(lambda).Score(histories, b);
+        for (int i = 0; i < mean.Length; i++)
+        {
+            Assert.That(mean[i], Is.EqualTo((a[i] + b[i]) / 2f).Within(1e-5f));
+        }
+
+        // Its recorded validation is the mean's, on every validation user (the members' own bests are in the log).
+        double validation = RecommendationEvaluator.Evaluate(ensemble, split.Validation.ToList(), new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+        Assert.That(ensemble.Training.ValidationNdcg10, Is.EqualTo(validation).Within(1e-12));
+
+        // Saved and loaded, every member comes back; a zip missing one names it.
+        string path = Path.Combine(_dir, "members.zip");
+        ctx.Model.Save(ensemble, path);
+        var loaded = (CalRecModel)ctx.Model.Load(path);
+        Assert.That(loaded.Members, Has.Count.EqualTo(2));
+        float[] reloaded = new float[mean.Length];
+        loaded.Score(histories, reloaded);
+        Assert.That(reloaded, Is.EqualTo(mean));
+        string broken = Path.Combine(_dir, "broken.zip");
+        File.Copy(path, broken);
+        using (var zip = System.IO.Compression.ZipFile.Open(broken, System.IO.Compression.ZipArchiveMode.Update))
+        {
+            foreach (System.IO.Compression.ZipArchiveEntry entry in zip.Entries.Where(e => e.FullName.Contains("members/1/backbone/model.safetensors", StringComparison.Ordinal)).ToList())
+            {
+                entry.Delete();
+            }
+        }
+
+        Assert.That(() => ctx.Model.Load(broken), Throws.TypeOf<ModelFormatException>().With.Message.Contains("broken.zip").And.Message.Contains("members/1/backbone"));
+    }
+
+    [TestCase("pretrain", 5)]
+    [TestCase("stage2", 3)]
+    public void ARunOfTwoMembersKilledInTheSecondResumesToTheSameModel(string phase, int step)
+    {
+        InteractionDataset data = Synthetic(30).ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        IReadOnlyList<InteractionDataset> mixture = [data];
+        CalRecTrainer.Options Settings(string? dir)
+        {
+            CalRecTrainer.Options o = Tiny();
+            o.Members = 2;
+            o.CheckpointDirectory = dir;
+            o.CheckpointMinutes = 1e-9;
+            return o;
+        }
+
+        CalRecModel straight = new RecContext(seed: 1).Trainers.CalRec(Settings(null)).Fit(split, mixture);
+        string dir = Path.Combine(_dir, "killed");
+        CalRecTrainer first = new RecContext(seed: 1).Trainers.CalRec(Settings(dir));
+        first.Progress += (_, e) =>
+        {
+            if (e.Member == 1 && e.Phase == phase && e.Step == step)
+            {
+                throw new InvalidOperationException("killed");
+            }
+        };
+        Assert.That(() => first.Fit(split, mixture), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
+        Assert.That(Directory.Exists(Path.Combine(dir, "members", "0")), "the finished member is in the checkpoint");
+        Assert.That(Directory.Exists(Path.Combine(dir, "members", "1")), Is.False);
+
+        CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(CalRecTrainer.Options.FromCheckpoint(dir)).Fit(split, mixture);
+        Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
+        for (int k = 0; k < 2; k++)
+        {
+            Assert.That(resumed.Members[k].ItemEmbeddings.ToArray(), Is.EqualTo(straight.Members[k].ItemEmbeddings.ToArray()), $"member {k + 1}");
+        }
     }
 
     [Test]

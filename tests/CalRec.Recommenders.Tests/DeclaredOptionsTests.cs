@@ -47,7 +47,7 @@ public class DeclaredOptionsTests
         flags["--stage2-epochs"].Set(o, "7");
         flags["--pooling"].Set(o, "mean");
         flags["--w-ut"].Set(o, "0.5");
-        Assert.That((o.Stage2.Epochs, o.Stage1.Epochs, o.Pooling, o.UserItemWeight), Is.EqualTo((7, 1, Models.Embeddings.Pooling.Mean, 0.5f)));
+        Assert.That((o.Stage2.Epochs, o.Stage1.Epochs, o.Pooling, o.UserItemWeight), Is.EqualTo((7, 0, Models.Embeddings.Pooling.Mean, 0.5f)));
 
         Assert.That(() => flags["--meta-inner-steps"].Set(o, "3"), Throws.ArgumentException.With.Message.EqualTo("--meta-inner-steps needs --meta."));
         flags["--meta"].Set(o, "fomaml");

@@ -32,6 +32,7 @@ public class GroundingTests
             PretrainSequenceLength = 96,
             Stage1 = new CalRecStageOptions { Epochs = 1, LearningRate = 2e-3f },
             Stage2 = new CalRecStageOptions { Epochs = 3, LearningRate = 2e-3f },
+            Members = 1,
             BatchSize = 16,
             MaxHistory = 5,
             MaxItemTokens = 16,

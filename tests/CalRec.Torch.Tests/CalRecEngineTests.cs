@@ -259,6 +259,7 @@ public sealed class CalRecEngineTests
         BatchSize = batchSize,
         MaxHistory = 4,
         MaxItemTokens = 10,
+        Members = 1,
         Seed = 3,
     };
 
@@ -297,6 +298,34 @@ public sealed class CalRecEngineTests
         Assert.That(theirs, Is.EqualTo(ours).Within(0.02), "about as well as our engine from the same start");
         Assert.That(onTorch.Towers.ItemEmbeddings.ToArray(), Is.Not.EqualTo(managed.Towers.ItemEmbeddings.ToArray()), "a different engine, not the same numbers");
         Assert.That(Fixtures.MaxAbsDiff(onTorch.Towers.ItemEmbeddings.ToArray(), managed.Towers.ItemEmbeddings.ToArray()), Is.LessThan(0.05), "but close ones");
+    }
+
+    [Test]
+    public void EachMemberOfARunOnTheEngineIsTheEnginesRunOfItsSeed()
+    {
+        InteractionDataset data = SyntheticCatalog.Generate(new SyntheticCatalogOptions { Seed = 5, UsersPerDomain = 30 }).ToDataset().ForDomain("beauty");
+        var split = new LeaveOneOutSplit(data);
+        int engines = 0;
+        CalRecModel Fit(ulong seed, int members)
+        {
+            CalRecTrainer.Options o = TinyStage2(pretrainSteps: 8, epochs: 2, batchSize: 8);
+            o.Seed = seed;
+            o.Members = members;
+            CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(o);
+            trainer.Engine = (model, settings) =>
+            {
+                engines++;
+                return new TorchCalRecEngine(model, settings, CPU);
+            };
+            return trainer.Fit(split, []);
+        }
+
+        CalRecModel both = Fit(3, 2);
+        Assert.That(engines, Is.EqualTo(2), "each member's stage 2 ran on the engine");
+        CalRecModel first = Fit(3, 1), second = Fit(4, 1);
+        Assert.That(Fixtures.MaxAbsDiff(both.Members[0].ItemEmbeddings.ToArray(), first.Towers.ItemEmbeddings.ToArray()), Is.LessThanOrEqualTo(1e-5));
+        Assert.That(Fixtures.MaxAbsDiff(both.Members[1].ItemEmbeddings.ToArray(), second.Towers.ItemEmbeddings.ToArray()), Is.LessThanOrEqualTo(1e-5));
+        Assert.That(Fixtures.MaxAbsDiff(both.Members[1].ItemEmbeddings.ToArray(), first.Towers.ItemEmbeddings.ToArray()), Is.GreaterThan(1e-3), "the members differ");
     }
 
     [Test]
@@ -394,7 +423,7 @@ public sealed class CalRecEngineTests
             Dropout = 0f,
             Backbone = "tiny", VocabularySize = 400, PretrainSteps = 10, PretrainSequenceLength = 64, LoraRank = 4, LoraDropout = 0f,
             Stage1 = new CalRecStageOptions { Epochs = 0 }, Stage2 = new CalRecStageOptions { Epochs = 2, LearningRate = 5e-3f },
-            BatchSize = 16, MaxHistory = 4, MaxItemTokens = 10, ValidationUsers = 0, Seed = 3,
+            BatchSize = 16, MaxHistory = 4, MaxItemTokens = 10, ValidationUsers = 0, Members = 1, Seed = 3,
         };
         CalRecTrainer trainer = new RecContext(seed: 1).Trainers.CalRec(options);
         trainer.Engine = TorchCalRecEngine.On(CPU);

@@ -56,6 +56,7 @@ internal static class DemoCommand
         MaxHistory = 8,
         MaxItemTokens = 24,
         ValidationUsers = 300,
+        Members = 1,
         Seed = 42,
     };
 

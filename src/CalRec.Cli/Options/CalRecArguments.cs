@@ -24,7 +24,7 @@ internal sealed class CalRecArguments(Func<CalRecTrainer.Options> defaults)
 
     public Option<string[]> Mixture { get; } = new("--mixture")
     {
-        Description = "Stage-1 datasets, comma-separated (include the target to mix it in); default: the target's domains when it has several.",
+        Description = "Mixture datasets, comma-separated (include the target to mix it in): the tokenizer's and stage 0's corpus, and stage 1's domains when it runs (--stage1-epochs 1); default: the target's domains when it has several.",
         AllowMultipleArgumentsPerToken = true,
     };
 

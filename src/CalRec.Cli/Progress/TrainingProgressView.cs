@@ -33,9 +33,9 @@ internal static class TrainingProgressView
                 var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
                 result = train(new Sink(e =>
                 {
-                    if (!tasks.TryGetValue(e.Phase, out ProgressTask? task))
+                    if (!tasks.TryGetValue(e.Label, out ProgressTask? task))
                     {
-                        tasks[e.Phase] = task = view.AddTask(e.Phase, maxValue: e.TotalSteps);
+                        tasks[e.Label] = task = view.AddTask(e.Label, maxValue: e.TotalSteps);
                     }
 
                     task.Value = e.Step;
@@ -47,7 +47,7 @@ internal static class TrainingProgressView
 
     private static string Describe(CalRecProgress e)
     {
-        var parts = new List<string> { FormattableString.Invariant($"{e.Phase} {e.Step}/{e.TotalSteps}"), FormattableString.Invariant($"loss {e.Loss:F3}") };
+        var parts = new List<string> { FormattableString.Invariant($"{e.Label} {e.Step}/{e.TotalSteps}"), FormattableString.Invariant($"loss {e.Loss:F3}") };
         if (!float.IsNaN(e.LmLoss))
         {
             parts.Add(FormattableString.Invariant($"lm {e.LmLoss:F3}"));

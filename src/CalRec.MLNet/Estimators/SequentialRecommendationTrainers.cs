@@ -90,9 +90,11 @@ public sealed class SequentialRecommendationTrainers
     }
 
     /// <summary>
-    /// CALRec with the most used settings: a backbone preset trained from scratch (stage 0) or a Hugging Face checkpoint
-    /// folder, stage 1 on the mixture of the catalogue's domains, stage 2 on <paramref name="targetDomain"/>; the stages'
-    /// epochs, when given, replace <see cref="CalRecTrainer.Options"/>' defaults (every other setting keeps its default).
+    /// CALRec with the most used settings: a backbone preset trained from scratch (stage 0, on the texts and histories of
+    /// every domain) or a Hugging Face checkpoint folder, stage 1 on the mixture of the catalogue's domains when
+    /// <paramref name="stage1Epochs"/> is given (the default skips it), stage 2 on <paramref name="targetDomain"/>; the
+    /// stages' epochs, when given, replace <see cref="CalRecTrainer.Options"/>' defaults (every other setting keeps its
+    /// default, two members included).
     /// </summary>
     public SequentialRecommenderEstimator CalRec(IDataView items, string? targetDomain = null, string backbone = "mini", int? stage1Epochs = null, int? stage2Epochs = null, ulong seed = 1)
     {

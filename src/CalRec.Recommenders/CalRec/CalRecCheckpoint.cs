@@ -23,10 +23,12 @@ public sealed partial class CalRecTrainer
     /// A resumable CALRec checkpoint folder, written atomically. In stage 0 it is the LM trainer's own checkpoint
     /// (<c>trainer_state.json</c>); in the finetuning stages it holds config.json, tokenizer.json, the current weights
     /// (adapters included), the best weights so far, the optimizer moments and <c>state.json</c> (stage, epoch, step,
-    /// early-stopping record, dropout generator).
+    /// early-stopping record, dropout generator). Either way, a run of several members keeps those that finished in
+    /// <c>members/k/</c> (config.json, tokenizer.json, model.safetensors, member.json); the state is the next member's.
     /// </summary>
     internal sealed class CheckpointState
     {
+        private const string MembersFolder = "members", MemberFile = "member.json", MemberWeightsFile = "model.safetensors";
         private const string DataFile = "data.json", AverageFile = "average.safetensors", WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
         private readonly string _dir;
         private readonly JsonObject? _state;
@@ -128,13 +130,68 @@ public sealed partial class CalRecTrainer
         }
 
         /// <summary>
-        /// Writes the run's settings (without the run-local checkpoint fields) and the data it trains on
-        /// (<see cref="DataOf"/>) into a checkpoint folder being staged.
+        /// Writes the run's settings (without the run-local checkpoint fields), the data it trains on
+        /// (<see cref="DataOf"/>) and the members that finished training into a checkpoint folder being staged.
         /// </summary>
-        public static void WriteRun(string folder, Options options, JsonObject data)
+        public static void WriteRun(string folder, Options options, JsonObject data, IReadOnlyList<Member> members)
         {
             File.WriteAllText(Path.Combine(folder, Options.CheckpointOptionsFile), options.ToJson());
             File.WriteAllText(Path.Combine(folder, DataFile), data.ToJsonString());
+            for (int k = 0; k < members.Count; k++)
+            {
+                Member m = members[k];
+                string dir = Directory.CreateDirectory(Path.Combine(folder, MembersFolder, k.ToString(CultureInfo.InvariantCulture))).FullName;
+                m.Model.Config.Save(Path.Combine(dir, "config.json"));
+                m.Tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
+                SafeTensorsWriter.Save(Path.Combine(dir, MemberWeightsFile), m.Model.state_dict());
+                File.WriteAllText(Path.Combine(dir, MemberFile), new JsonObject
+                {
+                    ["epochs"] = m.Epochs,
+                    ["validation_ndcg10"] = m.ValidationNdcg10,
+                    ["max_history_tokens"] = m.Settings.MaxHistoryTokens,
+                    ["identity_token_base"] = m.Settings.IdentityTokenBase,
+                }.ToJsonString());
+            }
+        }
+
+        /// <summary>The members that had finished training when the checkpoint was written, in order (none for a single model's run).</summary>
+        public IReadOnlyList<Member> ReadMembers(Options options)
+        {
+            var members = new List<Member>();
+            Text.Templates.ItemTextTemplate? template = options.Template is null ? null : Text.Templates.ItemTextTemplate.Parse(options.Template);
+            for (int k = 0; Directory.Exists(Path.Combine(_dir, MembersFolder, k.ToString(CultureInfo.InvariantCulture))); k++)
+            {
+                string dir = Path.Combine(_dir, MembersFolder, k.ToString(CultureInfo.InvariantCulture));
+                string json = Path.Combine(dir, MemberFile);
+                JsonObject o;
+                try
+                {
+                    o = JsonNode.Parse(File.ReadAllText(json)) as JsonObject ?? throw new InvalidDataException($"{json}: not a JSON object.");
+                }
+                catch (JsonException ex)
+                {
+                    throw new InvalidDataException($"{json}: not valid JSON ({ex.Message}).", ex);
+                }
+
+                var model = new DecoderLM(DecoderConfig.Load(Path.Combine(dir, "config.json")));
+                using (TensorScope.Begin())
+                {
+                    using var reader = new SafeTensorsReader(Path.Combine(dir, MemberWeightsFile));
+                    LoadStateDictResult r = model.load_state_dict(reader.ReadAll(), strict: false);
+                    if (r.MissingKeys.Count > 0 || r.UnexpectedKeys.Count > 0)
+                    {
+                        throw new InvalidDataException($"{dir}: the member's weights do not match its config.json.");
+                    }
+                }
+
+                model.eval();
+                var settings = new CalRecSettings(template, options.Pooling, options.MaxHistory, options.MaxItemTokens,
+                    o["max_history_tokens"]?.GetValue<int>() ?? throw new InvalidDataException($"{json}: no 'max_history_tokens'."), o["identity_token_base"]?.GetValue<int>());
+                members.Add(new Member(model, ByteLevelBpeTokenizer.FromFile(Path.Combine(dir, "tokenizer.json")), settings, o["epochs"]?.GetValue<int>() ?? 0,
+                    o["validation_ndcg10"]?.GetValue<double>()));
+            }
+
+            return members;
         }
 
         /// <summary>The data a run trains on, as its checkpoint records it: name and size of the target and of each mixture dataset, in order.</summary>
@@ -213,11 +270,11 @@ public sealed partial class CalRecTrainer
         /// Writes the run's state atomically: settings, backbone config and tokenizer, weights, best weights, the
         /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, time used, generators.
         /// </summary>
-        public static void Write(string dir, Options options, JsonObject data, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
+        public static void Write(string dir, Options options, JsonObject data, IReadOnlyList<Member> members, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
             string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null, WeightAverage? average = null) =>
             AtomicDirectory.Write(dir, tmp =>
             {
-                WriteRun(tmp, options, data);
+                WriteRun(tmp, options, data, members);
                 model.Config.Save(Path.Combine(tmp, "config.json"));
                 tokenizer.Save(Path.Combine(tmp, "tokenizer.json"));
                 SafeTensorsWriter.Save(Path.Combine(tmp, WeightsFile), model.state_dict());

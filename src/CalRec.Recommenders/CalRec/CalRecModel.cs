@@ -10,20 +10,29 @@ namespace CalRec.Recommenders.CalRec;
 /// <summary>
 /// A fitted CALRec model: the finetuned decoder shared by the user and item towers, its tokenizer, the item-tower index
 /// of the catalogue, and the serialization settings. <see cref="RecommenderModel.Transform"/> retrieves densely (user
-/// tower vs item index). Saved by <see cref="RecModelCatalog.Save"/> with the backbone in Hugging Face
-/// layout.
+/// tower vs item index). A model trained as several members (<see cref="CalRecTrainer.Options.Members"/>) scores with
+/// the mean of their dense scores; generation-based grounding uses the first member. Saved by
+/// <see cref="RecModelCatalog.Save"/> with the backbones in Hugging Face layout.
 /// </summary>
 public sealed class CalRecModel : RecommenderModel
 {
     internal CalRecModel(CalRecScorer scorer, IReadOnlyList<CatalogItem> catalog, TrainingInfo training, GroundingOptions? grounding = null)
-        : base(CalRecTrainer.ModelKind, scorer, catalog, training)
+        : this([scorer], catalog, training, grounding)
     {
-        Towers = scorer;
+    }
+
+    internal CalRecModel(IReadOnlyList<CalRecScorer> members, IReadOnlyList<CatalogItem> catalog, TrainingInfo training, GroundingOptions? grounding = null)
+        : base(CalRecTrainer.ModelKind, members.Count == 1 ? members[0] : new CalRecEnsemble(members), catalog, training)
+    {
+        Members = members;
         Grounding = grounding ?? new GroundingOptions();
     }
 
-    /// <summary>The two towers and the item index.</summary>
-    public CalRecScorer Towers { get; }
+    /// <summary>The two towers and the item index (of the first member when there are several).</summary>
+    public CalRecScorer Towers => Members[0];
+
+    /// <summary>The independently trained members whose dense scores the model averages (one for a single model).</summary>
+    public IReadOnlyList<CalRecScorer> Members { get; }
 
     /// <summary>The finetuned decoder.</summary>
     public DecoderLM Backbone => Towers.Backbone;
@@ -41,7 +50,7 @@ public sealed class CalRecModel : RecommenderModel
     internal Bm25Index? Bm25 { get; set; }
 
     /// <summary>The same model whose dense scores add <paramref name="weight"/>·ln(1 + training count) per item.</summary>
-    public CalRecModel WithPopularityPrior(float weight) => new(Towers.WithPopularityPrior(weight), Catalog, Training, Grounding) { Bm25 = Bm25 };
+    public CalRecModel WithPopularityPrior(float weight) => new(Members.Select(m => m.WithPopularityPrior(weight)).ToList(), Catalog, Training, Grounding) { Bm25 = Bm25 };
 
     /// <summary>
     /// Chooses the popularity prior w (<see cref="CalRecScorer.PopularityPrior"/>) from <paramref name="grid"/> (default
@@ -61,7 +70,7 @@ public sealed class CalRecModel : RecommenderModel
     }
 
     /// <summary>The same model whose scores add <paramref name="weight"/> times the identity head's logits (<see cref="CalRecScorer.IdentityWeight"/>).</summary>
-    public CalRecModel WithIdentityWeight(float weight) => new(Towers.WithIdentityWeight(weight), Catalog, Training, Grounding) { Bm25 = Bm25 };
+    public CalRecModel WithIdentityWeight(float weight) => new(Members.Select(m => m.WithIdentityWeight(weight)).ToList(), Catalog, Training, Grounding) { Bm25 = Bm25 };
 
     /// <summary>
     /// Chooses the identity head's weight λ (<see cref="CalRecScorer.IdentityWeight"/>; item-ID hybrid models only) from
@@ -105,7 +114,7 @@ public sealed class CalRecModel : RecommenderModel
     /// The same fitted model with other grounding settings (for example tuned on validation users); this model is left
     /// as it is. The BM25 index is shared while its parameters are the same.
     /// </summary>
-    public CalRecModel WithGrounding(GroundingOptions grounding) => new(Towers, Catalog, Training, grounding)
+    public CalRecModel WithGrounding(GroundingOptions grounding) => new(Members, Catalog, Training, grounding)
     {
         Bm25 = Bm25 is { } index && index.K1 == grounding.Bm25K1 && index.B == grounding.Bm25B ? index : null,
     };

@@ -15,7 +15,9 @@ namespace CalRec.Recommenders.CalRec;
 /// <summary>
 /// Component <c>calrec/</c>: <c>backbone/</c> (Hugging Face layout: config.json, model.safetensors, tokenizer.json),
 /// <c>config.json</c> (template, pooling, history and item token budgets), <c>item_index.safetensors</c> (the item
-/// tower over the catalogue), <c>popularity.safetensors</c>, <c>grounding.json</c> and <c>bm25.index</c>.
+/// tower over the catalogue), <c>popularity.safetensors</c>, <c>grounding.json</c> and <c>bm25.index</c>. A model of
+/// several members keeps the first there and each further member k in <c>members/k/</c> (its <c>backbone/</c> and
+/// <c>item_index.safetensors</c>; the settings and popularity are shared).
 /// </summary>
 internal sealed class CalRecSerializer : IModelComponentSerializer
 {
@@ -33,7 +35,14 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
     {
         var calrec = (CalRecModel)model;
         CalRecScorer cal = calrec.Towers;
-        HuggingFaceCheckpoint.WriteFiles(cal.Backbone, cal.Tokenizer, Directory.CreateDirectory(Path.Combine(folder, "backbone")).FullName);
+        for (int k = 0; k < calrec.Members.Count; k++)
+        {
+            CalRecScorer member = calrec.Members[k];
+            string dir = k == 0 ? folder : Directory.CreateDirectory(Path.Combine(folder, "members", k.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
+            HuggingFaceCheckpoint.WriteFiles(member.Backbone, member.Tokenizer, Directory.CreateDirectory(Path.Combine(dir, "backbone")).FullName);
+            ComponentFiles.WriteArray(Path.Combine(dir, "item_index.safetensors"), "items", member.ItemEmbeddings.ToArray(), member.ItemCount, member.Dimension);
+        }
+
         CalRecSettings s = cal.Settings;
         ComponentFiles.WriteConfig(folder, new JsonObject
         {
@@ -46,8 +55,8 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             ["popularity_prior"] = cal.PopularityPrior,
             ["identity_token_base"] = s.IdentityTokenBase,
             ["identity_weight"] = cal.IdentityWeight,
+            ["members"] = calrec.Members.Count,
         });
-        ComponentFiles.WriteArray(Path.Combine(folder, "item_index.safetensors"), "items", cal.ItemEmbeddings.ToArray(), cal.ItemCount, cal.Dimension);
         if (cal.Popularity is { } popularity)
         {
             ComponentFiles.WriteArray(Path.Combine(folder, "popularity.safetensors"), "counts", popularity, popularity.Length);
@@ -79,38 +88,23 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             throw new ModelFormatException(path, $"calrec/config.json: {ex.Message}", ex);
         }
 
-        DecoderLM backbone;
-        ByteLevelBpeTokenizer? tokenizer;
-        try
+        // Zips written before members existed hold one.
+        int memberCount = config["members"]?.GetValue<int>() ?? 1;
+        if (memberCount < 1)
         {
-            (backbone, tokenizer) = HuggingFaceCheckpoint.Load(Path.Combine(dir, "backbone"));
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or ArgumentException)
-        {
-            throw new ModelFormatException(path, $"calrec/backbone: {ex.Message}", ex);
+            throw new ModelFormatException(path, $"calrec/config.json: members {memberCount} must be at least 1");
         }
 
-        if (tokenizer is null)
-        {
-            throw new ModelFormatException(path, "calrec/backbone has no tokenizer.json");
-        }
-
-        backbone.eval();
         var settings = new CalRecSettings(template, pooling, ComponentFiles.Int(config, "max_history", path), ComponentFiles.Int(config, "max_item_tokens", path),
             ComponentFiles.Int(config, "max_history_tokens", path));
-        // Zips written before the item-ID hybrid have no identity tokens.
         int? identityBase = config["identity_token_base"]?.GetValue<int>();
-        if (identityBase is int b && (b < tokenizer.VocabularySize || b + catalog.Count != backbone.Config.VocabSize))
-        {
-            throw new ModelFormatException(path, $"calrec/config.json: identity_token_base {b} with {catalog.Count} items does not fit the backbone's {backbone.Config.VocabSize} ids after the tokenizer's {tokenizer.VocabularySize}");
-        }
-
         settings = settings with { IdentityTokenBase = identityBase };
-        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens, identityBase);
-        float[] items = ComponentFiles.ReadArray(Path.Combine(dir, "item_index.safetensors"), "items", path);
-        if (items.Length != catalog.Count * backbone.Config.HiddenSize)
+        var members = new List<(DecoderLM Backbone, ByteLevelBpeTokenizer Tokenizer, ItemTextTable Table, float[] Items)>(memberCount);
+        for (int k = 0; k < memberCount; k++)
         {
-            throw new ModelFormatException(path, $"calrec/item_index.safetensors holds {items.Length} values, not {catalog.Count} items x {backbone.Config.HiddenSize}");
+            string memberDir = k == 0 ? dir : Path.Combine(dir, "members", k.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            string where = k == 0 ? "calrec/" : $"calrec/members/{k}/";
+            members.Add(LoadMember(memberDir, where, path, catalog, template, settings));
         }
 
         string popularityFile = Path.Combine(dir, "popularity.safetensors");
@@ -133,9 +127,46 @@ internal sealed class CalRecSerializer : IModelComponentSerializer
             throw new ModelFormatException(path, $"calrec/config.json: identity_weight {identityWeight} needs to be 0 or more, with identity_token_base set");
         }
 
-        var scorer = new CalRecScorer(backbone, tokenizer, table, settings, items, popularity, prior, identityWeight);
+        var scorers = members.Select(m => new CalRecScorer(m.Backbone, m.Tokenizer, m.Table, settings, m.Items, popularity, prior, identityWeight)).ToList();
         (GroundingOptions grounding, Bm25Index? bm25) = LoadGrounding(dir, path, catalog.Count);
-        return new CalRecModel(scorer, catalog, c.Training, grounding) { Bm25 = bm25 };
+        return new CalRecModel(scorers, catalog, c.Training, grounding) { Bm25 = bm25 };
+    }
+
+    /// <summary>One member's backbone (with its tokenizer), item text table and item index, checked against the settings.</summary>
+    private static (DecoderLM Backbone, ByteLevelBpeTokenizer Tokenizer, ItemTextTable Table, float[] Items) LoadMember(string dir, string where, string path,
+        IReadOnlyList<Data.CatalogItem> catalog, ItemTextTemplate? template, CalRecSettings settings)
+    {
+        DecoderLM backbone;
+        ByteLevelBpeTokenizer? tokenizer;
+        try
+        {
+            (backbone, tokenizer) = HuggingFaceCheckpoint.Load(Path.Combine(dir, "backbone"));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException)
+        {
+            throw new ModelFormatException(path, $"{where}backbone: {ex.Message}", ex);
+        }
+
+        if (tokenizer is null)
+        {
+            throw new ModelFormatException(path, $"{where}backbone has no tokenizer.json");
+        }
+
+        backbone.eval();
+        // Zips written before the item-ID hybrid have no identity tokens.
+        if (settings.IdentityTokenBase is int b && (b < tokenizer.VocabularySize || b + catalog.Count != backbone.Config.VocabSize))
+        {
+            throw new ModelFormatException(path, $"calrec/config.json: identity_token_base {b} with {catalog.Count} items does not fit {where}backbone's {backbone.Config.VocabSize} ids after the tokenizer's {tokenizer.VocabularySize}");
+        }
+
+        var table = new ItemTextTable(catalog, tokenizer, template, settings.MaxItemTokens, settings.IdentityTokenBase);
+        float[] items = ComponentFiles.ReadArray(Path.Combine(dir, "item_index.safetensors"), "items", path);
+        if (items.Length != catalog.Count * backbone.Config.HiddenSize)
+        {
+            throw new ModelFormatException(path, $"{where}item_index.safetensors holds {items.Length} values, not {catalog.Count} items x {backbone.Config.HiddenSize}");
+        }
+
+        return (backbone, tokenizer, table, items);
     }
 
     /// <summary>Reads the grounding settings and BM25 index (zips written before they existed keep the defaults).</summary>

@@ -45,8 +45,13 @@ public static class CalRecPhase
 /// <param name="TokensPerSecond">Training throughput of the stage so far.</param>
 /// <param name="ValidationNdcg10">Validation NDCG@10 when measured after this step, else null.</param>
 /// <param name="Remaining">Estimated time left in the stage.</param>
+/// <param name="Member">0-based index of the member being trained (<see cref="CalRecTrainer.Options.Members"/>).</param>
 public sealed record CalRecProgress(string Phase, int Epoch, int Step, int TotalSteps, float Loss, float LmLoss, float ItemItemLoss, float UserItemLoss,
-    double TokensPerSecond, double? ValidationNdcg10, TimeSpan Remaining);
+    double TokensPerSecond, double? ValidationNdcg10, TimeSpan Remaining, int Member = 0)
+{
+    /// <summary>The phase as progress views and training curves name it: with the member after the first, e.g. "stage2 (member 2)".</summary>
+    public string Label => Member == 0 ? Phase : string.Create(CultureInfo.InvariantCulture, $"{Phase} (member {Member + 1})");
+}
 
 /// <summary>
 /// CALRec (Li et al., RecSys 2024): a decoder LM finetuned two-tower style on text-serialized histories and items with
@@ -66,6 +71,13 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
     /// <summary>The data of the run being fitted, written into its checkpoints (<see cref="CheckpointState.DataOf"/>).</summary>
     private JsonObject _data = [];
+
+    /// <summary>The members of the run being fitted that have finished training (written into its checkpoints).</summary>
+    private readonly List<Member> _members = [];
+
+    /// <summary>The member being trained (0-based) and its seed, <see cref="Options.Seed"/> + the member's index.</summary>
+    private int _member;
+    private ulong _seed;
 
     internal CalRecTrainer(RecContext context, Options options)
     {
@@ -136,24 +148,100 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         _data = CheckpointState.DataOf(target, mixture);
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
         resumed?.CheckData(_data);
+        _members.Clear();
+        if (resumed is not null)
+        {
+            _members.AddRange(resumed.ReadMembers(o));
+        }
+
+        var validation = ValidationSample(target, o.Seed);
+        ByteLevelBpeTokenizer? tokenizer = _members.Count > 0 ? _members[0].Tokenizer : null;
+        for (int k = _members.Count; k < o.Members; k++)
+        {
+            _member = k;
+            _seed = o.Seed + (ulong)k;
+            if (o.Members > 1)
+            {
+                _context.Report(ModelKind, $"member {k + 1} of {o.Members} (seed {_seed})");
+            }
+
+            // Each member selects its weights as the single run of its seed does (on that seed's sample when not all users).
+            Member member = TrainMember(target, mixture, sources, targetSources, template, tokenizer, ValidationSample(target, _seed), resumed, cancellation);
+            tokenizer = member.Tokenizer;
+            _members.Add(member);
+            resumed = null;
+        }
+
+        _member = 0;
+        _seed = o.Seed;
+        _context.Report(ModelKind, $"encoding {target.Data.ItemCount:N0} catalogue items with the item tower{(o.Members > 1 ? $" of each of the {o.Members} members" : string.Empty)}");
+        float[] popularity = new float[target.Data.ItemCount];
+        foreach (int[] s in target.Train)
+        {
+            foreach (int i in s)
+            {
+                popularity[i]++;
+            }
+        }
+
+        // The members share the tokenizer, the settings and so the target's item texts.
+        CalRecSettings settings = _members[0].Settings;
+        var targetTable = new ItemTextTable(target.Data.Items, _members[0].Tokenizer, template, o.MaxItemTokens, settings.IdentityTokenBase);
+        var scorers = new List<CalRecScorer>(_members.Count);
+        foreach (Member m in _members)
+        {
+            scorers.Add(new CalRecScorer(m.Model, m.Tokenizer, targetTable, settings, CalRecScorer.EncodeCatalogue(m.Model, targetTable, o.Pooling, cancellation), popularity,
+                identityWeight: IdentityWeight(settings)));
+        }
+
+        double? best = _members.Count == 1 ? _members[0].ValidationNdcg10 : null;
+        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, _members.Sum(m => m.Epochs), best, SettingsOf(o, mixture));
+        var fitted = new CalRecModel(scorers, target.Data.Items, info);
+        if (settings.IdentityTokenBase is null)
+        {
+            return _members.Count == 1 ? fitted : WithValidation(fitted, Validate(fitted, validation));
+        }
+
+        // The identity head stays in the scores (λ = τ) unless the two towers alone do better on the validation users.
+        (CalRecModel chosen, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = fitted.TuneIdentityWeight(validation, [o.Temperature, 0f]);
+        _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
+            $"identity head: validation NDCG@10 {candidates[0].Ndcg10:F4} with λ = τ, {candidates[1].Ndcg10:F4} without; λ = {chosen.Towers.IdentityWeight}"));
+        return _members.Count == 1 ? chosen : WithValidation(chosen, candidates.Max(c => c.Ndcg10));
+    }
+
+    // A model of several members records the validation NDCG@10 of their mean scores (each member's best is in the log).
+    private static CalRecModel WithValidation(CalRecModel model, double ndcg) =>
+        new(model.Members, model.Catalog, model.Training with { ValidationNdcg10 = ndcg }, model.Grounding);
+
+    private static double Validate(CalRecModel model, IReadOnlyList<EvaluationCase> validation) =>
+        RecommendationEvaluator.Evaluate(model, validation, new RecommendationEvaluatorOptions { Ks = [10], BootstrapSamples = 0 })["ndcg@10"].Value;
+
+    /// <summary>
+    /// One member of the fitted model, trained with seed <see cref="_seed"/>: its backbone (stage 0 when from scratch,
+    /// sharing <paramref name="sharedTokenizer"/> when an earlier member trained it), identity tokens, stage 1 and stage 2,
+    /// the best validated weights kept and adapters merged.
+    /// </summary>
+    private Member TrainMember(LeaveOneOutSplit target, IReadOnlyList<InteractionDataset> mixture, List<TrainingSource> sources, List<int> targetSources,
+        ItemTextTemplate? template, ByteLevelBpeTokenizer? sharedTokenizer, IReadOnlyList<EvaluationCase> validation, CheckpointState? resumed, CancellationToken cancellation)
+    {
+        Options o = _options;
         // A checkpoint written after stage 0 already holds the identity tokens.
         bool resumedWithIdentities = o.ItemIdentityTokens && resumed is { Phase: not (null or CalRecPhase.Pretrain) };
         // The tokenizer and stage 0 read each dataset once (a target that is also in the mixture is not taken twice),
         // then the target PretrainTargetWeight - 1 more times, first.
         int skip = targetSources.Count > 1 ? 1 : 0;
         int[] stage0 = [.. Enumerable.Repeat(0, o.PretrainTargetWeight - 1), .. Enumerable.Range(skip, sources.Count - skip)];
-        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(stage0.Select(i => sources[i]).ToList(), template, resumed);
+        (DecoderLM model, ByteLevelBpeTokenizer tokenizer, bool fromScratch) = Backbone(stage0.Select(i => sources[i]).ToList(), template, resumed, sharedTokenizer);
         var tables = sources.Select(s => new ItemTextTable(s.Items, tokenizer, template, o.MaxItemTokens)).ToList();
         int maxHistoryTokens = Math.Min(model.Config.MaxPositions, (o.MaxHistory + 1) * (o.MaxItemTokens + (o.ItemIdentityTokens ? 2 : 1)));
         var examples = sources.Select((s, i) => TrainingWindows.Cut(tables[i], i, s.Train, o.MaxHistory + 1, maxHistoryTokens)).ToList();
-        var validation = ValidationSample(target);
         int epochsRun = 0;
 
         if (fromScratch && o.PretrainSteps > 0 && resumed?.Phase is null or CalRecPhase.Pretrain)
         {
             Pretrain(model, tokenizer, stage0.Select(i => tables[i]).ToList(), stage0.Select(i => examples[i]).ToList(), sources, resumed, cancellation);
             resumed = null;
-            if (o.SavePretrainedTo is { } pretrained)
+            if (o.SavePretrainedTo is { } pretrained && _member == 0)
             {
                 HuggingFaceCheckpoint.Save(model, tokenizer, pretrained);
                 _context.Report(ModelKind, $"stage-0 backbone saved to {pretrained}");
@@ -170,7 +258,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             if (!resumedWithIdentities)
             {
                 ItemTextTable text = tables[0];
-                model = model.WithAddedTokens(count, item => text.Tokens(item), o.Seed);
+                model = model.WithAddedTokens(count, item => text.Tokens(item), _seed);
                 if (o.IdentityInit == IdentityInitialization.MiniLm)
                 {
                     _context.Report(ModelKind, $"identity tokens start from MiniLM's embeddings of the {count:N0} target item texts");
@@ -191,12 +279,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
 
         if (o.Dropout is float dropout && dropout != model.Config.Dropout)
         {
-            model = model.WithDropout(dropout, o.Seed);
+            model = model.WithDropout(dropout, _seed);
         }
 
         var settings = new CalRecSettings(template, o.Pooling, o.MaxHistory, o.MaxItemTokens, maxHistoryTokens, identityBase);
         IReadOnlyList<ManagedTensor> trainable = o.LoraRank > 0
-            ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = model.Config.LinearModuleNames }, o.Seed)
+            ? LoraAdapters.Apply(model, new LoraConfig { Rank = o.LoraRank, Alpha = o.LoraAlpha, Dropout = o.LoraDropout, TargetModules = model.Config.LinearModuleNames }, _seed)
             : model.parameters().ToList();
         if (o.LoraRank > 0 && identityBase is not null)
         {
@@ -276,34 +364,11 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         model.eval();
-        _context.Report(ModelKind, $"encoding {target.Data.ItemCount:N0} catalogue items with the item tower");
-        float[] popularity = new float[target.Data.ItemCount];
-        foreach (int[] s in target.Train)
-        {
-            foreach (int i in s)
-            {
-                popularity[i]++;
-            }
-        }
-
-        var scorer = new CalRecScorer(model, tokenizer, tables[0], settings, CalRecScorer.EncodeCatalogue(model, tables[0], o.Pooling, cancellation), popularity,
-            identityWeight: IdentityWeight(settings));
-        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, epochsRun, selection.Best, SettingsOf(o, mixture));
-        var fitted = new CalRecModel(scorer, target.Data.Items, info);
-        if (identityBase is null)
-        {
-            return fitted;
-        }
-
-        // The identity head stays in the scores (λ = τ) unless the two towers alone do better on the validation users.
-        (CalRecModel chosen, IReadOnlyList<(float Weight, double Ndcg10)> candidates) = fitted.TuneIdentityWeight(validation, [o.Temperature, 0f]);
-        _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
-            $"identity head: validation NDCG@10 {candidates[0].Ndcg10:F4} with λ = τ, {candidates[1].Ndcg10:F4} without; λ = {chosen.Towers.IdentityWeight}"));
-        return chosen;
+        return new Member(model, tokenizer, settings, epochsRun, selection.Best);
     }
 
     private (DecoderLM Model, ByteLevelBpeTokenizer Tokenizer, bool FromScratch) Backbone(
-        List<TrainingSource> sources, ItemTextTemplate? template, CheckpointState? resumed)
+        List<TrainingSource> sources, ItemTextTemplate? template, CheckpointState? resumed, ByteLevelBpeTokenizer? sharedTokenizer)
     {
         Options o = _options;
         bool isFolder = Directory.Exists(o.Backbone);
@@ -329,16 +394,23 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         DecoderConfig config = DecoderPresets.Find(o.Backbone)
             ?? (File.Exists(o.Backbone) ? DecoderConfig.Load(o.Backbone)
                 : throw new ArgumentException($"Backbone '{o.Backbone}' is neither a preset ({string.Join(", ", DecoderPresets.Names)}), a config.json file, nor a checkpoint folder."));
+        ByteLevelBpeTokenizer tokenizer = sharedTokenizer ?? TrainTokenizer(sources, template);
+        var decoder = new DecoderLM(config with { VocabSize = tokenizer.VocabularySize, EosTokenId = tokenizer.TokenToId(SpecialTokens.EndOfText) }, _seed);
+        _context.Report(ModelKind, $"backbone from scratch: {decoder.Config.ModelType}, {decoder.parameter_count():N0} parameters");
+        return (decoder, tokenizer, true);
+    }
+
+    // The byte-level BPE tokenizer of a backbone trained from scratch, on the item texts of the stage-0 datasets.
+    private ByteLevelBpeTokenizer TrainTokenizer(List<TrainingSource> sources, ItemTextTemplate? template)
+    {
+        Options o = _options;
         var texts = sources.SelectMany(s => s.Items).Select(i => ItemTextTable.Render(i, template)).Where(t => t.Length > 0).ToList();
         _context.Report(ModelKind, $"training a {o.VocabularySize}-id byte-level BPE tokenizer on {texts.Count:N0} item texts");
-        ByteLevelBpeTokenizer tokenizer = ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions
+        return ByteLevelBpeTokenizer.Train(texts, new BpeTrainerOptions
         {
             VocabularySize = o.VocabularySize,
             SpecialTokens = [.. SpecialTokens.All],
         });
-        var decoder = new DecoderLM(config with { VocabSize = tokenizer.VocabularySize, EosTokenId = tokenizer.TokenToId(SpecialTokens.EndOfText) }, o.Seed);
-        _context.Report(ModelKind, $"backbone from scratch: {decoder.Config.ModelType}, {decoder.parameter_count():N0} parameters");
-        return (decoder, tokenizer, true);
     }
 
     private void Pretrain(DecoderLM model, ByteLevelBpeTokenizer tokenizer, List<ItemTextTable> tables, List<List<HistoryExample>> examples,
@@ -348,7 +420,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         var documents = new PretrainingCorpus(tables, examples.SelectMany(x => x)).Documents.ToArray();
 
         TraceData(CalRecPhase.Pretrain, examples, sources);
-        new SeededRandom(o.Seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
+        new SeededRandom(_seed ^ 0x9E3779B97F4A7C15UL).Shuffle<IReadOnlyList<int>>(documents);
         int eos = tokenizer.TokenToId(SpecialTokens.EndOfText) ?? tables[0].Pad;
         var data = new PackedTokenDataset(documents, eos, Math.Min(o.PretrainSequenceLength, model.Config.MaxPositions));
         var lm = new CausalLmTrainer(model, new CausalLmTrainerOptions
@@ -359,7 +431,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             LearningRate = o.PretrainLearningRate,
             WarmupSteps = Math.Max(1, o.PretrainSteps / 10),
             EvalEvery = 0,
-            Seed = o.Seed,
+            Seed = _seed,
         });
         if (resumed?.Phase == CalRecPhase.Pretrain)
         {
@@ -367,9 +439,9 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
-        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteRun(folder, o, _data));
+        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteRun(folder, o, _data, _members));
         lm.Progress += (_, r) =>
-            Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Pretrain, 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining));
+            Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Pretrain, 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining, _member));
         lm.Train(data, null, cancellation, o.CheckpointDirectory is null ? null
             : new CausalLmCheckpointing(Checkpoint) { Every = o.CheckpointMinutes > 0 ? TimeSpan.FromMinutes(o.CheckpointMinutes) : null });
         if (o.CheckpointDirectory is not null)
@@ -413,7 +485,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             $"{phase}: {total:N0} training windows from {components.Count} domain(s) [{string.Join(", ", mix.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {stage.Epochs} epoch(s) of {stepsPerEpoch} steps"));
         selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
         resumed?.RestoreOptimizer(model, optimizer);
-        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, o.Seed + (phase == CalRecPhase.Stage1 ? 1UL : 2UL)));
+        using ICalRecEngine? engine = Engine?.Invoke(model, new CalRecStepSettings(weights, o.Pooling, o.Temperature, o.WeightDecay, o.ClipNorm, 0.9f, 0.999f, _seed + (phase == CalRecPhase.Stage1 ? 1UL : 2UL)));
         if (resumed is not null)
         {
             engine?.LoadOptimizerStateFrom(model, optimizer);
@@ -517,7 +589,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                 }
 
                 Progress?.Invoke(this, new CalRecProgress(phase, r.Position.Epoch + 1, r.GlobalStep, r.TotalSteps, values.Total, values.Lm, values.ItemItem, values.UserItem,
-                    r.TokensPerSecond, r.Validation, r.Remaining));
+                    r.TokensPerSecond, r.Validation, r.Remaining, _member));
             },
         };
         TrainingPosition start = resumed?.Position ?? default;
@@ -595,7 +667,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         SamplingCorrection? correction = Correction(components, taskWeights);
         var learner = new MetaLearner(trainable, meta);
         var weights = new LossWeights(o.LmWeight, o.ItemItemWeight, o.UserItemWeight, o.TextLmWeight);
-        var g = new SeededRandom(o.Seed ^ 0x4D455441UL);
+        var g = new SeededRandom(_seed ^ 0x4D455441UL);
         _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture,
             $"stage1 ({meta.Algorithm}): {components.Count} tasks [{string.Join(", ", taskWeights.Select(p => p.ToString("P0", CultureInfo.InvariantCulture)))}], {metaSteps} meta-steps of {meta.InnerSteps} inner steps"));
         selection.Restore(selection.Best, resumed?.Stale ?? 0, selection.Validations);
@@ -638,7 +710,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             },
             OnCheckpoint = (next, elapsed) =>
             {
-                CheckpointState.Write(o.CheckpointDirectory!, o, _data, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
+                CheckpointState.Write(o.CheckpointDirectory!, o, _data, _members, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
                 _context.Report(ModelKind, $"checkpoint: stage1 (meta), step {next.Step} in {o.CheckpointDirectory}");
             },
             OnReport = r =>
@@ -648,7 +720,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
                     _context.Report(ModelKind, string.Create(CultureInfo.InvariantCulture, $"stage1 meta-step {r.GlobalStep}: validation NDCG@10 {ndcg:F4} (best {selection.Best:F4})"));
                 }
 
-                Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Stage1, 1, r.GlobalStep, metaSteps, r.Result.Loss, float.NaN, float.NaN, float.NaN, 0, r.Validation, r.Remaining));
+                Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Stage1, 1, r.GlobalStep, metaSteps, r.Result.Loss, float.NaN, float.NaN, float.NaN, 0, r.Validation, r.Remaining, _member));
             },
         };
         new TrainingLoop(new TrainingPlan
@@ -675,7 +747,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     // contrastive terms' temperature), in validation and in the fitted model (unless the towers alone validate better).
     private float IdentityWeight(CalRecSettings settings) => settings.IdentityTokenBase is null ? 0f : _options.Temperature;
 
-    private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target)
+    private List<EvaluationCase> ValidationSample(LeaveOneOutSplit target, ulong seed)
     {
         int n = _options.ValidationUsers;
         if (n <= 0 || n >= target.Validation.Count)
@@ -684,7 +756,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         int[] order = Enumerable.Range(0, target.Validation.Count).ToArray();
-        new SeededRandom(_options.Seed ^ 0xA5A5A5A5UL).Shuffle<int>(order);
+        new SeededRandom(seed ^ 0xA5A5A5A5UL).Shuffle<int>(order);
         return order.Take(n).Order().Select(i => target.Validation[i]).ToList();
     }
 
@@ -692,7 +764,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     private List<List<HistoryExample>> EpochBatches(string phase, int epoch, List<List<HistoryExample>> components, double[] mix, int steps)
     {
         int b = _options.BatchSize;
-        var g = new SeededRandom(_options.Seed ^ ((ulong)(phase == CalRecPhase.Stage1 ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
+        var g = new SeededRandom(_seed ^ ((ulong)(phase == CalRecPhase.Stage1 ? 1 : 2) << 40) ^ ((ulong)epoch * 0x9E3779B97F4A7C15UL));
         var orders = components.Select(c => Enumerable.Range(0, c.Count).ToArray()).ToList();
         var cursors = new int[components.Count];
         foreach (int[] order in orders)
@@ -837,9 +909,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine, WeightAverage? average)
     {
         engine?.CopyOptimizerStateTo(model, optimizer);
-        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, model, tokenizer, optimizer, selection, best, phase, next, elapsed, average: average);
+        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, _members, model, tokenizer, optimizer, selection, best, phase, next, elapsed, average: average);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {next.Epoch + 1}, step {next.Step} in {_options.CheckpointDirectory}");
     }
+
+    /// <summary>A trained member: its backbone (adapters merged, best validated weights), tokenizer, settings, epochs and best validation NDCG@10.</summary>
+    internal sealed record Member(DecoderLM Model, ByteLevelBpeTokenizer Tokenizer, CalRecSettings Settings, int Epochs, double? ValidationNdcg10);
 
     private static Dictionary<string, string> SettingsOf(Options o, IReadOnlyList<InteractionDataset> mixture) =>
         new(DeclaredOptions.Describe(o)) { ["mixture"] = string.Join(",", mixture.Select(m => m.Name)) };

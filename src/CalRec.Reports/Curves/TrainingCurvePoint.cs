@@ -30,7 +30,8 @@ public static class TrainingCurvePoints
             Add(terms, "L_UT", e.UserItemLoss);
         }
 
-        return new TrainingCurvePoint(e.Phase, e.Epoch, e.Step, seconds, e.Loss, terms, e.TokensPerSecond, e.ValidationNdcg10);
+        // The members of a model trained several times have curves of their own.
+        return new TrainingCurvePoint(e.Label, e.Epoch, e.Step, seconds, e.Loss, terms, e.TokensPerSecond, e.ValidationNdcg10);
     }
 
     /// <summary>A SASRec epoch at <paramref name="seconds"/> since the run started.</summary>
