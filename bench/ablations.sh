@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# CALRec's ablations with the shipped defaults (item-ID hybrid, 12 tokens per item text, max history 8; stage 1 one
-# whole epoch, stage 2 three whole epochs at lr 1e-3, model selection on every validation user, no time budgets) on one
-# target, each compared with the full defaults on the same test users (paired bootstrap), SASRec beside them. Whole
-# epochs rather than minutes, so the figures do not depend on how busy the machine is.
-# Every run starts from one stage-0 backbone (mini preset, 8,192-id tokenizer, 800 LM steps on the three datasets'
-# training parts; pass it in STAGE0=DIR to reuse one: stage 0 reads every dataset of the mixture once, so the backbone
-# saved for one target of the mixture is the one the other target's runs would train with the same seed).
+# CALRec's ablations with the shipped defaults (two members, each the run of its own seed with stage 0 inside it; item-ID
+# hybrid, 12 tokens per item text, max history 8; stage 1 off, stage 2 three whole epochs at lr 1e-3, model selection
+# on every validation user, no time budgets) on one target, each compared with the full defaults on the same test users
+# (paired bootstrap), SASRec beside them. Whole epochs rather than minutes, so the figures do not depend on how busy
+# the machine is. Every run trains its members' stage 0s itself: members that share one stage 0 are too alike for
+# their mean to gain (docs/results.md, "Two members instead of stage 1"). The single-run ablations in docs/results.md
+# were measured with the previous version of this script (one shared stage-0 backbone, stage 1 on, one member).
 # Usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]
-#   (needs ../shared/data; about 90 minutes on 2 cores for office, 150 for beauty)
+#   (needs ../shared/data; about 2 hours on 2 cores for office, 3.5 for beauty)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:?usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]}"
@@ -18,18 +18,12 @@ mkdir -p "$OUT"
 CLI="${CLI:-src/CalRec.Cli/bin/Release/net10.0/calrec.dll}"
 [[ -n "${SKIP_BUILD:-}" ]] || dotnet build src/CalRec.Cli -c Release -nologo -v quiet > /dev/null
 MIXTURE=(--mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty")
-STAGE0="${STAGE0:-$OUT/stage0}"
-
 [[ -f "$OUT/sasrec.zip" ]] || dotnet "$CLI" train sasrec --target "$DATA/$TARGET" --minutes 0 --out "$OUT/sasrec.zip"
-if [[ ! -d "$STAGE0" ]]; then
-  # Stage 0 alone: no finetuning step after it (the model it saves is not used).
-  dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" --save-pretrained "$STAGE0" --stage1-epochs 0 --stage2-steps 1 --out "$OUT/stage0-only.zip"
-fi
 
 run() {
   local name="$1"; shift
   if [[ ! -f "$OUT/$name.zip" ]]; then
-    /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" --backbone "$STAGE0" --pretrain-steps 0 \
+    /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" \
       --out "$OUT/$name.zip" "$@" > "$OUT/$name.log" 2>&1
   fi
   local against="$OUT/defaults.zip"
@@ -39,8 +33,9 @@ run() {
 }
 
 run defaults
-run stage2-only --stage1-epochs 0
-run stage1-only --stage2-epochs 0
+run one-member --members 1
+run with-stage1 --stage1-epochs 1
+run stage1-only --stage1-epochs 1 --stage2-epochs 0
 run no-lm --w-lm 0
 run no-contrastive --w-tt 0 --w-ut 0
 run catalogue-negatives --negatives catalogue
