@@ -34,9 +34,9 @@ run() {
 
 run defaults
 run one-member --members 1
-run with-stage1 --stage1-epochs 1
-run stage1-only --stage1-epochs 1 --stage2-epochs 0
 run no-lm --w-lm 0
 run no-contrastive --w-tt 0 --w-ut 0
+run stage1-only --stage1-epochs 1 --stage2-epochs 0
+run with-stage1 --stage1-epochs 1
 run catalogue-negatives --negatives catalogue
 run text-only --item-ids false
