@@ -24,11 +24,11 @@ public sealed partial class CalRecTrainer
     /// (<c>trainer_state.json</c>); in the finetuning stages it holds config.json, tokenizer.json, the current weights
     /// (adapters included), the best weights so far, the optimizer moments and <c>state.json</c> (stage, epoch, step,
     /// early-stopping record, dropout generator). Either way, a run of several members keeps those that finished in
-    /// <c>members/k/</c> (config.json, tokenizer.json, model.safetensors, member.json); the state is the next member's.
+    /// <c>members/k/</c> (the backbone in Hugging Face layout, and member.json); the state is the next member's.
     /// </summary>
     internal sealed class CheckpointState
     {
-        private const string MembersFolder = "members", MemberFile = "member.json", MemberWeightsFile = "model.safetensors";
+        private const string MembersFolder = "members", MemberFile = "member.json";
         private const string DataFile = "data.json", AverageFile = "average.safetensors", WeightsFile = "weights.safetensors", BestFile = "best.safetensors", OptimizerFile = "optimizer.safetensors";
         private readonly string _dir;
         private readonly JsonObject? _state;
@@ -141,9 +141,7 @@ public sealed partial class CalRecTrainer
             {
                 Member m = members[k];
                 string dir = Directory.CreateDirectory(Path.Combine(folder, MembersFolder, k.ToString(CultureInfo.InvariantCulture))).FullName;
-                m.Model.Config.Save(Path.Combine(dir, "config.json"));
-                m.Tokenizer.Save(Path.Combine(dir, "tokenizer.json"));
-                SafeTensorsWriter.Save(Path.Combine(dir, MemberWeightsFile), m.Model.state_dict());
+                HuggingFaceCheckpoint.WriteFiles(m.Model, m.Tokenizer, dir);
                 File.WriteAllText(Path.Combine(dir, MemberFile), new JsonObject
                 {
                     ["epochs"] = m.Epochs,
@@ -173,21 +171,11 @@ public sealed partial class CalRecTrainer
                     throw new InvalidDataException($"{json}: not valid JSON ({ex.Message}).", ex);
                 }
 
-                var model = new DecoderLM(DecoderConfig.Load(Path.Combine(dir, "config.json")));
-                using (TensorScope.Begin())
-                {
-                    using var reader = new SafeTensorsReader(Path.Combine(dir, MemberWeightsFile));
-                    LoadStateDictResult r = model.load_state_dict(reader.ReadAll(), strict: false);
-                    if (r.MissingKeys.Count > 0 || r.UnexpectedKeys.Count > 0)
-                    {
-                        throw new InvalidDataException($"{dir}: the member's weights do not match its config.json.");
-                    }
-                }
-
+                (DecoderLM model, ByteLevelBpeTokenizer tokenizer) = HuggingFaceCheckpoint.LoadWithTokenizer(dir);
                 model.eval();
                 var settings = new CalRecSettings(template, options.Pooling, options.MaxHistory, options.MaxItemTokens,
                     o["max_history_tokens"]?.GetValue<int>() ?? throw new InvalidDataException($"{json}: no 'max_history_tokens'."), o["identity_token_base"]?.GetValue<int>());
-                members.Add(new Member(model, ByteLevelBpeTokenizer.FromFile(Path.Combine(dir, "tokenizer.json")), settings, o["epochs"]?.GetValue<int>() ?? 0,
+                members.Add(new Member(model, tokenizer, settings, o["epochs"]?.GetValue<int>() ?? 0,
                     o["validation_ndcg10"]?.GetValue<double>()));
             }
 
