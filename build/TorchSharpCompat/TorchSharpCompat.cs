@@ -292,8 +292,13 @@ namespace CalRec.Build
                 Log.LogMessage(Microsoft.Build.Framework.MessageImportance.High, $"TorchSharp compatibility: patched a copy of {library} for {system} ({ElfVersions.MissingVersion} -> shim + {used}).");
             }
 
-            File.Copy(shim, Path.Combine(NativeDirectory, Shim), overwrite: true);
-            File.Copy(patched, library, overwrite: true);
+            // The output's copy may be a symbolic link into the NuGet cache (CreateSymbolicLinksForCopyLocalIfPossible):
+            // remove the link first so that the patched file replaces it and the cache is never written through.
+            string shimTarget = Path.Combine(NativeDirectory, Shim);
+            File.Delete(shimTarget);
+            File.Copy(shim, shimTarget);
+            File.Delete(library);
+            File.Copy(patched, library);
             return true;
         }
 
