@@ -6,8 +6,9 @@
 # the machine is. Every run trains its members' stage 0s itself: members that share one stage 0 are too alike for
 # their mean to gain (docs/results.md, "Two members instead of stage 1"). The single-run ablations in docs/results.md
 # were measured with the previous version of this script (one shared stage-0 backbone, stage 1 on, one member).
-# Usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]
-#   (needs ../shared/data; about 2 hours on 2 cores for office, 3.5 for beauty)
+# Usage: [ROWS="defaults with-stage1 ..."] bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]
+#   (needs ../shared/data; about 2 hours on 2 cores for office, 3.5 for beauty). ROWS runs only the rows named (and the
+#   defaults, which every other row is compared with); a row whose model is in OUT_DIR is only evaluated again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:?usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]}"
@@ -20,8 +21,10 @@ CLI="${CLI:-src/CalRec.Cli/bin/Release/net10.0/calrec.dll}"
 MIXTURE=(--mixture "$DATA/ml-100k,$DATA/amazon-office,$DATA/amazon-beauty")
 [[ -f "$OUT/sasrec.zip" ]] || dotnet "$CLI" train sasrec --target "$DATA/$TARGET" --minutes 0 --out "$OUT/sasrec.zip"
 
+ROWS="${ROWS:-defaults one-member no-lm no-contrastive stage1-only with-stage1 catalogue-negatives text-only}"
 run() {
   local name="$1"; shift
+  [[ "$name" == defaults || " $ROWS " == *" $name "* ]] || return 0
   if [[ ! -f "$OUT/$name.zip" ]]; then
     /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" \
       --out "$OUT/$name.zip" "$@" > "$OUT/$name.log" 2>&1
