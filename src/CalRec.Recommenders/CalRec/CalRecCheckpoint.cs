@@ -54,20 +54,25 @@ public sealed partial class CalRecTrainer
         /// <summary>Where the stage continues.</summary>
         public TrainingPosition Position => new(Epoch, Step);
 
+        // A JSON object file of the checkpoint, or a one-line error naming it.
+        private static JsonObject ReadObject(string path)
+        {
+            try
+            {
+                return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"{path}: not valid JSON ({ex.Message}).", ex);
+            }
+        }
+
         public static CheckpointState Read(string dir)
         {
             string state = Path.Combine(dir, StateFile);
             if (File.Exists(state))
             {
-                JsonObject o;
-                try
-                {
-                    o = JsonNode.Parse(File.ReadAllText(state)) as JsonObject ?? throw new InvalidDataException($"{state}: not a JSON object.");
-                }
-                catch (JsonException ex)
-                {
-                    throw new InvalidDataException($"{state}: not valid JSON ({ex.Message}).", ex);
-                }
+                JsonObject o = ReadObject(state);
 
                 if (o["format_version"]?.GetValue<int>() is not 1)
                 {
@@ -161,15 +166,7 @@ public sealed partial class CalRecTrainer
             {
                 string dir = Path.Combine(_dir, MembersFolder, k.ToString(CultureInfo.InvariantCulture));
                 string json = Path.Combine(dir, MemberFile);
-                JsonObject o;
-                try
-                {
-                    o = JsonNode.Parse(File.ReadAllText(json)) as JsonObject ?? throw new InvalidDataException($"{json}: not a JSON object.");
-                }
-                catch (JsonException ex)
-                {
-                    throw new InvalidDataException($"{json}: not valid JSON ({ex.Message}).", ex);
-                }
+                JsonObject o = ReadObject(json);
 
                 (DecoderLM model, ByteLevelBpeTokenizer tokenizer) = HuggingFaceCheckpoint.LoadWithTokenizer(dir);
                 model.eval();
