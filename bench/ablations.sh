@@ -8,7 +8,8 @@
 # were measured with the previous version of this script (one shared stage-0 backbone, stage 1 on, one member).
 # Usage: [ROWS="defaults with-stage1 ..."] bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]
 #   (needs ../shared/data; about 2 hours on 2 cores for office, 3.5 for beauty). ROWS runs only the rows named (and the
-#   defaults, which every other row is compared with); a row whose model is in OUT_DIR is only evaluated again.
+#   defaults, which every other row is compared with); a row whose model is in OUT_DIR is only evaluated again, and
+#   a row that was interrupted (its OUT_DIR/NAME.zip.checkpoint left) is continued with --resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:?usage: bash bench/ablations.sh amazon-office|amazon-beauty [OUT_DIR]}"
@@ -26,8 +27,13 @@ run() {
   local name="$1"; shift
   [[ "$name" == defaults || " $ROWS " == *" $name "* ]] || return 0
   if [[ ! -f "$OUT/$name.zip" ]]; then
-    /usr/bin/time -v -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" \
-      --out "$OUT/$name.zip" "$@" > "$OUT/$name.log" 2>&1
+    local train=(/usr/bin/time -v -a -o "$OUT/$name.time" dotnet "$CLI" train calrec --target "$DATA/$TARGET" "${MIXTURE[@]}" --out "$OUT/$name.zip")
+    if [[ -d "$OUT/$name.zip.checkpoint" ]]; then
+      "${train[@]}" --resume >> "$OUT/$name.log" 2>&1 # interrupted (Ctrl+C, kill): continue with the settings saved in it
+    else
+      rm -f "$OUT/$name.time"
+      "${train[@]}" "$@" > "$OUT/$name.log" 2>&1
+    fi
   fi
   local against="$OUT/defaults.zip"
   [[ "$name" != defaults ]] || against="$OUT/sasrec.zip"

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CalRec.Data;
 using CalRec.Data.Splits;
@@ -516,11 +517,25 @@ public class CalRecTrainerTests
                 throw new InvalidOperationException("killed");
             }
         };
+        var firstClock = Stopwatch.StartNew();
         Assert.That(() => first.Fit(split, mixture), Throws.InvalidOperationException.With.Message.EqualTo("killed"));
+        double firstSeconds = firstClock.Elapsed.TotalSeconds;
         Assert.That(Directory.Exists(Path.Combine(dir, "members", "0")), "the finished member is in the checkpoint");
         Assert.That(Directory.Exists(Path.Combine(dir, "members", "1")), Is.False);
 
+        // The model records the whole run's training time, the killed session's included: the checkpoint carries it.
+        // (stage 0's checkpoint is the LM trainer's, with the run's record in its extra object)
+        string stateFile = Path.Combine(dir, phase == "pretrain" ? "trainer_state.json" : "state.json");
+        JsonObject file = JsonNode.Parse(File.ReadAllText(stateFile))!.AsObject();
+        JsonObject state = phase == "pretrain" ? file["extra"]!.AsObject() : file;
+        Assert.That(state["run_seconds"]!.GetValue<double>(), Is.GreaterThan(0).And.LessThanOrEqualTo(firstSeconds));
+        const double Before = 1000;
+        state["run_seconds"] = Before;
+        File.WriteAllText(stateFile, file.ToJsonString());
+
+        var resumeClock = Stopwatch.StartNew();
         CalRecModel resumed = new RecContext(seed: 1).Trainers.CalRec(CalRecTrainer.Options.FromCheckpoint(dir)).Fit(split, mixture);
+        Assert.That(resumed.Training.Seconds, Is.GreaterThan(Before).And.LessThanOrEqualTo(Before + resumeClock.Elapsed.TotalSeconds));
         Assert.That(resumed.Training.ValidationNdcg10, Is.EqualTo(straight.Training.ValidationNdcg10));
         for (int k = 0; k < 2; k++)
         {

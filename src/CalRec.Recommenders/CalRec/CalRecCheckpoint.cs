@@ -51,8 +51,13 @@ public sealed partial class CalRecTrainer
         /// <summary>The stage's training time before the checkpoint (it counts against the stage's minutes).</summary>
         public TimeSpan Elapsed => TimeSpan.FromSeconds(_state?["elapsed_seconds"]?.GetValue<double>() ?? 0);
 
+        /// <summary>The whole run's training time before the checkpoint, finished members and earlier stages included (none in checkpoints older than this record).</summary>
+        public TimeSpan RunElapsed { get; private init; }
+
         /// <summary>Where the stage continues.</summary>
         public TrainingPosition Position => new(Epoch, Step);
+
+        private static TimeSpan RunSeconds(JsonObject? state) => TimeSpan.FromSeconds(state?["run_seconds"]?.GetValue<double>() ?? 0);
 
         // A JSON object file of the checkpoint, or a one-line error naming it.
         private static JsonObject ReadObject(string path)
@@ -79,12 +84,14 @@ public sealed partial class CalRecTrainer
                     throw new InvalidDataException($"{state}: unsupported format_version {o["format_version"]} (this build reads version 1).");
                 }
 
-                return new CheckpointState(dir, o["phase"]?.GetValue<string>() ?? throw new InvalidDataException($"{state}: no 'phase'."), o);
+                return new CheckpointState(dir, o["phase"]?.GetValue<string>() ?? throw new InvalidDataException($"{state}: no 'phase'."), o) { RunElapsed = RunSeconds(o) };
             }
 
-            if (File.Exists(Path.Combine(dir, "trainer_state.json")))
+            string pretrain = Path.Combine(dir, "trainer_state.json");
+            if (File.Exists(pretrain))
             {
-                return new CheckpointState(dir, CalRecPhase.Pretrain, null);
+                // Stage 0's checkpoint is the LM trainer's; the run's own record is in its extra object.
+                return new CheckpointState(dir, CalRecPhase.Pretrain, null) { RunElapsed = RunSeconds(ReadObject(pretrain)["extra"] as JsonObject) };
             }
 
             throw new DirectoryNotFoundException($"--resume: {dir} holds no CALRec checkpoint (no {StateFile} or trainer_state.json).");
@@ -253,10 +260,11 @@ public sealed partial class CalRecTrainer
 
         /// <summary>
         /// Writes the run's state atomically: settings, backbone config and tokenizer, weights, best weights, the
-        /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, time used, generators.
+        /// optimizer's moments (none for a stage without an AdamW, Reptile's), position, the stage's and the whole run's time
+        /// used, generators.
         /// </summary>
         public static void Write(string dir, Options options, JsonObject data, IReadOnlyList<Member> members, DecoderLM model, ByteLevelBpeTokenizer tokenizer, AdamWOptimizer? optimizer, EarlyStopping selection, WeightsSnapshot best,
-            string phase, TrainingPosition next, TimeSpan elapsed, SeededRandom? tasks = null, WeightAverage? average = null) =>
+            string phase, TrainingPosition next, TimeSpan elapsed, TimeSpan runElapsed, SeededRandom? tasks = null, WeightAverage? average = null) =>
             AtomicDirectory.Write(dir, tmp =>
             {
                 WriteRun(tmp, options, data, members);
@@ -291,6 +299,7 @@ public sealed partial class CalRecTrainer
                     ["epoch"] = next.Epoch,
                     ["step"] = next.Step,
                     ["elapsed_seconds"] = elapsed.TotalSeconds,
+                    ["run_seconds"] = runElapsed.TotalSeconds,
                     ["stale"] = selection.Stale,
                     ["best_ndcg"] = selection.Best,
                     ["optimizer_step"] = optimizer?.StepCount ?? 0,

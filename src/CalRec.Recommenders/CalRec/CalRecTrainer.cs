@@ -79,6 +79,12 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
     private int _member;
     private ulong _seed;
 
+    /// <summary>The run's training time: this call's clock plus what the sessions before a resume used (the model's record).</summary>
+    private readonly Stopwatch _clock = new();
+    private TimeSpan _timeBefore;
+
+    private TimeSpan RunTime => _timeBefore + _clock.Elapsed;
+
     internal CalRecTrainer(RecContext context, Options options)
     {
         _context = context;
@@ -125,7 +131,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             throw new NotSupportedException("Meta-learning stages run on our engine only: leave the engine unset (--backend managed) for them.");
         }
 
-        var clock = Stopwatch.StartNew();
+        _clock.Restart();
         if (target.Validation.Count == 0)
         {
             throw new ArgumentException($"Dataset '{target.Data.Name}' has no user with three or more interactions: nothing to validate on.");
@@ -148,6 +154,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         _data = CheckpointState.DataOf(target, mixture);
         CheckpointState? resumed = o.Resume ? CheckpointState.Read(o.CheckpointDirectory!) : null;
         resumed?.CheckData(_data);
+        _timeBefore = resumed?.RunElapsed ?? TimeSpan.Zero;
         _members.Clear();
         if (resumed is not null)
         {
@@ -195,7 +202,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         double? best = _members.Count == 1 ? _members[0].ValidationNdcg10 : null;
-        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, clock.Elapsed.TotalSeconds, _members.Sum(m => m.Epochs), best, SettingsOf(o, mixture));
+        var info = new TrainingInfo(target.Data.Name, DateTimeOffset.UtcNow, RunTime.TotalSeconds, _members.Sum(m => m.Epochs), best, SettingsOf(o, mixture));
         var fitted = new CalRecModel(scorers, target.Data.Items, info);
         if (settings.IdentityTokenBase is null)
         {
@@ -439,7 +446,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         }
 
         _context.Report(ModelKind, $"stage 0: LM pretraining, {data.TokenCount:N0} tokens, steps {lm.Step}..{o.PretrainSteps}");
-        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain }, folder => CheckpointState.WriteRun(folder, o, _data, _members));
+        void Checkpoint(CausalLmTrainer t) => t.SaveCheckpoint(o.CheckpointDirectory!, tokenizer, new JsonObject { ["phase"] = CalRecPhase.Pretrain, ["run_seconds"] = RunTime.TotalSeconds }, folder => CheckpointState.WriteRun(folder, o, _data, _members));
         lm.Progress += (_, r) =>
             Progress?.Invoke(this, new CalRecProgress(CalRecPhase.Pretrain, 0, r.Step, o.PretrainSteps, r.Loss, r.Loss, float.NaN, float.NaN, r.TokensPerSecond, null, r.Remaining, _member));
         lm.Train(data, null, cancellation, o.CheckpointDirectory is null ? null
@@ -710,7 +717,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
             },
             OnCheckpoint = (next, elapsed) =>
             {
-                CheckpointState.Write(o.CheckpointDirectory!, o, _data, _members, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, tasks: g);
+                CheckpointState.Write(o.CheckpointDirectory!, o, _data, _members, model, tokenizer, learner.Outer, selection, best, CalRecPhase.Stage1, next, elapsed, RunTime, tasks: g);
                 _context.Report(ModelKind, $"checkpoint: stage1 (meta), step {next.Step} in {o.CheckpointDirectory}");
             },
             OnReport = r =>
@@ -909,7 +916,7 @@ public sealed partial class CalRecTrainer : RecommenderTrainer
         TrainingPosition next, TimeSpan elapsed, ICalRecEngine? engine, WeightAverage? average)
     {
         engine?.CopyOptimizerStateTo(model, optimizer);
-        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, _members, model, tokenizer, optimizer, selection, best, phase, next, elapsed, average: average);
+        CheckpointState.Write(_options.CheckpointDirectory!, _options, _data, _members, model, tokenizer, optimizer, selection, best, phase, next, elapsed, RunTime, average: average);
         _context.Report(ModelKind, $"checkpoint: {phase}, epoch {next.Epoch + 1}, step {next.Step} in {_options.CheckpointDirectory}");
     }
 
